@@ -1,0 +1,420 @@
+#include "tools/sim/bm6_peripheral.h"
+
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <system_error>
+
+namespace bm6::sim {
+
+namespace {
+
+using att::Uuid;
+
+std::vector<std::uint8_t> uuid_bytes(const Uuid& u) {
+  std::vector<std::uint8_t> out;
+  u.append_wire(out);
+  return out;
+}
+
+const Uuid kTiOadService = *Uuid::parse("f000ffc0-0451-4000-b000-000000000000");
+const Uuid kTiOadImage = *Uuid::parse("f000ffc1-0451-4000-b000-000000000000");
+
+class DatabaseBuilder {
+ public:
+  void service(const Uuid& uuid) { add(att::kPrimaryService, uuid_bytes(uuid)); }
+  // Declaration plus value; returns the value handle.
+  std::uint16_t characteristic(const Uuid& uuid, std::uint8_t props,
+                               std::vector<std::uint8_t> value, bool writable = false) {
+    const std::uint16_t value_handle = static_cast<std::uint16_t>(next_ + 1);
+    std::vector<std::uint8_t> decl{props};
+    att::put_le16(decl, value_handle);
+    uuid.append_wire(decl);
+    add(att::kCharacteristic, decl);
+    add(uuid, std::move(value), (props & att::kPropRead) != 0, writable);
+    return value_handle;
+  }
+  std::uint16_t descriptor(const Uuid& uuid, std::vector<std::uint8_t> value, bool writable) {
+    return add(uuid, std::move(value), true, writable);
+  }
+  std::vector<GattAttribute> take() { return std::move(attrs_); }
+
+ private:
+  std::uint16_t add(const Uuid& type, std::vector<std::uint8_t> value, bool readable = true,
+                    bool writable = false) {
+    attrs_.push_back({next_, type, std::move(value), readable, writable});
+    return next_++;
+  }
+  std::uint16_t next_ = 1;
+  std::vector<GattAttribute> attrs_;
+};
+
+}  // namespace
+
+Bm6Database make_bm6_database() {
+  DatabaseBuilder b;
+  Bm6Database db;
+  b.service(Uuid(0x1800));
+  b.characteristic(Uuid(0x2a00), att::kPropRead, {'B', 'M', '6'});
+  b.characteristic(Uuid(0x2a01), att::kPropRead, {0x00, 0x00});
+  b.service(att::kGattService);
+  db.service_changed = b.characteristic(att::kServiceChanged, att::kPropIndicate, {0, 0, 0, 0});
+  db.service_changed_cccd = b.descriptor(att::kClientCharacteristicConfig, {0, 0}, true);
+  b.service(kTiOadService);
+  b.characteristic(kTiOadImage, att::kPropWriteWithoutResponse | att::kPropNotify, {}, true);
+  b.descriptor(att::kClientCharacteristicConfig, {0, 0}, true);
+  b.service(Uuid(0xfff0));
+  b.characteristic(Uuid(0xfff1), att::kPropRead | att::kPropNotify, {0x00});
+  b.descriptor(att::kClientCharacteristicConfig, {0, 0}, true);
+  b.characteristic(Uuid(0xfff2), att::kPropRead | att::kPropWrite, {0x00}, true);
+  db.command =
+      b.characteristic(Uuid(0xfff3), att::kPropWrite | att::kPropWriteWithoutResponse, {}, true);
+  db.data = b.characteristic(Uuid(0xfff4), att::kPropNotify, {});
+  b.descriptor(att::kCharacteristicUserDescription, {'D', 'a', 't', 'a'}, false);
+  db.data_cccd = b.descriptor(att::kClientCharacteristicConfig, {0, 0}, true);
+  b.characteristic(Uuid(0xfff5), att::kPropRead, {0x01});
+  db.attributes = b.take();
+  return db;
+}
+
+Bm6Peripheral::Bm6Peripheral(EventLoop& loop, UniqueFd conn, Bm6Codec& codec,
+                             const SimDevice& device, std::function<void()> on_closed)
+    : loop_(loop),
+      fd_(std::move(conn)),
+      codec_(codec),
+      device_(device),
+      on_closed_(std::move(on_closed)),
+      db_(make_bm6_database()) {
+  if (!loop_.watch(fd_.get(), EPOLLIN, [this](std::uint32_t ev) { on_events(ev); }))
+    throw std::system_error(errno, std::generic_category(), "epoll_ctl simulator connection");
+}
+
+Bm6Peripheral::~Bm6Peripheral() {
+  if (stream_timer_ != 0) loop_.cancel_timer(stream_timer_);
+  if (fd_) loop_.unwatch(fd_.get());
+}
+
+void Bm6Peripheral::close() {
+  if (!fd_) return;
+  if (stream_timer_ != 0) loop_.cancel_timer(stream_timer_);
+  stream_timer_ = 0;
+  loop_.unwatch(fd_.get());
+  fd_.reset();
+  std::weak_ptr<int> alive = alive_;
+  loop_.post([this, alive] {
+    if (!alive.expired() && on_closed_) on_closed_();
+  });
+}
+
+void Bm6Peripheral::on_events(std::uint32_t events) {
+  if (events & EPOLLIN) {
+    std::uint8_t buf[att::kMaxMtu + 1];
+    for (int i = 0; i < 32 && fd_; ++i) {
+      const ssize_t n = ::recv(fd_.get(), buf, sizeof buf, MSG_DONTWAIT);
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+      if (n <= 0) return close();
+      handle({buf, static_cast<std::size_t>(n)});
+    }
+  }
+  if (!fd_) return;
+  if (events & (EPOLLERR | EPOLLHUP)) return close();
+  if (events & EPOLLOUT) flush();
+}
+
+void Bm6Peripheral::send(std::vector<std::uint8_t> pdu) {
+  if (!fd_) return;
+  out_.push_back(std::move(pdu));
+  flush();
+}
+
+void Bm6Peripheral::flush() {
+  while (fd_ && !out_.empty()) {
+    const auto& pdu = out_.front();
+    const ssize_t n = ::send(fd_.get(), pdu.data(), pdu.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    if (n < 0) return close();
+    out_.pop_front();
+  }
+  if (!fd_) return;
+  const bool want = !out_.empty();
+  if (want != want_write_) {
+    want_write_ = want;
+    loop_.modify(fd_.get(), want ? (EPOLLIN | EPOLLOUT) : EPOLLIN);
+  }
+}
+
+const GattAttribute* Bm6Peripheral::find(std::uint16_t handle) const {
+  for (const auto& a : db_.attributes)
+    if (a.handle == handle) return &a;
+  return nullptr;
+}
+
+std::uint16_t Bm6Peripheral::group_end(std::size_t index) const {
+  for (std::size_t i = index + 1; i < db_.attributes.size(); ++i)
+    if (db_.attributes[i].type == att::kPrimaryService)
+      return static_cast<std::uint16_t>(db_.attributes[i].handle - 1);
+  return 0xffff;
+}
+
+void Bm6Peripheral::handle(std::span<const std::uint8_t> pdu) {
+  const auto view = att::split(pdu);
+  if (!view) return;
+  switch (att::classify(view->opcode)) {
+    case att::PduKind::kRequest:
+      ++stats_.requests;
+      answer(view->opcode, view->params);
+      return;
+    case att::PduKind::kCommand:
+      if (view->opcode == att::kWriteCmd) {
+        if (const auto hv = att::decode_handle_value(view->params)) write(hv->handle, hv->value);
+      }
+      return;
+    default:
+      return;  // confirmations, and anything a client should not send us
+  }
+}
+
+void Bm6Peripheral::answer(std::uint8_t opcode, std::span<const std::uint8_t> params) {
+  switch (opcode) {
+    case att::kExchangeMtuReq: {
+      const auto mtu = att::decode_mtu(params);
+      if (!mtu) return send(att::encode_error_rsp(opcode, 0, att::kInvalidPdu));
+      send(att::encode_mtu(att::kExchangeMtuRsp, device_.mtu));
+      mtu_ = std::max(att::kDefaultMtu, std::min(*mtu, device_.mtu));
+      return;
+    }
+    case att::kReadByGroupTypeReq:
+      return read_by_group_type(params);
+    case att::kReadByTypeReq:
+      return read_by_type(params);
+    case att::kFindInformationReq:
+      return find_information(params);
+    case att::kFindByTypeValueReq:
+      return find_by_type_value(params);
+    case att::kReadReq:
+      return read(params);
+    case att::kWriteReq: {
+      const auto hv = att::decode_handle_value(params);
+      if (!hv) return send(att::encode_error_rsp(opcode, 0, att::kInvalidPdu));
+      const std::uint8_t err = write(hv->handle, hv->value);
+      if (err != 0) return send(att::encode_error_rsp(opcode, hv->handle, err));
+      return send(att::encode_empty(att::kWriteRsp));
+    }
+    default:
+      return send(att::encode_error_rsp(opcode, 0, att::kRequestNotSupported));
+  }
+}
+
+void Bm6Peripheral::read_by_group_type(std::span<const std::uint8_t> params) {
+  const auto req = att::decode_read_by_type_req(params);
+  if (!req) return send(att::encode_error_rsp(att::kReadByGroupTypeReq, 0, att::kInvalidPdu));
+  if (!(req->type == att::kPrimaryService))
+    return send(att::encode_error_rsp(att::kReadByGroupTypeReq, req->range.start,
+                                      att::kUnsupportedGroupType));
+  std::vector<std::uint8_t> out{att::kReadByGroupTypeRsp, 0};
+  std::size_t entry_len = 0;
+  for (std::size_t i = 0; i < db_.attributes.size(); ++i) {
+    const auto& a = db_.attributes[i];
+    if (a.handle < req->range.start || a.handle > req->range.end) continue;
+    if (!(a.type == att::kPrimaryService)) continue;
+    const std::size_t len = 4 + a.value.size();
+    if (entry_len == 0) entry_len = len;
+    if (len != entry_len || out.size() + len > mtu_) break;  // one UUID size per response
+    att::put_le16(out, a.handle);
+    att::put_le16(out, group_end(i));
+    out.insert(out.end(), a.value.begin(), a.value.end());
+  }
+  if (entry_len == 0)
+    return send(
+        att::encode_error_rsp(att::kReadByGroupTypeReq, req->range.start, att::kAttributeNotFound));
+  out[1] = static_cast<std::uint8_t>(entry_len);
+  send(std::move(out));
+}
+
+void Bm6Peripheral::read_by_type(std::span<const std::uint8_t> params) {
+  const auto req = att::decode_read_by_type_req(params);
+  if (!req) return send(att::encode_error_rsp(att::kReadByTypeReq, 0, att::kInvalidPdu));
+  std::vector<std::uint8_t> out{att::kReadByTypeRsp, 0};
+  std::size_t entry_len = 0;
+  for (const auto& a : db_.attributes) {
+    if (a.handle < req->range.start || a.handle > req->range.end) continue;
+    if (!(a.type == *req->type)) continue;
+    const std::size_t value_len = std::min<std::size_t>(a.value.size(), mtu_ - 4u);
+    const std::size_t len = 2 + value_len;
+    if (entry_len == 0) entry_len = len;
+    if (len != entry_len || out.size() + len > mtu_) break;
+    att::put_le16(out, a.handle);
+    out.insert(out.end(), a.value.begin(), a.value.begin() + static_cast<long>(value_len));
+  }
+  if (entry_len == 0)
+    return send(
+        att::encode_error_rsp(att::kReadByTypeReq, req->range.start, att::kAttributeNotFound));
+  out[1] = static_cast<std::uint8_t>(entry_len);
+  send(std::move(out));
+}
+
+void Bm6Peripheral::find_information(std::span<const std::uint8_t> params) {
+  const auto req = att::decode_find_information_req(params);
+  if (!req) return send(att::encode_error_rsp(att::kFindInformationReq, 0, att::kInvalidPdu));
+  std::vector<std::uint8_t> out{att::kFindInformationRsp, 0};
+  std::size_t uuid_len = 0;
+  for (const auto& a : db_.attributes) {
+    if (a.handle < req->range.start || a.handle > req->range.end) continue;
+    const std::size_t len = a.type.wire_size();
+    if (uuid_len == 0) uuid_len = len;
+    if (len != uuid_len || out.size() + 2 + len > mtu_) break;
+    att::put_le16(out, a.handle);
+    a.type.append_wire(out);
+  }
+  if (uuid_len == 0)
+    return send(
+        att::encode_error_rsp(att::kFindInformationReq, req->range.start, att::kAttributeNotFound));
+  out[1] = uuid_len == 2 ? 0x01 : 0x02;
+  send(std::move(out));
+}
+
+void Bm6Peripheral::find_by_type_value(std::span<const std::uint8_t> params) {
+  if (params.size() < 6)
+    return send(att::encode_error_rsp(att::kFindByTypeValueReq, 0, att::kInvalidPdu));
+  const std::uint16_t start = att::get_le16(&params[0]);
+  const std::uint16_t end = att::get_le16(&params[2]);
+  const std::uint16_t type = att::get_le16(&params[4]);
+  const auto value = params.subspan(6);
+  if (start == 0 || start > end)
+    return send(att::encode_error_rsp(att::kFindByTypeValueReq, start, att::kInvalidHandle));
+  std::vector<std::uint8_t> out{att::kFindByTypeValueRsp};
+  for (std::size_t i = 0; i < db_.attributes.size(); ++i) {
+    const auto& a = db_.attributes[i];
+    if (a.handle < start || a.handle > end || !(a.type == Uuid(type))) continue;
+    if (!std::equal(a.value.begin(), a.value.end(), value.begin(), value.end())) continue;
+    if (out.size() + 4 > mtu_) break;
+    att::put_le16(out, a.handle);
+    att::put_le16(out, a.type == att::kPrimaryService ? group_end(i) : a.handle);
+  }
+  if (out.size() == 1)
+    return send(att::encode_error_rsp(att::kFindByTypeValueReq, start, att::kAttributeNotFound));
+  send(std::move(out));
+}
+
+void Bm6Peripheral::read(std::span<const std::uint8_t> params) {
+  if (params.size() != 2) return send(att::encode_error_rsp(att::kReadReq, 0, att::kInvalidPdu));
+  const std::uint16_t handle = att::get_le16(params.data());
+  const GattAttribute* a = find(handle);
+  if (!a) return send(att::encode_error_rsp(att::kReadReq, handle, att::kInvalidHandle));
+  if (!a->readable)
+    return send(att::encode_error_rsp(att::kReadReq, handle, att::kReadNotPermitted));
+  std::vector<std::uint8_t> out{att::kReadRsp};
+  out.insert(
+      out.end(), a->value.begin(),
+      a->value.begin() + static_cast<long>(std::min<std::size_t>(a->value.size(), mtu_ - 1u)));
+  send(std::move(out));
+}
+
+std::uint8_t Bm6Peripheral::write(std::uint16_t handle, std::span<const std::uint8_t> value) {
+  auto it = std::find_if(db_.attributes.begin(), db_.attributes.end(),
+                         [handle](const GattAttribute& a) { return a.handle == handle; });
+  if (it == db_.attributes.end()) return att::kInvalidHandle;
+  if (!it->writable) return att::kWriteNotPermitted;
+  if (it->type == att::kClientCharacteristicConfig) {
+    if (value.size() != 2) return att::kInvalidAttributeValueLength;
+    it->value.assign(value.begin(), value.end());
+    if (handle == db_.data_cccd) notify_ = (value[0] & 0x01) != 0;
+    return 0;
+  }
+  if (handle == db_.command) {
+    if (value.size() != 16) return att::kInvalidAttributeValueLength;
+    ++stats_.commands;
+    Block cipher{};
+    std::copy(value.begin(), value.end(), cipher.begin());
+    on_command(codec_.decrypt(cipher));
+    return 0;
+  }
+  it->value.assign(value.begin(), value.end());
+  return 0;
+}
+
+void Bm6Peripheral::on_command(const Block& plaintext) {
+  switch (classify_command(plaintext)) {
+    case CommandKind::kLiveData: {
+      notify(encode_acknowledgement());
+      if (stream_timer_ != 0) loop_.cancel_timer(stream_timer_);
+      // The first reading comes soon after the request, then one every period.
+      auto tick = std::make_shared<std::function<void()>>();
+      *tick = [this, weak_tick = std::weak_ptr<std::function<void()>>(tick)] {
+        notify(encode_live_frame(device_.reading));
+        if (auto t = weak_tick.lock()) stream_timer_ = loop_.add_timer(device_.period, *t);
+      };
+      stream_tick_ = tick;
+      stream_timer_ =
+          loop_.add_timer(std::min(device_.period, std::chrono::milliseconds(100)), *tick);
+      return;
+    }
+    case CommandKind::kVersion:
+      notify(encode_version(Bm6Version{{0x01, 0x08, 0x00, 0x05, 0x00}}));
+      return;
+    default:
+      return;  // history and unknown commands: a real unit stays quiet too
+  }
+}
+
+void Bm6Peripheral::notify(const Block& plaintext) {
+  if (!notify_ || !fd_) return;
+  const Block cipher = codec_.encrypt(plaintext);
+  ++stats_.frames_sent;
+  send(att::encode_handle_value(att::kHandleValueNotification, db_.data, cipher));
+}
+
+void Bm6Peripheral::indicate_service_changed() {
+  std::vector<std::uint8_t> range;
+  att::put_le16(range, 0x0001);
+  att::put_le16(range, 0xffff);
+  send(att::encode_handle_value(att::kHandleValueIndication, db_.service_changed, range));
+}
+
+Bm6SimServer::Bm6SimServer(EventLoop& loop, std::string path, SimDevice device)
+    : loop_(loop), path_(std::move(path)), device_(device) {
+  sockaddr_un sun{};
+  sun.sun_family = AF_UNIX;
+  if (path_.size() >= sizeof sun.sun_path)
+    throw std::system_error(ENAMETOOLONG, std::generic_category(), path_);
+  std::memcpy(sun.sun_path, path_.c_str(), path_.size() + 1);
+  listen_.reset(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!listen_) throw std::system_error(errno, std::generic_category(), "socket");
+  ::unlink(path_.c_str());  // a stale socket from an earlier run
+  if (::bind(listen_.get(), reinterpret_cast<sockaddr*>(&sun), sizeof sun) != 0)
+    throw std::system_error(errno, std::generic_category(), "bind " + path_);
+  if (::listen(listen_.get(), 64) != 0)
+    throw std::system_error(errno, std::generic_category(), "listen " + path_);
+  if (!loop_.watch(listen_.get(), EPOLLIN, [this](std::uint32_t) { on_accept(); }))
+    throw std::system_error(errno, std::generic_category(), "epoll_ctl " + path_);
+}
+
+Bm6SimServer::~Bm6SimServer() {
+  peripheral_.reset();
+  if (listen_) {
+    loop_.unwatch(listen_.get());
+    ::unlink(path_.c_str());
+  }
+}
+
+void Bm6SimServer::on_accept() {
+  for (;;) {
+    UniqueFd conn(::accept4(listen_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+    if (!conn) return;
+    if (peripheral_) {
+      ++turned_away_;
+      continue;  // closed by UniqueFd: one central at a time
+    }
+    ++connections_;
+    std::weak_ptr<int> alive = alive_;
+    peripheral_ =
+        std::make_unique<Bm6Peripheral>(loop_, std::move(conn), codec_, device_, [this, alive] {
+          if (!alive.expired()) peripheral_.reset();
+        });
+  }
+}
+
+}  // namespace bm6::sim

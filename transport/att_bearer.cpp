@@ -1,0 +1,258 @@
+#include "transport/att_bearer.h"
+
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <system_error>
+
+namespace bm6 {
+
+AttBearer::AttBearer(EventLoop& loop, UniqueFd fd, Options options)
+    : loop_(loop), options_(options), fd_(std::move(fd)) {
+  options_.rx_mtu = std::clamp(options_.rx_mtu, att::kDefaultMtu, att::kMaxMtu);
+  if (!loop_.watch(fd_.get(), EPOLLIN, [this](std::uint32_t ev) { on_events(ev); }))
+    throw std::system_error(errno, std::generic_category(), "epoll_ctl ATT socket");
+}
+
+AttBearer::~AttBearer() {
+  if (timer_ != 0) loop_.cancel_timer(timer_);
+  if (fd_) loop_.unwatch(fd_.get());
+}
+
+void AttBearer::set_peer_mtu(std::uint16_t peer_rx_mtu) {
+  mtu_ = std::max(att::kDefaultMtu, std::min(options_.rx_mtu, peer_rx_mtu));
+}
+
+void AttBearer::send_request(std::vector<std::uint8_t> pdu, ResponseHandler on_response) {
+  if (!is_open()) return;
+  request_queue_.push_back(Request{std::move(pdu), std::move(on_response)});
+  flush();
+}
+
+void AttBearer::send_command(std::vector<std::uint8_t> pdu) {
+  if (!is_open()) return;
+  write_queue_.push_back(std::move(pdu));
+  flush();
+}
+
+void AttBearer::close(const std::string& reason) {
+  if (!is_open()) return;
+  if (timer_ != 0) loop_.cancel_timer(timer_);
+  timer_ = 0;
+  loop_.unwatch(fd_.get());
+  fd_.reset();
+  in_flight_.reset();
+  request_queue_.clear();
+  write_queue_.clear();
+  // Deferred, so whoever called close() (or sent the PDU that failed) is never re-entered;
+  // dropped if the owner destroys the bearer first.
+  if (auto handler = std::move(on_closed_)) {
+    std::weak_ptr<int> alive = alive_;
+    loop_.post([alive, handler = std::move(handler), reason] {
+      if (!alive.expired()) handler(reason);
+    });
+  }
+}
+
+bool AttBearer::send_pdu(const std::vector<std::uint8_t>& pdu) {
+  if (pdu.size() > mtu_) {
+    close("bug: outgoing " + std::string(att::opcode_name(pdu[0])) + " exceeds the ATT MTU");
+    return false;
+  }
+  const ssize_t n = ::send(fd_.get(), pdu.data(), pdu.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  if (n == static_cast<ssize_t>(pdu.size())) {
+    ++stats_.pdus_out;
+    return true;
+  }
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)) return false;
+  close(n < 0 ? std::string("send failed: ") + std::strerror(errno) : "short send");
+  return false;
+}
+
+void AttBearer::flush() {
+  while (is_open() && !write_queue_.empty()) {
+    if (!send_pdu(write_queue_.front())) break;
+    write_queue_.pop_front();
+  }
+  if (!is_open()) return;
+  if (write_queue_.empty() && !in_flight_ && !request_queue_.empty()) {
+    in_flight_ = std::move(request_queue_.front());
+    request_queue_.pop_front();
+    in_flight_sent_ = false;
+  }
+  if (in_flight_ && !in_flight_sent_ && write_queue_.empty()) {
+    if (send_pdu(in_flight_->pdu)) {
+      in_flight_sent_ = true;
+      timer_ = loop_.add_timer(options_.transaction_timeout, [this] { on_timeout(); });
+    }
+  }
+  if (is_open()) update_interest();
+}
+
+void AttBearer::update_interest() {
+  const bool want = !write_queue_.empty() || (in_flight_ && !in_flight_sent_);
+  if (want == want_write_) return;
+  want_write_ = want;
+  loop_.modify(fd_.get(), want ? (EPOLLIN | EPOLLOUT) : EPOLLIN);
+}
+
+void AttBearer::on_timeout() {
+  timer_ = 0;
+  const std::string what = in_flight_ ? att::opcode_name(in_flight_->pdu[0]) : "request";
+  close("ATT transaction timed out (" + what + " unanswered for " +
+        std::to_string(options_.transaction_timeout.count()) + " ms)");
+}
+
+void AttBearer::on_events(std::uint32_t events) {
+  std::weak_ptr<int> alive = alive_;
+  if (events & EPOLLIN) {
+    read_pdus();
+    if (alive.expired() || !is_open()) return;
+  }
+  if (events & (EPOLLERR | EPOLLHUP)) {
+    int err = 0;
+    socklen_t len = sizeof err;
+    ::getsockopt(fd_.get(), SOL_SOCKET, SO_ERROR, &err, &len);
+    close(err != 0 ? std::string("link lost: ") + std::strerror(err) : "link closed by peer");
+    return;
+  }
+  if (events & EPOLLOUT) flush();
+}
+
+void AttBearer::read_pdus() {
+  std::weak_ptr<int> alive = alive_;
+  // One byte more than the largest MTU so an oversized PDU shows as such, not truncated.
+  std::array<std::uint8_t, att::kMaxMtu + 1> buf;
+  // Bounded per wake-up so one chatty peer cannot starve the other devices on the loop.
+  for (int i = 0; i < 32; ++i) {
+    const ssize_t n = ::recv(fd_.get(), buf.data(), buf.size(), MSG_DONTWAIT | MSG_TRUNC);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
+      close(std::string("link lost: ") + std::strerror(errno));
+      return;
+    }
+    if (n == 0) {
+      close("link closed by peer");
+      return;
+    }
+    ++stats_.pdus_in;
+    if (static_cast<std::size_t>(n) > mtu_) {
+      close("protocol violation: " + std::to_string(n) + "-byte PDU exceeds the ATT MTU of " +
+            std::to_string(mtu_));
+      return;
+    }
+    if (!handle_pdu(std::span<const std::uint8_t>(buf.data(), static_cast<std::size_t>(n)))) return;
+    if (alive.expired() || !is_open()) return;
+  }
+}
+
+bool AttBearer::handle_pdu(std::span<const std::uint8_t> pdu) {
+  const auto view = att::split(pdu);
+  if (!view) return true;  // an empty datagram carries nothing to answer
+  switch (att::classify(view->opcode)) {
+    case att::PduKind::kResponse:
+      return handle_response(view->opcode, view->params);
+    case att::PduKind::kNotification:
+      return handle_value(false, view->params);
+    case att::PduKind::kIndication:
+      return handle_value(true, view->params);
+    case att::PduKind::kRequest:
+      answer_peer_request(view->opcode, view->params);
+      return true;
+    case att::PduKind::kCommand:
+      return true;  // commands are never answered
+    case att::PduKind::kConfirmation:
+      // We never indicate, so nothing can be confirmed.
+      close("protocol violation: unexpected Handle Value Confirmation");
+      return false;
+  }
+  return true;
+}
+
+bool AttBearer::handle_response(std::uint8_t opcode, std::span<const std::uint8_t> params) {
+  if (!in_flight_ || !in_flight_sent_) {
+    close(std::string("protocol violation: unexpected ") + att::opcode_name(opcode));
+    return false;
+  }
+  const std::uint8_t req = in_flight_->pdu[0];
+  AttResult result;
+  result.opcode = opcode;
+  result.params = params;
+  if (opcode == att::kErrorRsp) {
+    const auto err = att::decode_error_rsp(params);
+    if (!err || err->request_opcode != req) {
+      close(std::string("protocol violation: malformed or mismatched Error Response to ") +
+            att::opcode_name(req));
+      return false;
+    }
+    result.error = err->code;
+    result.error_handle = err->handle;
+  } else if (opcode != att::response_to(req)) {
+    close(std::string("protocol violation: ") + att::opcode_name(opcode) + " in answer to " +
+          att::opcode_name(req));
+    return false;
+  }
+  loop_.cancel_timer(timer_);
+  timer_ = 0;
+  Request done = std::move(*in_flight_);
+  in_flight_.reset();
+  std::weak_ptr<int> alive = alive_;
+  if (done.on_response) done.on_response(result);
+  if (alive.expired() || !is_open()) return false;
+  flush();
+  return is_open();
+}
+
+bool AttBearer::handle_value(bool indication, std::span<const std::uint8_t> params) {
+  const auto hv = att::decode_handle_value(params);
+  if (!hv) {
+    close(std::string("protocol violation: malformed ") +
+          (indication ? "indication" : "notification"));
+    return false;
+  }
+  std::weak_ptr<int> alive = alive_;
+  auto& handler = indication ? on_indication_ : on_notification_;
+  ++(indication ? stats_.indications : stats_.notifications);
+  if (handler) {
+    ValueHandler h = handler;  // the handler may replace itself
+    h(hv->handle, hv->value);
+    if (alive.expired() || !is_open()) return false;
+  }
+  if (indication) send_command(att::encode_empty(att::kHandleValueConfirmation));
+  return is_open();
+}
+
+void AttBearer::answer_peer_request(std::uint8_t opcode, std::span<const std::uint8_t> params) {
+  ++stats_.peer_requests_answered;
+  switch (opcode) {
+    case att::kExchangeMtuReq: {
+      const auto mtu = att::decode_mtu(params);
+      if (!mtu) {
+        send_command(att::encode_error_rsp(opcode, 0, att::kInvalidPdu));
+        return;
+      }
+      // Answer with our MTU first: the new MTU applies only after the response is sent.
+      send_command(att::encode_mtu(att::kExchangeMtuRsp, options_.rx_mtu));
+      set_peer_mtu(*mtu);
+      return;
+    }
+    case att::kFindInformationReq:
+    case att::kFindByTypeValueReq:
+    case att::kReadByTypeReq:
+    case att::kReadByGroupTypeReq: {
+      // We are a client with an empty database.
+      const std::uint16_t start = params.size() >= 2 ? att::get_le16(params.data()) : 0;
+      send_command(att::encode_error_rsp(opcode, start, att::kAttributeNotFound));
+      return;
+    }
+    default:
+      send_command(att::encode_error_rsp(opcode, 0, att::kRequestNotSupported));
+      return;
+  }
+}
+
+}  // namespace bm6

@@ -1,0 +1,190 @@
+#include "transport/bm6_link.h"
+
+#include <algorithm>
+
+namespace bm6 {
+
+Bm6Link::Bm6Link(EventLoop& loop, UniqueFd fd, Bm6Codec& codec, Options options, Handlers handlers)
+    : loop_(loop),
+      codec_(codec),
+      options_(options),
+      handlers_(std::move(handlers)),
+      bearer_(loop, std::move(fd), options.att),
+      gatt_(bearer_) {
+  bearer_.set_notification_handler([this](std::uint16_t handle, std::span<const std::uint8_t> v) {
+    on_notification(handle, v);
+  });
+  bearer_.set_indication_handler(
+      [this](std::uint16_t handle, std::span<const std::uint8_t>) { on_indication(handle); });
+  bearer_.set_closed_handler([this](const std::string& reason) {
+    phase_ = Phase::kClosed;
+    if (watchdog_ != 0) loop_.cancel_timer(watchdog_);
+    watchdog_ = 0;
+    if (handlers_.on_closed) handlers_.on_closed(reason);
+  });
+  const auto gen = generation_;
+  gatt_.exchange_mtu([this, gen](const std::string& err) {
+    if (!current(gen)) return;
+    if (!err.empty()) return fail(err);
+    discover();
+  });
+}
+
+Bm6Link::~Bm6Link() {
+  if (watchdog_ != 0) loop_.cancel_timer(watchdog_);
+}
+
+void Bm6Link::fail(const std::string& reason) { bearer_.close(reason); }
+
+void Bm6Link::discover() {
+  phase_ = Phase::kDiscovery;
+  const auto gen = generation_;
+  gatt_.discover_primary_services(
+      [this, gen](const std::string& err, std::vector<GattService> services) {
+        if (!current(gen)) return;
+        if (!err.empty()) return fail(err);
+        on_services(std::move(services));
+      });
+}
+
+void Bm6Link::on_services(std::vector<GattService> services) {
+  const auto bm6 = std::find_if(services.begin(), services.end(),
+                                [](const GattService& s) { return s.uuid == kBm6Service; });
+  if (bm6 == services.end())
+    return fail("the device has no BM6 service (FFF0): is it a BM6 battery monitor?");
+  const auto gen = generation_;
+  auto find_bm6_chars = [this, gen, service = *bm6] {
+    gatt_.discover_characteristics(
+        service, [this, gen](const std::string& err, std::vector<GattCharacteristic> chars) {
+          if (!current(gen)) return;
+          if (!err.empty()) return fail(err);
+          on_bm6_characteristics(std::move(chars));
+        });
+  };
+  // Service Changed lives in the GATT service; knowing its handle lets us rediscover when
+  // the database changes under us (a firmware update).
+  const auto gatt = std::find_if(services.begin(), services.end(),
+                                 [](const GattService& s) { return s.uuid == att::kGattService; });
+  if (gatt == services.end()) return find_bm6_chars();
+  gatt_.discover_characteristics(
+      *gatt,
+      [this, gen, find_bm6_chars](const std::string& err, std::vector<GattCharacteristic> chars) {
+        if (!current(gen)) return;
+        // Optional: a peer that will not list it still works, just without rediscovery.
+        if (err.empty()) {
+          for (const auto& c : chars)
+            if (c.uuid == att::kServiceChanged) service_changed_handle_ = c.value_handle;
+        }
+        find_bm6_chars();
+      });
+}
+
+void Bm6Link::on_bm6_characteristics(std::vector<GattCharacteristic> chars) {
+  const GattCharacteristic* command = nullptr;
+  const GattCharacteristic* data = nullptr;
+  for (const auto& c : chars) {
+    if (c.uuid == kBm6Command && !command) command = &c;
+    if (c.uuid == kBm6Data && !data) data = &c;
+  }
+  if (!command) return fail("the BM6 service has no command characteristic (FFF3)");
+  if (!data) return fail("the BM6 service has no data characteristic (FFF4)");
+  if (!(command->properties & (att::kPropWrite | att::kPropWriteWithoutResponse)))
+    return fail("the command characteristic (FFF3) is not writable");
+  if (!(data->properties & att::kPropNotify))
+    return fail("the data characteristic (FFF4) does not notify");
+  command_handle_ = command->value_handle;
+  command_with_response_ = (command->properties & att::kPropWrite) != 0;
+  data_handle_ = data->value_handle;
+  const auto gen = generation_;
+  gatt_.discover_descriptors(
+      *data, [this, gen](const std::string& err, std::vector<GattDescriptor> descriptors) {
+        if (!current(gen)) return;
+        if (!err.empty()) return fail(err);
+        const auto cccd = std::find_if(
+            descriptors.begin(), descriptors.end(),
+            [](const GattDescriptor& d) { return d.uuid == att::kClientCharacteristicConfig; });
+        if (cccd == descriptors.end())
+          return fail("the data characteristic (FFF4) has no notification switch (CCCD 2902)");
+        enable_notifications(cccd->handle);
+      });
+}
+
+void Bm6Link::enable_notifications(std::uint16_t cccd) {
+  phase_ = Phase::kEnable;
+  const auto gen = generation_;
+  gatt_.write(cccd, {0x01, 0x00}, [this, gen](const std::string& err) {
+    if (!current(gen)) return;
+    if (!err.empty()) return fail("enabling notifications: " + err);
+    send_command();
+  });
+}
+
+void Bm6Link::send_command() {
+  phase_ = Phase::kCommand;
+  const Block cipher = codec_.encrypt(live_data_request());
+  std::vector<std::uint8_t> value(cipher.begin(), cipher.end());
+  ++stats_.commands_sent;
+  got_reading_since_command_ = false;
+  const auto gen = generation_;
+  auto streaming = [this] {
+    const bool first = phase_ != Phase::kStreaming;
+    phase_ = Phase::kStreaming;
+    arm_stream_watchdog();
+    if (first && handlers_.on_streaming) handlers_.on_streaming();
+  };
+  if (!command_with_response_) {
+    gatt_.write_without_response(command_handle_, std::move(value));
+    if (bearer_.is_open()) streaming();
+    return;
+  }
+  gatt_.write(command_handle_, std::move(value), [this, gen, streaming](const std::string& err) {
+    if (!current(gen)) return;
+    if (!err.empty()) return fail("writing the live-data command: " + err);
+    streaming();
+  });
+}
+
+void Bm6Link::arm_stream_watchdog() {
+  if (watchdog_ != 0) loop_.cancel_timer(watchdog_);
+  watchdog_ = loop_.add_timer(options_.stream_timeout, [this] {
+    watchdog_ = 0;
+    // Some units stop streaming, or never start: ask again.
+    if (phase_ == Phase::kStreaming && !got_reading_since_command_) {
+      send_command();
+    } else {
+      got_reading_since_command_ = false;
+      arm_stream_watchdog();
+    }
+  });
+}
+
+void Bm6Link::on_notification(std::uint16_t handle, std::span<const std::uint8_t> value) {
+  if (handle != data_handle_ || data_handle_ == 0) {
+    ++stats_.other_notifications;
+    return;
+  }
+  const auto decoded = codec_.decode_notification(value);
+  if (const auto* rejection = std::get_if<FrameRejection>(&decoded)) {
+    ++stats_.rejected[static_cast<int>(*rejection)];
+    ++stats_.rejected_total;
+    return;
+  }
+  ++stats_.readings;
+  got_reading_since_command_ = true;
+  if (handlers_.on_reading)
+    handlers_.on_reading(std::get<Bm6Reading>(decoded), std::chrono::system_clock::now());
+}
+
+void Bm6Link::on_indication(std::uint16_t handle) {
+  if (handle == 0 || handle != service_changed_handle_) return;
+  // Handles may have moved: drop what we knew, and whatever set-up step is in flight.
+  ++stats_.rediscoveries;
+  ++generation_;
+  data_handle_ = 0;
+  command_handle_ = 0;
+  if (watchdog_ != 0) loop_.cancel_timer(watchdog_);
+  watchdog_ = 0;
+  discover();
+}
+
+}  // namespace bm6

@@ -1,0 +1,87 @@
+// One connected BM6: GATT set-up (MTU, discovery of FFF0/FFF3/FFF4 and FFF4's CCCD by UUID,
+// notifications on, live-data command) and then decoded readings from FFF4 notifications.
+// Re-sends the command when the stream stalls; rediscovers on Service Changed.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "protocol/bm6_frame.h"
+#include "transport/att_bearer.h"
+#include "transport/event_loop.h"
+#include "transport/gatt_client.h"
+
+namespace bm6 {
+
+inline constexpr att::Uuid kBm6Service{0xfff0};
+inline constexpr att::Uuid kBm6Command{0xfff3};
+inline constexpr att::Uuid kBm6Data{0xfff4};
+
+struct Bm6LinkStats {
+  std::uint64_t readings = 0;
+  std::uint64_t rejected[kFrameRejectionCount] = {};
+  std::uint64_t rejected_total = 0;
+  std::uint64_t other_notifications = 0;  // on handles that are not FFF4's value
+  std::uint64_t commands_sent = 0;
+  std::uint64_t rediscoveries = 0;
+};
+
+class Bm6Link {
+ public:
+  struct Options {
+    AttBearer::Options att;
+    // No reading for this long while streaming: write the command again.
+    std::chrono::milliseconds stream_timeout{5000};
+  };
+  struct Handlers {
+    std::function<void()> on_streaming;  // set-up done, command written
+    std::function<void(const Bm6Reading&, std::chrono::system_clock::time_point)> on_reading;
+    std::function<void(const std::string& reason)> on_closed;  // once; may destroy the link
+  };
+  enum class Phase { kMtu, kDiscovery, kEnable, kCommand, kStreaming, kClosed };
+
+  // Starts set-up at once. `codec` must outlive the link (one per loop thread).
+  Bm6Link(EventLoop& loop, UniqueFd fd, Bm6Codec& codec, Options options, Handlers handlers);
+  ~Bm6Link();
+  Bm6Link(const Bm6Link&) = delete;
+  Bm6Link& operator=(const Bm6Link&) = delete;
+
+  void close(const std::string& reason) { bearer_.close(reason); }
+  Phase phase() const { return phase_; }
+  const Bm6LinkStats& stats() const { return stats_; }
+  const AttBearer& bearer() const { return bearer_; }
+
+ private:
+  void discover();
+  void on_services(std::vector<GattService> services);
+  void on_bm6_characteristics(std::vector<GattCharacteristic> chars);
+  void enable_notifications(std::uint16_t cccd);
+  void send_command();
+  void arm_stream_watchdog();
+  void on_notification(std::uint16_t handle, std::span<const std::uint8_t> value);
+  void on_indication(std::uint16_t handle);
+  void fail(const std::string& reason);
+  // Wraps a procedure callback so that a set-up superseded by a rediscovery is ignored.
+  bool current(std::uint64_t generation) const { return generation == generation_; }
+
+  EventLoop& loop_;
+  Bm6Codec& codec_;
+  Options options_;
+  Handlers handlers_;
+  AttBearer bearer_;
+  GattClient gatt_;
+  Phase phase_ = Phase::kMtu;
+  std::uint64_t generation_ = 0;
+  std::uint16_t command_handle_ = 0;
+  bool command_with_response_ = true;
+  std::uint16_t data_handle_ = 0;
+  std::uint16_t service_changed_handle_ = 0;
+  EventLoop::TimerId watchdog_ = 0;
+  bool got_reading_since_command_ = false;
+  Bm6LinkStats stats_;
+};
+
+}  // namespace bm6
