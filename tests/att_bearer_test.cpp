@@ -1,0 +1,201 @@
+#include "transport/att_bearer.h"
+
+#include <gtest/gtest.h>
+
+#include <cctype>
+
+#include "tests/seqpacket_peer.h"
+
+namespace bm6 {
+namespace {
+
+using namespace std::chrono_literals;
+using test::Bytes;
+
+class AttBearerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto pair = test::seqpacket_pair();
+    AttBearer::Options options;
+    options.transaction_timeout = 150ms;
+    bearer = std::make_unique<AttBearer>(loop, std::move(pair.ours), options);
+    bearer->set_closed_handler([this](const std::string& why) {
+      closed = true;
+      reason = why;
+    });
+    peer = std::make_unique<test::ScriptedPeer>(loop, std::move(pair.theirs));
+  }
+  void settle() {
+    loop.run_until([] { return false; }, 30ms);
+  }
+
+  EventLoop loop;
+  std::unique_ptr<AttBearer> bearer;
+  std::unique_ptr<test::ScriptedPeer> peer;
+  bool closed = false;
+  std::string reason;
+};
+
+TEST_F(AttBearerTest, AnswersPeerMtuRequestAndAdoptsMinimum) {
+  peer->send({att::kExchangeMtuReq, 0x40, 0x00});  // peer offers 64
+  settle();
+  ASSERT_EQ(peer->received().size(), 1u);
+  EXPECT_EQ(peer->received()[0], (Bytes{att::kExchangeMtuRsp, 0x05, 0x02}));
+  EXPECT_EQ(bearer->mtu(), 64);
+  peer->send({att::kExchangeMtuReq, 0x10, 0x00});  // below 23: clamped
+  settle();
+  EXPECT_EQ(bearer->mtu(), 23);
+  EXPECT_FALSE(closed);
+}
+
+TEST_F(AttBearerTest, AnswersDiscoveryWithAttributeNotFoundAndOthersNotSupported) {
+  peer->send({att::kReadByGroupTypeReq, 0x01, 0x00, 0xff, 0xff, 0x00, 0x28});
+  peer->send({att::kReadByTypeReq, 0x05, 0x00, 0xff, 0xff, 0x03, 0x28});
+  peer->send({att::kFindInformationReq, 0x01, 0x00, 0xff, 0xff});
+  peer->send({att::kReadReq, 0x03, 0x00});
+  peer->send({att::kWriteReq, 0x03, 0x00, 0x01});
+  peer->send({0x3f, 0x01});                        // unknown request
+  peer->send({0x7f, 0x01});                        // unknown command: no answer
+  peer->send({att::kWriteCmd, 0x03, 0x00, 0x01});  // command: no answer
+  settle();
+  const auto& got = peer->received();
+  ASSERT_EQ(got.size(), 6u);
+  EXPECT_EQ(got[0], (Bytes{att::kErrorRsp, att::kReadByGroupTypeReq, 0x01, 0x00, 0x0a}));
+  EXPECT_EQ(got[1], (Bytes{att::kErrorRsp, att::kReadByTypeReq, 0x05, 0x00, 0x0a}));
+  EXPECT_EQ(got[2], (Bytes{att::kErrorRsp, att::kFindInformationReq, 0x01, 0x00, 0x0a}));
+  EXPECT_EQ(got[3], (Bytes{att::kErrorRsp, att::kReadReq, 0x00, 0x00, 0x06}));
+  EXPECT_EQ(got[4], (Bytes{att::kErrorRsp, att::kWriteReq, 0x00, 0x00, 0x06}));
+  EXPECT_EQ(got[5], (Bytes{att::kErrorRsp, 0x3f, 0x00, 0x00, 0x06}));
+  EXPECT_EQ(bearer->stats().peer_requests_answered, 6u);
+  EXPECT_FALSE(closed);
+}
+
+TEST_F(AttBearerTest, ConfirmsIndicationsAndDeliversNotifications) {
+  std::vector<std::pair<std::uint16_t, Bytes>> notified, indicated;
+  bearer->set_notification_handler([&](std::uint16_t h, std::span<const std::uint8_t> v) {
+    notified.emplace_back(h, Bytes(v.begin(), v.end()));
+  });
+  bearer->set_indication_handler([&](std::uint16_t h, std::span<const std::uint8_t> v) {
+    indicated.emplace_back(h, Bytes(v.begin(), v.end()));
+  });
+  peer->send({att::kHandleValueNotification, 0x16, 0x00, 0xaa, 0xbb});
+  peer->send({att::kHandleValueIndication, 0x08, 0x00, 0x01, 0x00, 0xff, 0xff});
+  settle();
+  ASSERT_EQ(notified.size(), 1u);
+  EXPECT_EQ(notified[0].first, 0x16);
+  EXPECT_EQ(notified[0].second, (Bytes{0xaa, 0xbb}));
+  ASSERT_EQ(indicated.size(), 1u);
+  ASSERT_EQ(peer->received().size(), 1u);
+  EXPECT_EQ(peer->received()[0], (Bytes{att::kHandleValueConfirmation}));
+}
+
+TEST_F(AttBearerTest, OneRequestInFlightAtATime) {
+  std::vector<std::uint8_t> answered;
+  bearer->send_request({att::kReadReq, 0x03, 0x00},
+                       [&](const AttResult& r) { answered.push_back(r.opcode); });
+  bearer->send_request({att::kReadReq, 0x05, 0x00},
+                       [&](const AttResult& r) { answered.push_back(r.opcode); });
+  settle();
+  ASSERT_EQ(peer->received().size(), 1u) << "second request sent before the first was answered";
+  peer->send({att::kReadRsp, 0x42});
+  settle();
+  ASSERT_EQ(peer->received().size(), 2u);
+  EXPECT_EQ(peer->received()[1], (Bytes{att::kReadReq, 0x05, 0x00}));
+  peer->send({att::kErrorRsp, att::kReadReq, 0x05, 0x00, att::kReadNotPermitted});
+  settle();
+  EXPECT_EQ(answered, (std::vector<std::uint8_t>{att::kReadRsp, att::kErrorRsp}));
+  EXPECT_FALSE(closed);
+}
+
+TEST_F(AttBearerTest, TransactionTimeoutClosesTheLink) {
+  bool answered = false;
+  bearer->send_request({att::kReadReq, 0x03, 0x00}, [&](const AttResult&) { answered = true; });
+  ASSERT_TRUE(loop.run_until([&] { return closed; }, 2s));
+  EXPECT_FALSE(answered);
+  EXPECT_NE(reason.find("timed out"), std::string::npos) << reason;
+  EXPECT_FALSE(bearer->is_open());
+  settle();
+  EXPECT_TRUE(peer->peer_closed());
+}
+
+struct Violation {
+  const char* name;
+  Bytes pdu;
+  bool with_request;
+  const char* reason;
+};
+
+void PrintTo(const Violation& c, std::ostream* os) { *os << c.name; }
+
+class AttBearerViolation : public AttBearerTest, public ::testing::WithParamInterface<Violation> {};
+
+TEST_P(AttBearerViolation, ClosesTheLink) {
+  const auto& v = GetParam();
+  bool answered = false;
+  if (v.with_request)
+    bearer->send_request({att::kReadReq, 0x03, 0x00}, [&](const AttResult&) { answered = true; });
+  settle();
+  peer->send(v.pdu);
+  ASSERT_TRUE(loop.run_until([&] { return closed; }, 1s)) << v.name;
+  EXPECT_FALSE(answered) << v.name;
+  EXPECT_NE(reason.find(v.reason), std::string::npos) << v.name << ": " << reason;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Malformed, AttBearerViolation,
+    ::testing::Values(
+        Violation{"unsolicited response", {att::kReadRsp, 1}, false, "unexpected Read Response"},
+        Violation{"wrong response", {att::kWriteRsp}, true, "in answer to"},
+        Violation{"error for another request",
+                  {att::kErrorRsp, att::kWriteReq, 3, 0, 1},
+                  true,
+                  "mismatched Error Response"},
+        Violation{"short error", {att::kErrorRsp, att::kReadReq, 3}, true, "malformed"},
+        Violation{"notification without handle",
+                  {att::kHandleValueNotification, 0x16},
+                  false,
+                  "malformed notification"},
+        Violation{"confirmation we never asked for",
+                  {att::kHandleValueConfirmation},
+                  false,
+                  "unexpected Handle Value Confirmation"},
+        Violation{"oversized PDU", Bytes(24, att::kHandleValueNotification), false,
+                  "exceeds the ATT MTU"}),
+    [](const auto& param_info) {
+      std::string n = param_info.param.name;
+      for (auto& c : n)
+        if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+      return n;
+    });
+
+TEST_F(AttBearerTest, PeerHangUpClosesOnceAndDestructorFiresNothing) {
+  int closes = 0;
+  bearer->set_closed_handler([&](const std::string&) { ++closes; });
+  peer->hang_up();
+  ASSERT_TRUE(loop.run_until([&] { return closes > 0; }, 1s));
+  settle();
+  EXPECT_EQ(closes, 1);
+
+  auto pair = test::seqpacket_pair();
+  bool fired = false;
+  {
+    AttBearer other(loop, std::move(pair.ours));
+    other.set_closed_handler([&](const std::string&) { fired = true; });
+    other.send_request({att::kReadReq, 1, 0}, [&](const AttResult&) { fired = true; });
+  }
+  settle();
+  EXPECT_FALSE(fired);
+}
+
+TEST_F(AttBearerTest, ResponseHandlerMayDestroyTheBearer) {
+  bearer->send_request({att::kReadReq, 0x03, 0x00}, [&](const AttResult&) { bearer.reset(); });
+  settle();
+  peer->send({att::kReadRsp, 1});
+  peer->send({att::kHandleValueNotification, 0x16, 0x00, 1});  // arrives after the reset
+  settle();
+  EXPECT_EQ(bearer, nullptr);
+  EXPECT_FALSE(closed);
+}
+
+}  // namespace
+}  // namespace bm6

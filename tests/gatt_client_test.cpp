@@ -1,0 +1,307 @@
+// The GATT client and the BM6 link against the simulator over real sockets, and against
+// scripted peers that break the protocol.
+#include "transport/gatt_client.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "tests/seqpacket_peer.h"
+#include "tools/sim/bm6_peripheral.h"
+#include "transport/bm6_link.h"
+#include "transport/connector.h"
+
+namespace bm6 {
+namespace {
+
+using namespace std::chrono_literals;
+using test::Bytes;
+
+std::string temp_dir() {
+  char tmpl[] = "/tmp/bm6-test-XXXXXX";
+  const char* dir = ::mkdtemp(tmpl);
+  if (!dir) throw std::runtime_error("mkdtemp failed");
+  return dir;
+}
+
+UniqueFd connect_unix(EventLoop& loop, const std::string& path, std::string* error = nullptr) {
+  std::string err;
+  auto connector = make_connector(loop, "unix:" + path, err);
+  EXPECT_TRUE(connector) << err;
+  UniqueFd result;
+  bool done = false;
+  connector->connect([&](UniqueFd fd, const std::string& e) {
+    result = std::move(fd);
+    err = e;
+    done = true;
+  });
+  loop.run_until([&] { return done; }, 2s);
+  if (error) *error = err;
+  return result;
+}
+
+struct LinkProbe {
+  std::vector<Bm6Reading> readings;
+  bool streaming = false;
+  bool closed = false;
+  std::string reason;
+  Bm6Link::Handlers handlers() {
+    return {[this] { streaming = true; },
+            [this](const Bm6Reading& r, std::chrono::system_clock::time_point) {
+              readings.push_back(r);
+            },
+            [this](const std::string& why) {
+              closed = true;
+              reason = why;
+            }};
+  }
+};
+
+class SimulatorTest : public ::testing::Test {
+ protected:
+  void SetUp() override { dir = temp_dir(); }
+  void TearDown() override { std::filesystem::remove_all(dir); }
+  std::string dir;
+  EventLoop loop;
+  Bm6Codec codec;
+};
+
+TEST_F(SimulatorTest, LinkReadsDecodedReadingsFromSimulator) {
+  sim::SimDevice device;
+  device.reading = {1287, -7, 64, Bm6State::kCharging};
+  device.period = 50ms;
+  sim::Bm6SimServer server(loop, dir + "/van.sock", device);
+  auto fd = connect_unix(loop, server.path());
+  ASSERT_TRUE(fd);
+  LinkProbe probe;
+  Bm6Link link(loop, std::move(fd), codec, {}, probe.handlers());
+  ASSERT_TRUE(loop.run_until([&] { return probe.readings.size() >= 3; }, 5s)) << probe.reason;
+  EXPECT_TRUE(probe.streaming);
+  EXPECT_EQ(link.phase(), Bm6Link::Phase::kStreaming);
+  for (const auto& r : probe.readings) EXPECT_EQ(r, device.reading);
+  // The acknowledgement that precedes the stream is dropped and counted, never delivered.
+  EXPECT_EQ(link.stats().rejected[static_cast<int>(FrameRejection::kAcknowledgement)], 1u);
+  EXPECT_EQ(link.stats().commands_sent, 1u);
+  EXPECT_EQ(link.bearer().mtu(), 23);
+  EXPECT_EQ(server.connections(), 1u);
+  EXPECT_FALSE(probe.closed);
+}
+
+TEST_F(SimulatorTest, NegotiatesLargerMtuWhenTheServerOffersIt) {
+  sim::SimDevice device;
+  device.mtu = 247;
+  device.period = 50ms;
+  sim::Bm6SimServer server(loop, dir + "/mtu.sock", device);
+  LinkProbe probe;
+  Bm6Link link(loop, connect_unix(loop, server.path()), codec, {}, probe.handlers());
+  ASSERT_TRUE(loop.run_until([&] { return !probe.readings.empty(); }, 5s)) << probe.reason;
+  EXPECT_EQ(link.bearer().mtu(), 247);
+}
+
+TEST_F(SimulatorTest, SecondCentralIsTurnedAway) {
+  sim::SimDevice device;
+  sim::Bm6SimServer server(loop, dir + "/one.sock", device);
+  LinkProbe first, second;
+  Bm6Link a(loop, connect_unix(loop, server.path()), codec, {}, first.handlers());
+  ASSERT_TRUE(loop.run_until([&] { return first.streaming; }, 5s));
+  Bm6Link b(loop, connect_unix(loop, server.path()), codec, {}, second.handlers());
+  ASSERT_TRUE(loop.run_until([&] { return second.closed; }, 5s));
+  EXPECT_EQ(server.turned_away(), 1u);
+  EXPECT_FALSE(first.closed);
+}
+
+TEST_F(SimulatorTest, ServiceChangedTriggersRediscoveryAndStreamResumes) {
+  sim::SimDevice device;
+  device.period = 30ms;
+  sim::Bm6SimServer server(loop, dir + "/sc.sock", device);
+  LinkProbe probe;
+  Bm6Link link(loop, connect_unix(loop, server.path()), codec, {}, probe.handlers());
+  ASSERT_TRUE(loop.run_until([&] { return !probe.readings.empty(); }, 5s));
+  ASSERT_NE(server.peripheral(), nullptr);
+  server.peripheral()->indicate_service_changed();
+  ASSERT_TRUE(loop.run_until([&] { return link.stats().rediscoveries == 1; }, 2s));
+  const auto before = probe.readings.size();
+  ASSERT_TRUE(loop.run_until([&] { return probe.readings.size() > before + 2; }, 5s));
+  EXPECT_EQ(link.stats().commands_sent, 2u);
+  EXPECT_FALSE(probe.closed);
+}
+
+TEST_F(SimulatorTest, StalledStreamGetsTheCommandAgain) {
+  sim::SimDevice device;
+  device.period = 10s;  // after the ack and first frame, nothing for a long time
+  sim::Bm6SimServer server(loop, dir + "/stall.sock", device);
+  LinkProbe probe;
+  Bm6Link::Options options;
+  options.stream_timeout = 200ms;
+  Bm6Link link(loop, connect_unix(loop, server.path()), codec, options, probe.handlers());
+  ASSERT_TRUE(loop.run_until([&] { return link.stats().commands_sent >= 3; }, 5s));
+  EXPECT_FALSE(probe.closed);
+}
+
+TEST_F(SimulatorTest, SimulatorBinaryServesSeveralDevices) {
+  const std::string a = dir + "/a.sock", b = dir + "/b.sock";
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::execl(BM6_SIM_PATH, "bm6-sim", "--period", "0.05", "--voltage", "12.61", "--soc", "71",
+            "--socket", a.c_str(), "--voltage", "13.05", "--temperature", "-3", "--state",
+            "charging", "--socket", b.c_str(), nullptr);
+    ::_exit(127);
+  }
+  for (int i = 0; i < 200 && !(std::filesystem::exists(a) && std::filesystem::exists(b)); ++i)
+    ::usleep(10000);
+  LinkProbe pa, pb;
+  Bm6Link la(loop, connect_unix(loop, a), codec, {}, pa.handlers());
+  Bm6Link lb(loop, connect_unix(loop, b), codec, {}, pb.handlers());
+  const bool got = loop.run_until([&] { return !pa.readings.empty() && !pb.readings.empty(); }, 5s);
+  ::kill(pid, SIGTERM);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(got) << pa.reason << " / " << pb.reason;
+  EXPECT_EQ(pa.readings[0], (Bm6Reading{1261, 23, 71, Bm6State::kNormal}));
+  EXPECT_EQ(pb.readings[0], (Bm6Reading{1305, -3, 71, Bm6State::kCharging}));
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_FALSE(std::filesystem::exists(a)) << "bm6-sim left its socket behind";
+}
+
+// --- scripted peers that misbehave ---
+
+Bytes u16(std::uint16_t v) {
+  return {static_cast<std::uint8_t>(v), static_cast<std::uint8_t>(v >> 8)};
+}
+
+Bytes cat(std::initializer_list<Bytes> parts) {
+  Bytes out;
+  for (const auto& p : parts) out.insert(out.end(), p.begin(), p.end());
+  return out;
+}
+
+class ScriptedLinkTest : public ::testing::Test {
+ protected:
+  // Runs a link against a peer that answers MTU and then uses `respond` for the rest.
+  void run(test::ScriptedPeer::Responder respond) {
+    auto pair = test::seqpacket_pair();
+    peer = std::make_unique<test::ScriptedPeer>(loop, std::move(pair.theirs),
+                                                [respond](const Bytes& pdu) -> std::vector<Bytes> {
+                                                  if (pdu[0] == att::kExchangeMtuReq)
+                                                    return {{att::kExchangeMtuRsp, 23, 0}};
+                                                  return respond(pdu);
+                                                });
+    link = std::make_unique<Bm6Link>(loop, std::move(pair.ours), codec, Bm6Link::Options{},
+                                     probe.handlers());
+    loop.run_until([&] { return probe.closed; }, 2s);
+  }
+  EventLoop loop;
+  Bm6Codec codec;
+  LinkProbe probe;
+  std::unique_ptr<test::ScriptedPeer> peer;
+  std::unique_ptr<Bm6Link> link;
+};
+
+TEST_F(ScriptedLinkTest, ServiceHandlesThatDoNotIncreaseCloseTheLink) {
+  int calls = 0;
+  run([&](const Bytes& pdu) -> std::vector<Bytes> {
+    if (pdu[0] != att::kReadByGroupTypeReq) return {};
+    // First page ends at 9; the second starts back at 5.
+    if (++calls == 1) return {cat({{att::kReadByGroupTypeRsp, 6}, u16(1), u16(9), u16(0x1800)})};
+    return {cat({{att::kReadByGroupTypeRsp, 6}, u16(5), u16(12), u16(0xfff0)})};
+  });
+  ASSERT_TRUE(probe.closed);
+  EXPECT_NE(probe.reason.find("do not increase"), std::string::npos) << probe.reason;
+  EXPECT_EQ(calls, 2);
+}
+
+TEST_F(ScriptedLinkTest, CharacteristicOutsideItsServiceClosesTheLink) {
+  run([&](const Bytes& pdu) -> std::vector<Bytes> {
+    if (pdu[0] == att::kReadByGroupTypeReq)
+      return {cat({{att::kReadByGroupTypeRsp, 6}, u16(0x10), u16(0xffff), u16(0xfff0)})};
+    if (pdu[0] == att::kReadByTypeReq)  // declaration at 0x08, before the service's start
+      return {
+          cat({{att::kReadByTypeRsp, 7}, u16(0x08), {att::kPropWrite}, u16(0x09), u16(0xfff3)})};
+    return {};
+  });
+  ASSERT_TRUE(probe.closed);
+  EXPECT_NE(probe.reason.find("outside its service"), std::string::npos) << probe.reason;
+}
+
+TEST_F(ScriptedLinkTest, DescriptorsThatRepeatCloseTheLink) {
+  run([&](const Bytes& pdu) -> std::vector<Bytes> {
+    switch (pdu[0]) {
+      case att::kReadByGroupTypeReq:
+        return {cat({{att::kReadByGroupTypeRsp, 6}, u16(1), u16(0xffff), u16(0xfff0)})};
+      case att::kReadByTypeReq:
+        if (att::get_le16(&pdu[1]) == 1)
+          return {cat({{att::kReadByTypeRsp, 7},
+                       u16(2),
+                       {att::kPropWrite},
+                       u16(3),
+                       u16(0xfff3),
+                       u16(4),
+                       {att::kPropNotify},
+                       u16(5),
+                       u16(0xfff4)})};
+        return {cat({{att::kErrorRsp, att::kReadByTypeReq}, u16(6), {att::kAttributeNotFound}})};
+      case att::kFindInformationReq:  // the same page, whatever was asked: never ends
+        return {cat({{att::kFindInformationRsp, 1}, u16(6), u16(0x2901)})};
+      default:
+        return {};
+    }
+  });
+  ASSERT_TRUE(probe.closed);
+  EXPECT_NE(probe.reason.find("descriptor handle 6 is out of order"), std::string::npos)
+      << probe.reason;
+}
+
+TEST_F(ScriptedLinkTest, DeviceWithoutBm6ServiceIsNamed) {
+  run([&](const Bytes& pdu) -> std::vector<Bytes> {
+    if (pdu[0] == att::kReadByGroupTypeReq)
+      return {cat({{att::kReadByGroupTypeRsp, 6}, u16(1), u16(0xffff), u16(0x180f)})};
+    return {};
+  });
+  ASSERT_TRUE(probe.closed);
+  EXPECT_NE(probe.reason.find("no BM6 service"), std::string::npos) << probe.reason;
+}
+
+// A minimal FFF0 database whose CCCD write is refused.
+TEST_F(ScriptedLinkTest, RefusedCccdWriteIsReportedWithTheAttError) {
+  run([&](const Bytes& pdu) -> std::vector<Bytes> {
+    switch (pdu[0]) {
+      case att::kReadByGroupTypeReq:
+        if (pdu[1] == 1)
+          return {cat({{att::kReadByGroupTypeRsp, 6}, u16(1), u16(0xffff), u16(0xfff0)})};
+        return {};
+      case att::kReadByTypeReq:
+        if (att::get_le16(&pdu[1]) == 1)
+          return {cat({{att::kReadByTypeRsp, 7},
+                       u16(2),
+                       {att::kPropWrite},
+                       u16(3),
+                       u16(0xfff3),
+                       u16(4),
+                       {att::kPropNotify},
+                       u16(5),
+                       u16(0xfff4)})};
+        return {cat({{att::kErrorRsp, att::kReadByTypeReq}, u16(6), {att::kAttributeNotFound}})};
+      case att::kFindInformationReq:
+        if (att::get_le16(&pdu[1]) == 6)
+          return {cat({{att::kFindInformationRsp, 1}, u16(6), u16(0x2901), u16(7), u16(0x2902)})};
+        return {
+            cat({{att::kErrorRsp, att::kFindInformationReq}, u16(8), {att::kAttributeNotFound}})};
+      case att::kWriteReq:
+        return {cat({{att::kErrorRsp, att::kWriteReq}, u16(7), {att::kWriteNotPermitted}})};
+      default:
+        return {};
+    }
+  });
+  ASSERT_TRUE(probe.closed);
+  EXPECT_NE(probe.reason.find("enabling notifications"), std::string::npos) << probe.reason;
+  EXPECT_NE(probe.reason.find("Write Not Permitted"), std::string::npos) << probe.reason;
+  // The CCCD came after a user description: the write went to handle 7, not 6.
+  EXPECT_EQ(peer->received().back(), (Bytes{att::kWriteReq, 7, 0, 1, 0}));
+}
+
+}  // namespace
+}  // namespace bm6
