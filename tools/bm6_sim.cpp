@@ -105,6 +105,10 @@ int main(int argc, char** argv) {
     std::vector<std::unique_ptr<sim::Bm6SimServer>> servers;
     for (const auto& [path, device] : devices) {
       servers.push_back(std::make_unique<sim::Bm6SimServer>(loop, path, device));
+      servers.back()->set_observer([p = path](const char* event) {
+        std::printf("bm6-sim: %s: central %s\n", p.c_str(), event);
+        std::fflush(stdout);
+      });
       std::printf("bm6-sim: serving %s (%.2f V, %d C, %u %%, %s, every %.2f s)\n", path.c_str(),
                   device.reading.volts(), device.reading.temperature_c, device.reading.soc_percent,
                   to_string(device.reading.state), device.period.count() / 1000.0);

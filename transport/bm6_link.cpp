@@ -148,8 +148,12 @@ void Bm6Link::arm_stream_watchdog() {
   if (watchdog_ != 0) loop_.cancel_timer(watchdog_);
   watchdog_ = loop_.add_timer(options_.stream_timeout, [this] {
     watchdog_ = 0;
-    // Some units stop streaming, or never start: ask again.
+    // Some units stop streaming, or never start: ask again, a few times.
     if (phase_ == Phase::kStreaming && !got_reading_since_command_) {
+      if (++silent_commands_ >= options_.max_silent_commands)
+        return fail("no reading for " + std::to_string(silent_commands_) + " x " +
+                    std::to_string(options_.stream_timeout.count()) +
+                    " ms although the command was sent each time");
       send_command();
     } else {
       got_reading_since_command_ = false;
@@ -171,6 +175,7 @@ void Bm6Link::on_notification(std::uint16_t handle, std::span<const std::uint8_t
   }
   ++stats_.readings;
   got_reading_since_command_ = true;
+  silent_commands_ = 0;
   if (handlers_.on_reading)
     handlers_.on_reading(std::get<Bm6Reading>(decoded), std::chrono::system_clock::now());
 }

@@ -35,6 +35,8 @@ class Bm6Link {
     AttBearer::Options att;
     // No reading for this long while streaming: write the command again.
     std::chrono::milliseconds stream_timeout{5000};
+    // That many commands in a row with no reading: the link is dead, close it.
+    unsigned max_silent_commands = 3;
   };
   struct Handlers {
     std::function<void()> on_streaming;  // set-up done, command written
@@ -81,6 +83,7 @@ class Bm6Link {
   std::uint16_t service_changed_handle_ = 0;
   EventLoop::TimerId watchdog_ = 0;
   bool got_reading_since_command_ = false;
+  unsigned silent_commands_ = 0;
   Bm6LinkStats stats_;
 };
 

@@ -406,14 +406,18 @@ void Bm6SimServer::on_accept() {
     if (!conn) return;
     if (peripheral_) {
       ++turned_away_;
+      if (observer_) observer_("turned away");
       continue;  // closed by UniqueFd: one central at a time
     }
     ++connections_;
     std::weak_ptr<int> alive = alive_;
     peripheral_ =
         std::make_unique<Bm6Peripheral>(loop_, std::move(conn), codec_, device_, [this, alive] {
-          if (!alive.expired()) peripheral_.reset();
+          if (alive.expired()) return;
+          peripheral_.reset();
+          if (observer_) observer_("disconnected");
         });
+    if (observer_) observer_("connected");
   }
 }
 

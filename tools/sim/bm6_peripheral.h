@@ -112,6 +112,10 @@ class Bm6SimServer {
   std::uint64_t turned_away() const { return turned_away_; }
   Bm6Peripheral* peripheral() { return peripheral_.get(); }
   void set_device(const SimDevice& device) { device_ = device; }
+  // Told "connected", "disconnected" or "turned away" as centrals come and go.
+  void set_observer(std::function<void(const char* event)> observer) {
+    observer_ = std::move(observer);
+  }
 
  private:
   void on_accept();
@@ -122,6 +126,7 @@ class Bm6SimServer {
   UniqueFd listen_;
   Bm6Codec codec_;
   std::unique_ptr<Bm6Peripheral> peripheral_;
+  std::function<void(const char*)> observer_;
   std::uint64_t connections_ = 0;
   std::uint64_t turned_away_ = 0;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);

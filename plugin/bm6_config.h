@@ -1,0 +1,28 @@
+// <Plugin bm6> as collectd hands it over, turned into device options, with one clear
+// message per mistake.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "plugin/collectd_api.h"
+#include "transport/bm6_device.h"
+
+namespace bm6::plugin {
+
+struct DeviceConfig {
+  DeviceOptions options;
+  std::chrono::milliseconds interval{0};  // 0: collectd's interval for the plugin
+};
+
+struct PluginConfig {
+  std::vector<DeviceConfig> devices;
+};
+
+// Adds the devices of one <Plugin bm6> block to `config`. Every mistake is appended to
+// `errors` as a sentence naming the device and option; nothing is added then.
+void parse_plugin_block(const oconfig_item_t& block, PluginConfig& config,
+                        std::vector<std::string>& errors);
+
+}  // namespace bm6::plugin

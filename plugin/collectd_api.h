@@ -1,0 +1,9 @@
+// The one place that includes collectd's headers (C, written for a C compiler).
+#pragma once
+
+extern "C" {
+#include "collectd/core/daemon/collectd.h"
+#include "collectd/core/daemon/plugin.h"
+#include "collectd/core/daemon/utils_complain.h"
+#include "liboconfig/oconfig.h"
+}

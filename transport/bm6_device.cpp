@@ -1,0 +1,129 @@
+#include "transport/bm6_device.h"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace bm6 {
+
+Bm6Device::Bm6Device(EventLoop& loop, Bm6Codec& codec, DeviceOptions options,
+                     std::unique_ptr<Connector> connector, std::shared_ptr<ReadingSlot> slot,
+                     EventHandler on_event)
+    : loop_(loop),
+      codec_(codec),
+      options_(std::move(options)),
+      connector_(std::move(connector)),
+      slot_(std::move(slot)),
+      on_event_(std::move(on_event)),
+      rng_(static_cast<std::minstd_rand::result_type>(
+          std::hash<std::string>{}(options_.name) ^
+          static_cast<std::size_t>(std::chrono::steady_clock::now().time_since_epoch().count()))) {}
+
+Bm6Device::~Bm6Device() { stop(); }
+
+void Bm6Device::start() {
+  stopped_ = false;
+  connect();
+}
+
+void Bm6Device::stop() {
+  stopped_ = true;
+  if (timer_ != 0) loop_.cancel_timer(timer_);
+  timer_ = 0;
+  connector_->cancel();
+  link_.reset();  // the link's closed handler is not run from its destructor
+}
+
+std::chrono::milliseconds Bm6Device::backoff(unsigned attempt) {
+  const auto min = std::max<std::int64_t>(1, options_.reconnect_min.count());
+  const auto max = std::max<std::int64_t>(min, options_.reconnect_max.count());
+  std::int64_t delay = min;
+  for (unsigned i = 1; i < attempt && delay < max; ++i) delay *= 2;
+  delay = std::min(delay, max);
+  std::uniform_real_distribution<double> jitter(0.5, 1.0);
+  return std::chrono::milliseconds(static_cast<std::int64_t>(delay * jitter(rng_)));
+}
+
+void Bm6Device::emit(DeviceEvent event, const std::string& detail) {
+  if (on_event_) on_event_(options_, event, detail);
+}
+
+std::string format_seconds(std::chrono::milliseconds ms) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g s", static_cast<double>(ms.count()) / 1000.0);
+  return buf;
+}
+
+void Bm6Device::connect() {
+  timer_ = loop_.add_timer(options_.connect_timeout, [this] {
+    timer_ = 0;
+    connector_->cancel();
+    on_connected(UniqueFd(), "no connection within " + format_seconds(options_.connect_timeout) +
+                                 " (out of range, powered off, or connected to a phone?)");
+  });
+  connector_->connect([this](UniqueFd fd, const std::string& error) {
+    if (timer_ != 0) loop_.cancel_timer(timer_);
+    timer_ = 0;
+    on_connected(std::move(fd), error);
+  });
+}
+
+void Bm6Device::on_connected(UniqueFd fd, const std::string& error) {
+  if (stopped_) return;
+  if (!fd) {
+    ++counters_.connect_failures;
+    emit(DeviceEvent::kConnectFailed, error);
+    return retry_later();
+  }
+  ++counters_.connects;
+  got_reading_ = false;
+  Bm6Link::Options link_options;
+  link_options.att.transaction_timeout = options_.response_timeout;
+  link_options.stream_timeout = options_.stream_timeout;
+  Bm6Link::Handlers handlers;
+  handlers.on_reading = [this](const Bm6Reading& r, std::chrono::system_clock::time_point at) {
+    ++counters_.readings;
+    slot_->store({r, at});
+    if (!got_reading_) {
+      got_reading_ = true;
+      failures_ = 0;
+      emit(DeviceEvent::kStreaming, "");
+    }
+  };
+  handlers.on_closed = [this](const std::string& reason) { on_link_closed(reason); };
+  try {
+    link_ = std::make_unique<Bm6Link>(loop_, std::move(fd), codec_, link_options,
+                                      std::move(handlers));
+  } catch (const std::exception& e) {
+    ++counters_.connect_failures;
+    emit(DeviceEvent::kConnectFailed, e.what());
+    retry_later();
+  }
+}
+
+void Bm6Device::on_link_closed(const std::string& reason) {
+  if (stopped_) return;
+  const auto& stats = link_->stats();
+  counters_.frames_dropped += stats.rejected_total + stats.other_notifications;
+  const bool was_streaming = got_reading_;
+  // Called from the link's own deferred handler, never from inside the link's code.
+  link_.reset();
+  if (was_streaming) {
+    ++counters_.link_losses;
+    emit(DeviceEvent::kLinkLost, reason);
+  } else {
+    ++counters_.connect_failures;
+    emit(DeviceEvent::kConnectFailed, reason);
+  }
+  retry_later();
+}
+
+void Bm6Device::retry_later() {
+  if (stopped_) return;
+  ++failures_;
+  timer_ = loop_.add_timer(backoff(failures_), [this] {
+    timer_ = 0;
+    connect();
+  });
+}
+
+}  // namespace bm6

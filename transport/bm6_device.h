@@ -1,0 +1,123 @@
+// A configured BM6 and its connection for as long as the plugin runs: connect, set up,
+// stream, and on any failure reconnect with exponential backoff and jitter. Lives on the
+// engine's loop thread; readings cross to collectd's read threads through a ReadingSlot.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+
+#include "protocol/bm6_frame.h"
+#include "transport/bm6_link.h"
+#include "transport/connector.h"
+#include "transport/event_loop.h"
+
+namespace bm6 {
+
+struct DeviceOptions {
+  std::string name;
+  std::string address;
+  std::chrono::milliseconds connect_timeout{10000};
+  std::chrono::milliseconds reconnect_min{1000};
+  std::chrono::milliseconds reconnect_max{60000};
+  // No reading for this long: write the command again; three such in a row: reconnect.
+  std::chrono::milliseconds stream_timeout{5000};
+  std::chrono::milliseconds response_timeout{30000};  // one ATT transaction
+};
+
+struct TimedReading {
+  Bm6Reading reading;
+  std::chrono::system_clock::time_point received;
+};
+
+// The newest reading not yet dispatched, handed from the loop thread to a read callback.
+class ReadingSlot {
+ public:
+  void store(const TimedReading& r) {
+    std::lock_guard lock(mutex_);
+    latest_ = r;
+  }
+  // The newest reading, if one arrived since the last take() and not before `not_before`.
+  // Either way the slot is empty afterwards: no value is dispatched twice.
+  std::optional<TimedReading> take(std::chrono::system_clock::time_point not_before) {
+    std::lock_guard lock(mutex_);
+    std::optional<TimedReading> r;
+    r.swap(latest_);
+    if (r && r->received < not_before) return std::nullopt;
+    return r;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::optional<TimedReading> latest_;
+};
+
+// Counters a device keeps for the life of the plugin (loop thread writes, others read).
+struct DeviceCounters {
+  std::uint64_t connects = 0;          // successful connects
+  std::uint64_t connect_failures = 0;  // attempts that did not connect
+  std::uint64_t link_losses = 0;       // established links that went down
+  std::uint64_t readings = 0;
+  std::uint64_t frames_dropped = 0;    // notifications that were not readings
+};
+
+enum class DeviceEvent {
+  kStreaming,     // first reading on a new link
+  kConnectFailed, // an attempt failed; `detail` says why
+  kLinkLost,      // an established link went down; `detail` says why
+};
+
+std::string format_seconds(std::chrono::milliseconds ms);  // "2.5 s"
+
+class Bm6Device {
+ public:
+  using EventHandler =
+      std::function<void(const DeviceOptions&, DeviceEvent, const std::string& detail)>;
+
+  // `connector` is made from options.address by the caller.
+  Bm6Device(EventLoop& loop, Bm6Codec& codec, DeviceOptions options,
+            std::unique_ptr<Connector> connector, std::shared_ptr<ReadingSlot> slot,
+            EventHandler on_event);
+  ~Bm6Device();
+  Bm6Device(const Bm6Device&) = delete;
+  Bm6Device& operator=(const Bm6Device&) = delete;
+
+  void start();
+  // Closes the link and cancels everything pending; fires no events.
+  void stop();
+
+  const DeviceOptions& options() const { return options_; }
+  const DeviceCounters& counters() const { return counters_; }
+  bool linked() const { return link_ != nullptr; }
+  // The delay before reconnect attempt `attempt` (1-based): min * 2^(attempt-1), capped at
+  // max, then scaled by a random factor in [0.5, 1] so many devices do not retry in step.
+  std::chrono::milliseconds backoff(unsigned attempt);
+
+ private:
+  void connect();
+  void on_connected(UniqueFd fd, const std::string& error);
+  void on_link_closed(const std::string& reason);
+  void retry_later();
+  void emit(DeviceEvent event, const std::string& detail);
+
+  EventLoop& loop_;
+  Bm6Codec& codec_;
+  DeviceOptions options_;
+  std::unique_ptr<Connector> connector_;
+  std::shared_ptr<ReadingSlot> slot_;
+  EventHandler on_event_;
+  std::unique_ptr<Bm6Link> link_;
+  EventLoop::TimerId timer_ = 0;  // connect timeout or reconnect delay
+  unsigned failures_ = 0;         // consecutive, reset by a reading
+  bool got_reading_ = false;      // on the current link
+  bool stopped_ = true;
+  std::minstd_rand rng_;
+  DeviceCounters counters_;
+};
+
+}  // namespace bm6

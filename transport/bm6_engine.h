@@ -1,0 +1,35 @@
+// Everything the plugin runs on its I/O thread: one event loop, one cipher, every device.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "transport/bm6_device.h"
+#include "transport/event_loop.h"
+
+namespace bm6 {
+
+class Bm6Engine {
+ public:
+  // Throws std::invalid_argument naming the device if an address cannot be used, and
+  // std::system_error if the loop cannot be created.
+  Bm6Engine(const std::vector<DeviceOptions>& devices, Bm6Device::EventHandler on_event);
+  ~Bm6Engine();
+
+  std::shared_ptr<ReadingSlot> slot(const std::string& device) const;
+  // Loop thread: starts every device and runs until stop(); closes every link on the way out.
+  void run();
+  // Any thread.
+  void stop() { loop_.stop(); }
+  EventLoop& loop() { return loop_; }
+
+ private:
+  EventLoop loop_;
+  Bm6Codec codec_;
+  std::vector<std::unique_ptr<Bm6Device>> devices_;
+  std::map<std::string, std::shared_ptr<ReadingSlot>> slots_;
+};
+
+}  // namespace bm6
