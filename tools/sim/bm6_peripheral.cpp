@@ -105,7 +105,9 @@ void Bm6Peripheral::close() {
   fd_.reset();
   std::weak_ptr<int> alive = alive_;
   loop_.post([this, alive] {
-    if (!alive.expired() && on_closed_) on_closed_();
+    if (alive.expired() || !on_closed_) return;
+    auto on_closed = std::move(on_closed_);  // it may destroy this peripheral
+    on_closed();
   });
 }
 
