@@ -1,8 +1,9 @@
 #include "plugin/bm6_config.h"
 
+#include <strings.h>
+
 #include <cmath>
 #include <set>
-#include <strings.h>
 
 #include "transport/connector.h"
 
@@ -16,10 +17,14 @@ bool is(const oconfig_item_t& item, const char* key) {
 
 const char* value_type(const oconfig_value_t& v) {
   switch (v.type) {
-    case OCONFIG_TYPE_STRING: return "a string";
-    case OCONFIG_TYPE_NUMBER: return "a number";
-    case OCONFIG_TYPE_BOOLEAN: return "a boolean";
-    default: return "an unknown value";
+    case OCONFIG_TYPE_STRING:
+      return "a string";
+    case OCONFIG_TYPE_NUMBER:
+      return "a number";
+    case OCONFIG_TYPE_BOOLEAN:
+      return "a boolean";
+    default:
+      return "an unknown value";
   }
 }
 
@@ -34,9 +39,9 @@ struct Where {
 bool get_string(const oconfig_item_t& item, const Where& where, std::string& out,
                 std::vector<std::string>& errors) {
   if (item.values_num != 1 || item.values[0].type != OCONFIG_TYPE_STRING) {
-    errors.push_back(where.prefix(item) + " needs exactly one quoted string" +
-                     (item.values_num == 1 ? std::string(", not ") + value_type(item.values[0])
-                                           : ""));
+    errors.push_back(
+        where.prefix(item) + " needs exactly one quoted string" +
+        (item.values_num == 1 ? std::string(", not ") + value_type(item.values[0]) : ""));
     return false;
   }
   out = item.values[0].value.string;
@@ -47,9 +52,9 @@ bool get_string(const oconfig_item_t& item, const Where& where, std::string& out
 bool get_seconds(const oconfig_item_t& item, const Where& where, std::chrono::milliseconds& out,
                  std::vector<std::string>& errors) {
   if (item.values_num != 1 || item.values[0].type != OCONFIG_TYPE_NUMBER) {
-    errors.push_back(where.prefix(item) + " needs one number of seconds" +
-                     (item.values_num == 1 ? std::string(", not ") + value_type(item.values[0])
-                                           : ""));
+    errors.push_back(
+        where.prefix(item) + " needs one number of seconds" +
+        (item.values_num == 1 ? std::string(", not ") + value_type(item.values[0]) : ""));
     return false;
   }
   const double s = item.values[0].value.number;

@@ -47,7 +47,8 @@ PluginState& state() {
 }
 
 cdtime_t to_cdtime(std::chrono::system_clock::time_point t) {
-  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+  const auto ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
   const auto u = static_cast<std::uint64_t>(ns);
   return ((u / 1000000000u) << 30) | ((((u % 1000000000u) << 30) + 500000000u) / 1000000000u);
 }
@@ -125,10 +126,11 @@ void on_device_event(const DeviceOptions& device, DeviceEvent event, const std::
   switch (event) {
     case DeviceEvent::kStreaming:
       if (c_would_release(&log.complaint)) {
-        c_release(LOG_INFO, &log.complaint, "bm6 plugin: device \"%s\" (%s) is back: readings flow again",
-                  name, address);
+        c_release(LOG_INFO, &log.complaint,
+                  "bm6 plugin: device \"%s\" (%s) is back: readings flow again", name, address);
       } else if (!log.ever_streamed) {
-        plugin_log(LOG_INFO, "bm6 plugin: device \"%s\" (%s) connected: readings flow", name, address);
+        plugin_log(LOG_INFO, "bm6 plugin: device \"%s\" (%s) connected: readings flow", name,
+                   address);
       }
       log.ever_streamed = true;
       return;
@@ -189,7 +191,8 @@ int bm6_init() noexcept {
     }
     if (s.engine) return 0;  // init runs once per daemon start
     if (s.config.devices.empty()) {
-      plugin_log(LOG_WARNING, "bm6 plugin: no <Device> configured in <Plugin bm6>; nothing to read");
+      plugin_log(LOG_WARNING,
+                 "bm6 plugin: no <Device> configured in <Plugin bm6>; nothing to read");
       return 0;
     }
     std::vector<DeviceOptions> devices;

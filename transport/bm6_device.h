@@ -63,13 +63,13 @@ struct DeviceCounters {
   std::uint64_t connect_failures = 0;  // attempts that did not connect
   std::uint64_t link_losses = 0;       // established links that went down
   std::uint64_t readings = 0;
-  std::uint64_t frames_dropped = 0;    // notifications that were not readings
+  std::uint64_t frames_dropped = 0;  // notifications that were not readings
 };
 
 enum class DeviceEvent {
-  kStreaming,     // first reading on a new link
-  kConnectFailed, // an attempt failed; `detail` says why
-  kLinkLost,      // an established link went down; `detail` says why
+  kStreaming,      // first reading on a new link
+  kConnectFailed,  // an attempt failed; `detail` says why
+  kLinkLost,       // an established link went down; `detail` says why
 };
 
 std::string format_seconds(std::chrono::milliseconds ms);  // "2.5 s"

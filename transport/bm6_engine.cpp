@@ -11,8 +11,8 @@ Bm6Engine::Bm6Engine(const std::vector<DeviceOptions>& devices, Bm6Device::Event
     if (!connector) throw std::invalid_argument("device \"" + options.name + "\": " + error);
     auto slot = std::make_shared<ReadingSlot>();
     slots_[options.name] = slot;
-    devices_.push_back(std::make_unique<Bm6Device>(loop_, codec_, options, std::move(connector),
-                                                   slot, on_event));
+    devices_.push_back(
+        std::make_unique<Bm6Device>(loop_, codec_, options, std::move(connector), slot, on_event));
   }
 }
 

@@ -1,0 +1,501 @@
+/* Unit tests of bm6.so against collectd's C API, mocked with cmocka: the real plugin is
+ * dlopen()ed and resolves plugin_register_*, plugin_dispatch_values and plugin_log from
+ * this executable. Dispatch tests talk to a real bm6-sim over a Unix socket. */
+#include "collectd/core/daemon/plugin.h"
+
+#include <cmocka.h>
+#include <dlfcn.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "collectd/core/daemon/collectd.h"
+#include "collectd/core/daemon/utils_complain.h"
+#include "liboconfig/oconfig.h"
+
+/* ---- the mocked collectd API ---- */
+
+static int (*config_cb)(oconfig_item_t *);
+static plugin_init_cb init_cb;
+static plugin_shutdown_cb shutdown_cb;
+
+#define MAX_READS 8
+static struct {
+  char name[64];
+  plugin_read_cb cb;
+  user_data_t ud;
+} reads[MAX_READS];
+static int reads_num;
+
+#define MAX_DISPATCH 64
+static struct {
+  char plugin[DATA_MAX_NAME_LEN], instance[DATA_MAX_NAME_LEN], type[DATA_MAX_NAME_LEN],
+      type_instance[DATA_MAX_NAME_LEN];
+  double value;
+  cdtime_t time;
+} dispatched[MAX_DISPATCH];
+static int dispatched_num;
+
+#define MAX_LOG 256
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+  int level;
+  char msg[1024];
+} logged[MAX_LOG];
+static int logged_num;
+
+static cdtime_t test_interval = ((cdtime_t)1) << 30; /* 1 s */
+
+int plugin_register_complex_config(const char *type, int (*cb)(oconfig_item_t *)) {
+  check_expected(type);
+  config_cb = cb;
+  return 0;
+}
+
+int plugin_register_init(const char *name, plugin_init_cb cb) {
+  check_expected(name);
+  init_cb = cb;
+  return 0;
+}
+
+int plugin_register_shutdown(const char *name, plugin_shutdown_cb cb) {
+  check_expected(name);
+  shutdown_cb = cb;
+  return 0;
+}
+
+int plugin_register_complex_read(const char *group, const char *name, plugin_read_cb cb,
+                                 cdtime_t interval, user_data_t const *ud) {
+  check_expected(group);
+  check_expected(name);
+  check_expected(interval);
+  int rc = mock_type(int);
+  if (rc == 0) {
+    assert_true(reads_num < MAX_READS);
+    snprintf(reads[reads_num].name, sizeof reads[reads_num].name, "%s", name);
+    reads[reads_num].cb = cb;
+    reads[reads_num].ud = *ud;
+    reads_num++;
+  }
+  return rc;
+}
+
+int plugin_unregister_read_group(const char *group) {
+  assert_string_equal(group, "bm6");
+  for (int i = 0; i < reads_num; i++)
+    if (reads[i].ud.free_func) reads[i].ud.free_func(reads[i].ud.data);
+  reads_num = 0;
+  return 0;
+}
+
+int plugin_dispatch_values(value_list_t const *vl) {
+  assert_true(dispatched_num < MAX_DISPATCH);
+  assert_int_equal(vl->values_len, 1);
+  snprintf(dispatched[dispatched_num].plugin, DATA_MAX_NAME_LEN, "%s", vl->plugin);
+  snprintf(dispatched[dispatched_num].instance, DATA_MAX_NAME_LEN, "%s", vl->plugin_instance);
+  snprintf(dispatched[dispatched_num].type, DATA_MAX_NAME_LEN, "%s", vl->type);
+  snprintf(dispatched[dispatched_num].type_instance, DATA_MAX_NAME_LEN, "%s", vl->type_instance);
+  dispatched[dispatched_num].value = vl->values[0].gauge;
+  dispatched[dispatched_num].time = vl->time;
+  dispatched_num++;
+  return 0;
+}
+
+static void vlog(int level, const char *format, va_list ap) {
+  pthread_mutex_lock(&log_lock);
+  if (logged_num < MAX_LOG) {
+    logged[logged_num].level = level;
+    vsnprintf(logged[logged_num].msg, sizeof logged[logged_num].msg, format, ap);
+    logged_num++;
+  }
+  pthread_mutex_unlock(&log_lock);
+}
+
+void plugin_log(int level, const char *format, ...) {
+  va_list ap;
+  va_start(ap, format);
+  vlog(level, format, ap);
+  va_end(ap);
+}
+
+/* collectd's semantics: once until released. */
+void c_complain_once(int level, c_complain_t *c, const char *format, ...) {
+  if (c->interval != 0) return;
+  c->interval = 1;
+  va_list ap;
+  va_start(ap, format);
+  vlog(level, format, ap);
+  va_end(ap);
+}
+
+void c_do_release(int level, c_complain_t *c, const char *format, ...) {
+  if (c->interval == 0) return;
+  c->interval = 0;
+  va_list ap;
+  va_start(ap, format);
+  vlog(level, format, ap);
+  va_end(ap);
+}
+
+cdtime_t plugin_get_interval(void) { return test_interval; }
+
+int plugin_thread_create(pthread_t *thread, void *(*start)(void *), void *arg, char const *name) {
+  (void)name;
+  return pthread_create(thread, NULL, start, arg);
+}
+
+/* ---- helpers ---- */
+
+static int count_logs(int level, const char *needle) {
+  int n = 0;
+  pthread_mutex_lock(&log_lock);
+  for (int i = 0; i < logged_num; i++)
+    if ((level < 0 || logged[i].level == level) && strstr(logged[i].msg, needle)) n++;
+  pthread_mutex_unlock(&log_lock);
+  return n;
+}
+
+static void print_logs(void) {
+  pthread_mutex_lock(&log_lock);
+  for (int i = 0; i < logged_num; i++)
+    fprintf(stderr, "  log[%d] %s\n", logged[i].level, logged[i].msg);
+  pthread_mutex_unlock(&log_lock);
+}
+
+static oconfig_item_t *item(const char *key) {
+  oconfig_item_t *ci = calloc(1, sizeof *ci);
+  ci->key = strdup(key);
+  return ci;
+}
+
+static void add_child(oconfig_item_t *parent, oconfig_item_t *child) {
+  parent->children = realloc(parent->children, sizeof(oconfig_item_t) * (parent->children_num + 1));
+  parent->children[parent->children_num] = *child;
+  parent->children[parent->children_num].parent = parent;
+  parent->children_num++;
+  free(child);
+}
+
+static oconfig_item_t *with_string(oconfig_item_t *ci, const char *s) {
+  ci->values = realloc(ci->values, sizeof(oconfig_value_t) * (ci->values_num + 1));
+  ci->values[ci->values_num].type = OCONFIG_TYPE_STRING;
+  ci->values[ci->values_num].value.string = strdup(s);
+  ci->values_num++;
+  return ci;
+}
+
+static oconfig_item_t *with_number(oconfig_item_t *ci, double d) {
+  ci->values = realloc(ci->values, sizeof(oconfig_value_t) * (ci->values_num + 1));
+  ci->values[ci->values_num].type = OCONFIG_TYPE_NUMBER;
+  ci->values[ci->values_num].value.number = d;
+  ci->values_num++;
+  return ci;
+}
+
+static oconfig_item_t *device(const char *name, const char *address) {
+  oconfig_item_t *d = with_string(item("Device"), name);
+  if (address) add_child(d, with_string(item("Address"), address));
+  return d;
+}
+
+static void free_item(oconfig_item_t *ci, int free_self) {
+  for (int i = 0; i < ci->values_num; i++)
+    if (ci->values[i].type == OCONFIG_TYPE_STRING) free(ci->values[i].value.string);
+  free(ci->values);
+  for (int i = 0; i < ci->children_num; i++) free_item(&ci->children[i], 0);
+  free(ci->children);
+  free(ci->key);
+  if (free_self) free(ci);
+}
+
+static int load_plugin(void **state) {
+  (void)state;
+  void *so = dlopen(BM6_SO_PATH, RTLD_NOW | RTLD_LOCAL);
+  if (!so) fail_msg("dlopen: %s", dlerror());
+  void (*module_register)(void) = (void (*)(void))dlsym(so, "module_register");
+  assert_non_null(module_register);
+  expect_string(plugin_register_complex_config, type, "bm6");
+  expect_string(plugin_register_init, name, "bm6");
+  expect_string(plugin_register_shutdown, name, "bm6");
+  module_register();
+  assert_non_null(config_cb);
+  assert_non_null(init_cb);
+  assert_non_null(shutdown_cb);
+  return 0;
+}
+
+static int setup(void **state) {
+  (void)state;
+  reads_num = 0;
+  dispatched_num = 0;
+  logged_num = 0;
+  test_interval = ((cdtime_t)1) << 30;
+  return 0;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  assert_int_equal(shutdown_cb(), 0);
+  return 0;
+}
+
+static void expect_read(const char *name, cdtime_t interval) {
+  expect_string(plugin_register_complex_read, group, "bm6");
+  expect_string(plugin_register_complex_read, name, name);
+  expect_value(plugin_register_complex_read, interval, interval);
+  will_return(plugin_register_complex_read, 0);
+}
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void sleep_ms(int ms) {
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
+}
+
+static pid_t start_sim(const char *path, char *const extra[]) {
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    char *argv[32];
+    int n = 0;
+    argv[n++] = "bm6-sim";
+    for (int i = 0; extra && extra[i]; i++) argv[n++] = extra[i];
+    argv[n++] = "--socket";
+    argv[n++] = (char *)path;
+    argv[n] = NULL;
+    int devnull = open("/dev/null", O_WRONLY);
+    dup2(devnull, 1);
+    execv(BM6_SIM_PATH, argv);
+    _exit(127);
+  }
+  struct stat st;
+  for (int i = 0; i < 300 && stat(path, &st) != 0; i++) sleep_ms(10);
+  return pid;
+}
+
+static void stop_sim(pid_t pid) {
+  kill(pid, SIGCONT);
+  kill(pid, SIGTERM);
+  waitpid(pid, NULL, 0);
+}
+
+/* ---- tests ---- */
+
+static void registers_one_read_per_device_with_its_interval(void **state) {
+  (void)state;
+  oconfig_item_t *block = item("Plugin");
+  add_child(block, device("van", "unix:/nonexistent/van.sock"));
+  oconfig_item_t *house = device("house", "unix:/nonexistent/house.sock");
+  add_child(house, with_number(item("Interval"), 5));
+  add_child(block, house);
+  assert_int_equal(config_cb(block), 0);
+  free_item(block, 1);
+
+  expect_read("bm6/van", 0); /* 0: collectd's interval */
+  expect_read("bm6/house", ((cdtime_t)5) << 30);
+  assert_int_equal(init_cb(), 0);
+  assert_int_equal(reads_num, 2);
+  assert_int_equal(count_logs(LOG_ERR, "configuration"), 0);
+}
+
+struct bad_case {
+  const char *want; /* the error must contain this */
+};
+
+static void every_config_mistake_gets_its_own_error(void **state) {
+  (void)state;
+  oconfig_item_t *block = item("Plugin");
+  add_child(block, with_number(item("Frobnicate"), 1)); /* 1 */
+  add_child(block, device("nameless-address", NULL));   /* 2 */
+  add_child(block, device("bad", "12:34"));             /* 3 */
+  add_child(block, device("ok", "unix:/tmp/a.sock"));
+  add_child(block, device("ok", "unix:/tmp/b.sock"));   /* 4 */
+  add_child(block, device("twin", "unix:/tmp/a.sock")); /* 5 */
+  oconfig_item_t *neg = device("neg", "unix:/tmp/c.sock");
+  add_child(neg, with_number(item("Interval"), -1));          /* 6 */
+  add_child(neg, with_string(item("ConnectTimeout"), "ten")); /* 7 */
+  add_child(neg, with_number(item("Adress"), 1));             /* 8 */
+  add_child(block, neg);
+  oconfig_item_t *backoff = device("backoff", "unix:/tmp/d.sock");
+  add_child(backoff, with_number(item("ReconnectMin"), 30));
+  add_child(backoff, with_number(item("ReconnectMax"), 10)); /* 9 */
+  add_child(block, backoff);
+  add_child(block, with_number(item("Device"), 3));    /* 10 */
+  add_child(block, device("a/b", "unix:/tmp/e.sock")); /* 11 */
+
+  assert_int_not_equal(config_cb(block), 0);
+  free_item(block, 1);
+
+  const char *want[] = {
+      "unknown option \"Frobnicate\" in <Plugin bm6>",
+      "device \"nameless-address\": option \"Address\" is missing",
+      "device \"bad\": option \"Address\": \"12:34\" is neither a Bluetooth address",
+      "device \"ok\" is configured twice",
+      "device \"twin\": option \"Address\": address unix:/tmp/a.sock belongs to another device",
+      "device \"neg\": option \"Interval\" must be from 0.001 to 86400 seconds",
+      "device \"neg\": option \"ConnectTimeout\" needs one number of seconds, not a string",
+      "device \"neg\": unknown option \"Adress\"",
+      "device \"backoff\": ReconnectMin is greater than ReconnectMax",
+      "<Device> needs one quoted name",
+      "device \"a/b\": the name must be",
+  };
+  const int n = (int)(sizeof want / sizeof want[0]);
+  for (int i = 0; i < n; i++) {
+    if (count_logs(LOG_ERR, want[i]) != 1) {
+      print_logs();
+      fail_msg("expected exactly one error containing: %s", want[i]);
+    }
+  }
+  assert_int_equal(count_logs(LOG_ERR, "bm6 plugin:"), n);
+
+  /* collectd would not run a plugin whose config failed; if it did, init refuses. */
+  assert_int_not_equal(init_cb(), 0);
+  assert_int_equal(reads_num, 0);
+}
+
+static int find_value(const char *type, const char *type_instance, double *value) {
+  for (int i = 0; i < dispatched_num; i++)
+    if (!strcmp(dispatched[i].type, type) && !strcmp(dispatched[i].type_instance, type_instance)) {
+      *value = dispatched[i].value;
+      return i;
+    }
+  return -1;
+}
+
+static void dispatches_readings_once_and_nothing_stale(void **state) {
+  (void)state;
+  char path[64];
+  snprintf(path, sizeof path, "/tmp/bm6-plugin-test-%d.sock", (int)getpid());
+  char *extra[] = {"--voltage", "12.34",    "--temperature", "-7",  "--soc", "55",
+                   "--state",   "charging", "--period",      "0.1", NULL};
+  pid_t sim = start_sim(path, extra);
+
+  char address[80];
+  snprintf(address, sizeof address, "unix:%s", path);
+  oconfig_item_t *block = item("Plugin");
+  add_child(block, device("van", address));
+  assert_int_equal(config_cb(block), 0);
+  free_item(block, 1);
+  expect_read("bm6/van", 0);
+  assert_int_equal(init_cb(), 0);
+  assert_int_equal(reads_num, 1);
+
+  /* The read never waits: poll it as collectd would, faster. */
+  for (int i = 0; i < 100 && dispatched_num == 0; i++) {
+    assert_int_equal(reads[0].cb(&reads[0].ud), 0);
+    if (dispatched_num == 0) sleep_ms(50);
+  }
+  if (dispatched_num != 4) print_logs();
+  assert_int_equal(dispatched_num, 4);
+  double v;
+  int i = find_value("voltage", "", &v);
+  assert_true(i >= 0);
+  assert_float_equal(v, 12.34, 1e-9);
+  assert_string_equal(dispatched[i].plugin, "bm6");
+  assert_string_equal(dispatched[i].instance, "van");
+  const double t = (double)dispatched[i].time / 1073741824.0;
+  assert_true(t > now_s() - 2 && t <= now_s() + 0.01);
+  assert_true(find_value("temperature", "", &v) >= 0);
+  assert_float_equal(v, -7, 0);
+  assert_true(find_value("percent", "charged", &v) >= 0);
+  assert_float_equal(v, 55, 0);
+  assert_true(find_value("gauge", "state", &v) >= 0);
+  assert_float_equal(v, 2, 0);
+  assert_int_equal(count_logs(LOG_INFO, "device \"van\" (unix:"), 1);
+
+  /* Straight away again: nothing new arrived, nothing is repeated. */
+  assert_int_equal(reads[0].cb(&reads[0].ud), 0);
+  assert_int_equal(dispatched_num, 4);
+
+  /* The device goes quiet; a reading older than the interval is not dispatched. */
+  test_interval = ((cdtime_t)1) << 28; /* 0.25 s */
+  kill(sim, SIGSTOP);
+  sleep_ms(150); /* let frames already in flight land */
+  assert_int_equal(reads[0].cb(&reads[0].ud), 0);
+  const int before = dispatched_num;
+  sleep_ms(400);
+  assert_int_equal(reads[0].cb(&reads[0].ud), 0);
+  assert_int_equal(dispatched_num, before);
+  stop_sim(sim);
+}
+
+static void dead_device_logs_once_and_reads_succeed_empty(void **state) {
+  (void)state;
+  oconfig_item_t *block = item("Plugin");
+  add_child(block, with_number(item("ReconnectMin"), 0.01));
+  add_child(block, with_number(item("ReconnectMax"), 0.02));
+  add_child(block, device("ghost", "unix:/nonexistent/ghost.sock"));
+  assert_int_equal(config_cb(block), 0);
+  free_item(block, 1);
+  expect_read("bm6/ghost", 0);
+  assert_int_equal(init_cb(), 0);
+  for (int i = 0; i < 20; i++) {
+    /* 0, not an error: collectd would otherwise stretch this read's interval. */
+    assert_int_equal(reads[0].cb(&reads[0].ud), 0);
+    sleep_ms(25);
+  }
+  assert_int_equal(dispatched_num, 0);
+  /* Dozens of attempts in half a second, one message. */
+  if (count_logs(LOG_ERR, "device \"ghost\"") != 1) print_logs();
+  assert_int_equal(
+      count_logs(
+          LOG_ERR,
+          "device \"ghost\" (unix:/nonexistent/ghost.sock) is unreachable: no simulator socket"),
+      1);
+  assert_int_equal(count_logs(-1, "device \"ghost\""), 1);
+}
+
+static void device_that_comes_back_is_logged_once_each_way(void **state) {
+  (void)state;
+  char path[64];
+  snprintf(path, sizeof path, "/tmp/bm6-plugin-back-%d.sock", (int)getpid());
+  char address[80];
+  snprintf(address, sizeof address, "unix:%s", path);
+  oconfig_item_t *block = item("Plugin");
+  add_child(block, with_number(item("ReconnectMin"), 0.02));
+  add_child(block, with_number(item("ReconnectMax"), 0.05));
+  add_child(block, device("late", address));
+  assert_int_equal(config_cb(block), 0);
+  free_item(block, 1);
+  expect_read("bm6/late", 0);
+  assert_int_equal(init_cb(), 0);
+  sleep_ms(300);
+  char *extra[] = {"--period", "0.05", NULL};
+  pid_t sim = start_sim(path, extra);
+  for (int i = 0; i < 100 && count_logs(LOG_INFO, "is back") == 0; i++) sleep_ms(20);
+  sleep_ms(200); /* more readings, more reads: still no more messages */
+  if (count_logs(-1, "\"late\"") != 2) print_logs();
+  assert_int_equal(count_logs(LOG_ERR, "device \"late\""), 1);
+  assert_int_equal(count_logs(LOG_INFO, "device \"late\" ("), 1);
+  assert_int_equal(count_logs(LOG_INFO, "is back: readings flow again"), 1);
+  stop_sim(sim);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(registers_one_read_per_device_with_its_interval, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(every_config_mistake_gets_its_own_error, setup, teardown),
+      cmocka_unit_test_setup_teardown(dispatches_readings_once_and_nothing_stale, setup, teardown),
+      cmocka_unit_test_setup_teardown(dead_device_logs_once_and_reads_succeed_empty, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(device_that_comes_back_is_logged_once_each_way, setup,
+                                      teardown),
+  };
+  return cmocka_run_group_tests_name("bm6.so against mocked collectd", tests, load_plugin, NULL);
+}
