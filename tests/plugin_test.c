@@ -1,10 +1,8 @@
 /* Unit tests of bm6.so against collectd's C API, mocked with cmocka: the real plugin is
  * dlopen()ed and resolves plugin_register_*, plugin_dispatch_values and plugin_log from
  * this executable. Dispatch tests talk to a real bm6-sim over a Unix socket. */
-#include "collectd/core/daemon/plugin.h"
-
-#include <cmocka.h>
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -19,7 +17,11 @@
 #include <time.h>
 #include <unistd.h>
 
+/* cmocka.h needs the headers above. */
+#include <cmocka.h>
+
 #include "collectd/core/daemon/collectd.h"
+#include "collectd/core/daemon/plugin.h"
 #include "collectd/core/daemon/utils_complain.h"
 #include "liboconfig/oconfig.h"
 

@@ -1,0 +1,268 @@
+#!/usr/bin/env python3
+"""End-to-end: the real collectd daemon loads bm6.so, reads bm6-sim devices over Unix
+sockets and writes CSV files; the tests assert on those files, on collectd's log and on
+what the simulators saw."""
+import glob
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+BUILD = os.environ.get("BM6_BUILD_DIR", os.path.join(os.path.dirname(__file__), "../../build"))
+BM6_SO = os.path.join(BUILD, "plugin", "bm6.so")
+BM6_SIM = os.path.join(BUILD, "tools", "bm6-sim")
+COLLECTD = shutil.which("collectd") or "/usr/sbin/collectd"
+COLLECTD_PLUGINS = "/usr/lib/collectd"
+TYPES_DB = "/usr/share/collectd/types.db"
+HOST = "e2e"
+
+
+class Sim:
+    """One bm6-sim process serving one device; can be killed, stopped and restarted."""
+
+    def __init__(self, workdir, name, *args):
+        self.path = os.path.join(workdir, name + ".sock")
+        self.log_path = os.path.join(workdir, name + ".sim.log")
+        self.args = [BM6_SIM, *args, "--socket", self.path]
+        self.proc = None
+        self.start()
+
+    def start(self):
+        self.log = open(self.log_path, "a")
+        self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 5
+        while not os.path.exists(self.path):
+            if time.time() > deadline:
+                raise RuntimeError("bm6-sim did not create " + self.path)
+            time.sleep(0.01)
+
+    def kill(self):
+        self.proc.kill()
+        self.proc.wait()
+        self.log.close()
+        if os.path.exists(self.path):
+            os.unlink(self.path)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)
+            self.proc.terminate()
+            self.proc.wait(timeout=5)
+            self.log.close()
+
+    def events(self, what):
+        with open(self.log_path) as f:
+            return sum(1 for line in f if line.rstrip().endswith("central " + what))
+
+
+class Collectd:
+    def __init__(self, workdir, plugin_block, interval=1):
+        self.workdir = workdir
+        self.plugin_dir = os.path.join(workdir, "plugins")
+        os.makedirs(self.plugin_dir)
+        # collectd loads plugins from one directory and refuses symlinks: copy.
+        for p in ("csv", "logfile"):
+            shutil.copy(os.path.join(COLLECTD_PLUGINS, p + ".so"), self.plugin_dir)
+        shutil.copy(BM6_SO, self.plugin_dir)
+        self.csv_dir = os.path.join(workdir, "csv")
+        self.log_path = os.path.join(workdir, "collectd.log")
+        conf = os.path.join(workdir, "collectd.conf")
+        with open(conf, "w") as f:
+            f.write(f"""
+Hostname "{HOST}"
+FQDNLookup false
+Interval {interval}
+BaseDir "{workdir}"
+PIDFile "{workdir}/collectd.pid"
+PluginDir "{self.plugin_dir}"
+TypesDB "{TYPES_DB}"
+LoadPlugin logfile
+<Plugin logfile>
+  LogLevel info
+  File "{self.log_path}"
+  Timestamp true
+</Plugin>
+LoadPlugin csv
+<Plugin csv>
+  DataDir "{self.csv_dir}"
+</Plugin>
+LoadPlugin bm6
+<Plugin bm6>
+{plugin_block}
+</Plugin>
+""")
+        self.proc = subprocess.Popen([COLLECTD, "-f", "-C", conf],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.started = time.time()
+
+    def stop(self):
+        started = time.time()
+        self.proc.terminate()
+        try:
+            _, err = self.proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            raise AssertionError("collectd did not stop within 10 s")
+        return self.proc.returncode, time.time() - started, err.decode(errors="replace")
+
+    def rows(self, device, type_name):
+        """(time, value) rows of one CSV series, over all its date files."""
+        out = []
+        for path in sorted(glob.glob(os.path.join(self.csv_dir, HOST, "bm6-" + device,
+                                                  type_name + "-*"))):
+            with open(path) as f:
+                for line in f:
+                    if line.startswith("epoch"):
+                        continue
+                    t, v = line.strip().split(",")
+                    out.append((float(t), float(v)))
+        return out
+
+    def log_lines(self, needle):
+        if not os.path.exists(self.log_path):
+            return []
+        with open(self.log_path) as f:
+            return [line for line in f if needle in line]
+
+
+def wait_for(predicate, timeout, step=0.1):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return predicate()
+
+
+class E2E(unittest.TestCase):
+    def setUp(self):
+        self.workdir = tempfile.mkdtemp(prefix="bm6-e2e-")
+        self.sims = []
+        self.collectd = None
+
+    def tearDown(self):
+        if self.collectd and self.collectd.proc.poll() is None:
+            self.collectd.proc.kill()
+            self.collectd.proc.wait()
+        for s in self.sims:
+            s.stop()
+        if self._outcome_ok():
+            shutil.rmtree(self.workdir, ignore_errors=True)
+        else:
+            print(f"\nkept {self.workdir} for inspection", file=sys.stderr)
+
+    def _outcome_ok(self):
+        result = self._outcome.result
+        return not any(t is self for t, _ in result.errors + result.failures)
+
+    def sim(self, name, *args):
+        s = Sim(self.workdir, name, *args)
+        self.sims.append(s)
+        return s
+
+    def device(self, name, sim, extra=""):
+        return f'  <Device "{name}">\n    Address "unix:{sim.path}"\n{extra}  </Device>\n'
+
+    def test_values_arrive_for_each_device_over_one_connection(self):
+        van = self.sim("van", "--period", "0.5", "--voltage", "12.74", "--temperature", "-4",
+                       "--soc", "81", "--state", "charging")
+        house = self.sim("house", "--period", "0.5", "--voltage", "13.12", "--temperature", "19",
+                         "--soc", "97")
+        boat = self.sim("boat", "--period", "0.5", "--voltage", "11.61", "--temperature", "8",
+                        "--soc", "12", "--state", "low")
+        self.collectd = c = Collectd(self.workdir, self.device("van", van) +
+                                     self.device("house", house) + self.device("boat", boat))
+        expected = {
+            "van": {"voltage": 12.74, "temperature": -4, "percent-charged": 81, "gauge-state": 2},
+            "house": {"voltage": 13.12, "temperature": 19, "percent-charged": 97, "gauge-state": 0},
+            "boat": {"voltage": 11.61, "temperature": 8, "percent-charged": 12, "gauge-state": 1},
+        }
+        self.assertTrue(wait_for(lambda: all(len(c.rows(d, "voltage")) >= 6 for d in expected), 15),
+                        "values did not arrive: " + str({d: len(c.rows(d, "voltage")) for d in expected}))
+        rc, stop_time, err = c.stop()
+        self.assertEqual(rc, 0, err)
+        self.assertLess(stop_time, 3.0, "collectd took too long to stop")
+        for device, series in expected.items():
+            for series_name, value in series.items():
+                rows = c.rows(device, series_name)
+                self.assertGreaterEqual(len(rows), 6, f"{device} {series_name}")
+                for t, v in rows:
+                    self.assertAlmostEqual(v, value, places=6, msg=f"{device} {series_name}")
+                # No value repeated: every row has its own frame time.
+                times = [t for t, _ in rows]
+                self.assertEqual(len(times), len(set(times)), f"{device} {series_name}")
+        # The link held across every interval: one connection per device, never dropped.
+        for s in (van, house, boat):
+            self.assertEqual(s.events("connected"), 1, s.path)
+            self.assertEqual(s.events("disconnected"), 1, s.path)  # collectd's shutdown
+        self.assertEqual(c.log_lines("unreachable"), [])
+        self.assertEqual(c.log_lines("link lost"), [])
+
+    def test_killed_device_is_reconnected_and_values_resume(self):
+        van = self.sim("van", "--period", "0.3", "--voltage", "12.50")
+        self.collectd = c = Collectd(self.workdir,
+                                     "  ReconnectMin 0.2\n  ReconnectMax 1\n" + self.device("van", van))
+        self.assertTrue(wait_for(lambda: len(c.rows("van", "voltage")) >= 2, 10))
+        van.kill()
+        killed = time.time()
+        time.sleep(2.5)
+        van.start()
+        restarted = time.time()
+        self.assertTrue(wait_for(lambda: any(t > restarted for t, _ in c.rows("van", "voltage")), 10),
+                        "values did not resume after the device came back")
+        # Let a failing reconnect or two more show in the log, if they were going to.
+        time.sleep(1.5)
+        rc, _, err = c.stop()
+        self.assertEqual(rc, 0, err)
+        rows = c.rows("van", "voltage")
+        self.assertFalse([t for t, _ in rows if killed + 0.5 < t < restarted],
+                         "values were written while the device was gone")
+        self.assertEqual(len(c.log_lines('device "van"')), 3, c.log_lines('device "van"'))
+        self.assertEqual(len(c.log_lines("link lost")), 1)
+        self.assertEqual(len(c.log_lines("is back: readings flow again")), 1)
+
+    def test_dead_device_neither_stalls_others_nor_floods_the_log(self):
+        van = self.sim("van", "--period", "0.5")
+        ghost_path = os.path.join(self.workdir, "ghost.sock")
+        self.collectd = c = Collectd(
+            self.workdir,
+            "  ReconnectMin 0.05\n  ReconnectMax 0.2\n" + self.device("van", van) +
+            f'  <Device "ghost">\n    Address "unix:{ghost_path}"\n  </Device>\n')
+        time.sleep(8)
+        rc, _, err = c.stop()
+        self.assertEqual(rc, 0, err)
+        rows = c.rows("van", "voltage")
+        # About one a second for 8 s, despite dozens of failed connects next door.
+        self.assertGreaterEqual(len(rows), 6, rows)
+        self.assertEqual(len(c.log_lines('device "ghost"')), 1, c.log_lines('device "ghost"'))
+        self.assertIn("is unreachable", c.log_lines('device "ghost"')[0])
+        self.assertEqual(glob.glob(os.path.join(c.csv_dir, HOST, "bm6-ghost")), [])
+        # collectd never backed off the healthy device's read.
+        self.assertEqual(c.log_lines("read-function of plugin"), [])
+
+    def test_no_value_is_written_while_the_device_sends_nothing(self):
+        van = self.sim("van", "--period", "0.3")
+        self.collectd = c = Collectd(self.workdir, self.device("van", van))
+        self.assertTrue(wait_for(lambda: len(c.rows("van", "voltage")) >= 2, 10))
+        van.proc.send_signal(signal.SIGSTOP)
+        stopped = time.time()
+        time.sleep(3.5)  # below the stream timeout: the link is kept
+        van.proc.send_signal(signal.SIGCONT)
+        resumed = time.time()
+        self.assertTrue(wait_for(lambda: any(t > resumed for t, _ in c.rows("van", "voltage")), 10))
+        rc, _, err = c.stop()
+        self.assertEqual(rc, 0, err)
+        silent = [t for t, _ in c.rows("van", "voltage") if stopped + 0.5 < t < resumed]
+        self.assertEqual(silent, [], "a value was written while the device sent nothing")
+        self.assertEqual(van.events("connected"), 1)
+
+
+if __name__ == "__main__":
+    for path in (BM6_SO, BM6_SIM, COLLECTD, TYPES_DB):
+        if not os.path.exists(path):
+            sys.exit(f"missing {path}: build first, and install collectd-core")
+    unittest.main(verbosity=2)
