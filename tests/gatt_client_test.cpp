@@ -141,6 +141,73 @@ TEST_F(SimulatorTest, StalledStreamGetsTheCommandAgain) {
   EXPECT_FALSE(probe.closed);
 }
 
+TEST_F(SimulatorTest, SilentDeviceIsAskedThreeTimesThenDropped) {
+  sim::SimDevice device;
+  device.streams = false;
+  sim::Bm6SimServer server(loop, dir + "/silent.sock", device);
+  LinkProbe probe;
+  Bm6Link::Options options;
+  options.stream_timeout = 100ms;
+  Bm6Link link(loop, connect_unix(loop, server.path()), codec, options, probe.handlers());
+  ASSERT_TRUE(loop.run_until([&] { return probe.closed; }, 5s));
+  EXPECT_TRUE(probe.streaming);
+  EXPECT_TRUE(probe.readings.empty());
+  EXPECT_EQ(link.stats().commands_sent, 3u);
+  EXPECT_NE(probe.reason.find("no reading for 3 x 100 ms"), std::string::npos) << probe.reason;
+}
+
+TEST_F(SimulatorTest, GattDiscoveryPaginatesAndFindsEveryUuid) {
+  sim::SimDevice device;  // MTU 23: at most three 16-bit services per response
+  sim::Bm6SimServer server(loop, dir + "/gatt.sock", device);
+  AttBearer bearer(loop, connect_unix(loop, server.path()));
+  GattClient gatt(bearer);
+  std::vector<GattService> services;
+  bool done = false;
+  gatt.discover_primary_services([&](const std::string& err, std::vector<GattService> found) {
+    EXPECT_EQ(err, "");
+    services = std::move(found);
+    done = true;
+  });
+  ASSERT_TRUE(loop.run_until([&] { return done; }, 2s));
+  ASSERT_EQ(services.size(), 4u);
+  EXPECT_EQ(services[0].uuid, att::Uuid(0x1800));
+  EXPECT_EQ(services[1].uuid, att::kGattService);
+  EXPECT_EQ(services[2].uuid, *att::Uuid::parse("f000ffc0-0451-4000-b000-000000000000"));
+  EXPECT_EQ(services[3].uuid, kBm6Service);
+  EXPECT_EQ(services[3].range.end, 0xffff);
+  for (std::size_t i = 1; i < services.size(); ++i)
+    EXPECT_EQ(services[i].range.start, services[i - 1].range.end + 1);
+
+  std::vector<GattCharacteristic> chars;
+  done = false;
+  gatt.discover_characteristics(services[3], [&](const std::string& err, auto found) {
+    EXPECT_EQ(err, "");
+    chars = std::move(found);
+    done = true;
+  });
+  ASSERT_TRUE(loop.run_until([&] { return done; }, 2s));
+  ASSERT_EQ(chars.size(), 5u);
+  const auto db = sim::make_bm6_database();
+  EXPECT_EQ(chars[2].uuid, kBm6Command);
+  EXPECT_EQ(chars[2].value_handle, db.command);
+  EXPECT_EQ(chars[3].uuid, kBm6Data);
+  EXPECT_EQ(chars[3].value_handle, db.data);
+  EXPECT_EQ(chars[3].end_handle, chars[4].decl_handle - 1);
+
+  std::vector<GattDescriptor> descriptors;
+  done = false;
+  gatt.discover_descriptors(chars[3], [&](const std::string& err, auto found) {
+    EXPECT_EQ(err, "");
+    descriptors = std::move(found);
+    done = true;
+  });
+  ASSERT_TRUE(loop.run_until([&] { return done; }, 2s));
+  ASSERT_EQ(descriptors.size(), 2u);
+  EXPECT_EQ(descriptors[0].uuid, att::kCharacteristicUserDescription);
+  EXPECT_EQ(descriptors[1].uuid, att::kClientCharacteristicConfig);
+  EXPECT_EQ(descriptors[1].handle, db.data_cccd);
+}
+
 TEST_F(SimulatorTest, SimulatorBinaryServesSeveralDevices) {
   const std::string a = dir + "/a.sock", b = dir + "/b.sock";
   const pid_t pid = ::fork();
@@ -182,7 +249,7 @@ Bytes cat(std::initializer_list<Bytes> parts) {
 class ScriptedLinkTest : public ::testing::Test {
  protected:
   // Runs a link against a peer that answers MTU and then uses `respond` for the rest.
-  void run(test::ScriptedPeer::Responder respond) {
+  void run(test::ScriptedPeer::Responder respond, std::function<bool()> done = nullptr) {
     auto pair = test::seqpacket_pair();
     peer = std::make_unique<test::ScriptedPeer>(loop, std::move(pair.theirs),
                                                 [respond](const Bytes& pdu) -> std::vector<Bytes> {
@@ -192,7 +259,9 @@ class ScriptedLinkTest : public ::testing::Test {
                                                 });
     link = std::make_unique<Bm6Link>(loop, std::move(pair.ours), codec, Bm6Link::Options{},
                                      probe.handlers());
-    loop.run_until([&] { return probe.closed; }, 2s);
+    if (!done) done = [&] { return probe.closed; };
+    loop.run_until([&] { return probe.closed || done(); }, 2s);
+    loop.run_until([] { return false; }, 20ms);  // anything that follows
   }
   EventLoop loop;
   Bm6Codec codec;
@@ -263,6 +332,59 @@ TEST_F(ScriptedLinkTest, DeviceWithoutBm6ServiceIsNamed) {
   });
   ASSERT_TRUE(probe.closed);
   EXPECT_NE(probe.reason.find("no BM6 service"), std::string::npos) << probe.reason;
+}
+
+// A minimal FFF0 database: command at 3, data at 5, CCCD at 7.
+std::vector<Bytes> minimal_bm6(const Bytes& pdu, std::uint8_t command_props) {
+  switch (pdu[0]) {
+    case att::kReadByGroupTypeReq:
+      return {cat({{att::kReadByGroupTypeRsp, 6}, u16(1), u16(0xffff), u16(0xfff0)})};
+    case att::kReadByTypeReq:
+      if (att::get_le16(&pdu[1]) == 1)
+        return {cat({{att::kReadByTypeRsp, 7},
+                     u16(2),
+                     {command_props},
+                     u16(3),
+                     u16(0xfff3),
+                     u16(4),
+                     {att::kPropNotify},
+                     u16(5),
+                     u16(0xfff4)})};
+      return {cat({{att::kErrorRsp, att::kReadByTypeReq}, u16(6), {att::kAttributeNotFound}})};
+    case att::kFindInformationReq:
+      if (att::get_le16(&pdu[1]) <= 7)
+        return {cat({{att::kFindInformationRsp, 1}, u16(7), u16(0x2902)})};
+      return {cat({{att::kErrorRsp, att::kFindInformationReq}, u16(8), {att::kAttributeNotFound}})};
+    case att::kWriteReq:
+      return {{att::kWriteRsp}};
+    default:
+      return {};
+  }
+}
+
+TEST_F(ScriptedLinkTest, WriteWithoutResponseOnlyCommandUsesWriteCommand) {
+  Bm6Codec codec_for_peer;
+  run(
+      [&](const Bytes& pdu) -> std::vector<Bytes> {
+        auto out = minimal_bm6(pdu, att::kPropWriteWithoutResponse);
+        if (pdu[0] == att::kWriteCmd) {
+          // Answer the command with a frame on another handle, then a real one.
+          const Block frame =
+              codec_for_peer.encrypt(encode_live_frame({1222, 5, 50, Bm6State::kLow}));
+          out.push_back(cat({{att::kHandleValueNotification}, u16(9), {1, 2, 3}}));
+          out.push_back(
+              cat({{att::kHandleValueNotification}, u16(5), Bytes(frame.begin(), frame.end())}));
+        }
+        return out;
+      },
+      [&] { return !probe.readings.empty(); });
+  EXPECT_FALSE(probe.closed) << probe.reason;
+  ASSERT_EQ(probe.readings.size(), 1u);
+  EXPECT_EQ(probe.readings[0], (Bm6Reading{1222, 5, 50, Bm6State::kLow}));
+  EXPECT_EQ(link->stats().other_notifications, 1u);
+  const Block command = codec.encrypt(live_data_request());
+  EXPECT_EQ(peer->received().back(),
+            cat({{att::kWriteCmd}, u16(3), Bytes(command.begin(), command.end())}));
 }
 
 // A minimal FFF0 database whose CCCD write is refused.

@@ -260,6 +260,22 @@ class E2E(unittest.TestCase):
         self.assertEqual(silent, [], "a value was written while the device sent nothing")
         self.assertEqual(van.events("connected"), 1)
 
+    def test_collectd_refuses_a_bad_bm6_block(self):
+        self.collectd = c = Collectd(
+            self.workdir,
+            '  <Device "van">\n    Adress "unix:/tmp/x.sock"\n  </Device>\n'
+            '  <Device "boat">\n    Address "not-an-address"\n  </Device>\n')
+        try:
+            _, err = c.proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            c.proc.kill()
+            self.fail("collectd ran with a broken bm6 configuration")
+        self.assertNotEqual(c.proc.returncode, 0)
+        err = err.decode(errors="replace") + "".join(c.log_lines("bm6 plugin"))
+        self.assertIn('bm6 plugin: device "van": unknown option "Adress"', err)
+        self.assertIn('bm6 plugin: device "van": option "Address" is missing', err)
+        self.assertIn('bm6 plugin: device "boat": option "Address": "not-an-address" is neither', err)
+
 
 if __name__ == "__main__":
     for path in (BM6_SO, BM6_SIM, COLLECTD, TYPES_DB):

@@ -341,6 +341,7 @@ std::uint8_t Bm6Peripheral::write(std::uint16_t handle, std::span<const std::uin
 void Bm6Peripheral::on_command(const Block& plaintext) {
   switch (classify_command(plaintext)) {
     case CommandKind::kLiveData: {
+      if (!device_.streams) return;
       notify(encode_acknowledgement());
       if (stream_timer_ != 0) loop_.cancel_timer(stream_timer_);
       // The first reading comes soon after the request, then one every period.

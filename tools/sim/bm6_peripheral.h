@@ -22,6 +22,7 @@ struct SimDevice {
   Bm6Reading reading{1340, 23, 100, Bm6State::kNormal};
   std::chrono::milliseconds period{1000};
   std::uint16_t mtu = att::kDefaultMtu;  // the server's rx MTU
+  bool streams = true;                    // false: takes the command, never notifies
 };
 
 struct GattAttribute {
