@@ -141,13 +141,34 @@ void parse_plugin_block(const oconfig_item_t& block, PluginConfig& config,
           errors.push_back(where.prefix(opt) + ": address " + device.options.address +
                            " belongs to another device already (a BM6 takes one connection)");
         }
+      } else if (is(opt, "Adapter")) {
+        if (get_string(opt, where, device.options.adapter, errors)) {
+          const auto& a = device.options.adapter;
+          const bool ok = a.size() > 3 && a.size() < 8 && a.rfind("hci", 0) == 0 &&
+                          a.find_first_not_of("0123456789", 3) == std::string::npos;
+          if (!ok)
+            errors.push_back(where.prefix(opt) + ": \"" + a +
+                             "\" is not an adapter name like \"hci0\"");
+        }
+      } else if (is(opt, "AddressType")) {
+        std::string type;
+        if (get_string(opt, where, type, errors)) {
+          if (::strcasecmp(type.c_str(), "public") == 0) {
+            device.options.random_address = false;
+          } else if (::strcasecmp(type.c_str(), "random") == 0) {
+            device.options.random_address = true;
+          } else {
+            errors.push_back(where.prefix(opt) + ": \"" + type +
+                             "\" is neither \"public\" nor \"random\"");
+          }
+        }
       } else if (is(opt, "Interval")) {
         get_seconds(opt, where, device.interval, errors);
       } else if (!parse_timing(opt, where, device.options, errors)) {
-        errors.push_back("device \"" + device.options.name + "\": unknown option \"" +
-                         (opt.key ? opt.key : "") +
-                         "\" (known: Address, Interval, ConnectTimeout, ReconnectMin, "
-                         "ReconnectMax, StreamTimeout, ResponseTimeout)");
+        errors.push_back(
+            "device \"" + device.options.name + "\": unknown option \"" + (opt.key ? opt.key : "") +
+            "\" (known: Address, AddressType, Adapter, Interval, ConnectTimeout, ReconnectMin, "
+            "ReconnectMax, StreamTimeout, ResponseTimeout)");
       }
     }
     if (!has_address)

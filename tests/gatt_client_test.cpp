@@ -29,7 +29,7 @@ std::string temp_dir() {
 
 UniqueFd connect_unix(EventLoop& loop, const std::string& path, std::string* error = nullptr) {
   std::string err;
-  auto connector = make_connector(loop, "unix:" + path, err);
+  auto connector = make_connector(loop, {.address = "unix:" + path}, nullptr, err);
   EXPECT_TRUE(connector) << err;
   UniqueFd result;
   bool done = false;

@@ -54,17 +54,8 @@ std::string format_seconds(std::chrono::milliseconds ms) {
 }
 
 void Bm6Device::connect() {
-  timer_ = loop_.add_timer(options_.connect_timeout, [this] {
-    timer_ = 0;
-    connector_->cancel();
-    on_connected(UniqueFd(), "no connection within " + format_seconds(options_.connect_timeout) +
-                                 " (out of range, powered off, or connected to a phone?)");
-  });
-  connector_->connect([this](UniqueFd fd, const std::string& error) {
-    if (timer_ != 0) loop_.cancel_timer(timer_);
-    timer_ = 0;
-    on_connected(std::move(fd), error);
-  });
+  connector_->connect(
+      [this](UniqueFd fd, const std::string& error) { on_connected(std::move(fd), error); });
 }
 
 void Bm6Device::on_connected(UniqueFd fd, const std::string& error) {

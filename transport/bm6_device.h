@@ -20,8 +20,10 @@
 namespace bm6 {
 
 struct DeviceOptions {
-  std::string name;
-  std::string address;
+  std::string name{};
+  std::string address{};
+  std::string adapter{};        // Bluetooth adapter ("hci0"); empty: the first that is up
+  bool random_address = false;  // the device's LE address type; BM6s use public
   std::chrono::milliseconds connect_timeout{10000};
   std::chrono::milliseconds reconnect_min{1000};
   std::chrono::milliseconds reconnect_max{60000};
@@ -79,7 +81,7 @@ class Bm6Device {
   using EventHandler =
       std::function<void(const DeviceOptions&, DeviceEvent, const std::string& detail)>;
 
-  // `connector` is made from options.address by the caller.
+  // `connector` is made from options by the caller (make_connector), with its timeout.
   Bm6Device(EventLoop& loop, Bm6Codec& codec, DeviceOptions options,
             std::unique_ptr<Connector> connector, std::shared_ptr<ReadingSlot> slot,
             EventHandler on_event);
@@ -112,7 +114,7 @@ class Bm6Device {
   std::shared_ptr<ReadingSlot> slot_;
   EventHandler on_event_;
   std::unique_ptr<Bm6Link> link_;
-  EventLoop::TimerId timer_ = 0;  // connect timeout or reconnect delay
+  EventLoop::TimerId timer_ = 0;  // reconnect delay
   unsigned failures_ = 0;         // consecutive, reset by a reading
   bool got_reading_ = false;      // on the current link
   bool stopped_ = true;

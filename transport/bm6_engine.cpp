@@ -7,7 +7,11 @@ namespace bm6 {
 Bm6Engine::Bm6Engine(const std::vector<DeviceOptions>& devices, Bm6Device::EventHandler on_event) {
   for (const auto& options : devices) {
     std::string error;
-    auto connector = make_connector(loop_, options.address, error);
+    const ConnectorOptions connector_options{.address = options.address,
+                                             .adapter = options.adapter,
+                                             .random_address = options.random_address,
+                                             .timeout = options.connect_timeout};
+    auto connector = make_connector(loop_, connector_options, &gates_, error);
     if (!connector) throw std::invalid_argument("device \"" + options.name + "\": " + error);
     auto slot = std::make_shared<ReadingSlot>();
     slots_[options.name] = slot;

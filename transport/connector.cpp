@@ -1,5 +1,7 @@
 #include "transport/connector.h"
 
+#include "transport/l2cap_connector.h"
+
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -10,6 +12,7 @@
 namespace bm6 {
 
 void SocketConnect::start(UniqueFd fd, const void* addr, unsigned addr_len,
+                          std::chrono::milliseconds timeout,
                           std::function<std::string(int)> describe_errno, Connector::Done done) {
   cancel();
   describe_ = std::move(describe_errno);
@@ -18,29 +21,42 @@ void SocketConnect::start(UniqueFd fd, const void* addr, unsigned addr_len,
   const int rc = ::connect(fd_.get(), static_cast<const sockaddr*>(addr), addr_len);
   const int err = rc == 0 ? 0 : errno;
   if (rc != 0 && err == EINPROGRESS) {
-    if (loop_.watch(fd_.get(), EPOLLOUT, [this](std::uint32_t) {
-          int so_error = 0;
-          socklen_t len = sizeof so_error;
-          if (::getsockopt(fd_.get(), SOL_SOCKET, SO_ERROR, &so_error, &len) != 0) so_error = errno;
-          loop_.unwatch(fd_.get());
-          finish(so_error);
-        }))
-      return;
-    return finish(errno);
+    const bool watched = loop_.watch(fd_.get(), EPOLLOUT, [this](std::uint32_t) {
+      int so_error = 0;
+      socklen_t len = sizeof so_error;
+      if (::getsockopt(fd_.get(), SOL_SOCKET, SO_ERROR, &so_error, &len) != 0) so_error = errno;
+      finish(so_error);
+    });
+    if (!watched) return finish(errno);
+    timer_ = loop_.add_timer(timeout, [this] {
+      timer_ = 0;
+      finish(ETIMEDOUT);
+    });
+    return;
   }
   finish(err);
 }
 
+void SocketConnect::fail(std::string error, Connector::Done done) {
+  cancel();
+  post_result(UniqueFd(), std::move(error), std::move(done));
+}
+
 void SocketConnect::finish(int err) {
-  // Always through the loop: the caller of start() is never re-entered.
+  if (timer_ != 0) loop_.cancel_timer(timer_);
+  timer_ = 0;
+  if (fd_) loop_.unwatch(fd_.get());
   UniqueFd fd = std::move(fd_);
-  if (err != 0) fd.reset();
-  std::string error = err != 0 ? describe_(err) : "";
-  auto done = std::move(done_);
+  if (err != 0) fd.reset();  // a new socket for every attempt
+  post_result(std::move(fd), err != 0 ? describe_(err) : "", std::move(done_));
+}
+
+void SocketConnect::post_result(UniqueFd fd, std::string error, Connector::Done done) {
+  // Always through the loop: the caller of start() is never re-entered.
   posted_ = true;
   std::weak_ptr<int> alive = alive_;
   auto shared_fd = std::make_shared<UniqueFd>(std::move(fd));
-  loop_.post([this, alive, shared_fd, error, done = std::move(done)] {
+  loop_.post([this, alive, shared_fd, error = std::move(error), done = std::move(done)] {
     if (alive.expired() || !posted_) return;  // destroyed or cancelled meanwhile
     posted_ = false;
     done(std::move(*shared_fd), error);
@@ -48,6 +64,8 @@ void SocketConnect::finish(int err) {
 }
 
 void SocketConnect::cancel() {
+  if (timer_ != 0) loop_.cancel_timer(timer_);
+  timer_ = 0;
   if (fd_) {
     loop_.unwatch(fd_.get());
     fd_.reset();
@@ -56,12 +74,47 @@ void SocketConnect::cancel() {
   done_ = nullptr;
 }
 
+AdapterGates::Ticket AdapterGates::acquire(int adapter, std::function<void()> granted) {
+  const Ticket ticket = next_++;
+  gates_[adapter].waiting.push_back({ticket, std::move(granted)});
+  grant_next(adapter);
+  return ticket;
+}
+
+void AdapterGates::release(int adapter, Ticket ticket) {
+  auto it = gates_.find(adapter);
+  if (it == gates_.end()) return;
+  auto& gate = it->second;
+  if (gate.holder == ticket) {
+    gate.holder = 0;
+    grant_next(adapter);
+    return;
+  }
+  std::erase_if(gate.waiting, [ticket](const Waiter& w) { return w.ticket == ticket; });
+}
+
+void AdapterGates::grant_next(int adapter) {
+  auto& gate = gates_[adapter];
+  if (gate.holder != 0 || gate.waiting.empty()) return;
+  gate.holder = gate.waiting.front().ticket;
+  auto granted = std::move(gate.waiting.front().granted);
+  gate.waiting.pop_front();
+  // Through the loop, so acquire() and release() never run the next attempt inline.
+  loop_.post([this, adapter, ticket = gate.holder, granted = std::move(granted)] {
+    auto it = gates_.find(adapter);
+    if (it != gates_.end() && it->second.holder == ticket) granted();
+  });
+}
+
 namespace {
 
 class UnixConnector final : public Connector {
  public:
-  UnixConnector(EventLoop& loop, std::string address, std::string path)
-      : address_(std::move(address)), path_(std::move(path)), connect_(loop) {}
+  UnixConnector(EventLoop& loop, const ConnectorOptions& options)
+      : address_(options.address),
+        path_(options.address.substr(5)),
+        timeout_(options.timeout),
+        connect_(loop) {}
 
   void connect(Done done) override {
     sockaddr_un sun{};
@@ -84,14 +137,8 @@ class UnixConnector final : public Connector {
           return "connecting to " + path + ": " + std::strerror(err);
       }
     };
-    if (!fd) {
-      // Still through the loop, like every other outcome.
-      connect_.start(
-          UniqueFd(), &sun, 0, [socket_errno, describe](int) { return describe(socket_errno); },
-          std::move(done));
-      return;
-    }
-    connect_.start(std::move(fd), &sun, sizeof sun, describe, std::move(done));
+    if (!fd) return connect_.fail(describe(socket_errno), std::move(done));
+    connect_.start(std::move(fd), &sun, sizeof sun, timeout_, describe, std::move(done));
   }
   void cancel() override { connect_.cancel(); }
   std::string address() const override { return address_; }
@@ -99,34 +146,13 @@ class UnixConnector final : public Connector {
  private:
   std::string address_;
   std::string path_;
+  std::chrono::milliseconds timeout_;
   SocketConnect connect_;
 };
 
-class UnsupportedConnector final : public Connector {
- public:
-  UnsupportedConnector(EventLoop& loop, std::string address)
-      : loop_(loop), address_(std::move(address)) {}
-  void connect(Done done) override {
-    std::weak_ptr<int> alive = alive_;
-    cancelled_ = false;
-    loop_.post([this, alive, done = std::move(done)] {
-      if (alive.expired() || cancelled_) return;
-      done(UniqueFd(), "Bluetooth address " + address_ +
-                           ": this build reaches devices only through unix: sockets so far "
-                           "(the L2CAP LE connector is not built in yet)");
-    });
-  }
-  void cancel() override { cancelled_ = true; }
-  std::string address() const override { return address_; }
+}  // namespace
 
- private:
-  EventLoop& loop_;
-  std::string address_;
-  bool cancelled_ = false;
-  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
-};
-
-bool is_bdaddr(const std::string& s) {
+bool is_bluetooth_address(const std::string& s) {
   if (s.size() != 17) return false;
   for (std::size_t i = 0; i < s.size(); ++i) {
     if (i % 3 == 2) {
@@ -138,8 +164,6 @@ bool is_bdaddr(const std::string& s) {
   return true;
 }
 
-}  // namespace
-
 std::string validate_address(const std::string& address) {
   if (address.rfind("unix:", 0) == 0) {
     const std::string path = address.substr(5);
@@ -150,18 +174,21 @@ std::string validate_address(const std::string& address) {
     if (path.find('\0') != std::string::npos) return "socket path contains a NUL byte";
     return "";
   }
-  if (is_bdaddr(address)) return "";
+  if (is_bluetooth_address(address)) return "";
   return "\"" + address +
          "\" is neither a Bluetooth address (AA:BB:CC:DD:EE:FF) nor unix:/path/to/socket";
 }
 
-std::unique_ptr<Connector> make_connector(EventLoop& loop, const std::string& address,
-                                          std::string& error) {
-  error = validate_address(address);
+std::unique_ptr<Connector> make_connector(EventLoop& loop, const ConnectorOptions& options,
+                                          AdapterGates* gates, std::string& error) {
+  error = validate_address(options.address);
   if (!error.empty()) return nullptr;
-  if (address.rfind("unix:", 0) == 0)
-    return std::make_unique<UnixConnector>(loop, address, address.substr(5));
-  return std::make_unique<UnsupportedConnector>(loop, address);
+  if (options.address.rfind("unix:", 0) == 0) return std::make_unique<UnixConnector>(loop, options);
+  if (!gates) {
+    error = "bug: a Bluetooth connector needs the adapter gates";
+    return nullptr;
+  }
+  return make_l2cap_connector(loop, options, *gates);
 }
 
 }  // namespace bm6

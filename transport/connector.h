@@ -3,7 +3,11 @@
 // through the loop, never from inside connect().
 #pragma once
 
+#include <chrono>
+#include <cstdint>
+#include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -28,10 +32,44 @@ class Connector {
 // Parses an address as written in the config: "unix:/path" or a Bluetooth address
 // "AA:BB:CC:DD:EE:FF". Returns an error message naming what is wrong, or "".
 std::string validate_address(const std::string& address);
+bool is_bluetooth_address(const std::string& address);
 
-// A connector for `address`; nullptr with `error` set if it cannot be parsed.
-std::unique_ptr<Connector> make_connector(EventLoop& loop, const std::string& address,
-                                          std::string& error);
+struct ConnectorOptions {
+  std::string address;                       // "unix:/path" or "AA:BB:CC:DD:EE:FF"
+  std::string adapter{};                     // "hci0"; empty: the first adapter that is up
+  bool random_address = false;               // LE address type of the device: public unless set
+  std::chrono::milliseconds timeout{10000};  // one attempt, from when it starts
+};
+
+// One connect in flight per Bluetooth adapter: controllers and the kernel misbehave with
+// more. Attempts wait their turn in order; the turn comes through the loop.
+class AdapterGates {
+ public:
+  explicit AdapterGates(EventLoop& loop) : loop_(loop) {}
+  using Ticket = std::uint64_t;
+  Ticket acquire(int adapter, std::function<void()> granted);
+  // Gives up a ticket, waiting or granted; the next in line gets the adapter.
+  void release(int adapter, Ticket ticket);
+
+ private:
+  struct Waiter {
+    Ticket ticket;
+    std::function<void()> granted;
+  };
+  struct Gate {
+    Ticket holder = 0;
+    std::deque<Waiter> waiting;
+  };
+  void grant_next(int adapter);
+  EventLoop& loop_;
+  std::map<int, Gate> gates_;
+  Ticket next_ = 1;
+};
+
+// A connector for `options.address`; nullptr with `error` set if it cannot be used.
+// Bluetooth connectors share `gates` (required for them, unused for unix:).
+std::unique_ptr<Connector> make_connector(EventLoop& loop, const ConnectorOptions& options,
+                                          AdapterGates* gates, std::string& error);
 
 // Connects a non-blocking socket, waiting through the loop for EINPROGRESS; shared by the
 // Unix and L2CAP connectors.
@@ -42,17 +80,22 @@ class SocketConnect {
   SocketConnect(const SocketConnect&) = delete;
   SocketConnect& operator=(const SocketConnect&) = delete;
 
-  // `fd` is a fresh non-blocking socket; `describe_errno` turns a failure into a message.
-  void start(UniqueFd fd, const void* addr, unsigned addr_len,
+  // `fd` is a fresh non-blocking socket; `describe_errno` turns a failure into a message
+  // (ETIMEDOUT when `timeout` passes first).
+  void start(UniqueFd fd, const void* addr, unsigned addr_len, std::chrono::milliseconds timeout,
              std::function<std::string(int err)> describe_errno, Connector::Done done);
+  // Reports a failure that happened before connect() could be called, through the loop.
+  void fail(std::string error, Connector::Done done);
   void cancel();
   bool in_progress() const { return static_cast<bool>(fd_) || posted_; }
 
  private:
   void finish(int err);
+  void post_result(UniqueFd fd, std::string error, Connector::Done done);
 
   EventLoop& loop_;
   UniqueFd fd_;
+  EventLoop::TimerId timer_ = 0;
   bool posted_ = false;
   std::function<std::string(int)> describe_;
   Connector::Done done_;

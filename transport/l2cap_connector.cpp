@@ -1,0 +1,172 @@
+#include "transport/l2cap_connector.h"
+
+#include <bluetooth/bluetooth.h>
+#include <bluetooth/hci.h>
+#include <bluetooth/hci_lib.h>
+#include <bluetooth/l2cap.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace bm6 {
+
+namespace {
+constexpr unsigned short kAttCid = 4;
+}
+
+std::string describe_bluetooth_errno(int err, const std::string& adapter,
+                                     const std::string& address) {
+  const std::string dev = "device " + address;
+  switch (err) {
+    case EAFNOSUPPORT:
+    case EPROTONOSUPPORT:
+      return "this kernel has no Bluetooth support (AF_BLUETOOTH/L2CAP unavailable): load the "
+             "bluetooth module or use a kernel built with it";
+    case ETIMEDOUT:
+    case EHOSTDOWN:
+      return dev +
+             " did not answer: out of range, powered off, or connected to a phone (a BM6 "
+             "takes one central at a time)";
+    case ECONNREFUSED:
+      return "adapter " + adapter + " refused the LE connection to " + address +
+             ": LE is disabled on the adapter (btmgmt --index " + adapter +
+             " le on) or the address type is wrong (try AddressType \"random\")";
+    case EBUSY:
+      return dev +
+             " is busy: another program (bluetoothd?) holds its link; disconnect it "
+             "there first (bluetoothctl disconnect " +
+             address + ")";
+    case ENETDOWN:
+      return "adapter " + adapter + " is down (btmgmt --index " + adapter + " power on)";
+    case ENETUNREACH:
+    case EHOSTUNREACH:
+      return "no route to " + address + " through adapter " + adapter + " (is it up?)";
+    case ECONNRESET:
+    case ECONNABORTED:
+    case EPIPE:
+      return "link to " + address + " lost while connecting (weak signal?)";
+    case EACCES:
+    case EPERM:
+      return "not permitted to open Bluetooth sockets: run collectd as root or give it "
+             "CAP_NET_RAW and CAP_NET_ADMIN";
+    case EADDRNOTAVAIL:
+    case ENODEV:
+      return "adapter " + adapter + " is not there any more";
+    case EMFILE:
+    case ENFILE:
+      return "out of file descriptors";
+    default:
+      return "connecting to " + address + " through " + adapter + ": " + std::strerror(err);
+  }
+}
+
+int resolve_adapter(const std::string& name, std::string& error) {
+  errno = 0;
+  const int id = name.empty() ? ::hci_get_route(nullptr) : ::hci_devid(name.c_str());
+  if (id >= 0) return id;
+  if (errno == EAFNOSUPPORT || errno == EPROTONOSUPPORT) {
+    error = describe_bluetooth_errno(errno, name.empty() ? "hci0" : name, "");
+  } else if (name.empty()) {
+    error = "no Bluetooth adapter is up (btmgmt info lists them; btmgmt --index 0 power on)";
+  } else {
+    error = "there is no Bluetooth adapter " + name + " (btmgmt info lists them)";
+  }
+  return -1;
+}
+
+namespace {
+
+class L2capConnector final : public Connector {
+ public:
+  L2capConnector(EventLoop& loop, const ConnectorOptions& options, AdapterGates& gates)
+      : options_(options), gates_(gates), connect_(loop) {
+    ::str2ba(options_.address.c_str(), &remote_);
+  }
+  ~L2capConnector() override { L2capConnector::cancel(); }
+
+  void connect(Done done) override {
+    cancel();
+    std::string error;
+    adapter_id_ = resolve_adapter(options_.adapter, error);
+    if (adapter_id_ < 0) return connect_.fail(error, std::move(done));
+    done_ = std::move(done);
+    ticket_ = gates_.acquire(adapter_id_, [this] { start(); });
+  }
+
+  void cancel() override {
+    connect_.cancel();
+    if (ticket_ != 0) gates_.release(adapter_id_, ticket_);
+    ticket_ = 0;
+    done_ = nullptr;
+  }
+
+  std::string address() const override { return options_.address; }
+
+ private:
+  void start() {
+    const std::string adapter = "hci" + std::to_string(adapter_id_);
+    const std::string address = options_.address;
+    auto finish = [this](UniqueFd fd, const std::string& error) {
+      gates_.release(adapter_id_, ticket_);
+      ticket_ = 0;
+      auto done = std::move(done_);
+      done(std::move(fd), error);
+    };
+    bdaddr_t local{};
+    if (::hci_devba(adapter_id_, &local) != 0)
+      return connect_.fail(
+          describe_bluetooth_errno(errno == 0 ? ENETDOWN : errno, adapter, address), finish);
+    UniqueFd fd(
+        ::socket(AF_BLUETOOTH, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, BTPROTO_L2CAP));
+    if (!fd) return connect_.fail(describe_bluetooth_errno(errno, adapter, address), finish);
+
+    sockaddr_l2 ours{};
+    ours.l2_family = AF_BLUETOOTH;
+    ours.l2_cid = htobs(kAttCid);
+    ours.l2_bdaddr_type = BDADDR_LE_PUBLIC;
+    bacpy(&ours.l2_bdaddr, &local);
+    if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&ours), sizeof ours) != 0)
+      return connect_.fail(describe_bluetooth_errno(errno, adapter, address), finish);
+
+    // The BM6 neither pairs nor encrypts at the link layer; its frames carry their own AES.
+    bt_security security{};
+    security.level = BT_SECURITY_LOW;
+    if (::setsockopt(fd.get(), SOL_BLUETOOTH, BT_SECURITY, &security, sizeof security) != 0)
+      return connect_.fail(describe_bluetooth_errno(errno, adapter, address), finish);
+
+    theirs_ = sockaddr_l2{};
+    theirs_.l2_family = AF_BLUETOOTH;
+    theirs_.l2_cid = htobs(kAttCid);
+    theirs_.l2_bdaddr_type = options_.random_address ? BDADDR_LE_RANDOM : BDADDR_LE_PUBLIC;
+    bacpy(&theirs_.l2_bdaddr, &remote_);
+    connect_.start(
+        std::move(fd), &theirs_, sizeof theirs_, options_.timeout,
+        [adapter, address, timeout = options_.timeout](int err) {
+          if (err == ETIMEDOUT)
+            return "no connection to " + address + " within " + std::to_string(timeout.count()) +
+                   " ms: out of range, powered off, or connected to a phone (a BM6 takes one "
+                   "central at a time)";
+          return describe_bluetooth_errno(err, adapter, address);
+        },
+        finish);
+  }
+
+  ConnectorOptions options_;
+  AdapterGates& gates_;
+  SocketConnect connect_;
+  bdaddr_t remote_{};
+  sockaddr_l2 theirs_{};
+  int adapter_id_ = -1;
+  AdapterGates::Ticket ticket_ = 0;
+  Done done_;
+};
+
+}  // namespace
+
+std::unique_ptr<Connector> make_l2cap_connector(EventLoop& loop, const ConnectorOptions& options,
+                                                AdapterGates& gates) {
+  return std::make_unique<L2capConnector>(loop, options, gates);
+}
+
+}  // namespace bm6

@@ -1,0 +1,23 @@
+// Reaches a BM6 through the kernel's Bluetooth stack: an L2CAP LE socket on the ATT fixed
+// channel (CID 4), the same SOCK_SEQPACKET the bearer runs on.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "transport/connector.h"
+
+namespace bm6 {
+
+std::unique_ptr<Connector> make_l2cap_connector(EventLoop& loop, const ConnectorOptions& options,
+                                                AdapterGates& gates);
+
+// What a user can do about a failed Bluetooth connect, socket() or bind(): one sentence.
+std::string describe_bluetooth_errno(int err, const std::string& adapter,
+                                     const std::string& address);
+
+// The adapter to use: `name` ("hci1"), or the first that is up when empty. Returns its
+// device id, or -1 with `error` set.
+int resolve_adapter(const std::string& name, std::string& error);
+
+}  // namespace bm6
