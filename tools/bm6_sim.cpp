@@ -21,6 +21,7 @@ void usage(FILE* out) {
                "sockets (one datagram per ATT PDU, like a Bluetooth LE ATT channel).\n"
                "Value options apply to the --socket options that follow them.\n\n"
                "  --socket PATH          serve one device at PATH (repeatable)\n"
+               "  --l2cap hciN           serve one device over Bluetooth LE on adapter hciN\n"
                "  --voltage V            battery voltage in volts (default 13.40)\n"
                "  --temperature C        temperature in whole degrees Celsius (default 23)\n"
                "  --soc P                state of charge in percent, 0-100 (default 100)\n"
@@ -63,6 +64,8 @@ int main(int argc, char** argv) {
     const char* value = argv[++i];
     if (opt == "--socket") {
       devices.emplace_back(value, current);
+    } else if (opt == "--l2cap") {
+      devices.emplace_back(std::string("l2cap:") + value, current);
     } else if (opt == "--voltage") {
       current.reading.centivolts =
           static_cast<std::uint16_t>(std::lround(number(opt, value, 0, 655.35) * 100));
@@ -87,7 +90,7 @@ int main(int argc, char** argv) {
   }
   if (devices.empty()) {
     usage(stderr);
-    die("give at least one --socket PATH");
+    die("give at least one --socket PATH or --l2cap hciN");
   }
 
   sigset_t mask;
@@ -104,7 +107,12 @@ int main(int argc, char** argv) {
     loop.watch(sigfd.get(), EPOLLIN, [&](std::uint32_t) { loop.stop(); });
     std::vector<std::unique_ptr<sim::Bm6SimServer>> servers;
     for (const auto& [path, device] : devices) {
-      servers.push_back(std::make_unique<sim::Bm6SimServer>(loop, path, device));
+      if (path.rfind("l2cap:", 0) == 0) {
+        servers.push_back(std::make_unique<sim::Bm6SimServer>(
+            loop, sim::listen_l2cap(path.substr(6)), path, device));
+      } else {
+        servers.push_back(std::make_unique<sim::Bm6SimServer>(loop, path, device));
+      }
       servers.back()->set_observer([p = path](const char* event) {
         std::printf("bm6-sim: %s: central %s\n", p.c_str(), event);
         std::fflush(stdout);

@@ -1,5 +1,9 @@
 #include "tools/sim/bm6_peripheral.h"
 
+#include <bluetooth/bluetooth.h>
+#include <bluetooth/hci.h>
+#include <bluetooth/hci_lib.h>
+#include <bluetooth/l2cap.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -389,17 +393,44 @@ Bm6SimServer::Bm6SimServer(EventLoop& loop, std::string path, SimDevice device)
   ::unlink(path_.c_str());  // a stale socket from an earlier run
   if (::bind(listen_.get(), reinterpret_cast<sockaddr*>(&sun), sizeof sun) != 0)
     throw std::system_error(errno, std::generic_category(), "bind " + path_);
+  unlink_path_ = true;
   if (::listen(listen_.get(), 64) != 0)
     throw std::system_error(errno, std::generic_category(), "listen " + path_);
   if (!loop_.watch(listen_.get(), EPOLLIN, [this](std::uint32_t) { on_accept(); }))
     throw std::system_error(errno, std::generic_category(), "epoll_ctl " + path_);
 }
 
+Bm6SimServer::Bm6SimServer(EventLoop& loop, UniqueFd listening, std::string name, SimDevice device)
+    : loop_(loop), path_(std::move(name)), device_(device), listen_(std::move(listening)) {
+  if (!loop_.watch(listen_.get(), EPOLLIN, [this](std::uint32_t) { on_accept(); }))
+    throw std::system_error(errno, std::generic_category(), "epoll_ctl " + path_);
+}
+
+UniqueFd listen_l2cap(const std::string& adapter) {
+  const int id = ::hci_devid(adapter.c_str());
+  if (id < 0) throw std::system_error(ENODEV, std::generic_category(), "no adapter " + adapter);
+  bdaddr_t local{};
+  if (::hci_devba(id, &local) != 0)
+    throw std::system_error(errno, std::generic_category(), "adapter " + adapter + " is not up");
+  UniqueFd fd(::socket(AF_BLUETOOTH, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, BTPROTO_L2CAP));
+  if (!fd) throw std::system_error(errno, std::generic_category(), "L2CAP socket");
+  sockaddr_l2 addr{};
+  addr.l2_family = AF_BLUETOOTH;
+  addr.l2_cid = htobs(4);  // ATT
+  addr.l2_bdaddr_type = BDADDR_LE_PUBLIC;
+  bacpy(&addr.l2_bdaddr, &local);
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+    throw std::system_error(errno, std::generic_category(), "bind L2CAP ATT on " + adapter);
+  if (::listen(fd.get(), 4) != 0)
+    throw std::system_error(errno, std::generic_category(), "listen L2CAP ATT on " + adapter);
+  return fd;
+}
+
 Bm6SimServer::~Bm6SimServer() {
   peripheral_.reset();
   if (listen_) {
     loop_.unwatch(listen_.get());
-    ::unlink(path_.c_str());
+    if (unlink_path_) ::unlink(path_.c_str());
   }
 }
 

@@ -22,7 +22,7 @@ struct SimDevice {
   Bm6Reading reading{1340, 23, 100, Bm6State::kNormal};
   std::chrono::milliseconds period{1000};
   std::uint16_t mtu = att::kDefaultMtu;  // the server's rx MTU
-  bool streams = true;                    // false: takes the command, never notifies
+  bool streams = true;                   // false: takes the command, never notifies
 };
 
 struct GattAttribute {
@@ -106,6 +106,9 @@ class Bm6SimServer {
  public:
   // Throws std::system_error if the socket cannot be bound.
   Bm6SimServer(EventLoop& loop, std::string path, SimDevice device);
+  // Serves an already listening socket (an L2CAP LE socket on the ATT channel, say);
+  // `name` is what path() reports.
+  Bm6SimServer(EventLoop& loop, UniqueFd listening, std::string name, SimDevice device);
   ~Bm6SimServer();
 
   const std::string& path() const { return path_; }
@@ -123,6 +126,7 @@ class Bm6SimServer {
 
   EventLoop& loop_;
   std::string path_;
+  bool unlink_path_ = false;
   SimDevice device_;
   UniqueFd listen_;
   Bm6Codec codec_;
@@ -132,5 +136,9 @@ class Bm6SimServer {
   std::uint64_t turned_away_ = 0;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };
+
+// A listening L2CAP LE socket on the ATT fixed channel of `adapter` ("hci0"), as a BM6's
+// controller would accept centrals. Throws std::system_error with a readable message.
+UniqueFd listen_l2cap(const std::string& adapter);
 
 }  // namespace bm6::sim

@@ -1,0 +1,170 @@
+#include "tools/scan/mgmt_scan.h"
+
+#include <bluetooth/bluetooth.h>
+#include <bluetooth/hci.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "transport/unique_fd.h"
+
+namespace bm6::scan {
+
+namespace {
+constexpr std::uint16_t kOpStartDiscovery = 0x0023;
+constexpr std::uint16_t kOpStopDiscovery = 0x0024;
+constexpr std::uint16_t kEvCommandComplete = 0x0001;
+constexpr std::uint16_t kEvCommandStatus = 0x0002;
+constexpr std::uint16_t kEvDeviceFound = 0x0012;
+constexpr std::uint8_t kLeAddressTypes = 0x06;  // LE public | LE random
+constexpr std::uint16_t kDevNone = 0xffff;
+constexpr std::uint16_t kChannelControl = 3;
+
+std::uint16_t le16(const std::uint8_t* p) { return static_cast<std::uint16_t>(p[0] | p[1] << 8); }
+
+const char* mgmt_status(std::uint8_t status) {
+  switch (status) {
+    case 0x0a:
+      return "busy (another discovery is running)";
+    case 0x0c:
+      return "not supported";
+    case 0x0d:
+      return "invalid parameters";
+    case 0x0f:
+      return "adapter is powered off";
+    case 0x11:
+      return "invalid index (no such adapter)";
+    case 0x14:
+      return "permission denied";
+    default:
+      return "failed";
+  }
+}
+
+bool send_command(int fd, std::uint16_t op, std::uint16_t index, std::uint8_t param) {
+  const std::uint8_t pkt[7] = {static_cast<std::uint8_t>(op & 0xff),
+                               static_cast<std::uint8_t>(op >> 8),
+                               static_cast<std::uint8_t>(index & 0xff),
+                               static_cast<std::uint8_t>(index >> 8),
+                               1,
+                               0,
+                               param};
+  return ::write(fd, pkt, sizeof pkt) == static_cast<ssize_t>(sizeof pkt);
+}
+}  // namespace
+
+Advertisement parse_eir(std::span<const std::uint8_t> eir) {
+  Advertisement a;
+  std::size_t i = 0;
+  while (i < eir.size()) {
+    const std::size_t len = eir[i];
+    if (len == 0) break;  // padding
+    if (i + 1 + len > eir.size()) break;
+    const std::uint8_t type = eir[i + 1];
+    const auto data = eir.subspan(i + 2, len - 1);
+    switch (type) {
+      case 0x08:  // shortened local name
+      case 0x09:  // complete local name
+        if (type == 0x09 || a.name.empty()) a.name.assign(data.begin(), data.end());
+        break;
+      case 0x02:  // incomplete list of 16-bit UUIDs
+      case 0x03:  // complete list
+        for (std::size_t j = 0; j + 1 < data.size(); j += 2) {
+          const std::uint16_t u = le16(&data[j]);
+          if (std::find(a.uuids16.begin(), a.uuids16.end(), u) == a.uuids16.end())
+            a.uuids16.push_back(u);
+        }
+        break;
+      default:
+        break;
+    }
+    i += 1 + len;
+  }
+  return a;
+}
+
+bool FoundDevice::is_bm6() const {
+  return advert.name == "BM6" ||
+         std::find(advert.uuids16.begin(), advert.uuids16.end(), 0xfff0) != advert.uuids16.end();
+}
+
+bool discover(int adapter_id, std::chrono::milliseconds duration,
+              std::map<std::string, FoundDevice>& found, std::string& error) {
+  UniqueFd fd(::socket(PF_BLUETOOTH, SOCK_RAW | SOCK_CLOEXEC, BTPROTO_HCI));
+  if (!fd) {
+    error = errno == EAFNOSUPPORT ? "this kernel has no Bluetooth support"
+                                  : std::string("mgmt socket: ") + std::strerror(errno);
+    return false;
+  }
+  sockaddr_hci addr{};
+  addr.hci_family = AF_BLUETOOTH;
+  addr.hci_dev = kDevNone;
+  addr.hci_channel = kChannelControl;
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    error = (errno == EPERM || errno == EACCES)
+                ? "scanning needs CAP_NET_ADMIN: run as root, or once: sudo setcap "
+                  "cap_net_admin,cap_net_raw+ep $(command -v bm6ctl)"
+                : std::string("binding the mgmt channel: ") + std::strerror(errno);
+    return false;
+  }
+  const auto index = static_cast<std::uint16_t>(adapter_id);
+  if (!send_command(fd.get(), kOpStartDiscovery, index, kLeAddressTypes)) {
+    error = std::string("starting discovery: ") + std::strerror(errno);
+    return false;
+  }
+  const auto deadline = std::chrono::steady_clock::now() + duration;
+  bool started = false;
+  std::uint8_t buf[1024];
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    pollfd p{fd.get(), POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+    const ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 6) continue;
+    const std::uint16_t event = le16(buf), ev_index = le16(buf + 2), len = le16(buf + 4);
+    if (static_cast<std::size_t>(n) < 6u + len || ev_index != index) continue;
+    const std::uint8_t* params = buf + 6;
+    if ((event == kEvCommandComplete || event == kEvCommandStatus) && len >= 3 &&
+        le16(params) == kOpStartDiscovery) {
+      if (params[2] != 0) {
+        error = std::string("discovery on hci") + std::to_string(adapter_id) + " " +
+                mgmt_status(params[2]);
+        return false;
+      }
+      started = true;
+    } else if (event == kEvDeviceFound && len >= 14) {
+      const std::uint16_t eir_len = le16(params + 12);
+      if (14u + eir_len > len) continue;
+      char address[18];
+      std::snprintf(address, sizeof address, "%02X:%02X:%02X:%02X:%02X:%02X", params[5], params[4],
+                    params[3], params[2], params[1], params[0]);
+      auto& d = found[address];
+      const bool first = d.address.empty();
+      d.address = address;
+      d.random = params[6] == 2;
+      const int rssi = static_cast<std::int8_t>(params[7]);
+      d.rssi = first ? rssi : std::max(d.rssi, rssi);
+      const auto advert = parse_eir({params + 14, eir_len});
+      if (!advert.name.empty()) d.advert.name = advert.name;
+      for (auto u : advert.uuids16)
+        if (std::find(d.advert.uuids16.begin(), d.advert.uuids16.end(), u) ==
+            d.advert.uuids16.end())
+          d.advert.uuids16.push_back(u);
+    }
+  }
+  if (started) send_command(fd.get(), kOpStopDiscovery, index, kLeAddressTypes);
+  if (!started && error.empty()) {
+    error = "the adapter did not start discovery";
+    return false;
+  }
+  return true;
+}
+
+}  // namespace bm6::scan
