@@ -82,7 +82,9 @@ void dispatch(const std::string& device, const TimedReading& r, cdtime_t interva
       {"percent", "charged", static_cast<double>(r.reading.soc_percent)},
       {"gauge", "state", static_cast<double>(static_cast<int>(r.reading.state))},
   };
-  for (const auto& v : values) {
+  std::vector<Value> all(std::begin(values), std::end(values));
+  if (r.rssi_dbm) all.push_back({"signal_power", "", static_cast<double>(*r.rssi_dbm)});
+  for (const auto& v : all) {
     value_t value;
     value.gauge = v.value;
     value_list_t vl{};
@@ -135,12 +137,15 @@ void on_device_event(const DeviceOptions& device, DeviceEvent event, const std::
       log.ever_streamed = true;
       return;
     case DeviceEvent::kLinkLost:
+      // Every event at debug level; at higher levels once until the device is back.
+      plugin_log(LOG_DEBUG, "bm6 plugin: device \"%s\": link lost: %s", name, detail.c_str());
       c_complain_once(LOG_WARNING, &log.complaint,
                       "bm6 plugin: device \"%s\" (%s): link lost (%s); reconnecting with backoff "
                       "up to %s",
                       name, address, detail.c_str(), format_seconds(device.reconnect_max).c_str());
       return;
     case DeviceEvent::kConnectFailed:
+      plugin_log(LOG_DEBUG, "bm6 plugin: device \"%s\": connect failed: %s", name, detail.c_str());
       c_complain_once(LOG_ERR, &log.complaint,
                       "bm6 plugin: device \"%s\" (%s) is unreachable: %s; retrying with backoff "
                       "up to %s",

@@ -1,4 +1,5 @@
 #include "transport/bm6_device.h"
+#include "transport/hci_rssi.h"
 
 #include <gtest/gtest.h>
 

@@ -76,7 +76,7 @@ TEST(Connector, BluetoothWithoutKernelSupportOrAdapterSaysSo) {
   // This machine's kernel may have no AF_BLUETOOTH at all (the CI machines do not): either
   // way the attempt ends through the loop with a sentence a user can act on, not a crash.
   EventLoop loop;
-  AdapterGates gates(loop);
+  BluetoothAdapters gates(loop);
   std::string err;
   auto c = make_connector(loop, {"AA:BB:CC:DD:EE:FF", "hci7", false, 200ms}, &gates, err);
   ASSERT_TRUE(c) << err;
@@ -91,9 +91,9 @@ TEST(Connector, BluetoothWithoutKernelSupportOrAdapterSaysSo) {
   EXPECT_FALSE(make_connector(loop, {.address = "AA:BB:CC:DD:EE:FF"}, nullptr, err));
 }
 
-TEST(AdapterGates, OneAttemptPerAdapterInOrder) {
+TEST(BluetoothAdapters, OneAttemptPerAdapterInOrder) {
   EventLoop loop;
-  AdapterGates gates(loop);
+  BluetoothAdapters gates(loop);
   std::vector<int> granted;
   const auto a = gates.acquire(0, [&] { granted.push_back(1); });
   const auto b = gates.acquire(0, [&] { granted.push_back(2); });

@@ -105,11 +105,15 @@ int run_scan(int argc, char** argv) {
     if (!all && !d.is_bm6()) continue;
     ++shown;
     if (json) {
-      std::printf("{\"address\":\"%s\",\"address_type\":\"%s\",\"name\":\"%s\",\"rssi\":%d}\n",
-                  address.c_str(), d.random ? "random" : "public", d.advert.name.c_str(), d.rssi);
+      // 127: the controller could not tell (HCI "RSSI not available").
+      const std::string rssi = d.rssi == 127 ? "null" : std::to_string(d.rssi);
+      std::printf("{\"address\":\"%s\",\"address_type\":\"%s\",\"name\":\"%s\",\"rssi\":%s}\n",
+                  address.c_str(), d.random ? "random" : "public", d.advert.name.c_str(),
+                  rssi.c_str());
     } else {
-      std::printf("%-17s  %-6s  %-12s  %d dBm\n", address.c_str(), d.random ? "random" : "public",
-                  d.advert.name.empty() ? "-" : d.advert.name.c_str(), d.rssi);
+      const std::string rssi = d.rssi == 127 ? "n/a" : std::to_string(d.rssi) + " dBm";
+      std::printf("%-17s  %-6s  %-12s  %s\n", address.c_str(), d.random ? "random" : "public",
+                  d.advert.name.empty() ? "-" : d.advert.name.c_str(), rssi.c_str());
     }
   }
   if (shown == 0) std::fprintf(stderr, "bm6ctl: no BM6 found in %.0f s\n", timeout);
@@ -141,13 +145,14 @@ int run_read(int argc, char** argv) {
   const auto limit = std::chrono::milliseconds(std::llround(timeout * 1000));
   options.timeout = limit;
   EventLoop loop;
-  AdapterGates gates(loop);
+  BluetoothAdapters gates(loop);
   Bm6Codec codec;
   std::string error;
   auto connector = make_connector(loop, options, &gates, error);
   if (!connector) usage_error(error);
   std::unique_ptr<Bm6Link> link;
   std::optional<Bm6Reading> reading;
+  std::optional<int> rssi;
   bool finished = false;
   connector->connect([&](UniqueFd fd, const std::string& e) {
     if (!fd) {
@@ -157,8 +162,20 @@ int run_read(int argc, char** argv) {
     }
     Bm6Link::Handlers h;
     h.on_reading = [&](const Bm6Reading& r, std::chrono::system_clock::time_point) {
+      if (reading) return;
       reading = r;
-      finished = true;
+      // The signal strength too, where there is a radio; the answer takes a moment.
+      const int link_fd = link->bearer().fd();
+      if (!connector->read_rssi(link_fd, [&](int dbm) {
+            rssi = dbm;
+            finished = true;
+          })) {
+        if (options.address.rfind("unix:", 0) != 0)
+          std::fprintf(stderr, "bm6ctl: reading the RSSI failed: %s\n", std::strerror(errno));
+        finished = true;
+      } else {
+        loop.add_timer(std::chrono::seconds(1), [&] { finished = true; });
+      }
     };
     h.on_closed = [&](const std::string& reason) {
       error = reason;
@@ -174,14 +191,16 @@ int run_read(int argc, char** argv) {
     return error.find("not permitted") != std::string::npos ? kNoPermission : kFailed;
   }
   if (json) {
+    const std::string rssi_field = rssi ? ",\"rssi\":" + std::to_string(*rssi) : "";
     std::printf(
         "{\"address\":\"%s\",\"voltage\":%.2f,\"temperature\":%d,\"soc\":%u,"
-        "\"state\":\"%s\"}\n",
+        "\"state\":\"%s\"%s}\n",
         options.address.c_str(), reading->volts(), reading->temperature_c, reading->soc_percent,
-        to_string(reading->state));
+        to_string(reading->state), rssi_field.c_str());
   } else {
-    std::printf("%s: %.2f V, %d C, %u %%, %s\n", options.address.c_str(), reading->volts(),
-                reading->temperature_c, reading->soc_percent, to_string(reading->state));
+    std::printf("%s: %.2f V, %d C, %u %%, %s%s\n", options.address.c_str(), reading->volts(),
+                reading->temperature_c, reading->soc_percent, to_string(reading->state),
+                rssi ? (", " + std::to_string(*rssi) + " dBm").c_str() : "");
   }
   return 0;
 }

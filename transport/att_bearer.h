@@ -72,6 +72,7 @@ class AttBearer {
   void close(const std::string& reason);
 
   bool is_open() const { return fd_.get() >= 0; }
+  int fd() const { return fd_.get(); }  // for socket options of the link; -1 once closed
   std::uint16_t mtu() const { return mtu_; }
   // The MTU both sides agreed on: min(ours, theirs), never below 23.
   void set_peer_mtu(std::uint16_t peer_rx_mtu);

@@ -67,13 +67,15 @@ void Bm6Device::on_connected(UniqueFd fd, const std::string& error) {
   }
   ++counters_.connects;
   got_reading_ = false;
+  rssi_.reset();
   Bm6Link::Options link_options;
   link_options.att.transaction_timeout = options_.response_timeout;
   link_options.stream_timeout = options_.stream_timeout;
   Bm6Link::Handlers handlers;
   handlers.on_reading = [this](const Bm6Reading& r, std::chrono::system_clock::time_point at) {
     ++counters_.readings;
-    slot_->store({r, at});
+    ask_rssi();
+    slot_->store({r, at, rssi_});
     if (!got_reading_) {
       got_reading_ = true;
       failures_ = 0;
@@ -89,6 +91,20 @@ void Bm6Device::on_connected(UniqueFd fd, const std::string& error) {
     emit(DeviceEvent::kConnectFailed, e.what());
     retry_later();
   }
+}
+
+void Bm6Device::ask_rssi() {
+  // At most once a second: one HCI command per device, answered within a connection event.
+  const auto now = std::chrono::steady_clock::now();
+  if (!link_ || now - rssi_asked_ < std::chrono::seconds(1)) return;
+  rssi_asked_ = now;
+  std::weak_ptr<int> alive = alive_;
+  Bm6Link* link = link_.get();
+  connector_->read_rssi(link->bearer().fd(), [this, alive, link](int dbm) {
+    // Dropped if the device, or the link it was asked for, is gone.
+    if (alive.expired() || link_.get() != link) return;
+    rssi_ = dbm;
+  });
 }
 
 void Bm6Device::on_link_closed(const std::string& reason) {

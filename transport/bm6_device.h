@@ -35,6 +35,7 @@ struct DeviceOptions {
 struct TimedReading {
   Bm6Reading reading;
   std::chrono::system_clock::time_point received;
+  std::optional<int> rssi_dbm{};  // of the link, when the transport can tell (Bluetooth)
 };
 
 // The newest reading not yet dispatched, handed from the loop thread to a read callback.
@@ -105,6 +106,7 @@ class Bm6Device {
   void on_connected(UniqueFd fd, const std::string& error);
   void on_link_closed(const std::string& reason);
   void retry_later();
+  void ask_rssi();
   void emit(DeviceEvent event, const std::string& detail);
 
   EventLoop& loop_;
@@ -117,9 +119,12 @@ class Bm6Device {
   EventLoop::TimerId timer_ = 0;  // reconnect delay
   unsigned failures_ = 0;         // consecutive, reset by a reading
   bool got_reading_ = false;      // on the current link
+  std::optional<int> rssi_;       // of the current link
+  std::chrono::steady_clock::time_point rssi_asked_{};
   bool stopped_ = true;
   std::minstd_rand rng_;
   DeviceCounters counters_;
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // for late RSSI answers
 };
 
 }  // namespace bm6

@@ -27,7 +27,7 @@ class Bm6Engine {
 
  private:
   EventLoop loop_;
-  AdapterGates gates_{loop_};
+  BluetoothAdapters gates_{loop_};
   Bm6Codec codec_;
   std::vector<std::unique_ptr<Bm6Device>> devices_;
   std::map<std::string, std::shared_ptr<ReadingSlot>> slots_;

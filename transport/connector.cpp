@@ -74,14 +74,14 @@ void SocketConnect::cancel() {
   done_ = nullptr;
 }
 
-AdapterGates::Ticket AdapterGates::acquire(int adapter, std::function<void()> granted) {
+BluetoothAdapters::Ticket BluetoothAdapters::acquire(int adapter, std::function<void()> granted) {
   const Ticket ticket = next_++;
   gates_[adapter].waiting.push_back({ticket, std::move(granted)});
   grant_next(adapter);
   return ticket;
 }
 
-void AdapterGates::release(int adapter, Ticket ticket) {
+void BluetoothAdapters::release(int adapter, Ticket ticket) {
   auto it = gates_.find(adapter);
   if (it == gates_.end()) return;
   auto& gate = it->second;
@@ -93,7 +93,15 @@ void AdapterGates::release(int adapter, Ticket ticket) {
   std::erase_if(gate.waiting, [ticket](const Waiter& w) { return w.ticket == ticket; });
 }
 
-void AdapterGates::grant_next(int adapter) {
+BluetoothAdapters::~BluetoothAdapters() = default;
+
+HciRssi& BluetoothAdapters::rssi(int adapter) {
+  auto& r = rssi_[adapter];
+  if (!r) r = std::make_unique<HciRssi>(loop_, adapter);
+  return *r;
+}
+
+void BluetoothAdapters::grant_next(int adapter) {
   auto& gate = gates_[adapter];
   if (gate.holder != 0 || gate.waiting.empty()) return;
   gate.holder = gate.waiting.front().ticket;
@@ -180,7 +188,7 @@ std::string validate_address(const std::string& address) {
 }
 
 std::unique_ptr<Connector> make_connector(EventLoop& loop, const ConnectorOptions& options,
-                                          AdapterGates* gates, std::string& error) {
+                                          BluetoothAdapters* gates, std::string& error) {
   error = validate_address(options.address);
   if (!error.empty()) return nullptr;
   if (options.address.rfind("unix:", 0) == 0) return std::make_unique<UnixConnector>(loop, options);

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "transport/event_loop.h"
+#include "transport/hci_rssi.h"
 #include "transport/unique_fd.h"
 
 namespace bm6 {
@@ -27,6 +28,13 @@ class Connector {
   virtual void cancel() = 0;
   // The address as the user wrote it.
   virtual std::string address() const = 0;
+  // Asks for the signal strength of the link on `fd` (one this connector made); `done`
+  // runs later from the loop with dBm, or never. False where there is no radio (unix:).
+  virtual bool read_rssi(int fd, std::function<void(int dbm)> done) {
+    (void)fd;
+    (void)done;
+    return false;
+  }
 };
 
 // Parses an address as written in the config: "unix:/path" or a Bluetooth address
@@ -41,15 +49,18 @@ struct ConnectorOptions {
   std::chrono::milliseconds timeout{10000};  // one attempt, from when it starts
 };
 
-// One connect in flight per Bluetooth adapter: controllers and the kernel misbehave with
-// more. Attempts wait their turn in order; the turn comes through the loop.
-class AdapterGates {
+// What the Bluetooth connectors of one loop share, per adapter: the gate that lets one
+// connect be in flight at a time (controllers and the kernel misbehave with more; attempts
+// wait their turn in order, and the turn comes through the loop), and the RSSI reader.
+class BluetoothAdapters {
  public:
-  explicit AdapterGates(EventLoop& loop) : loop_(loop) {}
+  explicit BluetoothAdapters(EventLoop& loop) : loop_(loop) {}
+  ~BluetoothAdapters();
   using Ticket = std::uint64_t;
   Ticket acquire(int adapter, std::function<void()> granted);
   // Gives up a ticket, waiting or granted; the next in line gets the adapter.
   void release(int adapter, Ticket ticket);
+  HciRssi& rssi(int adapter);
 
  private:
   struct Waiter {
@@ -63,13 +74,14 @@ class AdapterGates {
   void grant_next(int adapter);
   EventLoop& loop_;
   std::map<int, Gate> gates_;
+  std::map<int, std::unique_ptr<HciRssi>> rssi_;
   Ticket next_ = 1;
 };
 
 // A connector for `options.address`; nullptr with `error` set if it cannot be used.
 // Bluetooth connectors share `gates` (required for them, unused for unix:).
 std::unique_ptr<Connector> make_connector(EventLoop& loop, const ConnectorOptions& options,
-                                          AdapterGates* gates, std::string& error);
+                                          BluetoothAdapters* gates, std::string& error);
 
 // Connects a non-blocking socket, waiting through the loop for EINPROGRESS; shared by the
 // Unix and L2CAP connectors.

@@ -79,7 +79,7 @@ namespace {
 
 class L2capConnector final : public Connector {
  public:
-  L2capConnector(EventLoop& loop, const ConnectorOptions& options, AdapterGates& gates)
+  L2capConnector(EventLoop& loop, const ConnectorOptions& options, BluetoothAdapters& gates)
       : options_(options), gates_(gates), connect_(loop) {
     ::str2ba(options_.address.c_str(), &remote_);
   }
@@ -102,6 +102,14 @@ class L2capConnector final : public Connector {
   }
 
   std::string address() const override { return options_.address; }
+
+  bool read_rssi(int fd, std::function<void(int)> done) override {
+    l2cap_conninfo info{};
+    socklen_t len = sizeof info;
+    if (adapter_id_ < 0 || ::getsockopt(fd, SOL_L2CAP, L2CAP_CONNINFO, &info, &len) != 0)
+      return false;
+    return gates_.rssi(adapter_id_).read(info.hci_handle, std::move(done));
+  }
 
  private:
   void start() {
@@ -153,19 +161,19 @@ class L2capConnector final : public Connector {
   }
 
   ConnectorOptions options_;
-  AdapterGates& gates_;
+  BluetoothAdapters& gates_;
   SocketConnect connect_;
   bdaddr_t remote_{};
   sockaddr_l2 theirs_{};
   int adapter_id_ = -1;
-  AdapterGates::Ticket ticket_ = 0;
+  BluetoothAdapters::Ticket ticket_ = 0;
   Done done_;
 };
 
 }  // namespace
 
 std::unique_ptr<Connector> make_l2cap_connector(EventLoop& loop, const ConnectorOptions& options,
-                                                AdapterGates& gates) {
+                                                BluetoothAdapters& gates) {
   return std::make_unique<L2capConnector>(loop, options, gates);
 }
 

@@ -10,7 +10,7 @@
 namespace bm6 {
 
 std::unique_ptr<Connector> make_l2cap_connector(EventLoop& loop, const ConnectorOptions& options,
-                                                AdapterGates& gates);
+                                                BluetoothAdapters& gates);
 
 // What a user can do about a failed Bluetooth connect, socket() or bind(): one sentence.
 std::string describe_bluetooth_errno(int err, const std::string& adapter,

@@ -1,0 +1,153 @@
+#!/bin/bash
+# Runs inside the VM (see vm-run.sh): two virtual controllers linked by an emulated radio,
+# bm6-sim as a BM6 on hci0, and on hci1 bm6ctl and the real collectd with bm6.so.
+# usage: guest-test.sh BUILD_DIR
+set -u
+B=$1
+OUT=/bm6out
+PERIPHERAL=00:AA:01:00:00:00
+RUN=/run/bm6
+mkdir -p "$RUN/plugins" "$RUN/csv"
+now() { date +%s.%N; }
+T0=$(now)
+say() { printf '[%6.2f] %s\n' "$(echo "$(now) - $T0" | bc)" "$*"; }
+BTMON=
+stop_btmon() {  # btmon buffers: stop it before the trace is read
+  [ -n "$BTMON" ] || return 0
+  kill -INT "$BTMON" 2>/dev/null
+  wait "$BTMON" 2>/dev/null
+  cp "$RUN/hci.btsnoop" "$OUT/" 2>/dev/null
+  BTMON=
+}
+fail() {
+  say "FAIL: $*"
+  stop_btmon
+  [ -f "$RUN/collectd.log" ] && cp "$RUN/collectd.log" "$OUT/"
+  find "$RUN/csv" -type f -exec sh -c 'echo "== $1"; tail -n 3 "$1"' _ {} \; >"$OUT/csv.txt" 2>&1
+  exit 1
+}
+mgmt() { timeout 10 btmgmt "$@" </dev/null >/dev/null 2>&1; }
+wait_for() {  # seconds, command...
+  local limit=$1; shift
+  local end=$(( $(date +%s) + limit ))
+  until "$@"; do [ "$(date +%s)" -lt "$end" ] || return 1; sleep 0.2; done
+}
+
+modprobe bluetooth && modprobe hci_vhci || fail "no Bluetooth modules in this kernel"
+up=0
+for attempt in 1 2 3; do
+  # Dual-mode 5.0 controllers: btvirt implements HCI Read RSSI only for controllers with
+  # BR/EDR. Advertising goes through mgmt so the kernel uses the extended commands its
+  # extended scanning expects.
+  btvirt -l2 >"$OUT/btvirt.log" 2>&1 &
+  BTVIRT=$!
+  if wait_for 10 test -e /sys/class/bluetooth/hci1; then up=1; break; fi
+  say "controllers did not come up (attempt $attempt), restarting btvirt"
+  kill $BTVIRT; wait $BTVIRT 2>/dev/null
+done
+[ $up = 1 ] || fail "btvirt did not create hci0 and hci1"
+for i in 0 1; do mgmt --index $i power on; mgmt --index $i le on; done
+mgmt --index 0 connectable on
+mgmt --index 0 name BM6
+# Advertise as a BM6 does: service FFF0 in the advertisement, the name in the scan response.
+mgmt --index 0 add-adv -u FFF0 -c -g -n 1 || fail "btmgmt add-adv failed"
+btmon -w "$RUN/hci.btsnoop" >/dev/null 2>&1 &
+BTMON=$!
+say "controllers up"
+
+start_sim() {
+  "$B/tools/bm6-sim" --period 0.5 --voltage 12.66 --temperature 14 --soc 77 --state charging \
+    --l2cap hci0 >>"$OUT/sim.log" 2>&1 &
+  SIM=$!
+  wait_for 5 grep -q "serving l2cap:hci0" "$OUT/sim.log" || fail "bm6-sim did not start"
+}
+start_sim
+say "simulated BM6 serving on hci0 ($PERIPHERAL)"
+
+# 1. bm6ctl scan finds it, through the kernel's mgmt discovery.
+"$B/tools/bm6ctl" scan --adapter hci1 --timeout 4 >"$OUT/scan.txt" 2>&1 || fail "bm6ctl scan: $(cat "$OUT/scan.txt")"
+grep -q "^$PERIPHERAL  public  BM6" "$OUT/scan.txt" || fail "scan did not list the BM6: $(cat "$OUT/scan.txt")"
+say "bm6ctl scan: $(grep "$PERIPHERAL" "$OUT/scan.txt")"
+
+# 2. bm6ctl read reads one value.
+"$B/tools/bm6ctl" read "$PERIPHERAL" --adapter hci1 --timeout 15 --json >"$OUT/read.json" 2>&1 || fail "bm6ctl read: $(cat "$OUT/read.json")"
+grep -q '"voltage":12.66,"temperature":14,"soc":77,"state":"charging","rssi":-\?[0-9]' "$OUT/read.json" || fail "bm6ctl read printed $(cat "$OUT/read.json")"
+say "bm6ctl read: $(cat "$OUT/read.json")"
+
+# 3. The real collectd with bm6.so reaches it by its Bluetooth address.
+cp /usr/lib/collectd/csv.so /usr/lib/collectd/logfile.so "$B/plugin/bm6.so" "$RUN/plugins/"
+cat >"$RUN/collectd.conf" <<CONF
+Hostname "vm"
+FQDNLookup false
+Interval 1
+BaseDir "$RUN"
+PIDFile "$RUN/collectd.pid"
+PluginDir "$RUN/plugins"
+TypesDB "/usr/share/collectd/types.db"
+LoadPlugin logfile
+<Plugin logfile>
+  LogLevel info
+  File "$RUN/collectd.log"
+  Timestamp true
+</Plugin>
+LoadPlugin csv
+<Plugin csv>
+  DataDir "$RUN/csv"
+</Plugin>
+LoadPlugin bm6
+<Plugin bm6>
+  <Device "van">
+    Address "$PERIPHERAL"
+    AddressType "public"
+    Adapter "hci1"
+    ConnectTimeout 10
+    ResponseTimeout 3
+    StreamTimeout 1
+    ReconnectMin 0.5
+    ReconnectMax 2
+  </Device>
+</Plugin>
+CONF
+rows() { cat "$RUN/csv/vm/bm6-van/$1"-* 2>/dev/null | grep -v '^epoch' ; }
+count() { rows "$1" | wc -l; }
+has_rows() { [ -n "$(rows "$1")" ]; }
+at_least() { [ "$(count "$1")" -ge "$2" ]; }
+T_COLLECTD=$(now)
+collectd -f -C "$RUN/collectd.conf" >"$OUT/collectd.out" 2>&1 &
+COLLECTD=$!
+wait_for 60 has_rows voltage || fail "no value from collectd within 60 s"
+T_FIRST=$(now)
+say "collectd: first value after $(echo "$T_FIRST - $T_COLLECTD" | bc) s"
+wait_for 30 at_least voltage 3 || fail "values stopped"
+rows voltage | tail -n 1 | grep -q ',12.66' || fail "wrong voltage $(rows voltage | tail -n 1)"
+rows temperature | tail -n 1 | grep -q ',14' || fail "wrong temperature"
+rows percent-charged | tail -n 1 | grep -q ',77' || fail "wrong state of charge"
+rows gauge-state | tail -n 1 | grep -q ',2' || fail "wrong state"
+wait_for 10 has_rows signal_power || fail "no signal_power (RSSI) dispatched"
+say "collectd values: $(rows voltage | tail -n 1) V, RSSI $(rows signal_power | tail -n 1) dBm"
+
+# 4. The peripheral goes away (its radio off, as when a BM6 loses power or range) and
+# comes back: the plugin reconnects by itself.
+kill -9 $SIM; wait $SIM 2>/dev/null
+mgmt --index 0 power off
+T_KILL=$(now)
+wait_for 40 grep -q 'link lost' "$RUN/collectd.log" || fail "the plugin did not notice the link loss"
+say "link loss noticed after $(echo "$(now) - $T_KILL" | bc) s"
+sleep 2
+mgmt --index 0 power on
+start_sim
+# A BM6 that comes back starts advertising again.
+mgmt --index 0 add-adv -u FFF0 -c -g -n 1
+T_BACK=$(now)
+after_back() { rows voltage | awk -F, -v t="$T_BACK" '$1 > t' | grep -q .; }
+wait_for 60 after_back || fail "values did not resume after the BM6 came back"
+say "values resumed $(echo "$(now) - $T_BACK" | bc) s after the BM6 came back"
+grep -q 'is back: readings flow again' "$RUN/collectd.log" || fail "no 'is back' message"
+
+kill $COLLECTD; wait $COLLECTD
+status=$?
+[ $status = 0 ] || fail "collectd exited with $status"
+cp "$RUN/collectd.log" "$OUT/"
+echo "first_value_s=$(echo "$T_FIRST - $T_COLLECTD" | bc)" >"$OUT/metrics"
+say "PASS"
+exit 0
