@@ -137,15 +137,12 @@ void on_device_event(const DeviceOptions& device, DeviceEvent event, const std::
       log.ever_streamed = true;
       return;
     case DeviceEvent::kLinkLost:
-      // Every event at debug level; at higher levels once until the device is back.
-      plugin_log(LOG_DEBUG, "bm6 plugin: device \"%s\": link lost: %s", name, detail.c_str());
       c_complain_once(LOG_WARNING, &log.complaint,
                       "bm6 plugin: device \"%s\" (%s): link lost (%s); reconnecting with backoff "
                       "up to %s",
                       name, address, detail.c_str(), format_seconds(device.reconnect_max).c_str());
       return;
     case DeviceEvent::kConnectFailed:
-      plugin_log(LOG_DEBUG, "bm6 plugin: device \"%s\": connect failed: %s", name, detail.c_str());
       c_complain_once(LOG_ERR, &log.complaint,
                       "bm6 plugin: device \"%s\" (%s) is unreachable: %s; retrying with backoff "
                       "up to %s",
