@@ -302,6 +302,10 @@ static void registers_one_read_per_device_with_its_interval(void **state) {
   (void)state;
   oconfig_item_t *block = item("Plugin");
   add_child(block, device("van", "unix:/nonexistent/van.sock"));
+  oconfig_item_t *radio = device("radio", "AA:BB:CC:DD:EE:01");
+  add_child(radio, with_string(item("Adapter"), "hci1"));
+  add_child(radio, with_string(item("AddressType"), "random"));
+  add_child(block, radio);
   oconfig_item_t *house = device("house", "unix:/nonexistent/house.sock");
   add_child(house, with_number(item("Interval"), 5));
   add_child(block, house);
@@ -309,9 +313,10 @@ static void registers_one_read_per_device_with_its_interval(void **state) {
   free_item(block, 1);
 
   expect_read("bm6/van", 0); /* 0: collectd's interval */
+  expect_read("bm6/radio", 0);
   expect_read("bm6/house", ((cdtime_t)5) << 30);
   assert_int_equal(init_cb(), 0);
-  assert_int_equal(reads_num, 2);
+  assert_int_equal(reads_num, 3);
   assert_int_equal(count_logs(LOG_ERR, "configuration"), 0);
 }
 
@@ -337,8 +342,12 @@ static void every_config_mistake_gets_its_own_error(void **state) {
   add_child(backoff, with_number(item("ReconnectMin"), 30));
   add_child(backoff, with_number(item("ReconnectMax"), 10)); /* 9 */
   add_child(block, backoff);
-  add_child(block, with_number(item("Device"), 3));    /* 10 */
-  add_child(block, device("a/b", "unix:/tmp/e.sock")); /* 11 */
+  add_child(block, with_number(item("Device"), 3)); /* 10 */
+  add_child(block, device("a/b", "unix:/tmp/e.sock"));
+  oconfig_item_t *radio = device("radio", "AA:BB:CC:DD:EE:01");
+  add_child(radio, with_string(item("Adapter"), "usb0"));
+  add_child(radio, with_string(item("AddressType"), "static"));
+  add_child(block, radio); /* 11 */
 
   assert_int_not_equal(config_cb(block), 0);
   free_item(block, 1);
@@ -355,6 +364,8 @@ static void every_config_mistake_gets_its_own_error(void **state) {
       "device \"backoff\": ReconnectMin is greater than ReconnectMax",
       "<Device> needs one quoted name",
       "device \"a/b\": the name must be",
+      "device \"radio\": option \"Adapter\": \"usb0\" is not an adapter name like \"hci0\"",
+      "device \"radio\": option \"AddressType\": \"static\" is neither \"public\" nor \"random\"",
   };
   const int n = (int)(sizeof want / sizeof want[0]);
   for (int i = 0; i < n; i++) {
