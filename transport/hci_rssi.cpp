@@ -56,8 +56,7 @@ bool HciRssi::read(std::uint16_t handle, Done done) {
 bool HciRssi::parse_read_rssi_complete(const std::uint8_t* p, std::size_t len,
                                        std::uint16_t& handle, int& dbm) {
   // 04 0e plen ncmd opcode(2) status handle(2) rssi
-  if (len < 10 || p[0] != HCI_EVENT_PKT || p[1] != EVT_CMD_COMPLETE || p[2] + 3u != len ||
-      p[2] < 7)
+  if (len < 10 || p[0] != HCI_EVENT_PKT || p[1] != EVT_CMD_COMPLETE || p[2] + 3u != len || p[2] < 7)
     return false;
   const std::uint16_t opcode = static_cast<std::uint16_t>(p[4] | p[5] << 8);
   if (opcode != kReadRssi || p[6] != 0) return false;
