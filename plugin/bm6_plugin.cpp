@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "plugin/bm6_config.h"
+#include "plugin/bm6_values.h"
 #include "plugin/collectd_api.h"
 #include "transport/bm6_engine.h"
 
@@ -46,67 +47,13 @@ PluginState& state() {
   return s;
 }
 
-cdtime_t to_cdtime(std::chrono::system_clock::time_point t) {
-  const auto ns =
-      std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
-  const auto u = static_cast<std::uint64_t>(ns);
-  return ((u / 1000000000u) << 30) | ((((u % 1000000000u) << 30) + 500000000u) / 1000000000u);
-}
-
-cdtime_t to_cdtime(std::chrono::milliseconds ms) {
-  const auto u = static_cast<std::uint64_t>(ms.count());
-  return ((u / 1000u) << 30) | ((((u % 1000u) << 30) + 500u) / 1000u);
-}
-
-std::chrono::system_clock::duration from_cdtime(cdtime_t t) {
-  const std::uint64_t ns =
-      (t >> 30) * 1000000000u + (((t & 0x3fffffffu) * 1000000000u + (1u << 29)) >> 30);
-  return std::chrono::duration_cast<std::chrono::system_clock::duration>(
-      std::chrono::nanoseconds(ns));
-}
-
-void copy(char (&dst)[DATA_MAX_NAME_LEN], const std::string& src) {
-  std::strncpy(dst, src.c_str(), DATA_MAX_NAME_LEN - 1);
-  dst[DATA_MAX_NAME_LEN - 1] = '\0';
-}
-
-void dispatch(const std::string& device, const TimedReading& r, cdtime_t interval) {
-  struct Value {
-    const char* type;
-    const char* type_instance;
-    double value;
-  };
-  const Value values[] = {
-      {"voltage", "", r.reading.volts()},
-      {"temperature", "", static_cast<double>(r.reading.temperature_c)},
-      {"percent", "charged", static_cast<double>(r.reading.soc_percent)},
-      {"gauge", "state", static_cast<double>(static_cast<int>(r.reading.state))},
-  };
-  std::vector<Value> all(std::begin(values), std::end(values));
-  if (r.rssi_dbm) all.push_back({"signal_power", "", static_cast<double>(*r.rssi_dbm)});
-  for (const auto& v : all) {
-    value_t value;
-    value.gauge = v.value;
-    value_list_t vl{};
-    vl.values = &value;
-    vl.values_len = 1;
-    vl.time = to_cdtime(r.received);
-    vl.interval = interval;
-    copy(vl.plugin, kPlugin);
-    copy(vl.plugin_instance, device);
-    copy(vl.type, v.type);
-    copy(vl.type_instance, v.type_instance);
-    plugin_dispatch_values(&vl);
-  }
-}
-
 int bm6_read(user_data_t* ud) noexcept {
   try {
     const auto* ctx = static_cast<const ReadContext*>(ud->data);
     const cdtime_t interval = plugin_get_interval();
     // Nothing older than one interval: a reading that sat unread is not "now".
     const auto not_before = std::chrono::system_clock::now() - from_cdtime(interval);
-    if (const auto r = ctx->slot->take(not_before)) dispatch(ctx->name, *r, interval);
+    if (const auto r = ctx->slot->take(not_before)) dispatch_reading(ctx->name, *r, interval);
     // Success even with nothing to dispatch: an error would make collectd back this read
     // off for ever longer intervals, and the device's state is logged by the I/O thread.
     return 0;

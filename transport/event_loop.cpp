@@ -121,6 +121,7 @@ void EventLoop::run_posted() {
     std::lock_guard lock(posted_mutex_);
     batch.swap(posted_);
   }
+  did_work_ = did_work_ || !batch.empty();
   for (auto& fn : batch) fn();
 }
 
@@ -136,6 +137,7 @@ void EventLoop::fire_timers() {
     due.push_back(std::move(node.mapped()));
   }
   rearm_timerfd();
+  did_work_ = did_work_ || !due.empty();
   for (auto& fn : due) fn();
 }
 
@@ -146,13 +148,15 @@ void EventLoop::dispatch(const epoll_event& event) {
   // Unwatched, or the fd number reused by a newer watch, earlier in this batch.
   if (it == watches_.end() || it->second.generation != generation) return;
   FdCallback callback = it->second.callback;  // a copy: the callback may unwatch itself
+  did_work_ = true;
   callback(event.events);
 }
 
 void EventLoop::run_once(std::chrono::milliseconds timeout) {
   epoll_event events[64];
   const int n = ::epoll_wait(epoll_.get(), events, 64, static_cast<int>(timeout.count()));
-  ++wakeups_;
+  wakeups_.fetch_add(1, std::memory_order_relaxed);
+  did_work_ = false;
   for (int i = 0; i < n; ++i) {
     if (events[i].data.u64 == kTimerKey) {
       fire_timers();
@@ -162,6 +166,7 @@ void EventLoop::run_once(std::chrono::milliseconds timeout) {
       dispatch(events[i]);
     }
   }
+  if (!did_work_) idle_wakeups_.fetch_add(1, std::memory_order_relaxed);
 }
 
 void EventLoop::run() {

@@ -3,6 +3,7 @@
 
 #include <sys/epoll.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -50,8 +51,10 @@ class EventLoop {
   // Runs until `done()` is true or `timeout` passes; returns done().
   bool run_until(const std::function<bool()>& done, std::chrono::milliseconds timeout);
 
-  // Number of returns from epoll_wait: how often the loop woke up.
-  std::uint64_t wakeups() const { return wakeups_; }
+  // Returns from epoll_wait: how often the loop woke up, and how many of those found
+  // nothing to do (a timeout, or a stale timer arming). Readable from any thread.
+  std::uint64_t wakeups() const { return wakeups_.load(std::memory_order_relaxed); }
+  std::uint64_t idle_wakeups() const { return idle_wakeups_.load(std::memory_order_relaxed); }
   std::size_t watched_fds() const { return watches_.size(); }
   std::size_t pending_timers() const { return timers_.size(); }
 
@@ -79,7 +82,9 @@ class EventLoop {
   std::mutex posted_mutex_;
   std::vector<std::function<void()>> posted_;
   bool stopping_ = false;  // guarded by posted_mutex_ when set from other threads
-  std::uint64_t wakeups_ = 0;
+  std::atomic<std::uint64_t> wakeups_{0};
+  std::atomic<std::uint64_t> idle_wakeups_{0};
+  bool did_work_ = false;  // during the current wake-up
 };
 
 }  // namespace bm6

@@ -1,0 +1,63 @@
+#include "plugin/bm6_values.h"
+
+#include <cstring>
+
+namespace bm6::plugin {
+
+namespace {
+void copy(char (&dst)[DATA_MAX_NAME_LEN], const char* src) {
+  std::strncpy(dst, src, DATA_MAX_NAME_LEN - 1);
+  dst[DATA_MAX_NAME_LEN - 1] = '\0';
+}
+}  // namespace
+
+cdtime_t to_cdtime(std::chrono::system_clock::time_point t) {
+  const auto ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+  const auto u = static_cast<std::uint64_t>(ns);
+  return ((u / 1000000000u) << 30) | ((((u % 1000000000u) << 30) + 500000000u) / 1000000000u);
+}
+
+cdtime_t to_cdtime(std::chrono::milliseconds d) {
+  const auto u = static_cast<std::uint64_t>(d.count());
+  return ((u / 1000u) << 30) | ((((u % 1000u) << 30) + 500u) / 1000u);
+}
+
+std::chrono::system_clock::duration from_cdtime(cdtime_t t) {
+  const std::uint64_t ns =
+      (t >> 30) * 1000000000u + (((t & 0x3fffffffu) * 1000000000u + (1u << 29)) >> 30);
+  return std::chrono::duration_cast<std::chrono::system_clock::duration>(
+      std::chrono::nanoseconds(ns));
+}
+
+void dispatch_reading(const std::string& device, const TimedReading& r, cdtime_t interval) {
+  struct Value {
+    const char* type;
+    const char* type_instance;
+    double value;
+  };
+  const Value values[] = {
+      {"voltage", "", r.reading.volts()},
+      {"temperature", "", static_cast<double>(r.reading.temperature_c)},
+      {"percent", "charged", static_cast<double>(r.reading.soc_percent)},
+      {"gauge", "state", static_cast<double>(static_cast<int>(r.reading.state))},
+      {"signal_power", "", r.rssi_dbm ? static_cast<double>(*r.rssi_dbm) : 0.0},
+  };
+  const std::size_t count = r.rssi_dbm ? 5 : 4;  // no radio, no signal_power
+  value_t value;
+  value_list_t vl{};
+  vl.values = &value;
+  vl.values_len = 1;
+  vl.time = to_cdtime(r.received);
+  vl.interval = interval;
+  copy(vl.plugin, "bm6");
+  copy(vl.plugin_instance, device.c_str());
+  for (std::size_t i = 0; i < count; ++i) {
+    value.gauge = values[i].value;
+    copy(vl.type, values[i].type);
+    copy(vl.type_instance, values[i].type_instance);
+    plugin_dispatch_values(&vl);  // collectd copies the list
+  }
+}
+
+}  // namespace bm6::plugin

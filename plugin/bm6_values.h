@@ -1,0 +1,20 @@
+// A reading as collectd values, and collectd's time format.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "plugin/collectd_api.h"
+#include "transport/bm6_device.h"
+
+namespace bm6::plugin {
+
+cdtime_t to_cdtime(std::chrono::system_clock::time_point t);
+cdtime_t to_cdtime(std::chrono::milliseconds d);
+std::chrono::system_clock::duration from_cdtime(cdtime_t t);
+
+// Dispatches voltage, temperature, percent-charged, gauge-state and, when known,
+// signal_power for `device` (the plugin instance), stamped with the frame's arrival time.
+void dispatch_reading(const std::string& device, const TimedReading& r, cdtime_t interval);
+
+}  // namespace bm6::plugin
