@@ -121,6 +121,7 @@ BENCHMARK(BM_ReadDispatch);
 // Keeps the receive path's CPU time per frame for the budget line.
 class BudgetReporter : public benchmark::ConsoleReporter {
  public:
+  BudgetReporter() : ConsoleReporter(OO_Tabular) {}  // plain text: logs, not terminals
   void ReportRuns(const std::vector<Run>& runs) override {
     ConsoleReporter::ReportRuns(runs);
     for (const auto& run : runs) {
