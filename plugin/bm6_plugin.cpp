@@ -4,6 +4,7 @@
 #include <pthread.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -25,6 +26,7 @@ constexpr const char* kPlugin = "bm6";
 struct DeviceLog {
   c_complain_t complaint = C_COMPLAIN_INIT_STATIC;
   bool ever_streamed = false;
+  bool down = false;  // a FAILURE notification went out, its OKAY has not
 };
 
 // Handed to collectd as a read callback's user_data; collectd frees it.
@@ -67,6 +69,19 @@ int bm6_read(user_data_t* ud) noexcept {
 
 void free_read_context(void* p) { delete static_cast<ReadContext*>(p); }
 
+// A collectd notification about a device's link, so thresholds and notification
+// plugins (email, exec, logfile) see it go and come back.
+void notify(const DeviceOptions& device, int severity, const std::string& message) {
+  notification_t n{};
+  n.severity = severity;
+  n.time = to_cdtime(std::chrono::system_clock::now());
+  std::snprintf(n.message, sizeof n.message, "%s", message.c_str());
+  std::snprintf(n.host, sizeof n.host, "%s", hostname_g != nullptr ? hostname_g : "");
+  std::snprintf(n.plugin, sizeof n.plugin, "%s", kPlugin);
+  std::snprintf(n.plugin_instance, sizeof n.plugin_instance, "%s", device.name.c_str());
+  plugin_dispatch_notification(&n);
+}
+
 // Runs on the I/O thread.
 void on_device_event(const DeviceOptions& device, DeviceEvent event, const std::string& detail) {
   auto& log = state().logs[device.name];
@@ -74,6 +89,11 @@ void on_device_event(const DeviceOptions& device, DeviceEvent event, const std::
   const char* address = device.address.c_str();
   switch (event) {
     case DeviceEvent::kStreaming:
+      if (log.down) {
+        log.down = false;
+        notify(device, NOTIF_OKAY,
+               "BM6 \"" + device.name + "\" (" + device.address + ") is back: readings flow again");
+      }
       if (c_would_release(&log.complaint)) {
         c_release(LOG_INFO, &log.complaint,
                   "bm6 plugin: device \"%s\" (%s) is back: readings flow again", name, address);
@@ -84,12 +104,22 @@ void on_device_event(const DeviceOptions& device, DeviceEvent event, const std::
       log.ever_streamed = true;
       return;
     case DeviceEvent::kLinkLost:
+      if (!log.down) {
+        log.down = true;
+        notify(device, NOTIF_FAILURE,
+               "link to BM6 \"" + device.name + "\" (" + device.address + ") lost: " + detail);
+      }
       c_complain_once(LOG_WARNING, &log.complaint,
                       "bm6 plugin: device \"%s\" (%s): link lost (%s); reconnecting with backoff "
                       "up to %s",
                       name, address, detail.c_str(), format_seconds(device.reconnect_max).c_str());
       return;
     case DeviceEvent::kConnectFailed:
+      if (!log.down) {
+        log.down = true;
+        notify(device, NOTIF_FAILURE,
+               "BM6 \"" + device.name + "\" (" + device.address + ") is unreachable: " + detail);
+      }
       c_complain_once(LOG_ERR, &log.complaint,
                       "bm6 plugin: device \"%s\" (%s) is unreachable: %s; retrying with backoff "
                       "up to %s",

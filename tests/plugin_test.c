@@ -58,6 +58,31 @@ static int logged_num;
 
 static cdtime_t test_interval = ((cdtime_t)1) << 30; /* 1 s */
 
+char *hostname_g = "testhost";
+
+#define MAX_NOTIF 32
+static struct {
+  int severity;
+  char host[DATA_MAX_NAME_LEN], plugin[DATA_MAX_NAME_LEN], instance[DATA_MAX_NAME_LEN];
+  char message[NOTIF_MAX_MSG_LEN];
+} notified[MAX_NOTIF];
+static int notified_num;
+
+/* Called from the plugin's I/O thread: recorded under the log lock. */
+int plugin_dispatch_notification(const notification_t *n) {
+  pthread_mutex_lock(&log_lock);
+  if (notified_num < MAX_NOTIF) {
+    notified[notified_num].severity = n->severity;
+    snprintf(notified[notified_num].host, DATA_MAX_NAME_LEN, "%s", n->host);
+    snprintf(notified[notified_num].plugin, DATA_MAX_NAME_LEN, "%s", n->plugin);
+    snprintf(notified[notified_num].instance, DATA_MAX_NAME_LEN, "%s", n->plugin_instance);
+    snprintf(notified[notified_num].message, NOTIF_MAX_MSG_LEN, "%s", n->message);
+    notified_num++;
+  }
+  pthread_mutex_unlock(&log_lock);
+  return 0;
+}
+
 int plugin_register_complex_config(const char *type, int (*cb)(oconfig_item_t *)) {
   check_expected(type);
   config_cb = cb;
@@ -241,6 +266,7 @@ static int setup(void **state) {
   reads_num = 0;
   dispatched_num = 0;
   logged_num = 0;
+  notified_num = 0;
   test_interval = ((cdtime_t)1) << 30;
   return 0;
 }
@@ -471,6 +497,13 @@ static void dead_device_logs_once_and_reads_succeed_empty(void **state) {
           "device \"ghost\" (unix:/nonexistent/ghost.sock) is unreachable: no simulator socket"),
       1);
   assert_int_equal(count_logs(-1, "device \"ghost\""), 1);
+  pthread_mutex_lock(&log_lock);
+  const int notifications = notified_num;
+  pthread_mutex_unlock(&log_lock);
+  assert_int_equal(notifications, 1);
+  assert_int_equal(notified[0].severity, NOTIF_FAILURE);
+  assert_string_equal(notified[0].instance, "ghost");
+  assert_non_null(strstr(notified[0].message, "unreachable"));
 }
 
 static void device_that_comes_back_is_logged_once_each_way(void **state) {
@@ -496,6 +529,19 @@ static void device_that_comes_back_is_logged_once_each_way(void **state) {
   assert_int_equal(count_logs(LOG_ERR, "device \"late\""), 1);
   assert_int_equal(count_logs(LOG_INFO, "device \"late\" ("), 1);
   assert_int_equal(count_logs(LOG_INFO, "is back: readings flow again"), 1);
+  pthread_mutex_lock(&log_lock);
+  const int notifications = notified_num;
+  pthread_mutex_unlock(&log_lock);
+  /* One FAILURE when it could not be reached, one OKAY when it was back. */
+  assert_int_equal(notifications, 2);
+  assert_int_equal(notified[0].severity, NOTIF_FAILURE);
+  assert_int_equal(notified[1].severity, NOTIF_OKAY);
+  for (int i = 0; i < 2; i++) {
+    assert_string_equal(notified[i].host, "testhost");
+    assert_string_equal(notified[i].plugin, "bm6");
+    assert_string_equal(notified[i].instance, "late");
+  }
+  assert_non_null(strstr(notified[1].message, "is back"));
   stop_sim(sim);
 }
 

@@ -221,9 +221,18 @@ class E2E(unittest.TestCase):
         rows = c.rows("van", "voltage")
         self.assertFalse([t for t, _ in rows if killed + 0.5 < t < restarted],
                          "values were written while the device was gone")
-        self.assertEqual(len(c.log_lines('device "van"')), 3, c.log_lines('device "van"'))
-        self.assertEqual(len(c.log_lines("link lost")), 1)
-        self.assertEqual(len(c.log_lines("is back: readings flow again")), 1)
+        self.assertEqual(len(c.log_lines('device "van"')), 3, c.log_lines('device "van"'))  # log lines
+        self.assertEqual(len([l for l in c.log_lines("link lost") if "bm6 plugin:" in l]), 1)
+        self.assertEqual(len([l for l in c.log_lines("is back") if "bm6 plugin:" in l]), 1)
+        # collectd notifications, as the logfile plugin writes them: one each way.
+        failures = c.log_lines("Notification: severity = FAILURE")
+        okays = c.log_lines("Notification: severity = OKAY")
+        self.assertEqual(len(failures), 1, failures)
+        self.assertEqual(len(okays), 1, okays)
+        for line in failures + okays:
+            self.assertIn(f"host = {HOST}", line)
+            self.assertIn("plugin = bm6", line)
+            self.assertIn("plugin_instance = van", line)
 
     def test_dead_device_neither_stalls_others_nor_floods_the_log(self):
         van = self.sim("van", "--period", "0.5")
