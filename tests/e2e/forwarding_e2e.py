@@ -1,0 +1,223 @@
+#!/usr/bin/env python3
+"""Where the values go: the real collectd with bm6.so and a simulated BM6, forwarding to
+real servers started here on loopback: InfluxDB 1.x through collectd's network plugin,
+carbon-cache through write_graphite, and RRD files through the rrdtool plugin (then a
+graph). Each test reads the values back from the server's own storage."""
+import glob
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import unittest
+import urllib.parse
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import HOST, TYPES_DB, Collectd, E2ECase, free_port, require_built, wait_for  # noqa: E402
+
+VAN = ("--period", "0.5", "--voltage", "12.74", "--temperature", "-4", "--soc", "81",
+       "--state", "charging")
+
+
+class Forwarding(E2ECase):
+    def start_server(self, argv, log_name):
+        with open(os.path.join(self.workdir, log_name), "w") as log:
+            p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+        self.servers.append(p)
+        return p
+
+    def test_influxdb_through_the_network_plugin(self):
+        influxd = shutil.which("influxd")
+        if not influxd:
+            self.fail("influxd not installed (apt-get install influxdb)")
+        base = os.path.join(self.workdir, "influx")
+        http, udp, rpc = free_port(), free_port(socket.SOCK_DGRAM), free_port()
+        conf = os.path.join(self.workdir, "influxdb.conf")
+        with open(conf, "w") as f:
+            f.write(f"""
+reporting-disabled = true
+bind-address = "127.0.0.1:{rpc}"
+[meta]
+  dir = "{base}/meta"
+[data]
+  dir = "{base}/data"
+  wal-dir = "{base}/wal"
+  query-log-enabled = false
+[monitor]
+  store-enabled = false
+[http]
+  enabled = true
+  bind-address = "127.0.0.1:{http}"
+  log-enabled = false
+[[collectd]]
+  enabled = true
+  bind-address = "127.0.0.1:{udp}"
+  database = "collectd"
+  typesdb = "{TYPES_DB}"
+  batch-size = 1
+  batch-timeout = "100ms"
+""")
+        self.start_server([influxd, "-config", conf], "influxd.log")
+
+        def query(q):
+            url = f"http://127.0.0.1:{http}/query?" + urllib.parse.urlencode({"db": "collectd", "q": q})
+            with urllib.request.urlopen(url, timeout=5) as r:
+                return json.load(r)
+
+        def influx_up():
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{http}/ping", timeout=1)
+                return True
+            except OSError:
+                return False
+
+        self.assertTrue(wait_for(influx_up, 30), "influxd did not start")
+        van = self.sim("van", *VAN)
+        self.collectd = c = Collectd(
+            self.workdir, self.device("van", van), plugins=("network",),
+            extra_conf=f'LoadPlugin network\n<Plugin network>\n  Server "127.0.0.1" "{udp}"\n</Plugin>\n')
+
+        def last(type_name, type_instance=""):
+            where = f"\"type\" = '{type_name}' AND \"instance\" = 'van' AND \"host\" = '{HOST}'"
+            if type_instance:
+                where += f" AND \"type_instance\" = '{type_instance}'"
+            r = query(f"SELECT last(value) FROM bm6_value WHERE {where}")
+            series = r["results"][0].get("series")
+            return series[0]["values"][0][1] if series else None
+
+        self.assertTrue(wait_for(lambda: last("voltage") is not None, 30),
+                        "no voltage in InfluxDB: " + json.dumps(query("SHOW SERIES")))
+        self.assertAlmostEqual(last("voltage"), 12.74, places=4)
+        self.assertTrue(wait_for(lambda: last("percent", "charged") is not None, 10))
+        self.assertEqual(last("temperature"), -4)
+        self.assertEqual(last("percent", "charged"), 81)
+        self.assertEqual(last("gauge", "state"), 2)
+        # The tags say where each value came from.
+        tags = query("SHOW TAG VALUES FROM bm6_value WITH KEY IN (\"host\", \"instance\")")
+        pairs = {tuple(v) for v in tags["results"][0]["series"][0]["values"]}
+        self.assertIn(("host", HOST), pairs)
+        self.assertIn(("instance", "van"), pairs)
+        rc, _, err = c.stop()
+        self.assertEqual(rc, 0, err)
+
+    def test_graphite_through_write_graphite(self):
+        carbon = shutil.which("carbon-cache")
+        if not carbon:
+            self.fail("carbon-cache not installed (apt-get install graphite-carbon)")
+        root = os.path.join(self.workdir, "carbon")
+        conf_dir = os.path.join(root, "conf")
+        os.makedirs(conf_dir)
+        line, pickle, cache = free_port(), free_port(), free_port()
+        with open(os.path.join(conf_dir, "carbon.conf"), "w") as f:
+            f.write(f"""[cache]
+STORAGE_DIR = {root}/storage/
+LOCAL_DATA_DIR = {root}/storage/whisper/
+WHITELISTS_DIR = {root}/storage/lists/
+CONF_DIR = {conf_dir}/
+LOG_DIR = {root}/log/
+PID_DIR = {root}/run/
+ENABLE_LOGROTATION = False
+ENABLE_TAGS = False
+USER =
+MAX_CACHE_SIZE = inf
+MAX_UPDATES_PER_SECOND = 1000
+MAX_CREATES_PER_MINUTE = inf
+LINE_RECEIVER_INTERFACE = 127.0.0.1
+LINE_RECEIVER_PORT = {line}
+ENABLE_UDP_LISTENER = False
+PICKLE_RECEIVER_INTERFACE = 127.0.0.1
+PICKLE_RECEIVER_PORT = {pickle}
+CACHE_QUERY_INTERFACE = 127.0.0.1
+CACHE_QUERY_PORT = {cache}
+LOG_UPDATES = False
+WHISPER_AUTOFLUSH = True
+""")
+        with open(os.path.join(conf_dir, "storage-schemas.conf"), "w") as f:
+            f.write("[everything]\npattern = .*\nretentions = 1s:1h\n")
+        self.start_server([carbon, f"--config={conf_dir}/carbon.conf", "--nodaemon",
+                           f"--pidfile={root}/carbon.pid", "start"], "carbon.log")
+
+        def carbon_up():
+            try:
+                socket.create_connection(("127.0.0.1", line), timeout=1).close()
+                return True
+            except OSError:
+                return False
+
+        self.assertTrue(wait_for(carbon_up, 30), "carbon-cache did not start")
+        van = self.sim("van", *VAN)
+        self.collectd = c = Collectd(
+            self.workdir, self.device("van", van), plugins=("write_graphite",),
+            extra_conf=f"""LoadPlugin write_graphite
+<Plugin write_graphite>
+  <Node "carbon">
+    Host "127.0.0.1"
+    Port "{line}"
+    Protocol "tcp"
+    Prefix "collectd."
+    StoreRates true
+  </Node>
+</Plugin>
+""")
+        whisper = os.path.join(root, "storage", "whisper", "collectd", HOST, "bm6-van")
+
+        def values(metric):
+            path = os.path.join(whisper, metric + ".wsp")
+            if not os.path.exists(path):
+                return []
+            out = subprocess.run(["whisper-fetch", f"--from={int(time.time()) - 120}", path],
+                                 capture_output=True, text=True).stdout
+            return [float(v) for _, v in (l.split() for l in out.splitlines()) if v != "None"]
+
+        self.assertTrue(wait_for(lambda: len(values("voltage")) >= 2, 30),
+                        "no voltage in whisper: " + str(glob.glob(whisper + "/*")))
+        self.assertTrue(wait_for(lambda: values("percent-charged") and values("gauge-state"), 10))
+        self.assertTrue(all(abs(v - 12.74) < 1e-6 for v in values("voltage")))
+        self.assertEqual(set(values("temperature")), {-4.0})
+        self.assertEqual(set(values("percent-charged")), {81.0})
+        self.assertEqual(set(values("gauge-state")), {2.0})
+        rc, _, err = c.stop()
+        self.assertEqual(rc, 0, err)
+
+    def test_rrd_files_and_a_graph(self):
+        van = self.sim("van", *VAN)
+        rrd = os.path.join(self.workdir, "rrd")
+        self.collectd = c = Collectd(
+            self.workdir, self.device("van", van), plugins=("rrdtool",),
+            extra_conf=f'LoadPlugin rrdtool\n<Plugin rrdtool>\n  DataDir "{rrd}"\n</Plugin>\n')
+        files = os.path.join(rrd, HOST, "bm6-van")
+        voltage = os.path.join(files, "voltage.rrd")
+        soc = os.path.join(files, "percent-charged.rrd")
+        self.assertTrue(wait_for(lambda: os.path.exists(voltage) and os.path.exists(soc), 20))
+        time.sleep(6)  # a few intervals into the files
+        rc, _, err = c.stop()  # collectd flushes its RRD cache on the way out
+        self.assertEqual(rc, 0, err)
+        for name in ("voltage", "temperature", "percent-charged", "gauge-state"):
+            self.assertTrue(os.path.exists(os.path.join(files, name + ".rrd")), name)
+
+        def last(path):
+            out = subprocess.run(
+                ["rrdtool", "graph", "/dev/null", "--start", "-60", f"DEF:v={path}:value:AVERAGE",
+                 "PRINT:v:LAST:%.2lf"], capture_output=True, text=True, check=True).stdout
+            return float(out.splitlines()[-1])
+
+        self.assertAlmostEqual(last(voltage), 12.74, places=2)
+        self.assertAlmostEqual(last(soc), 81, places=2)
+        png = os.path.join(self.workdir, "bm6.png")
+        subprocess.run(
+            ["rrdtool", "graph", png, "--start", "-60", "--title", "BM6 van",
+             f"DEF:v={voltage}:value:AVERAGE", f"DEF:s={soc}:value:AVERAGE",
+             "LINE2:v#1f77b4:voltage (V)", "LINE2:s#2ca02c:charged (%)"],
+            check=True, capture_output=True)
+        with open(png, "rb") as f:
+            data = f.read()
+        self.assertEqual(data[:8], b"\x89PNG\r\n\x1a\n")
+        self.assertGreater(len(data), 2000)
+
+
+if __name__ == "__main__":
+    require_built()
+    unittest.main(verbosity=2)
