@@ -234,6 +234,21 @@ TEST_F(SimulatorTest, SimulatorBinaryServesSeveralDevices) {
   EXPECT_FALSE(std::filesystem::exists(a)) << "bm6-sim left its socket behind";
 }
 
+TEST(SimDevice, CycleSwingsTheValuesAroundTheConfiguredOnes) {
+  sim::SimDevice d;
+  d.reading = {1300, 20, 50, Bm6State::kNormal};
+  EXPECT_EQ(sim::reading_at(d, 123s), d.reading);  // no cycle: constant
+  d.cycle = 100s;
+  const auto quarter = sim::reading_at(d, 25s), three_quarters = sim::reading_at(d, 75s);
+  EXPECT_EQ(quarter.centivolts, 1340);
+  EXPECT_EQ(quarter.soc_percent, 65);
+  EXPECT_EQ(three_quarters.centivolts, 1260);
+  EXPECT_EQ(three_quarters.soc_percent, 35);
+  EXPECT_EQ(sim::reading_at(d, 10s).state, Bm6State::kCharging);  // rising
+  EXPECT_EQ(sim::reading_at(d, 60s).state, Bm6State::kNormal);    // falling
+  EXPECT_EQ(quarter.temperature_c, 20);
+}
+
 // --- scripted peers that misbehave ---
 
 Bytes u16(std::uint16_t v) {

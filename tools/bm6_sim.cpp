@@ -28,6 +28,7 @@ void usage(FILE* out) {
                "  --state S              normal, low or charging (default normal)\n"
                "  --period S             seconds between frames (default 1)\n"
                "  --mtu N                the server's ATT MTU, 23-517 (default 23)\n"
+               "  --cycle S              swing the values through a charge cycle of S seconds\n"
                "  -h, --help             this text\n");
 }
 
@@ -81,6 +82,8 @@ int main(int argc, char** argv) {
     } else if (opt == "--period") {
       current.period =
           std::chrono::milliseconds(std::lround(number(opt, value, 0.01, 3600) * 1000));
+    } else if (opt == "--cycle") {
+      current.cycle = std::chrono::milliseconds(std::lround(number(opt, value, 0, 86400) * 1000));
     } else if (opt == "--mtu") {
       current.mtu = static_cast<std::uint16_t>(number(opt, value, 23, 517));
     } else {

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <system_error>
 
@@ -57,6 +58,18 @@ class DatabaseBuilder {
 };
 
 }  // namespace
+
+Bm6Reading reading_at(const SimDevice& device, std::chrono::steady_clock::duration elapsed) {
+  if (device.cycle.count() <= 0) return device.reading;
+  const double phase = 2 * M_PI * std::chrono::duration<double>(elapsed).count() /
+                       std::chrono::duration<double>(device.cycle).count();
+  Bm6Reading r = device.reading;
+  r.centivolts = static_cast<std::uint16_t>(std::max(0.0, r.centivolts + 40 * std::sin(phase)));
+  r.soc_percent =
+      static_cast<std::uint8_t>(std::clamp(r.soc_percent + 15 * std::sin(phase), 0.0, 100.0));
+  r.state = std::cos(phase) > 0 ? Bm6State::kCharging : r.state;
+  return r;
+}
 
 Bm6Database make_bm6_database() {
   DatabaseBuilder b;
@@ -351,7 +364,8 @@ void Bm6Peripheral::on_command(const Block& plaintext) {
       // The first reading comes soon after the request, then one every period.
       auto tick = std::make_shared<std::function<void()>>();
       *tick = [this, weak_tick = std::weak_ptr<std::function<void()>>(tick)] {
-        notify(encode_live_frame(device_.reading));
+        notify(encode_live_frame(
+            reading_at(device_, std::chrono::steady_clock::now() - device_.epoch)));
         if (auto t = weak_tick.lock()) stream_timer_ = loop_.add_timer(device_.period, *t);
       };
       stream_tick_ = tick;

@@ -23,7 +23,15 @@ struct SimDevice {
   std::chrono::milliseconds period{1000};
   std::uint16_t mtu = att::kDefaultMtu;  // the server's rx MTU
   bool streams = true;                   // false: takes the command, never notifies
+  // 0: the reading never changes. Otherwise a charge/discharge cycle of this length: the
+  // voltage swings 0.4 V and the state of charge 15 points around the configured values,
+  // and the state says charging while they rise.
+  std::chrono::milliseconds cycle{0};
+  std::chrono::steady_clock::time_point epoch = std::chrono::steady_clock::now();  // cycle start
 };
+
+// The reading a device shows `elapsed` after the simulator started.
+Bm6Reading reading_at(const SimDevice& device, std::chrono::steady_clock::duration elapsed);
 
 struct GattAttribute {
   std::uint16_t handle;
