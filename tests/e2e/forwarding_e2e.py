@@ -217,6 +217,68 @@ WHISPER_AUTOFLUSH = True
         self.assertEqual(data[:8], b"\x89PNG\r\n\x1a\n")
         self.assertGreater(len(data), 2000)
 
+    def test_low_voltage_threshold_raises_a_notification(self):
+        # The threshold section of collectd.conf.example, against a battery at 11.5 V.
+        van = self.sim("van", "--period", "0.5", "--voltage", "11.50", "--soc", "10")
+        self.collectd = c = Collectd(self.workdir, self.device("van", van), plugins=("threshold",),
+                                     extra_conf=example_section("An alert when a battery runs low"))
+        low = lambda: [l for l in c.log_lines("Notification: severity = FAILURE")
+                       if "type = voltage" in l]
+        self.assertTrue(wait_for(lambda: low(), 15), c.log_lines("Notification"))
+        self.assertIn("plugin_instance = van", low()[0])
+        self.assertIn("below the failure threshold of 11.8", low()[0])
+        soc = [l for l in c.log_lines("Notification: severity = FAILURE") if "type = percent" in l]
+        self.assertTrue(soc and "type_instance = charged" in soc[0], c.log_lines("Notification"))
+        rc, _, err = c.stop()
+        self.assertEqual(rc, 0, err)
+
+    def test_fleet_sends_encrypted_values_to_a_central_collectd(self):
+        # The fleet section of collectd.conf.example: a van sends, encrypted, to a collector.
+        port = free_port(socket.SOCK_DGRAM)
+        fleet = example_section("A fleet").replace("collector.example.net", "127.0.0.1")
+        fleet = fleet.replace('"25826"', f'"{port}"').replace('"0.0.0.0"', '"127.0.0.1"')
+        sender_conf, collector_conf = fleet.split("#\n", 1) if "#\n" in fleet else fleet.split(
+            "LoadPlugin network", 2)[1:]
+        passwd = os.path.join(self.workdir, "passwd")
+        with open(passwd, "w") as f:
+            f.write("van: a long secret\n")
+        collector_conf = collector_conf.replace("/etc/collectd/passwd", passwd)
+        central_dir = os.path.join(self.workdir, "central")
+        os.makedirs(central_dir)
+        central = Collectd(central_dir, "", plugins=("network",),
+                           extra_conf="LoadPlugin network\n" + collector_conf)
+        van = self.sim("van", *VAN)
+        self.collectd = c = Collectd(self.workdir, self.device("van", van), plugins=("network",),
+                                     extra_conf="LoadPlugin network\n" + sender_conf)
+        try:
+            # The collector writes what it received under the sender's host name.
+            self.assertTrue(wait_for(lambda: len(central.rows("van", "voltage")) >= 2, 20),
+                            central.log_lines(""))
+            self.assertEqual({v for _, v in central.rows("van", "voltage")}, {12.74})
+            self.assertEqual({v for _, v in central.rows("van", "percent-charged")}, {81.0})
+        finally:
+            rc_c, _, err_c = central.stop()
+            rc, _, err = c.stop()
+        self.assertEqual((rc, rc_c), (0, 0), err + err_c)
+
+
+def example_section(title):
+    """The commented section of collectd.conf.example under `# --- <title>`, uncommented."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                        "collectd.conf.example")
+    lines, inside = [], False
+    with open(path) as f:
+        for line in f:
+            if line.startswith("# ---"):
+                inside = title in line
+                continue
+            # Config is "#LoadPlugin ..." or indented "#  <Type ...>"; prose is "# Text".
+            if inside and line.startswith("#") and (line[1:2] != " " or line[1:3] == "  "):
+                lines.append(line[1:])
+    if not lines:
+        raise AssertionError(f"no section '{title}' in collectd.conf.example")
+    return "".join(lines)
+
 
 if __name__ == "__main__":
     require_built()
