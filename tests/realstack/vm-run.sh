@@ -53,6 +53,7 @@ cat >"$OUT/.guest-entry" <<ENTRY
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/root
 mount -t tmpfs tmpfs /run 2>/dev/null
+mkdir -p /dev/pts && mount -t devpts devpts /dev/pts 2>/dev/null
 cd /bm6out
 /bin/bash "$SCRIPT" $ARGS >/bm6out/guest.log 2>&1
 status=\$?
