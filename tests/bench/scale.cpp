@@ -59,9 +59,9 @@ struct Result {
   long peak_rss_kb = 0;
   double rss_per_device_kb = 0;
   double read_p50_us = 0, read_p99_us = 0;
-  double wakeups_per_s = 0;       // while frames stream
-  double idle_wakeups_per_s = 0;  // while nothing arrives: wake-ups in all
-  double empty_wakeups_per_s = 0; // ... of which found nothing to do
+  double wakeups_per_s = 0;        // while frames stream
+  double idle_wakeups_per_s = 0;   // while nothing arrives: wake-ups in all
+  double empty_wakeups_per_s = 0;  // ... of which found nothing to do
 };
 
 pid_t start_sim(const std::vector<std::string>& sockets) {
@@ -111,10 +111,10 @@ Result run(int n, bool half_dead, int seconds) {
   const long baseline_kb = status_kb("VmRSS:");
 
   std::atomic<int> streaming{0};
-  bm6::Bm6Engine engine(devices, [&](const bm6::DeviceOptions&, bm6::DeviceEvent e,
-                                     const std::string&) {
-    if (e == bm6::DeviceEvent::kStreaming) streaming.fetch_add(1);
-  });
+  bm6::Bm6Engine engine(devices,
+                        [&](const bm6::DeviceOptions&, bm6::DeviceEvent e, const std::string&) {
+                          if (e == bm6::DeviceEvent::kStreaming) streaming.fetch_add(1);
+                        });
   std::vector<std::shared_ptr<bm6::ReadingSlot>> slots;
   for (const auto& d : devices) slots.push_back(engine.slot(d.name));
   const auto t0 = Clock::now();
@@ -194,20 +194,20 @@ int main(int argc, char** argv) {
   ::setrlimit(RLIMIT_NOFILE, &nofile);
   ::signal(SIGPIPE, SIG_IGN);
 
-  std::printf("%6s %-9s %9s %10s %7s %9s %9s %9s %9s %10s %10s %10s\n", "N", "devices",
-              "first_all", "cpu/intvl", "cpu%", "peak_rss", "rss/dev", "read_p50", "read_p99",
-              "wakeups/s", "idle_wk/s", "empty_wk/s");
+  std::printf("%6s %-9s %9s %10s %7s %9s %9s %9s %9s %10s %10s %10s\n", "N", "devices", "first_all",
+              "cpu/intvl", "cpu%", "peak_rss", "rss/dev", "read_p50", "read_p99", "wakeups/s",
+              "idle_wk/s", "empty_wk/s");
   std::vector<Result> results;
   for (bool half_dead : {false, true}) {
     if ((only == "all-alive" && half_dead) || (only == "half-dead" && !half_dead)) continue;
     for (int n : sizes) {
       const Result r = run(n, half_dead, seconds);
       results.push_back(r);
-      std::printf("%6d %-9s %8.2fs %8.2fms %6.2f%% %7.1fMB %7.1fkB %7.1fus %7.1fus %10.1f %10.1f %10.1f\n",
-                  r.n, r.half_dead ? "half-dead" : "all-alive", r.first_all_s,
-                  r.cpu_ms_per_interval, r.cpu_percent, r.peak_rss_kb / 1024.0,
-                  r.rss_per_device_kb, r.read_p50_us, r.read_p99_us, r.wakeups_per_s,
-                  r.idle_wakeups_per_s, r.empty_wakeups_per_s);
+      std::printf(
+          "%6d %-9s %8.2fs %8.2fms %6.2f%% %7.1fMB %7.1fkB %7.1fus %7.1fus %10.1f %10.1f %10.1f\n",
+          r.n, r.half_dead ? "half-dead" : "all-alive", r.first_all_s, r.cpu_ms_per_interval,
+          r.cpu_percent, r.peak_rss_kb / 1024.0, r.rss_per_device_kb, r.read_p50_us, r.read_p99_us,
+          r.wakeups_per_s, r.idle_wakeups_per_s, r.empty_wakeups_per_s);
       std::fflush(stdout);
     }
   }
@@ -229,7 +229,8 @@ int main(int argc, char** argv) {
   double worst_empty = 0;
   for (const auto& r : results) worst_empty = std::max(worst_empty, r.empty_wakeups_per_s);
   if (!results.empty())
-    std::printf("budget: wake-ups with nothing to do while idle: %.2f/s (no periodic wake-ups): %s\n",
-                worst_empty, verdict(worst_empty < 0.5));
+    std::printf(
+        "budget: wake-ups with nothing to do while idle: %.2f/s (no periodic wake-ups): %s\n",
+        worst_empty, verdict(worst_empty < 0.5));
   return 0;
 }
