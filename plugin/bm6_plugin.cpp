@@ -56,6 +56,7 @@ int bm6_read(user_data_t* ud) noexcept {
     // Nothing older than one interval: a reading that sat unread is not "now".
     const auto not_before = std::chrono::system_clock::now() - from_cdtime(interval);
     if (const auto r = ctx->slot->take(not_before)) dispatch_reading(ctx->name, *r, interval);
+    dispatch_counters(ctx->name, *ctx->slot, interval);
     // Success even with nothing to dispatch: an error would make collectd back this read
     // off for ever longer intervals, and the device's state is logged by the I/O thread.
     return 0;

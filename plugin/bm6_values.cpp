@@ -60,4 +60,22 @@ void dispatch_reading(const std::string& device, const TimedReading& r, cdtime_t
   }
 }
 
+void dispatch_counters(const std::string& device, const ReadingSlot& slot, cdtime_t interval) {
+  value_t value;
+  value_list_t vl{};
+  vl.values = &value;
+  vl.values_len = 1;
+  vl.time = to_cdtime(std::chrono::system_clock::now());
+  vl.interval = interval;
+  copy(vl.plugin, "bm6");
+  copy(vl.plugin_instance, device.c_str());
+  copy(vl.type, "counter");
+  value.counter = slot.frames_dropped.load(std::memory_order_relaxed);
+  copy(vl.type_instance, "frames_dropped");
+  plugin_dispatch_values(&vl);
+  value.counter = slot.reconnects.load(std::memory_order_relaxed);
+  copy(vl.type_instance, "reconnects");
+  plugin_dispatch_values(&vl);
+}
+
 }  // namespace bm6::plugin

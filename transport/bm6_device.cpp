@@ -65,7 +65,7 @@ void Bm6Device::on_connected(UniqueFd fd, const std::string& error) {
     emit(DeviceEvent::kConnectFailed, error);
     return retry_later();
   }
-  ++counters_.connects;
+  if (++counters_.connects > 1) slot_->reconnects.fetch_add(1, std::memory_order_relaxed);
   got_reading_ = false;
   rssi_.reset();
   Bm6Link::Options link_options;
@@ -83,6 +83,10 @@ void Bm6Device::on_connected(UniqueFd fd, const std::string& error) {
     }
   };
   handlers.on_closed = [this](const std::string& reason) { on_link_closed(reason); };
+  handlers.on_dropped = [this] {
+    ++counters_.frames_dropped;
+    slot_->frames_dropped.fetch_add(1, std::memory_order_relaxed);
+  };
   try {
     link_ =
         std::make_unique<Bm6Link>(loop_, std::move(fd), codec_, link_options, std::move(handlers));
@@ -109,8 +113,6 @@ void Bm6Device::ask_rssi() {
 
 void Bm6Device::on_link_closed(const std::string& reason) {
   if (stopped_) return;
-  const auto& stats = link_->stats();
-  counters_.frames_dropped += stats.rejected_total + stats.other_notifications;
   const bool was_streaming = got_reading_;
   // Called from the link's own deferred handler, never from inside the link's code.
   link_.reset();

@@ -3,6 +3,7 @@
 // engine's loop thread; readings cross to collectd's read threads through a ReadingSlot.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -38,9 +39,13 @@ struct TimedReading {
   std::optional<int> rssi_dbm{};  // of the link, when the transport can tell (Bluetooth)
 };
 
-// The newest reading not yet dispatched, handed from the loop thread to a read callback.
+// The newest reading not yet dispatched, handed from the loop thread to a read callback,
+// and the device's health counters, which only grow.
 class ReadingSlot {
  public:
+  std::atomic<std::uint64_t> frames_dropped{0};  // notifications that were not readings
+  std::atomic<std::uint64_t> reconnects{0};      // connections after the first
+
   void store(const TimedReading& r) {
     std::lock_guard lock(mutex_);
     latest_ = r;

@@ -165,12 +165,14 @@ void Bm6Link::arm_stream_watchdog() {
 void Bm6Link::on_notification(std::uint16_t handle, std::span<const std::uint8_t> value) {
   if (handle != data_handle_ || data_handle_ == 0) {
     ++stats_.other_notifications;
+    if (handlers_.on_dropped) handlers_.on_dropped();
     return;
   }
   const auto decoded = codec_.decode_notification(value);
   if (const auto* rejection = std::get_if<FrameRejection>(&decoded)) {
     ++stats_.rejected[static_cast<int>(*rejection)];
     ++stats_.rejected_total;
+    if (handlers_.on_dropped) handlers_.on_dropped();
     return;
   }
   ++stats_.readings;

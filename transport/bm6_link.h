@@ -39,9 +39,10 @@ class Bm6Link {
     unsigned max_silent_commands = 3;
   };
   struct Handlers {
-    std::function<void()> on_streaming;  // set-up done, command written
-    std::function<void(const Bm6Reading&, std::chrono::system_clock::time_point)> on_reading;
-    std::function<void(const std::string& reason)> on_closed;  // once; may destroy the link
+    std::function<void()> on_streaming{};  // set-up done, command written
+    std::function<void(const Bm6Reading&, std::chrono::system_clock::time_point)> on_reading{};
+    std::function<void(const std::string& reason)> on_closed{};  // once; may destroy the link
+    std::function<void()> on_dropped{};  // a notification that was not a reading
   };
   enum class Phase { kMtu, kDiscovery, kEnable, kCommand, kStreaming, kClosed };
 

@@ -83,7 +83,7 @@ void BM_ReceivePath(benchmark::State& state) {
                   slot.store({r, at, std::nullopt});
                   ++readings;
                 },
-                nullptr});
+                nullptr, nullptr});
   loop.run_until([&] { return readings > 0; }, std::chrono::seconds(5));
   const auto db = sim::make_bm6_database();
   const Block cipher = codec.encrypt(encode_live_frame(kReading));
