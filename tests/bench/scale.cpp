@@ -76,7 +76,7 @@ pid_t start_sim(const std::vector<std::string>& sockets) {
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
-    std::freopen("/dev/null", "w", stdout);
+    if (!std::freopen("/dev/null", "w", stdout)) ::_exit(126);
     ::execv(argv[0], argv.data());
     ::_exit(127);
   }
