@@ -105,27 +105,20 @@ void on_device_event(const DeviceOptions& device, DeviceEvent event, const std::
       log.ever_streamed = true;
       return;
     case DeviceEvent::kLinkLost:
-      if (!log.down) {
+    case DeviceEvent::kConnectFailed: {
+      const bool lost = event == DeviceEvent::kLinkLost;
+      const std::string what = lost ? "link lost (" + detail + "); reconnecting"
+                                    : "is unreachable: " + detail + "; retrying";
+      if (!log.down) {  // one FAILURE notification until it is back
         log.down = true;
         notify(device, NOTIF_FAILURE,
-               "link to BM6 \"" + device.name + "\" (" + device.address + ") lost: " + detail);
+               "BM6 \"" + device.name + "\" (" + device.address + ") " + what);
       }
-      c_complain_once(LOG_WARNING, &log.complaint,
-                      "bm6 plugin: device \"%s\" (%s): link lost (%s); reconnecting with backoff "
-                      "up to %s",
-                      name, address, detail.c_str(), format_seconds(device.reconnect_max).c_str());
+      c_complain_once(lost ? LOG_WARNING : LOG_ERR, &log.complaint,
+                      "bm6 plugin: device \"%s\" (%s)%s %s with backoff up to %s", name, address,
+                      lost ? ":" : "", what.c_str(), format_seconds(device.reconnect_max).c_str());
       return;
-    case DeviceEvent::kConnectFailed:
-      if (!log.down) {
-        log.down = true;
-        notify(device, NOTIF_FAILURE,
-               "BM6 \"" + device.name + "\" (" + device.address + ") is unreachable: " + detail);
-      }
-      c_complain_once(LOG_ERR, &log.complaint,
-                      "bm6 plugin: device \"%s\" (%s) is unreachable: %s; retrying with backoff "
-                      "up to %s",
-                      name, address, detail.c_str(), format_seconds(device.reconnect_max).c_str());
-      return;
+    }
   }
 }
 

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/param_name.h"
+
 #include <cctype>
 
 #include "tests/seqpacket_peer.h"
@@ -161,12 +163,7 @@ INSTANTIATE_TEST_SUITE_P(
                   "unexpected Handle Value Confirmation"},
         Violation{"oversized PDU", Bytes(24, att::kHandleValueNotification), false,
                   "exceeds the ATT MTU"}),
-    [](const auto& param_info) {
-      std::string n = param_info.param.name;
-      for (auto& c : n)
-        if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-      return n;
-    });
+    test::ParamName());
 
 TEST_F(AttBearerTest, PeerHangUpClosesOnceAndDestructorFiresNothing) {
   int closes = 0;

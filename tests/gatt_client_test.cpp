@@ -349,7 +349,7 @@ TEST_F(ScriptedLinkTest, DeviceWithoutBm6ServiceIsNamed) {
   EXPECT_NE(probe.reason.find("no BM6 service"), std::string::npos) << probe.reason;
 }
 
-// A minimal FFF0 database: command at 3, data at 5, CCCD at 7.
+// A minimal FFF0 database: command at 3, data at 5, its user description at 6, CCCD at 7.
 std::vector<Bytes> minimal_bm6(const Bytes& pdu, std::uint8_t command_props) {
   switch (pdu[0]) {
     case att::kReadByGroupTypeReq:
@@ -366,9 +366,9 @@ std::vector<Bytes> minimal_bm6(const Bytes& pdu, std::uint8_t command_props) {
                      u16(5),
                      u16(0xfff4)})};
       return {cat({{att::kErrorRsp, att::kReadByTypeReq}, u16(6), {att::kAttributeNotFound}})};
-    case att::kFindInformationReq:
+    case att::kFindInformationReq:  // a user description before the CCCD
       if (att::get_le16(&pdu[1]) <= 7)
-        return {cat({{att::kFindInformationRsp, 1}, u16(7), u16(0x2902)})};
+        return {cat({{att::kFindInformationRsp, 1}, u16(6), u16(0x2901), u16(7), u16(0x2902)})};
       return {cat({{att::kErrorRsp, att::kFindInformationReq}, u16(8), {att::kAttributeNotFound}})};
     case att::kWriteReq:
       return {{att::kWriteRsp}};
@@ -402,36 +402,12 @@ TEST_F(ScriptedLinkTest, WriteWithoutResponseOnlyCommandUsesWriteCommand) {
             cat({{att::kWriteCmd}, u16(3), Bytes(command.begin(), command.end())}));
 }
 
-// A minimal FFF0 database whose CCCD write is refused.
+// The CCCD write is refused.
 TEST_F(ScriptedLinkTest, RefusedCccdWriteIsReportedWithTheAttError) {
   run([&](const Bytes& pdu) -> std::vector<Bytes> {
-    switch (pdu[0]) {
-      case att::kReadByGroupTypeReq:
-        if (pdu[1] == 1)
-          return {cat({{att::kReadByGroupTypeRsp, 6}, u16(1), u16(0xffff), u16(0xfff0)})};
-        return {};
-      case att::kReadByTypeReq:
-        if (att::get_le16(&pdu[1]) == 1)
-          return {cat({{att::kReadByTypeRsp, 7},
-                       u16(2),
-                       {att::kPropWrite},
-                       u16(3),
-                       u16(0xfff3),
-                       u16(4),
-                       {att::kPropNotify},
-                       u16(5),
-                       u16(0xfff4)})};
-        return {cat({{att::kErrorRsp, att::kReadByTypeReq}, u16(6), {att::kAttributeNotFound}})};
-      case att::kFindInformationReq:
-        if (att::get_le16(&pdu[1]) == 6)
-          return {cat({{att::kFindInformationRsp, 1}, u16(6), u16(0x2901), u16(7), u16(0x2902)})};
-        return {
-            cat({{att::kErrorRsp, att::kFindInformationReq}, u16(8), {att::kAttributeNotFound}})};
-      case att::kWriteReq:
-        return {cat({{att::kErrorRsp, att::kWriteReq}, u16(7), {att::kWriteNotPermitted}})};
-      default:
-        return {};
-    }
+    if (pdu[0] == att::kWriteReq)
+      return {cat({{att::kErrorRsp, att::kWriteReq}, u16(7), {att::kWriteNotPermitted}})};
+    return minimal_bm6(pdu, att::kPropWrite);
   });
   ASSERT_TRUE(probe.closed);
   EXPECT_NE(probe.reason.find("enabling notifications"), std::string::npos) << probe.reason;

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include "tests/param_name.h"
+
 #include <cctype>
 
 #include "protocol/bm6_cipher.h"
@@ -132,12 +134,7 @@ INSTANTIATE_TEST_SUITE_P(
                    FrameRejection::kBadState},
         RejectCase{"soc 101", bytes({0xd1, 0x55, 0x07, 0x00, 20, 0, 101, 0x05, 0x00}), 16,
                    FrameRejection::kBadStateOfCharge}),
-    [](const auto& param_info) {
-      std::string n = param_info.param.name;
-      for (auto& c : n)
-        if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-      return n;
-    });
+    test::ParamName());
 
 TEST(Bm6Frame, WrongCiphertextLengthIsRejectedBeforeDecryption) {
   Bm6Codec codec;
