@@ -29,6 +29,10 @@ void usage(FILE* out) {
                "  --period S             seconds between frames (default 1)\n"
                "  --mtu N                the server's ATT MTU, 23-517 (default 23)\n"
                "  --cycle S              swing the values through a charge cycle of S seconds\n"
+               "  --fault NAME[:N]       misbehave (for the first N connections): drop-at-mtu,\n"
+               "                         drop-at-discovery, drop-after-cccd, drop-mid-stream,\n"
+               "                         silent, garbage, error-discovery, error-cccd,\n"
+               "                         error-command, peer-requests, firmware-update, flood\n"
                "  -h, --help             this text\n");
 }
 
@@ -82,6 +86,15 @@ int main(int argc, char** argv) {
     } else if (opt == "--period") {
       current.period =
           std::chrono::milliseconds(std::lround(number(opt, value, 0.01, 3600) * 1000));
+    } else if (opt == "--fault") {
+      std::string name = value;
+      current.fault_connections = ~0ull;
+      if (const auto colon = name.find(':'); colon != std::string::npos) {
+        current.fault_connections =
+            static_cast<std::uint64_t>(number(opt, name.substr(colon + 1).c_str(), 0, 1e9));
+        name.resize(colon);
+      }
+      if (!sim::parse_fault(name, current.fault)) die("--fault: unknown fault \"" + name + "\"");
     } else if (opt == "--cycle") {
       current.cycle = std::chrono::milliseconds(std::lround(number(opt, value, 0, 86400) * 1000));
     } else if (opt == "--mtu") {

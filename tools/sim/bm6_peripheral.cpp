@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <system_error>
 
@@ -55,6 +56,9 @@ class DatabaseBuilder {
   }
   std::uint16_t next_ = 1;
   std::vector<GattAttribute> attrs_;
+
+ public:
+  explicit DatabaseBuilder(std::uint16_t first) : next_(first) {}
 };
 
 }  // namespace
@@ -71,8 +75,50 @@ Bm6Reading reading_at(const SimDevice& device, std::chrono::steady_clock::durati
   return r;
 }
 
-Bm6Database make_bm6_database() {
-  DatabaseBuilder b;
+const char* to_string(Fault fault) {
+  switch (fault) {
+    case Fault::kNone:
+      return "none";
+    case Fault::kDropAtMtu:
+      return "drop-at-mtu";
+    case Fault::kDropAtDiscovery:
+      return "drop-at-discovery";
+    case Fault::kDropAfterCccd:
+      return "drop-after-cccd";
+    case Fault::kDropMidStream:
+      return "drop-mid-stream";
+    case Fault::kSilent:
+      return "silent";
+    case Fault::kGarbage:
+      return "garbage";
+    case Fault::kErrorDiscovery:
+      return "error-discovery";
+    case Fault::kErrorCccd:
+      return "error-cccd";
+    case Fault::kErrorCommand:
+      return "error-command";
+    case Fault::kPeerRequests:
+      return "peer-requests";
+    case Fault::kFirmwareUpdate:
+      return "firmware-update";
+    case Fault::kFlood:
+      return "flood";
+  }
+  return "?";
+}
+
+bool parse_fault(const std::string& name, Fault& fault) {
+  for (int f = 0; f <= static_cast<int>(Fault::kFlood); ++f) {
+    if (name == to_string(static_cast<Fault>(f))) {
+      fault = static_cast<Fault>(f);
+      return true;
+    }
+  }
+  return false;
+}
+
+Bm6Database make_bm6_database(std::uint16_t first_handle) {
+  DatabaseBuilder b(first_handle);
   Bm6Database db;
   b.service(Uuid(0x1800));
   b.characteristic(Uuid(0x2a00), att::kPropRead, {'B', 'M', '6'});
@@ -104,7 +150,7 @@ Bm6Peripheral::Bm6Peripheral(EventLoop& loop, UniqueFd conn, Bm6Codec& codec,
       codec_(codec),
       device_(device),
       on_closed_(std::move(on_closed)),
-      db_(make_bm6_database()) {
+      db_(make_bm6_database(device.first_handle)) {
   if (!loop_.watch(fd_.get(), EPOLLIN, [this](std::uint32_t ev) { on_events(ev); }))
     throw std::system_error(errno, std::generic_category(), "epoll_ctl simulator connection");
 }
@@ -180,7 +226,7 @@ std::uint16_t Bm6Peripheral::group_end(std::size_t index) const {
 
 void Bm6Peripheral::handle(std::span<const std::uint8_t> pdu) {
   const auto view = att::split(pdu);
-  if (!view) return;
+  if (!view || device_.fault == Fault::kSilent) return;
   switch (att::classify(view->opcode)) {
     case att::PduKind::kRequest:
       ++stats_.requests;
@@ -199,6 +245,7 @@ void Bm6Peripheral::handle(std::span<const std::uint8_t> pdu) {
 void Bm6Peripheral::answer(std::uint8_t opcode, std::span<const std::uint8_t> params) {
   switch (opcode) {
     case att::kExchangeMtuReq: {
+      if (device_.fault == Fault::kDropAtMtu) return close();
       const auto mtu = att::decode_mtu(params);
       if (!mtu) return send(att::encode_error_rsp(opcode, 0, att::kInvalidPdu));
       send(att::encode_mtu(att::kExchangeMtuRsp, device_.mtu));
@@ -220,7 +267,9 @@ void Bm6Peripheral::answer(std::uint8_t opcode, std::span<const std::uint8_t> pa
       if (!hv) return send(att::encode_error_rsp(opcode, 0, att::kInvalidPdu));
       const std::uint8_t err = write(hv->handle, hv->value);
       if (err != 0) return send(att::encode_error_rsp(opcode, hv->handle, err));
-      return send(att::encode_empty(att::kWriteRsp));
+      send(att::encode_empty(att::kWriteRsp));
+      if (hv->handle == db_.data_cccd && notify_) after_cccd_enabled();
+      return;
     }
     default:
       return send(att::encode_error_rsp(opcode, 0, att::kRequestNotSupported));
@@ -339,12 +388,15 @@ std::uint8_t Bm6Peripheral::write(std::uint16_t handle, std::span<const std::uin
   if (!it->writable) return att::kWriteNotPermitted;
   if (it->type == att::kClientCharacteristicConfig) {
     if (value.size() != 2) return att::kInvalidAttributeValueLength;
+    if (handle == db_.data_cccd && device_.fault == Fault::kErrorCccd)
+      return att::kWriteNotPermitted;
     it->value.assign(value.begin(), value.end());
     if (handle == db_.data_cccd) notify_ = (value[0] & 0x01) != 0;
     return 0;
   }
   if (handle == db_.command) {
     if (value.size() != 16) return att::kInvalidAttributeValueLength;
+    if (device_.fault == Fault::kErrorCommand) return att::kUnlikelyError;
     ++stats_.commands;
     Block cipher{};
     std::copy(value.begin(), value.end(), cipher.begin());
@@ -364,9 +416,11 @@ void Bm6Peripheral::on_command(const Block& plaintext) {
       // The first reading comes soon after the request, then one every period.
       auto tick = std::make_shared<std::function<void()>>();
       *tick = [this, weak_tick = std::weak_ptr<std::function<void()>>(tick)] {
-        notify(encode_live_frame(
-            reading_at(device_, std::chrono::steady_clock::now() - device_.epoch)));
-        if (auto t = weak_tick.lock()) stream_timer_ = loop_.add_timer(device_.period, *t);
+        const auto next =
+            device_.fault == Fault::kFlood ? std::chrono::milliseconds(10) : device_.period;
+        on_period();
+        if (!fd_) return;
+        if (auto t = weak_tick.lock()) stream_timer_ = loop_.add_timer(next, *t);
       };
       stream_tick_ = tick;
       stream_timer_ =
@@ -379,6 +433,73 @@ void Bm6Peripheral::on_command(const Block& plaintext) {
     default:
       return;  // history and unknown commands: a real unit stays quiet too
   }
+}
+
+void Bm6Peripheral::on_period() {
+  const Block frame =
+      encode_live_frame(reading_at(device_, std::chrono::steady_clock::now() - device_.epoch));
+  ++ticks_;
+  switch (device_.fault) {
+    case Fault::kDropMidStream:
+      if (ticks_ > 3) return close();
+      break;
+    case Fault::kFirmwareUpdate:
+      if (ticks_ == 3) indicate_service_changed();
+      break;
+    case Fault::kFlood:
+      for (int i = 0; i < 50; ++i) notify(frame);  // 5,000 frames a second
+      return;
+    case Fault::kGarbage: {
+      // Every other period a real frame; in between, one kind of garbage after another.
+      if (ticks_ % 2 == 1) break;
+      const Block cipher = codec_.encrypt(frame);
+      switch ((ticks_ / 2) % 6) {
+        case 0: {  // random bytes of the right length
+          std::vector<std::uint8_t> junk(16);
+          for (auto& b : junk) b = static_cast<std::uint8_t>(std::rand());
+          send(att::encode_handle_value(att::kHandleValueNotification, db_.data, junk));
+          return;
+        }
+        case 1:  // one byte short
+          send(att::encode_handle_value(att::kHandleValueNotification, db_.data,
+                                        std::span<const std::uint8_t>(cipher.data(), 15)));
+          return;
+        case 2: {  // well encrypted, impossible state of charge
+          Block bad = frame;
+          bad[6] = 150;
+          notify(bad);
+          return;
+        }
+        case 3:  // a real frame, on another characteristic's handle
+          send(att::encode_handle_value(att::kHandleValueNotification,
+                                        static_cast<std::uint16_t>(db_.data - 9), cipher));
+          return;
+        case 4:
+          notify(encode_acknowledgement());
+          return;
+        default: {
+          Block zero = encode_live_frame({0, 0, 0, Bm6State::kNormal});
+          notify(zero);
+          return;
+        }
+      }
+    }
+    default:
+      break;
+  }
+  notify(frame);
+}
+
+void Bm6Peripheral::after_cccd_enabled() {
+  if (device_.fault == Fault::kDropAfterCccd) return close();
+  if (device_.fault != Fault::kPeerRequests) return;
+  // A peripheral may ask things of its central too; every request needs its answer.
+  send(att::encode_mtu(att::kExchangeMtuReq, device_.mtu));
+  send({att::kReadReq, 0x01, 0x00});
+  send({0x3f, 0x00});  // a request nobody knows
+  std::vector<std::uint8_t> value{0x01};
+  send(att::encode_handle_value(att::kHandleValueIndication,
+                                static_cast<std::uint16_t>(db_.data - 9), value));
 }
 
 void Bm6Peripheral::notify(const Block& plaintext) {
@@ -458,9 +579,14 @@ void Bm6SimServer::on_accept() {
       continue;  // closed by UniqueFd: one central at a time
     }
     ++connections_;
+    SimDevice device = device_;
+    if (connections_ > device.fault_connections) device.fault = Fault::kNone;
+    // A firmware update between connections: every handle moves.
+    if (device_.fault == Fault::kFirmwareUpdate)
+      device.first_handle = static_cast<std::uint16_t>(1 + 3 * (connections_ - 1));
     std::weak_ptr<int> alive = alive_;
     peripheral_ =
-        std::make_unique<Bm6Peripheral>(loop_, std::move(conn), codec_, device_, [this, alive] {
+        std::make_unique<Bm6Peripheral>(loop_, std::move(conn), codec_, device, [this, alive] {
           if (alive.expired()) return;
           peripheral_.reset();
           if (observer_) observer_("disconnected");

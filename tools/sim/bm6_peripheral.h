@@ -18,6 +18,26 @@
 
 namespace bm6::sim {
 
+// Ways a simulated BM6 misbehaves, one per device, for the first `fault_connections`.
+enum class Fault {
+  kNone,
+  kDropAtMtu,        // the link drops at the MTU exchange
+  kDropAtDiscovery,  // ... at service discovery
+  kDropAfterCccd,    // ... right after notifications were enabled
+  kDropMidStream,    // ... after three frames
+  kSilent,           // accepts, then answers nothing
+  kGarbage,          // between real frames: random bytes, wrong lengths, bad fields, frames
+                     // on another handle, acknowledgements, all-zero frames
+  kErrorDiscovery,   // ATT error response to service discovery
+  kErrorCccd,        // ATT error response to the CCCD write
+  kErrorCommand,     // ATT error response to the command write
+  kPeerRequests,     // sends the client requests and an indication of its own
+  kFirmwareUpdate,   // handles move with every connection; Service Changed mid-stream
+  kFlood,            // thousands of frames per second
+};
+const char* to_string(Fault fault);
+bool parse_fault(const std::string& name, Fault& fault);
+
 struct SimDevice {
   Bm6Reading reading{1340, 23, 100, Bm6State::kNormal};
   std::chrono::milliseconds period{1000};
@@ -28,6 +48,9 @@ struct SimDevice {
   // and the state says charging while they rise.
   std::chrono::milliseconds cycle{0};
   std::chrono::steady_clock::time_point epoch = std::chrono::steady_clock::now();  // cycle start
+  Fault fault = Fault::kNone;
+  std::uint64_t fault_connections = ~0ull;  // how many connections misbehave
+  std::uint16_t first_handle = 1;           // where the database starts (firmware update)
 };
 
 // The reading a device shows `elapsed` after the simulator started.
@@ -52,7 +75,7 @@ struct Bm6Database {
   std::uint16_t data = 0;
   std::uint16_t data_cccd = 0;
 };
-Bm6Database make_bm6_database();
+Bm6Database make_bm6_database(std::uint16_t first_handle = 1);
 
 // One connection: answers ATT requests, streams encrypted frames once asked to.
 class Bm6Peripheral {
@@ -85,6 +108,8 @@ class Bm6Peripheral {
   // Returns an ATT error code, or 0.
   std::uint8_t write(std::uint16_t handle, std::span<const std::uint8_t> value);
   void on_command(const Block& plaintext);
+  void on_period();  // one stream period: a frame, or the fault's doing
+  void after_cccd_enabled();
   void notify(const Block& plaintext);
   void send(std::vector<std::uint8_t> pdu);
   void flush();
@@ -105,6 +130,7 @@ class Bm6Peripheral {
   std::deque<std::vector<std::uint8_t>> out_;
   bool want_write_ = false;
   Stats stats_;
+  std::uint64_t ticks_ = 0;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };
 

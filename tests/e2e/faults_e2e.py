@@ -1,0 +1,61 @@
+#!/usr/bin/env python3
+"""Faults from the air, end to end: one real collectd reads a healthy simulated BM6 and one
+per fault mode of bm6-sim. Faults that break the link clear after two connections. The
+healthy device keeps its pace, nothing bogus is written for anybody, every faulty device
+recovers, and each says so in the log at most once each way."""
+import os
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Collectd, E2ECase, require_built, wait_for  # noqa: E402
+
+# fault, clears after N connections (None: for good). A drop mid-stream is an episode of
+# its own each time (down, then back): one such connection keeps the log at three lines.
+FAULTS = [
+    ("drop-at-mtu", 2), ("drop-at-discovery", 2), ("drop-after-cccd", 2),
+    ("drop-mid-stream", 1), ("silent", 2), ("error-discovery", 2), ("error-cccd", 2),
+    ("error-command", 2), ("garbage", None), ("peer-requests", None),
+    ("firmware-update", None), ("flood", None),
+]
+
+
+class Faults(E2ECase):
+    def test_every_fault_at_once(self):
+        devices = {"healthy": (self.sim("healthy", "--period", "0.5", "--voltage", "12.00",
+                                        "--soc", "50"), 12.00)}
+        for i, (fault, clears) in enumerate(FAULTS, start=1):
+            volts = round(12.0 + 0.05 * i, 2)
+            spec = fault if clears is None else f"{fault}:{clears}"
+            name = fault.replace("-", "_")
+            devices[name] = (self.sim(name, "--period", "0.5", "--voltage", f"{volts:.2f}",
+                                      "--soc", str(50 + i), "--fault", spec), volts)
+        block = ("  ConnectTimeout 2\n  ResponseTimeout 1\n  StreamTimeout 1\n"
+                 "  ReconnectMin 0.2\n  ReconnectMax 0.5\n")
+        block += "".join(self.device(n, s) for n, (s, _) in devices.items())
+        self.collectd = c = Collectd(self.workdir, block)
+        started = time.time()
+        self.assertTrue(wait_for(lambda: all(len(c.rows(n, "voltage")) >= 3 for n in devices), 40),
+                        {n: len(c.rows(n, "voltage")) for n in devices})
+        elapsed = time.time() - started
+        rc, _, err = c.stop()
+        self.assertEqual(rc, 0, err)
+        for name, (sim, volts) in devices.items():
+            rows = c.rows(name, "voltage")
+            # Nothing bogus: every value written is the device's own.
+            self.assertEqual({v for _, v in rows}, {volts}, name)
+            self.assertTrue(all(0 <= v <= 100 for _, v in c.rows(name, "percent-charged")), name)
+            # Each device says it went and came back at most once.
+            lines = [l for l in c.log_lines(f'device "{name}"') if "bm6 plugin:" in l]
+            self.assertLessEqual(len(lines), 3, lines)
+        # The healthy one kept its pace while the others misbehaved.
+        self.assertGreaterEqual(len(c.rows("healthy", "voltage")), int(elapsed) - 3)
+        # Garbage was dropped and counted.
+        dropped = c.rows("garbage", "counter-frames_dropped")
+        self.assertTrue(dropped and dropped[-1][1] > 0, dropped)
+
+
+if __name__ == "__main__":
+    require_built()
+    unittest.main(verbosity=2)
