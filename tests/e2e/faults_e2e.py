@@ -55,6 +55,35 @@ class Faults(E2ECase):
         dropped = c.rows("garbage", "counter-frames_dropped")
         self.assertTrue(dropped and dropped[-1][1] > 0, dropped)
 
+    def test_shutdown_with_half_open_links_is_prompt(self):
+        # Twenty devices that accept and then never answer (links half set up, requests in
+        # flight) and twenty that are not there at all (reconnects pending): stopping
+        # collectd must not wait for any of them.
+        block = "  ResponseTimeout 30\n  ConnectTimeout 30\n  ReconnectMin 0.05\n  ReconnectMax 0.1\n"
+        for i in range(20):
+            block += self.device(f"silent{i}", self.sim(f"silent{i}", "--fault", "silent"))
+            block += f'  <Device "gone{i}">\n    Address "unix:{self.workdir}/gone{i}.sock"\n  </Device>\n'
+        self.collectd = c = Collectd(self.workdir, block)
+        self.assertTrue(wait_for(lambda: len(c.log_lines("is unreachable")) >= 20, 20))
+        time.sleep(1)
+        rc, took, err = c.stop()
+        self.assertEqual(rc, 0, err)
+        self.assertLess(took, 1.0, f"collectd took {took:.2f} s to stop")
+        print(f"\nshutdown with 40 devices half-open or pending: {took:.3f} s", file=sys.stderr)
+
+    def test_restarted_collectd_reconnects(self):
+        van = self.sim("van", "--period", "0.3", "--voltage", "12.44")
+        for run in (1, 2):
+            workdir = os.path.join(self.workdir, f"run{run}")
+            os.makedirs(workdir)
+            self.collectd = c = Collectd(workdir, self.device("van", van))
+            self.assertTrue(wait_for(lambda: len(c.rows("van", "voltage")) >= 2, 15), f"run {run}")
+            rc, _, err = c.stop()
+            self.assertEqual(rc, 0, err)
+        # One connection per collectd, each closed when it stopped.
+        self.assertEqual(van.events("connected"), 2)
+        self.assertEqual(van.events("disconnected"), 2)
+
 
 if __name__ == "__main__":
     require_built()
