@@ -32,7 +32,8 @@ void usage(FILE* out) {
                "  --fault NAME[:N]       misbehave (for the first N connections): drop-at-mtu,\n"
                "                         drop-at-discovery, drop-after-cccd, drop-mid-stream,\n"
                "                         silent, garbage, error-discovery, error-cccd,\n"
-               "                         error-command, peer-requests, firmware-update, flood\n"
+               "                         error-command, peer-requests, firmware-update, flood,\n"
+               "                         late, never-accept\n"
                "  -h, --help             this text\n");
 }
 

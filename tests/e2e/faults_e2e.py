@@ -17,7 +17,7 @@ FAULTS = [
     ("drop-at-mtu", 2), ("drop-at-discovery", 2), ("drop-after-cccd", 2),
     ("drop-mid-stream", 1), ("silent", 2), ("error-discovery", 2), ("error-cccd", 2),
     ("error-command", 2), ("garbage", None), ("peer-requests", None),
-    ("firmware-update", None), ("flood", None),
+    ("firmware-update", None), ("flood", None), ("late", 2),
 ]
 
 
@@ -31,9 +31,15 @@ class Faults(E2ECase):
             name = fault.replace("-", "_")
             devices[name] = (self.sim(name, "--period", "0.5", "--voltage", f"{volts:.2f}",
                                       "--soc", str(50 + i), "--fault", spec), volts)
+        # The server's MTU at both ends of the range: 23 for all above, 517 here.
+        devices["mtu517"] = (self.sim("mtu517", "--period", "0.5", "--voltage", "13.50",
+                                      "--soc", "90", "--mtu", "517"), 13.50)
+        # A device that never accepts: never any value, one line in the log, nobody stalls.
+        never = self.sim("never", "--fault", "never-accept")
         block = ("  ConnectTimeout 2\n  ResponseTimeout 1\n  StreamTimeout 1\n"
                  "  ReconnectMin 0.2\n  ReconnectMax 0.5\n")
         block += "".join(self.device(n, s) for n, (s, _) in devices.items())
+        block += self.device("never", never)
         self.collectd = c = Collectd(self.workdir, block)
         started = time.time()
         self.assertTrue(wait_for(lambda: all(len(c.rows(n, "voltage")) >= 3 for n in devices), 40),
@@ -51,6 +57,9 @@ class Faults(E2ECase):
             self.assertLessEqual(len(lines), 3, lines)
         # The healthy one kept its pace while the others misbehaved.
         self.assertGreaterEqual(len(c.rows("healthy", "voltage")), int(elapsed) - 3)
+        self.assertEqual(c.rows("never", "voltage"), [])
+        never_lines = [l for l in c.log_lines('device "never"') if "bm6 plugin:" in l]
+        self.assertEqual(len(never_lines), 1, never_lines)
         # Garbage was dropped and counted.
         dropped = c.rows("garbage", "counter-frames_dropped")
         self.assertTrue(dropped and dropped[-1][1] > 0, dropped)

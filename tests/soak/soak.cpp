@@ -73,7 +73,8 @@ int main(int argc, char** argv) {
     sim::SimDevice d;
     d.reading = {volts[i], 20, 50, Bm6State::kNormal};
     d.period = 20ms;
-    d.fault = static_cast<sim::Fault>(rng() % (static_cast<int>(sim::Fault::kFlood) + 1));
+    // Every fault but never-accept, which would only ever leave the device out.
+    d.fault = static_cast<sim::Fault>(rng() % (static_cast<int>(sim::Fault::kLate) + 1));
     d.fault_connections = 1;
     return d;
   };

@@ -103,12 +103,16 @@ const char* to_string(Fault fault) {
       return "firmware-update";
     case Fault::kFlood:
       return "flood";
+    case Fault::kLate:
+      return "late";
+    case Fault::kNeverAccept:
+      return "never-accept";
   }
   return "?";
 }
 
 bool parse_fault(const std::string& name, Fault& fault) {
-  for (int f = 0; f <= static_cast<int>(Fault::kFlood); ++f) {
+  for (int f = 0; f <= static_cast<int>(Fault::kNeverAccept); ++f) {
     if (name == to_string(static_cast<Fault>(f))) {
       fault = static_cast<Fault>(f);
       return true;
@@ -230,6 +234,15 @@ void Bm6Peripheral::handle(std::span<const std::uint8_t> pdu) {
   switch (att::classify(view->opcode)) {
     case att::PduKind::kRequest:
       ++stats_.requests;
+      if (device_.fault == Fault::kLate) {
+        std::vector<std::uint8_t> params(view->params.begin(), view->params.end());
+        std::weak_ptr<int> alive = alive_;
+        loop_.add_timer(std::chrono::milliseconds(1500),
+                        [this, alive, opcode = view->opcode, params = std::move(params)] {
+                          if (!alive.expired() && fd_) answer(opcode, params);
+                        });
+        return;
+      }
       answer(view->opcode, view->params);
       return;
     case att::PduKind::kCommand:
@@ -531,6 +544,7 @@ Bm6SimServer::Bm6SimServer(EventLoop& loop, std::string path, SimDevice device)
   unlink_path_ = true;
   if (::listen(listen_.get(), 64) != 0)
     throw std::system_error(errno, std::generic_category(), "listen " + path_);
+  if (device_.fault == Fault::kNeverAccept) return;  // centrals queue up, unanswered
   if (!loop_.watch(listen_.get(), EPOLLIN, [this](std::uint32_t) { on_accept(); }))
     throw std::system_error(errno, std::generic_category(), "epoll_ctl " + path_);
 }

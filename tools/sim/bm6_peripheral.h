@@ -34,6 +34,8 @@ enum class Fault {
   kPeerRequests,     // sends the client requests and an indication of its own
   kFirmwareUpdate,   // handles move with every connection; Service Changed mid-stream
   kFlood,            // thousands of frames per second
+  kLate,             // answers every request 1.5 s late (past a 1 s client timeout)
+  kNeverAccept,      // listens, but never accepts a central (for good)
 };
 const char* to_string(Fault fault);
 bool parse_fault(const std::string& name, Fault& fault);
