@@ -156,19 +156,27 @@ TEST_F(SimulatorTest, SilentDeviceIsAskedThreeTimesThenDropped) {
   EXPECT_NE(probe.reason.find("no reading for 3 x 100 ms"), std::string::npos) << probe.reason;
 }
 
+// Runs one discovery procedure to its end and returns what it found.
+template <typename T, typename Start>
+std::vector<T> discovered(EventLoop& loop, Start start) {
+  std::vector<T> result;
+  bool done = false;
+  start([&](const std::string& err, std::vector<T> found) {
+    EXPECT_EQ(err, "");
+    result = std::move(found);
+    done = true;
+  });
+  EXPECT_TRUE(loop.run_until([&] { return done; }, 2s));
+  return result;
+}
+
 TEST_F(SimulatorTest, GattDiscoveryPaginatesAndFindsEveryUuid) {
   sim::SimDevice device;  // MTU 23: at most three 16-bit services per response
   sim::Bm6SimServer server(loop, dir + "/gatt.sock", device);
   AttBearer bearer(loop, connect_unix(loop, server.path()));
   GattClient gatt(bearer);
-  std::vector<GattService> services;
-  bool done = false;
-  gatt.discover_primary_services([&](const std::string& err, std::vector<GattService> found) {
-    EXPECT_EQ(err, "");
-    services = std::move(found);
-    done = true;
-  });
-  ASSERT_TRUE(loop.run_until([&] { return done; }, 2s));
+  const auto services = discovered<GattService>(
+      loop, [&](auto done) { gatt.discover_primary_services(std::move(done)); });
   ASSERT_EQ(services.size(), 4u);
   EXPECT_EQ(services[0].uuid, att::Uuid(0x1800));
   EXPECT_EQ(services[1].uuid, att::kGattService);
@@ -178,14 +186,8 @@ TEST_F(SimulatorTest, GattDiscoveryPaginatesAndFindsEveryUuid) {
   for (std::size_t i = 1; i < services.size(); ++i)
     EXPECT_EQ(services[i].range.start, services[i - 1].range.end + 1);
 
-  std::vector<GattCharacteristic> chars;
-  done = false;
-  gatt.discover_characteristics(services[3], [&](const std::string& err, auto found) {
-    EXPECT_EQ(err, "");
-    chars = std::move(found);
-    done = true;
-  });
-  ASSERT_TRUE(loop.run_until([&] { return done; }, 2s));
+  const auto chars = discovered<GattCharacteristic>(
+      loop, [&](auto done) { gatt.discover_characteristics(services[3], std::move(done)); });
   ASSERT_EQ(chars.size(), 5u);
   const auto db = sim::make_bm6_database();
   EXPECT_EQ(chars[2].uuid, kBm6Command);
@@ -194,14 +196,8 @@ TEST_F(SimulatorTest, GattDiscoveryPaginatesAndFindsEveryUuid) {
   EXPECT_EQ(chars[3].value_handle, db.data);
   EXPECT_EQ(chars[3].end_handle, chars[4].decl_handle - 1);
 
-  std::vector<GattDescriptor> descriptors;
-  done = false;
-  gatt.discover_descriptors(chars[3], [&](const std::string& err, auto found) {
-    EXPECT_EQ(err, "");
-    descriptors = std::move(found);
-    done = true;
-  });
-  ASSERT_TRUE(loop.run_until([&] { return done; }, 2s));
+  const auto descriptors = discovered<GattDescriptor>(
+      loop, [&](auto done) { gatt.discover_descriptors(chars[3], std::move(done)); });
   ASSERT_EQ(descriptors.size(), 2u);
   EXPECT_EQ(descriptors[0].uuid, att::kCharacteristicUserDescription);
   EXPECT_EQ(descriptors[1].uuid, att::kClientCharacteristicConfig);
