@@ -307,44 +307,6 @@ TEST_F(ScriptedLinkTest, CharacteristicOutsideItsServiceClosesTheLink) {
   EXPECT_NE(probe.reason.find("outside its service"), std::string::npos) << probe.reason;
 }
 
-TEST_F(ScriptedLinkTest, DescriptorsThatRepeatCloseTheLink) {
-  run([&](const Bytes& pdu) -> std::vector<Bytes> {
-    switch (pdu[0]) {
-      case att::kReadByGroupTypeReq:
-        return {cat({{att::kReadByGroupTypeRsp, 6}, u16(1), u16(0xffff), u16(0xfff0)})};
-      case att::kReadByTypeReq:
-        if (att::get_le16(&pdu[1]) == 1)
-          return {cat({{att::kReadByTypeRsp, 7},
-                       u16(2),
-                       {att::kPropWrite},
-                       u16(3),
-                       u16(0xfff3),
-                       u16(4),
-                       {att::kPropNotify},
-                       u16(5),
-                       u16(0xfff4)})};
-        return {cat({{att::kErrorRsp, att::kReadByTypeReq}, u16(6), {att::kAttributeNotFound}})};
-      case att::kFindInformationReq:  // the same page, whatever was asked: never ends
-        return {cat({{att::kFindInformationRsp, 1}, u16(6), u16(0x2901)})};
-      default:
-        return {};
-    }
-  });
-  ASSERT_TRUE(probe.closed);
-  EXPECT_NE(probe.reason.find("descriptor handle 6 is out of order"), std::string::npos)
-      << probe.reason;
-}
-
-TEST_F(ScriptedLinkTest, DeviceWithoutBm6ServiceIsNamed) {
-  run([&](const Bytes& pdu) -> std::vector<Bytes> {
-    if (pdu[0] == att::kReadByGroupTypeReq)
-      return {cat({{att::kReadByGroupTypeRsp, 6}, u16(1), u16(0xffff), u16(0x180f)})};
-    return {};
-  });
-  ASSERT_TRUE(probe.closed);
-  EXPECT_NE(probe.reason.find("no BM6 service"), std::string::npos) << probe.reason;
-}
-
 // A minimal FFF0 database: command at 3, data at 5, its user description at 6, CCCD at 7.
 std::vector<Bytes> minimal_bm6(const Bytes& pdu, std::uint8_t command_props) {
   switch (pdu[0]) {
@@ -371,6 +333,27 @@ std::vector<Bytes> minimal_bm6(const Bytes& pdu, std::uint8_t command_props) {
     default:
       return {};
   }
+}
+
+TEST_F(ScriptedLinkTest, DescriptorsThatRepeatCloseTheLink) {
+  run([&](const Bytes& pdu) -> std::vector<Bytes> {
+    if (pdu[0] == att::kFindInformationReq)  // the same page, whatever was asked: never ends
+      return {cat({{att::kFindInformationRsp, 1}, u16(6), u16(0x2901)})};
+    return minimal_bm6(pdu, att::kPropWrite);
+  });
+  ASSERT_TRUE(probe.closed);
+  EXPECT_NE(probe.reason.find("descriptor handle 6 is out of order"), std::string::npos)
+      << probe.reason;
+}
+
+TEST_F(ScriptedLinkTest, DeviceWithoutBm6ServiceIsNamed) {
+  run([&](const Bytes& pdu) -> std::vector<Bytes> {
+    if (pdu[0] == att::kReadByGroupTypeReq)
+      return {cat({{att::kReadByGroupTypeRsp, 6}, u16(1), u16(0xffff), u16(0x180f)})};
+    return {};
+  });
+  ASSERT_TRUE(probe.closed);
+  EXPECT_NE(probe.reason.find("no BM6 service"), std::string::npos) << probe.reason;
 }
 
 TEST_F(ScriptedLinkTest, WriteWithoutResponseOnlyCommandUsesWriteCommand) {
