@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "plugin/collectd_api.h"
-#include "transport/bm6_device.h"
+#include "device/bm6_device.h"
 
 namespace bm6::plugin {
 

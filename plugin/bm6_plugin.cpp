@@ -14,7 +14,7 @@
 #include "plugin/bm6_config.h"
 #include "plugin/bm6_values.h"
 #include "plugin/collectd_api.h"
-#include "transport/bm6_engine.h"
+#include "device/bm6_engine.h"
 
 namespace bm6::plugin {
 namespace {

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "plugin/collectd_api.h"
-#include "transport/bm6_device.h"
+#include "device/bm6_device.h"
 
 namespace bm6::plugin {
 

@@ -1,4 +1,4 @@
-#include "transport/bm6_device.h"
+#include "device/bm6_device.h"
 #include "transport/hci_rssi.h"
 
 #include <gtest/gtest.h>

@@ -76,9 +76,9 @@ TEST(Connector, BluetoothWithoutKernelSupportOrAdapterSaysSo) {
   // This machine's kernel may have no AF_BLUETOOTH at all (the CI machines do not): either
   // way the attempt ends through the loop with a sentence a user can act on, not a crash.
   EventLoop loop;
-  BluetoothAdapters gates(loop);
+  Adapters adapters(loop);
   std::string err;
-  auto c = make_connector(loop, {"AA:BB:CC:DD:EE:FF", "hci7", false, 200ms}, &gates, err);
+  auto c = make_connector(loop, {"AA:BB:CC:DD:EE:FF", "hci7", false, 200ms}, &adapters, err);
   ASSERT_TRUE(c) << err;
   const auto o = attempt(loop, *c);
   ASSERT_TRUE(o.done);
@@ -86,26 +86,28 @@ TEST(Connector, BluetoothWithoutKernelSupportOrAdapterSaysSo) {
   const bool no_kernel = o.error.find("no Bluetooth support") != std::string::npos;
   const bool no_adapter = o.error.find("there is no Bluetooth adapter hci7") != std::string::npos;
   EXPECT_TRUE(no_kernel || no_adapter) << o.error;
-  EXPECT_FALSE(make_connector(loop, {.address = "bogus"}, &gates, err));
+  EXPECT_FALSE(make_connector(loop, {.address = "bogus"}, &adapters, err));
   EXPECT_NE(err, "");
   EXPECT_FALSE(make_connector(loop, {.address = "AA:BB:CC:DD:EE:FF"}, nullptr, err));
 }
 
-TEST(BluetoothAdapters, OneAttemptPerAdapterInOrder) {
+TEST(Adapter, OneConnectPerAdapterInOrder) {
   EventLoop loop;
-  BluetoothAdapters gates(loop);
+  Adapters adapters(loop);
+  Adapter& hci0 = adapters.get(0);
+  EXPECT_EQ(&adapters.get(0), &hci0);
   std::vector<int> granted;
-  const auto a = gates.acquire(0, [&] { granted.push_back(1); });
-  const auto b = gates.acquire(0, [&] { granted.push_back(2); });
-  const auto c = gates.acquire(0, [&] { granted.push_back(3); });
-  gates.acquire(1, [&] { granted.push_back(10); });  // another adapter: not held up
+  const auto a = hci0.acquire_connect([&] { granted.push_back(1); });
+  const auto b = hci0.acquire_connect([&] { granted.push_back(2); });
+  const auto c = hci0.acquire_connect([&] { granted.push_back(3); });
+  adapters.get(1).acquire_connect([&] { granted.push_back(10); });  // another: not held up
   loop.run_until([] { return false; }, 20ms);
   EXPECT_EQ(granted, (std::vector<int>{1, 10}));
-  gates.release(0, b);  // gives up while waiting
-  gates.release(0, a);
+  hci0.release_connect(b);  // gives up while waiting
+  hci0.release_connect(a);
   loop.run_until([] { return false; }, 20ms);
   EXPECT_EQ(granted, (std::vector<int>{1, 10, 3}));
-  gates.release(0, c);
+  hci0.release_connect(c);
 }
 
 TEST(SocketConnect, TimeoutClosesAHangingAttempt) {

@@ -9,9 +9,9 @@
 
 #include <filesystem>
 
+#include "device/bm6_link.h"
 #include "tests/seqpacket_peer.h"
 #include "tools/sim/bm6_peripheral.h"
-#include "transport/bm6_link.h"
 #include "transport/connector.h"
 
 namespace bm6 {

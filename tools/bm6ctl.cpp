@@ -1,6 +1,7 @@
 // bm6ctl: find BM6 monitors and read one, from the command line.
 #include <dirent.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -9,10 +10,10 @@
 #include <string>
 #include <vector>
 
-#include "tools/scan/mgmt_scan.h"
-#include "transport/bm6_link.h"
+#include "device/bm6_link.h"
 #include "transport/connector.h"
 #include "transport/l2cap_connector.h"
+#include "transport/mgmt_scan.h"
 
 namespace {
 
@@ -51,6 +52,12 @@ double seconds(const std::string& opt, const char* v) {
   if (end == v || *end != '\0' || !std::isfinite(s) || s <= 0 || s > 3600)
     usage_error(opt + ": \"" + v + "\" is not a number of seconds from 0 to 3600");
   return s;
+}
+
+// Named "BM6" or advertising the monitor's service FFF0.
+bool looks_like_bm6(const scan::FoundDevice& d) {
+  return d.advert.name == "BM6" || std::find(d.advert.uuids16.begin(), d.advert.uuids16.end(),
+                                             0xfff0) != d.advert.uuids16.end();
 }
 
 int scan_unix(const std::string& dir, bool json) {
@@ -102,7 +109,7 @@ int run_scan(int argc, char** argv) {
   int shown = 0;
   if (!json) std::printf("%-17s  %-6s  %-12s  %s\n", "ADDRESS", "TYPE", "NAME", "RSSI");
   for (const auto& [address, d] : found) {
-    if (!all && !d.is_bm6()) continue;
+    if (!all && !looks_like_bm6(d)) continue;
     ++shown;
     if (json) {
       // 127: the controller could not tell (HCI "RSSI not available").
@@ -145,10 +152,10 @@ int run_read(int argc, char** argv) {
   const auto limit = std::chrono::milliseconds(std::llround(timeout * 1000));
   options.timeout = limit;
   EventLoop loop;
-  BluetoothAdapters gates(loop);
+  Adapters adapters(loop);
   Bm6Codec codec;
   std::string error;
-  auto connector = make_connector(loop, options, &gates, error);
+  auto connector = make_connector(loop, options, &adapters, error);
   if (!connector) usage_error(error);
   std::unique_ptr<Bm6Link> link;
   std::optional<Bm6Reading> reading;

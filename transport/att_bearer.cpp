@@ -12,14 +12,13 @@
 namespace bm6 {
 
 AttBearer::AttBearer(EventLoop& loop, UniqueFd fd, Options options)
-    : loop_(loop), options_(options), fd_(std::move(fd)) {
+    : loop_(loop), options_(options), fd_(std::move(fd)), timer_(loop) {
   options_.rx_mtu = std::clamp(options_.rx_mtu, att::kDefaultMtu, att::kMaxMtu);
   if (!loop_.watch(fd_.get(), EPOLLIN, [this](std::uint32_t ev) { on_events(ev); }))
     throw std::system_error(errno, std::generic_category(), "epoll_ctl ATT socket");
 }
 
 AttBearer::~AttBearer() {
-  if (timer_ != 0) loop_.cancel_timer(timer_);
   if (fd_) loop_.unwatch(fd_.get());
 }
 
@@ -41,8 +40,7 @@ void AttBearer::send_command(std::vector<std::uint8_t> pdu) {
 
 void AttBearer::close(const std::string& reason) {
   if (!is_open()) return;
-  if (timer_ != 0) loop_.cancel_timer(timer_);
-  timer_ = 0;
+  timer_.cancel();
   loop_.unwatch(fd_.get());
   fd_.reset();
   in_flight_.reset();
@@ -51,9 +49,8 @@ void AttBearer::close(const std::string& reason) {
   // Deferred, so whoever called close() (or sent the PDU that failed) is never re-entered;
   // dropped if the owner destroys the bearer first.
   if (auto handler = std::move(on_closed_)) {
-    std::weak_ptr<int> alive = alive_;
-    loop_.post([alive, handler = std::move(handler), reason] {
-      if (!alive.expired()) handler(reason);
+    loop_.post([self = self_.ref(), handler = std::move(handler), reason] {
+      if (self.alive()) handler(reason);
     });
   }
 }
@@ -87,7 +84,7 @@ void AttBearer::flush() {
   if (in_flight_ && !in_flight_sent_ && write_queue_.empty()) {
     if (send_pdu(in_flight_->pdu)) {
       in_flight_sent_ = true;
-      timer_ = loop_.add_timer(options_.transaction_timeout, [this] { on_timeout(); });
+      timer_.start(options_.transaction_timeout, [this] { on_timeout(); });
     }
   }
   if (is_open()) update_interest();
@@ -101,17 +98,16 @@ void AttBearer::update_interest() {
 }
 
 void AttBearer::on_timeout() {
-  timer_ = 0;
   const std::string what = in_flight_ ? att::opcode_name(in_flight_->pdu[0]) : "request";
   close("ATT transaction timed out (" + what + " unanswered for " +
         std::to_string(options_.transaction_timeout.count()) + " ms)");
 }
 
 void AttBearer::on_events(std::uint32_t events) {
-  std::weak_ptr<int> alive = alive_;
+  const auto self = self_.ref();
   if (events & EPOLLIN) {
     read_pdus();
-    if (alive.expired() || !is_open()) return;
+    if (!self.alive() || !is_open()) return;
   }
   if (events & (EPOLLERR | EPOLLHUP)) {
     int err = 0;
@@ -124,7 +120,7 @@ void AttBearer::on_events(std::uint32_t events) {
 }
 
 void AttBearer::read_pdus() {
-  std::weak_ptr<int> alive = alive_;
+  const auto self = self_.ref();
   // One byte more than the largest MTU so an oversized PDU shows as such, not truncated.
   std::array<std::uint8_t, att::kMaxMtu + 1> buf;
   // Bounded per wake-up so one chatty peer cannot starve the other devices on the loop.
@@ -146,7 +142,7 @@ void AttBearer::read_pdus() {
       return;
     }
     if (!handle_pdu(std::span<const std::uint8_t>(buf.data(), static_cast<std::size_t>(n)))) return;
-    if (alive.expired() || !is_open()) return;
+    if (!self.alive() || !is_open()) return;
   }
 }
 
@@ -196,13 +192,12 @@ bool AttBearer::handle_response(std::uint8_t opcode, std::span<const std::uint8_
           att::opcode_name(req));
     return false;
   }
-  loop_.cancel_timer(timer_);
-  timer_ = 0;
+  timer_.cancel();
   Request done = std::move(*in_flight_);
   in_flight_.reset();
-  std::weak_ptr<int> alive = alive_;
+  const auto self = self_.ref();
   if (done.on_response) done.on_response(result);
-  if (alive.expired() || !is_open()) return false;
+  if (!self.alive() || !is_open()) return false;
   flush();
   return is_open();
 }
@@ -214,13 +209,13 @@ bool AttBearer::handle_value(bool indication, std::span<const std::uint8_t> para
           (indication ? "indication" : "notification"));
     return false;
   }
-  std::weak_ptr<int> alive = alive_;
+  const auto self = self_.ref();
   auto& handler = indication ? on_indication_ : on_notification_;
   ++(indication ? stats_.indications : stats_.notifications);
   if (handler) {
     ValueHandler h = handler;  // the handler may replace itself
     h(hv->handle, hv->value);
-    if (alive.expired() || !is_open()) return false;
+    if (!self.alive() || !is_open()) return false;
   }
   if (indication) send_command(att::encode_empty(att::kHandleValueConfirmation));
   return is_open();

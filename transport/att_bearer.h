@@ -18,6 +18,7 @@
 
 #include "transport/att.h"
 #include "transport/event_loop.h"
+#include "transport/lifetime.h"
 #include "transport/unique_fd.h"
 
 namespace bm6 {
@@ -105,13 +106,13 @@ class AttBearer {
   std::deque<Request> request_queue_;
   std::optional<Request> in_flight_;
   bool in_flight_sent_ = false;
-  EventLoop::TimerId timer_ = 0;
+  Timer timer_;  // the in-flight request's transaction timeout
   bool want_write_ = false;
   ValueHandler on_notification_;
   ValueHandler on_indication_;
   ClosedHandler on_closed_;
   Stats stats_;
-  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
+  WeakSelf self_;
 };
 
 }  // namespace bm6

@@ -28,10 +28,7 @@ void SocketConnect::start(UniqueFd fd, const void* addr, unsigned addr_len,
       finish(so_error);
     });
     if (!watched) return finish(errno);
-    timer_ = loop_.add_timer(timeout, [this] {
-      timer_ = 0;
-      finish(ETIMEDOUT);
-    });
+    timer_.start(timeout, [this] { finish(ETIMEDOUT); });
     return;
   }
   finish(err);
@@ -43,8 +40,7 @@ void SocketConnect::fail(std::string error, Connector::Done done) {
 }
 
 void SocketConnect::finish(int err) {
-  if (timer_ != 0) loop_.cancel_timer(timer_);
-  timer_ = 0;
+  timer_.cancel();
   if (fd_) loop_.unwatch(fd_.get());
   UniqueFd fd = std::move(fd_);
   if (err != 0) fd.reset();  // a new socket for every attempt
@@ -54,64 +50,24 @@ void SocketConnect::finish(int err) {
 void SocketConnect::post_result(UniqueFd fd, std::string error, Connector::Done done) {
   // Always through the loop: the caller of start() is never re-entered.
   posted_ = true;
-  std::weak_ptr<int> alive = alive_;
   auto shared_fd = std::make_shared<UniqueFd>(std::move(fd));
-  loop_.post([this, alive, shared_fd, error = std::move(error), done = std::move(done)] {
-    if (alive.expired() || !posted_) return;  // destroyed or cancelled meanwhile
-    posted_ = false;
-    done(std::move(*shared_fd), error);
-  });
+  loop_.post(
+      [this, self = self_.ref(), shared_fd, error = std::move(error), done = std::move(done)] {
+        if (!self.alive()) return;  // destroyed or cancelled meanwhile
+        posted_ = false;
+        done(std::move(*shared_fd), error);
+      });
 }
 
 void SocketConnect::cancel() {
-  if (timer_ != 0) loop_.cancel_timer(timer_);
-  timer_ = 0;
+  timer_.cancel();
   if (fd_) {
     loop_.unwatch(fd_.get());
     fd_.reset();
   }
+  if (posted_) self_.revoke();
   posted_ = false;
   done_ = nullptr;
-}
-
-BluetoothAdapters::Ticket BluetoothAdapters::acquire(int adapter, std::function<void()> granted) {
-  const Ticket ticket = next_++;
-  gates_[adapter].waiting.push_back({ticket, std::move(granted)});
-  grant_next(adapter);
-  return ticket;
-}
-
-void BluetoothAdapters::release(int adapter, Ticket ticket) {
-  auto it = gates_.find(adapter);
-  if (it == gates_.end()) return;
-  auto& gate = it->second;
-  if (gate.holder == ticket) {
-    gate.holder = 0;
-    grant_next(adapter);
-    return;
-  }
-  std::erase_if(gate.waiting, [ticket](const Waiter& w) { return w.ticket == ticket; });
-}
-
-BluetoothAdapters::~BluetoothAdapters() = default;
-
-HciRssi& BluetoothAdapters::rssi(int adapter) {
-  auto& r = rssi_[adapter];
-  if (!r) r = std::make_unique<HciRssi>(loop_, adapter);
-  return *r;
-}
-
-void BluetoothAdapters::grant_next(int adapter) {
-  auto& gate = gates_[adapter];
-  if (gate.holder != 0 || gate.waiting.empty()) return;
-  gate.holder = gate.waiting.front().ticket;
-  auto granted = std::move(gate.waiting.front().granted);
-  gate.waiting.pop_front();
-  // Through the loop, so acquire() and release() never run the next attempt inline.
-  loop_.post([this, adapter, ticket = gate.holder, granted = std::move(granted)] {
-    auto it = gates_.find(adapter);
-    if (it != gates_.end() && it->second.holder == ticket) granted();
-  });
 }
 
 namespace {
@@ -134,7 +90,7 @@ class UnixConnector final : public Connector {
     auto describe = [path](int err) {
       switch (err) {
         case ENOENT:
-          return "no simulator socket at " + path + " (is bm6-sim running?)";
+          return "no simulator socket at " + path + " (is the simulator running?)";
         case ECONNREFUSED:
           return "nothing listens on " + path + " (simulator stopped?)";
         case EAGAIN:
@@ -188,15 +144,15 @@ std::string validate_address(const std::string& address) {
 }
 
 std::unique_ptr<Connector> make_connector(EventLoop& loop, const ConnectorOptions& options,
-                                          BluetoothAdapters* gates, std::string& error) {
+                                          Adapters* adapters, std::string& error) {
   error = validate_address(options.address);
   if (!error.empty()) return nullptr;
   if (options.address.rfind("unix:", 0) == 0) return std::make_unique<UnixConnector>(loop, options);
-  if (!gates) {
-    error = "bug: a Bluetooth connector needs the adapter gates";
+  if (!adapters) {
+    error = "bug: a Bluetooth connector needs the loop's adapters";
     return nullptr;
   }
-  return make_l2cap_connector(loop, options, *gates);
+  return make_l2cap_connector(loop, options, *adapters);
 }
 
 }  // namespace bm6

@@ -5,14 +5,13 @@
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <functional>
-#include <map>
 #include <memory>
 #include <string>
 
+#include "transport/adapter.h"
 #include "transport/event_loop.h"
-#include "transport/hci_rssi.h"
+#include "transport/lifetime.h"
 #include "transport/unique_fd.h"
 
 namespace bm6 {
@@ -49,45 +48,16 @@ struct ConnectorOptions {
   std::chrono::milliseconds timeout{10000};  // one attempt, from when it starts
 };
 
-// What the Bluetooth connectors of one loop share, per adapter: the gate that lets one
-// connect be in flight at a time (controllers and the kernel misbehave with more; attempts
-// wait their turn in order, and the turn comes through the loop), and the RSSI reader.
-class BluetoothAdapters {
- public:
-  explicit BluetoothAdapters(EventLoop& loop) : loop_(loop) {}
-  ~BluetoothAdapters();
-  using Ticket = std::uint64_t;
-  Ticket acquire(int adapter, std::function<void()> granted);
-  // Gives up a ticket, waiting or granted; the next in line gets the adapter.
-  void release(int adapter, Ticket ticket);
-  HciRssi& rssi(int adapter);
-
- private:
-  struct Waiter {
-    Ticket ticket;
-    std::function<void()> granted;
-  };
-  struct Gate {
-    Ticket holder = 0;
-    std::deque<Waiter> waiting;
-  };
-  void grant_next(int adapter);
-  EventLoop& loop_;
-  std::map<int, Gate> gates_;
-  std::map<int, std::unique_ptr<HciRssi>> rssi_;
-  Ticket next_ = 1;
-};
-
 // A connector for `options.address`; nullptr with `error` set if it cannot be used.
-// Bluetooth connectors share `gates` (required for them, unused for unix:).
+// Bluetooth connectors share `adapters` (required for them, unused for unix:).
 std::unique_ptr<Connector> make_connector(EventLoop& loop, const ConnectorOptions& options,
-                                          BluetoothAdapters* gates, std::string& error);
+                                          Adapters* adapters, std::string& error);
 
 // Connects a non-blocking socket, waiting through the loop for EINPROGRESS; shared by the
 // Unix and L2CAP connectors.
 class SocketConnect {
  public:
-  explicit SocketConnect(EventLoop& loop) : loop_(loop) {}
+  explicit SocketConnect(EventLoop& loop) : loop_(loop), timer_(loop) {}
   ~SocketConnect() { cancel(); }
   SocketConnect(const SocketConnect&) = delete;
   SocketConnect& operator=(const SocketConnect&) = delete;
@@ -107,11 +77,11 @@ class SocketConnect {
 
   EventLoop& loop_;
   UniqueFd fd_;
-  EventLoop::TimerId timer_ = 0;
+  Timer timer_;
   bool posted_ = false;
   std::function<std::string(int)> describe_;
   Connector::Done done_;
-  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
+  WeakSelf self_;  // revoked by cancel(): a posted result is then dropped
 };
 
 }  // namespace bm6

@@ -129,16 +129,15 @@ void EventLoop::fire_timers() {
   std::uint64_t expirations = 0;
   [[maybe_unused]] auto n = ::read(timerfd_.get(), &expirations, sizeof expirations);
   const auto now = Clock::now();
-  // Only timers due now; a callback adding a timer due now runs on the next iteration.
-  std::vector<std::function<void()>> due;
+  // Only timers due now, one at a time, so that a callback cancelling another due timer
+  // (or destroying its owner) takes effect; one added by a callback runs on a later turn.
   while (!timers_.empty() && timers_.begin()->first.first <= now) {
     auto node = timers_.extract(timers_.begin());
     timer_deadlines_.erase(node.key().second);
-    due.push_back(std::move(node.mapped()));
+    did_work_ = true;
+    node.mapped()();
   }
   rearm_timerfd();
-  did_work_ = did_work_ || !due.empty();
-  for (auto& fn : due) fn();
 }
 
 void EventLoop::dispatch(const epoll_event& event) {

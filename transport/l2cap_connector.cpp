@@ -26,8 +26,8 @@ std::string describe_bluetooth_errno(int err, const std::string& adapter,
     case ETIMEDOUT:
     case EHOSTDOWN:
       return dev +
-             " did not answer: out of range, powered off, or connected to a phone (a BM6 "
-             "takes one central at a time)";
+             " did not answer: out of range, powered off, or connected to a phone (many "
+             "peripherals take one central at a time)";
     case ECONNREFUSED:
       return "adapter " + adapter + " refused the LE connection to " + address +
              ": LE is disabled on the adapter (btmgmt --index " + adapter +
@@ -79,8 +79,8 @@ namespace {
 
 class L2capConnector final : public Connector {
  public:
-  L2capConnector(EventLoop& loop, const ConnectorOptions& options, BluetoothAdapters& gates)
-      : options_(options), gates_(gates), connect_(loop) {
+  L2capConnector(EventLoop& loop, const ConnectorOptions& options, Adapters& adapters)
+      : options_(options), adapters_(adapters), connect_(loop) {
     ::str2ba(options_.address.c_str(), &remote_);
   }
   ~L2capConnector() override { L2capConnector::cancel(); }
@@ -88,15 +88,16 @@ class L2capConnector final : public Connector {
   void connect(Done done) override {
     cancel();
     std::string error;
-    adapter_id_ = resolve_adapter(options_.adapter, error);
-    if (adapter_id_ < 0) return connect_.fail(error, std::move(done));
+    const int id = resolve_adapter(options_.adapter, error);
+    if (id < 0) return connect_.fail(error, std::move(done));
+    adapter_ = &adapters_.get(id);
     done_ = std::move(done);
-    ticket_ = gates_.acquire(adapter_id_, [this] { start(); });
+    ticket_ = adapter_->acquire_connect([this] { start(); });
   }
 
   void cancel() override {
     connect_.cancel();
-    if (ticket_ != 0) gates_.release(adapter_id_, ticket_);
+    if (ticket_ != 0) adapter_->release_connect(ticket_);
     ticket_ = 0;
     done_ = nullptr;
   }
@@ -106,23 +107,23 @@ class L2capConnector final : public Connector {
   bool read_rssi(int fd, std::function<void(int)> done) override {
     l2cap_conninfo info{};
     socklen_t len = sizeof info;
-    if (adapter_id_ < 0 || ::getsockopt(fd, SOL_L2CAP, L2CAP_CONNINFO, &info, &len) != 0)
-      return false;
-    return gates_.rssi(adapter_id_).read(info.hci_handle, std::move(done));
+    if (!adapter_ || ::getsockopt(fd, SOL_L2CAP, L2CAP_CONNINFO, &info, &len) != 0) return false;
+    return adapter_->rssi().read(info.hci_handle, std::move(done));
   }
 
  private:
   void start() {
-    const std::string adapter = "hci" + std::to_string(adapter_id_);
+    const int adapter_id = adapter_->id();
+    const std::string adapter = "hci" + std::to_string(adapter_id);
     const std::string address = options_.address;
     auto finish = [this](UniqueFd fd, const std::string& error) {
-      gates_.release(adapter_id_, ticket_);
+      adapter_->release_connect(ticket_);
       ticket_ = 0;
       auto done = std::move(done_);
       done(std::move(fd), error);
     };
     bdaddr_t local{};
-    if (::hci_devba(adapter_id_, &local) != 0)
+    if (::hci_devba(adapter_id, &local) != 0)
       return connect_.fail(
           describe_bluetooth_errno(errno == 0 ? ENETDOWN : errno, adapter, address), finish);
     UniqueFd fd(
@@ -137,7 +138,7 @@ class L2capConnector final : public Connector {
     if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&ours), sizeof ours) != 0)
       return connect_.fail(describe_bluetooth_errno(errno, adapter, address), finish);
 
-    // The BM6 neither pairs nor encrypts at the link layer; its frames carry their own AES.
+    // No pairing or link-layer encryption: the peripherals this serves encrypt their own data.
     bt_security security{};
     security.level = BT_SECURITY_LOW;
     if (::setsockopt(fd.get(), SOL_BLUETOOTH, BT_SECURITY, &security, sizeof security) != 0)
@@ -153,28 +154,28 @@ class L2capConnector final : public Connector {
         [adapter, address, timeout = options_.timeout](int err) {
           if (err == ETIMEDOUT)
             return "no connection to " + address + " within " + std::to_string(timeout.count()) +
-                   " ms: out of range, powered off, or connected to a phone (a BM6 takes one "
-                   "central at a time)";
+                   " ms: out of range, powered off, or connected to a phone (many peripherals "
+                   "take one central at a time)";
           return describe_bluetooth_errno(err, adapter, address);
         },
         finish);
   }
 
   ConnectorOptions options_;
-  BluetoothAdapters& gates_;
+  Adapters& adapters_;
   SocketConnect connect_;
   bdaddr_t remote_{};
   sockaddr_l2 theirs_{};
-  int adapter_id_ = -1;
-  BluetoothAdapters::Ticket ticket_ = 0;
+  Adapter* adapter_ = nullptr;  // of the current or last attempt
+  Adapter::Ticket ticket_ = 0;
   Done done_;
 };
 
 }  // namespace
 
 std::unique_ptr<Connector> make_l2cap_connector(EventLoop& loop, const ConnectorOptions& options,
-                                                BluetoothAdapters& gates) {
-  return std::make_unique<L2capConnector>(loop, options, gates);
+                                                Adapters& adapters) {
+  return std::make_unique<L2capConnector>(loop, options, adapters);
 }
 
 }  // namespace bm6

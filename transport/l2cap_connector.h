@@ -1,4 +1,4 @@
-// Reaches a BM6 through the kernel's Bluetooth stack: an L2CAP LE socket on the ATT fixed
+// Reaches a peripheral through the kernel's Bluetooth stack: an L2CAP LE socket on the ATT fixed
 // channel (CID 4), the same SOCK_SEQPACKET the bearer runs on.
 #pragma once
 
@@ -10,7 +10,7 @@
 namespace bm6 {
 
 std::unique_ptr<Connector> make_l2cap_connector(EventLoop& loop, const ConnectorOptions& options,
-                                                BluetoothAdapters& gates);
+                                                Adapters& adapters);
 
 // What a user can do about a failed Bluetooth connect, socket() or bind(): one sentence.
 std::string describe_bluetooth_errno(int err, const std::string& adapter,

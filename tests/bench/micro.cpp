@@ -10,8 +10,8 @@
 #include "protocol/bm6_frame.h"
 #include "tools/sim/bm6_peripheral.h"
 #include "transport/att.h"
-#include "transport/bm6_device.h"
-#include "transport/bm6_link.h"
+#include "device/bm6_device.h"
+#include "device/bm6_link.h"
 
 // collectd's plugin_dispatch_values, as far as the plugin can see it: the list is copied.
 static value_list_t g_sink;

@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "plugin/bm6_values.h"
-#include "transport/bm6_engine.h"
+#include "device/bm6_engine.h"
 
 // collectd's plugin_dispatch_values as the plugin sees it: the list is copied.
 static value_list_t g_sink;

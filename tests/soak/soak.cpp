@@ -26,7 +26,7 @@ extern "C" std::size_t __sanitizer_get_current_allocated_bytes();
 #endif
 
 #include "tools/sim/bm6_peripheral.h"
-#include "transport/bm6_engine.h"
+#include "device/bm6_engine.h"
 
 namespace {
 

@@ -1,4 +1,4 @@
-#include "transport/bm6_engine.h"
+#include "device/bm6_engine.h"
 
 #include <stdexcept>
 
@@ -11,7 +11,7 @@ Bm6Engine::Bm6Engine(const std::vector<DeviceOptions>& devices, Bm6Device::Event
                                              .adapter = options.adapter,
                                              .random_address = options.random_address,
                                              .timeout = options.connect_timeout};
-    auto connector = make_connector(loop_, connector_options, &gates_, error);
+    auto connector = make_connector(loop_, connector_options, &adapters_, error);
     if (!connector) throw std::invalid_argument("device \"" + options.name + "\": " + error);
     auto slot = std::make_shared<ReadingSlot>();
     slots_[options.name] = slot;

@@ -13,10 +13,11 @@
 #include <random>
 #include <string>
 
+#include "device/bm6_link.h"
 #include "protocol/bm6_frame.h"
-#include "transport/bm6_link.h"
 #include "transport/connector.h"
 #include "transport/event_loop.h"
+#include "transport/lifetime.h"
 
 namespace bm6 {
 
@@ -121,15 +122,15 @@ class Bm6Device {
   std::shared_ptr<ReadingSlot> slot_;
   EventHandler on_event_;
   std::unique_ptr<Bm6Link> link_;
-  EventLoop::TimerId timer_ = 0;  // reconnect delay
-  unsigned failures_ = 0;         // consecutive, reset by a reading
-  bool got_reading_ = false;      // on the current link
-  std::optional<int> rssi_;       // of the current link
+  Timer reconnect_timer_;
+  unsigned failures_ = 0;     // consecutive, reset by a reading
+  bool got_reading_ = false;  // on the current link
+  std::optional<int> rssi_;   // of the current link
   std::chrono::steady_clock::time_point rssi_asked_{};
   bool stopped_ = true;
   std::minstd_rand rng_;
   DeviceCounters counters_;
-  std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // for late RSSI answers
+  WeakSelf self_;  // for late RSSI answers
 };
 
 }  // namespace bm6

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "transport/bm6_device.h"
+#include "device/bm6_device.h"
 #include "transport/event_loop.h"
 
 namespace bm6 {
@@ -27,7 +27,7 @@ class Bm6Engine {
 
  private:
   EventLoop loop_;
-  BluetoothAdapters gates_{loop_};
+  Adapters adapters_{loop_};
   Bm6Codec codec_;
   std::vector<std::unique_ptr<Bm6Device>> devices_;
   std::map<std::string, std::shared_ptr<ReadingSlot>> slots_;

@@ -1,4 +1,4 @@
-#include "transport/bm6_device.h"
+#include "device/bm6_device.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -14,6 +14,7 @@ Bm6Device::Bm6Device(EventLoop& loop, Bm6Codec& codec, DeviceOptions options,
       connector_(std::move(connector)),
       slot_(std::move(slot)),
       on_event_(std::move(on_event)),
+      reconnect_timer_(loop),
       rng_(static_cast<std::minstd_rand::result_type>(
           std::hash<std::string>{}(options_.name) ^
           static_cast<std::size_t>(std::chrono::steady_clock::now().time_since_epoch().count()))) {}
@@ -27,8 +28,7 @@ void Bm6Device::start() {
 
 void Bm6Device::stop() {
   stopped_ = true;
-  if (timer_ != 0) loop_.cancel_timer(timer_);
-  timer_ = 0;
+  reconnect_timer_.cancel();
   connector_->cancel();
   link_.reset();  // the link's closed handler is not run from its destructor
 }
@@ -102,11 +102,10 @@ void Bm6Device::ask_rssi() {
   const auto now = std::chrono::steady_clock::now();
   if (!link_ || now - rssi_asked_ < std::chrono::seconds(1)) return;
   rssi_asked_ = now;
-  std::weak_ptr<int> alive = alive_;
   Bm6Link* link = link_.get();
-  connector_->read_rssi(link->bearer().fd(), [this, alive, link](int dbm) {
+  connector_->read_rssi(link->bearer().fd(), [this, self = self_.ref(), link](int dbm) {
     // Dropped if the device, or the link it was asked for, is gone.
-    if (alive.expired() || link_.get() != link) return;
+    if (!self.alive() || link_.get() != link) return;
     rssi_ = dbm;
   });
 }
@@ -129,10 +128,7 @@ void Bm6Device::on_link_closed(const std::string& reason) {
 void Bm6Device::retry_later() {
   if (stopped_) return;
   ++failures_;
-  timer_ = loop_.add_timer(backoff(failures_), [this] {
-    timer_ = 0;
-    connect();
-  });
+  reconnect_timer_.start(backoff(failures_), [this] { connect(); });
 }
 
 }  // namespace bm6

@@ -1,4 +1,4 @@
-#include "transport/bm6_link.h"
+#include "device/bm6_link.h"
 
 #include <algorithm>
 
@@ -10,7 +10,8 @@ Bm6Link::Bm6Link(EventLoop& loop, UniqueFd fd, Bm6Codec& codec, Options options,
       options_(options),
       handlers_(std::move(handlers)),
       bearer_(loop, std::move(fd), options.att),
-      gatt_(bearer_) {
+      gatt_(bearer_),
+      watchdog_(loop) {
   bearer_.set_notification_handler([this](std::uint16_t handle, std::span<const std::uint8_t> v) {
     on_notification(handle, v);
   });
@@ -18,8 +19,7 @@ Bm6Link::Bm6Link(EventLoop& loop, UniqueFd fd, Bm6Codec& codec, Options options,
       [this](std::uint16_t handle, std::span<const std::uint8_t>) { on_indication(handle); });
   bearer_.set_closed_handler([this](const std::string& reason) {
     phase_ = Phase::kClosed;
-    if (watchdog_ != 0) loop_.cancel_timer(watchdog_);
-    watchdog_ = 0;
+    watchdog_.cancel();
     if (handlers_.on_closed) handlers_.on_closed(reason);
   });
   const auto gen = generation_;
@@ -30,9 +30,7 @@ Bm6Link::Bm6Link(EventLoop& loop, UniqueFd fd, Bm6Codec& codec, Options options,
   });
 }
 
-Bm6Link::~Bm6Link() {
-  if (watchdog_ != 0) loop_.cancel_timer(watchdog_);
-}
+Bm6Link::~Bm6Link() = default;
 
 void Bm6Link::fail(const std::string& reason) { bearer_.close(reason); }
 
@@ -145,9 +143,7 @@ void Bm6Link::send_command() {
 }
 
 void Bm6Link::arm_stream_watchdog() {
-  if (watchdog_ != 0) loop_.cancel_timer(watchdog_);
-  watchdog_ = loop_.add_timer(options_.stream_timeout, [this] {
-    watchdog_ = 0;
+  watchdog_.start(options_.stream_timeout, [this] {
     // Some units stop streaming, or never start: ask again, a few times.
     if (phase_ == Phase::kStreaming && !got_reading_since_command_) {
       if (++silent_commands_ >= options_.max_silent_commands)
@@ -189,8 +185,7 @@ void Bm6Link::on_indication(std::uint16_t handle) {
   ++generation_;
   data_handle_ = 0;
   command_handle_ = 0;
-  if (watchdog_ != 0) loop_.cancel_timer(watchdog_);
-  watchdog_ = 0;
+  watchdog_.cancel();
   discover();
 }
 

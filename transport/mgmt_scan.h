@@ -1,5 +1,6 @@
 // LE discovery through the kernel's Bluetooth management interface (mgmt), as bluetoothd
-// does it: active scanning, so the scan response (where a BM6 puts its name) is included.
+// does it: active scanning, so the scan response (where many peripherals put their name) is
+// included.
 #pragma once
 
 #include <chrono>
@@ -23,7 +24,6 @@ struct FoundDevice {
   bool random = false;   // LE address type
   int rssi = 0;          // dBm, strongest seen
   Advertisement advert;  // merged over everything seen
-  bool is_bm6() const;   // named "BM6" or advertising service FFF0
 };
 
 // Runs discovery on `adapter_id` for `duration`. Returns false with `error` set when it

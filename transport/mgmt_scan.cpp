@@ -1,4 +1,4 @@
-#include "tools/scan/mgmt_scan.h"
+#include "transport/mgmt_scan.h"
 
 #include <bluetooth/bluetooth.h>
 #include <bluetooth/hci.h>
@@ -86,11 +86,6 @@ Advertisement parse_eir(std::span<const std::uint8_t> eir) {
     i += 1 + len;
   }
   return a;
-}
-
-bool FoundDevice::is_bm6() const {
-  return advert.name == "BM6" ||
-         std::find(advert.uuids16.begin(), advert.uuids16.end(), 0xfff0) != advert.uuids16.end();
 }
 
 bool discover(int adapter_id, std::chrono::milliseconds duration,

@@ -13,6 +13,7 @@
 #include "transport/att_bearer.h"
 #include "transport/event_loop.h"
 #include "transport/gatt_client.h"
+#include "transport/lifetime.h"
 
 namespace bm6 {
 
@@ -82,7 +83,7 @@ class Bm6Link {
   bool command_with_response_ = true;
   std::uint16_t data_handle_ = 0;
   std::uint16_t service_changed_handle_ = 0;
-  EventLoop::TimerId watchdog_ = 0;
+  Timer watchdog_;
   bool got_reading_since_command_ = false;
   unsigned silent_commands_ = 0;
   Bm6LinkStats stats_;

@@ -1,0 +1,61 @@
+// One Bluetooth controller as the users of one loop share it. Its owner is the place for
+// what is per controller: connects go one at a time (controllers and the kernel misbehave
+// with several pending; attempts wait their turn in order, and the turn comes through the
+// loop), and the HCI RSSI reader.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+
+#include "transport/event_loop.h"
+#include "transport/hci_rssi.h"
+#include "transport/lifetime.h"
+
+namespace bm6 {
+
+class Adapter {
+ public:
+  using Ticket = std::uint64_t;
+  Adapter(EventLoop& loop, int id) : loop_(loop), id_(id), rssi_(loop, id) {}
+  Adapter(const Adapter&) = delete;
+  Adapter& operator=(const Adapter&) = delete;
+
+  int id() const { return id_; }
+  // Queues for the right to connect; `granted` runs from the loop when it is this ticket's
+  // turn, never inside acquire_connect() or release_connect().
+  Ticket acquire_connect(std::function<void()> granted);
+  // Gives up a ticket, waiting or granted; the next in line gets its turn.
+  void release_connect(Ticket ticket);
+  HciRssi& rssi() { return rssi_; }
+
+ private:
+  struct Waiter {
+    Ticket ticket;
+    std::function<void()> granted;
+  };
+  void grant_next();
+
+  EventLoop& loop_;
+  int id_;
+  HciRssi rssi_;
+  Ticket holder_ = 0;
+  Ticket next_ = 1;
+  std::deque<Waiter> waiting_;
+  WeakSelf self_;
+};
+
+// The adapters one loop uses, by kernel index, made on first use.
+class Adapters {
+ public:
+  explicit Adapters(EventLoop& loop) : loop_(loop) {}
+  Adapter& get(int id);
+
+ private:
+  EventLoop& loop_;
+  std::map<int, std::unique_ptr<Adapter>> adapters_;
+};
+
+}  // namespace bm6
