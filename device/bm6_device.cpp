@@ -78,15 +78,12 @@ void Bm6Device::on_connected(UniqueFd fd, const std::string& error) {
     slot_->store({r, at, rssi_});
     if (!got_reading_) {
       got_reading_ = true;
-      failures_ = 0;
-      emit(DeviceEvent::kStreaming, "");
+      first_reading_ = std::chrono::steady_clock::now();
+      emit(DeviceEvent::kFirstReading, "");
     }
   };
   handlers.on_closed = [this](const std::string& reason) { on_link_closed(reason); };
-  handlers.on_dropped = [this] {
-    ++counters_.frames_dropped;
-    slot_->frames_dropped.fetch_add(1, std::memory_order_relaxed);
-  };
+  handlers.on_dropped = [this] { slot_->frames_dropped.fetch_add(1, std::memory_order_relaxed); };
   try {
     link_ =
         std::make_unique<Bm6Link>(loop_, std::move(fd), codec_, link_options, std::move(handlers));
@@ -116,6 +113,7 @@ void Bm6Device::on_link_closed(const std::string& reason) {
   // Called from the link's own deferred handler, never from inside the link's code.
   link_.reset();
   if (was_streaming) {
+    if (std::chrono::steady_clock::now() - first_reading_ >= kStableLink) failures_ = 0;
     ++counters_.link_losses;
     emit(DeviceEvent::kLinkLost, reason);
   } else {

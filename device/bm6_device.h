@@ -66,17 +66,22 @@ class ReadingSlot {
   std::optional<TimedReading> latest_;
 };
 
-// Counters a device keeps for the life of the plugin (loop thread writes, others read).
+// Counters a device keeps for the life of the plugin, for tests and benchmarks: loop thread
+// only. The counters collectd reads live in the ReadingSlot, as atomics.
 struct DeviceCounters {
   std::uint64_t connects = 0;          // successful connects
   std::uint64_t connect_failures = 0;  // attempts that did not connect
   std::uint64_t link_losses = 0;       // established links that went down
   std::uint64_t readings = 0;
-  std::uint64_t frames_dropped = 0;  // notifications that were not readings
 };
 
+// A link that delivered readings for this long was healthy: its loss starts the reconnect
+// backoff afresh. One that drops sooner keeps backing off, so a flapping device is retried
+// ever more slowly rather than at the minimum delay after each short success.
+inline constexpr std::chrono::seconds kStableLink{60};
+
 enum class DeviceEvent {
-  kStreaming,      // first reading on a new link
+  kFirstReading,   // the first reading on a new link: readings flow
   kConnectFailed,  // an attempt failed; `detail` says why
   kLinkLost,       // an established link went down; `detail` says why
 };
@@ -102,6 +107,8 @@ class Bm6Device {
 
   const DeviceOptions& options() const { return options_; }
   const DeviceCounters& counters() const { return counters_; }
+  // Failures in a row that the reconnect backoff counts (loop thread only).
+  unsigned consecutive_failures() const { return failures_; }
   bool linked() const { return link_ != nullptr; }
   // The delay before reconnect attempt `attempt` (1-based): min * 2^(attempt-1), capped at
   // max, then scaled by a random factor in [0.5, 1] so many devices do not retry in step.
@@ -123,9 +130,10 @@ class Bm6Device {
   EventHandler on_event_;
   std::unique_ptr<Bm6Link> link_;
   Timer reconnect_timer_;
-  unsigned failures_ = 0;     // consecutive, reset by a reading
+  unsigned failures_ = 0;     // consecutive, reset when a stable link (kStableLink) goes down
   bool got_reading_ = false;  // on the current link
-  std::optional<int> rssi_;   // of the current link
+  std::chrono::steady_clock::time_point first_reading_{};  // of the current link
+  std::optional<int> rssi_;                                // of the current link
   std::chrono::steady_clock::time_point rssi_asked_{};
   bool stopped_ = true;
   std::minstd_rand rng_;

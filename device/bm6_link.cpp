@@ -32,6 +32,12 @@ Bm6Link::Bm6Link(EventLoop& loop, UniqueFd fd, Bm6Codec& codec, Options options,
 
 Bm6Link::~Bm6Link() = default;
 
+std::uint64_t Bm6LinkStats::rejected_total() const {
+  std::uint64_t total = 0;
+  for (const auto n : rejected) total += n;
+  return total;
+}
+
 void Bm6Link::fail(const std::string& reason) { bearer_.close(reason); }
 
 void Bm6Link::discover() {
@@ -118,16 +124,18 @@ void Bm6Link::enable_notifications(std::uint16_t cccd) {
 }
 
 void Bm6Link::send_command() {
-  phase_ = Phase::kCommand;
+  if (phase_ != Phase::kStreaming) phase_ = Phase::kCommand;
+  got_reading_since_command_ = false;
+  arm_stream_watchdog();
+  // A command still unanswered is not queued again behind itself: the watchdog counts on.
+  if (command_unanswered_) return;
   const Block cipher = codec_.encrypt(live_data_request());
   std::vector<std::uint8_t> value(cipher.begin(), cipher.end());
   ++stats_.commands_sent;
-  got_reading_since_command_ = false;
   const auto gen = generation_;
   auto streaming = [this] {
     const bool first = phase_ != Phase::kStreaming;
     phase_ = Phase::kStreaming;
-    arm_stream_watchdog();
     if (first && handlers_.on_streaming) handlers_.on_streaming();
   };
   if (!command_with_response_) {
@@ -135,8 +143,10 @@ void Bm6Link::send_command() {
     if (bearer_.is_open()) streaming();
     return;
   }
+  command_unanswered_ = true;
   gatt_.write(command_handle_, std::move(value), [this, gen, streaming](const std::string& err) {
     if (!current(gen)) return;
+    command_unanswered_ = false;
     if (!err.empty()) return fail("writing the live-data command: " + err);
     streaming();
   });
@@ -145,11 +155,12 @@ void Bm6Link::send_command() {
 void Bm6Link::arm_stream_watchdog() {
   watchdog_.start(options_.stream_timeout, [this] {
     // Some units stop streaming, or never start: ask again, a few times.
-    if (phase_ == Phase::kStreaming && !got_reading_since_command_) {
+    if (!got_reading_since_command_) {
       if (++silent_commands_ >= options_.max_silent_commands)
         return fail("no reading for " + std::to_string(silent_commands_) + " x " +
-                    std::to_string(options_.stream_timeout.count()) +
-                    " ms although the command was sent each time");
+                    std::to_string(options_.stream_timeout.count()) + " ms although the command " +
+                    (command_unanswered_ ? "was written (and its write never answered)"
+                                         : "was sent each time"));
       send_command();
     } else {
       got_reading_since_command_ = false;
@@ -167,7 +178,6 @@ void Bm6Link::on_notification(std::uint16_t handle, std::span<const std::uint8_t
   const auto decoded = codec_.decode_notification(value);
   if (const auto* rejection = std::get_if<FrameRejection>(&decoded)) {
     ++stats_.rejected[static_cast<int>(*rejection)];
-    ++stats_.rejected_total;
     if (handlers_.on_dropped) handlers_.on_dropped();
     return;
   }
@@ -185,6 +195,7 @@ void Bm6Link::on_indication(std::uint16_t handle) {
   ++generation_;
   data_handle_ = 0;
   command_handle_ = 0;
+  command_unanswered_ = false;  // its answer, if any, belongs to the superseded set-up
   watchdog_.cancel();
   discover();
 }

@@ -23,24 +23,26 @@ inline constexpr att::Uuid kBm6Data{0xfff4};
 
 struct Bm6LinkStats {
   std::uint64_t readings = 0;
-  std::uint64_t rejected[kFrameRejectionCount] = {};
-  std::uint64_t rejected_total = 0;
-  std::uint64_t other_notifications = 0;  // on handles that are not FFF4's value
+  std::uint64_t rejected[kFrameRejectionCount] = {};  // by reason
+  std::uint64_t other_notifications = 0;              // on handles that are not FFF4's value
   std::uint64_t commands_sent = 0;
   std::uint64_t rediscoveries = 0;
+  std::uint64_t rejected_total() const;
 };
 
 class Bm6Link {
  public:
   struct Options {
     AttBearer::Options att;
-    // No reading for this long while streaming: write the command again.
+    // No reading for this long after the command went out: write it again. Counted from
+    // the write, not its response, so a half-open link (whose write is never answered) is
+    // closed after max_silent_commands * stream_timeout, not after the ATT response timeout.
     std::chrono::milliseconds stream_timeout{5000};
     // That many commands in a row with no reading: the link is dead, close it.
     unsigned max_silent_commands = 3;
   };
   struct Handlers {
-    std::function<void()> on_streaming{};  // set-up done, command written
+    std::function<void()> on_streaming{};  // set-up done, command written: the link streams
     std::function<void(const Bm6Reading&, std::chrono::system_clock::time_point)> on_reading{};
     std::function<void(const std::string& reason)> on_closed{};  // once; may destroy the link
     std::function<void()> on_dropped{};  // a notification that was not a reading
@@ -81,6 +83,7 @@ class Bm6Link {
   std::uint64_t generation_ = 0;
   std::uint16_t command_handle_ = 0;
   bool command_with_response_ = true;
+  bool command_unanswered_ = false;  // a Write Request of the command awaits its response
   std::uint16_t data_handle_ = 0;
   std::uint16_t service_changed_handle_ = 0;
   Timer watchdog_;

@@ -89,7 +89,7 @@ void on_device_event(const DeviceOptions& device, DeviceEvent event, const std::
   const char* name = device.name.c_str();
   const char* address = device.address.c_str();
   switch (event) {
-    case DeviceEvent::kStreaming:
+    case DeviceEvent::kFirstReading:
       if (log.down) {
         log.down = false;
         notify(device, NOTIF_OKAY,

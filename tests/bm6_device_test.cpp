@@ -91,19 +91,43 @@ TEST(Bm6Device, ReconnectsAfterTheDeviceComesBack) {
   sim::SimDevice sim_device;
   sim_device.period = 30ms;
   auto server = std::make_unique<sim::Bm6SimServer>(loop, path, sim_device);
-  ASSERT_TRUE(loop.run_until([&] { return events.count(DeviceEvent::kStreaming) == 1; }, 3s));
+  ASSERT_TRUE(loop.run_until([&] { return events.count(DeviceEvent::kFirstReading) == 1; }, 3s));
   ASSERT_TRUE(loop.run_until(
       [&] { return slot->take(std::chrono::system_clock::now() - 1s).has_value(); }, 2s));
 
   server.reset();  // the device goes away mid-stream
   ASSERT_TRUE(loop.run_until([&] { return events.count(DeviceEvent::kLinkLost) == 1; }, 2s));
   server = std::make_unique<sim::Bm6SimServer>(loop, path, sim_device);
-  ASSERT_TRUE(loop.run_until([&] { return events.count(DeviceEvent::kStreaming) == 2; }, 3s));
+  ASSERT_TRUE(loop.run_until([&] { return events.count(DeviceEvent::kFirstReading) == 2; }, 3s));
   EXPECT_EQ(device->counters().connects, 2u);
   EXPECT_EQ(device->counters().link_losses, 1u);
-  EXPECT_GE(device->counters().frames_dropped, 1u);  // the acknowledgement of link one
+  EXPECT_GE(slot->frames_dropped.load(), 1u);  // the acknowledgement of link one
   device->stop();
   EXPECT_FALSE(device->linked());
+}
+
+TEST(Bm6Device, LinksThatDropSoonAfterComingUpKeepBackingOff) {
+  // A device that streams three frames and drops, every time: each short success must not
+  // start the backoff afresh, or a flapping device is retried at the minimum delay for ever.
+  EventLoop loop;
+  Bm6Codec codec;
+  Events events;
+  const std::string path = (std::filesystem::temp_directory_path() /
+                            ("bm6-flap-" + std::to_string(::getpid()) + ".sock"))
+                               .string();
+  sim::SimDevice sim_device;
+  sim_device.period = 20ms;
+  sim_device.fault = sim::Fault::kDropMidStream;
+  sim::Bm6SimServer server(loop, path, sim_device);
+  DeviceOptions o{
+      .name = "flap", .address = "unix:" + path, .reconnect_min = 5ms, .reconnect_max = 40ms};
+  auto slot = std::make_shared<ReadingSlot>();
+  auto device = make_device(loop, codec, o, slot, events);
+  device->start();
+  ASSERT_TRUE(loop.run_until([&] { return events.count(DeviceEvent::kLinkLost) >= 4; }, 5s));
+  EXPECT_GE(events.count(DeviceEvent::kFirstReading), 4);
+  EXPECT_GE(device->consecutive_failures(), 4u);
+  device->stop();
 }
 
 }  // namespace

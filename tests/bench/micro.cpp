@@ -6,12 +6,12 @@
 
 #include <cstdio>
 
+#include "device/bm6_device.h"
+#include "device/bm6_link.h"
 #include "plugin/bm6_values.h"
 #include "protocol/bm6_frame.h"
 #include "tools/sim/bm6_peripheral.h"
 #include "transport/att.h"
-#include "device/bm6_device.h"
-#include "device/bm6_link.h"
 
 // collectd's plugin_dispatch_values, as far as the plugin can see it: the list is copied.
 static value_list_t g_sink;
@@ -97,7 +97,7 @@ void BM_ReceivePath(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations() * kBatch);
   const auto& stats = link.stats();
-  if (stats.rejected_total != stats.rejected[static_cast<int>(FrameRejection::kAcknowledgement)])
+  if (stats.rejected_total() != stats.rejected[static_cast<int>(FrameRejection::kAcknowledgement)])
     state.SkipWithError("frames were rejected");
 }
 BENCHMARK(BM_ReceivePath)->UseRealTime();

@@ -21,8 +21,8 @@
 #include <thread>
 #include <vector>
 
-#include "plugin/bm6_values.h"
 #include "device/bm6_engine.h"
+#include "plugin/bm6_values.h"
 
 // collectd's plugin_dispatch_values as the plugin sees it: the list is copied.
 static value_list_t g_sink;
@@ -113,7 +113,7 @@ Result run(int n, bool half_dead, int seconds) {
   std::atomic<int> streaming{0};
   bm6::Bm6Engine engine(devices,
                         [&](const bm6::DeviceOptions&, bm6::DeviceEvent e, const std::string&) {
-                          if (e == bm6::DeviceEvent::kStreaming) streaming.fetch_add(1);
+                          if (e == bm6::DeviceEvent::kFirstReading) streaming.fetch_add(1);
                         });
   std::vector<std::shared_ptr<bm6::ReadingSlot>> slots;
   for (const auto& d : devices) slots.push_back(engine.slot(d.name));

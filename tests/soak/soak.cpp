@@ -25,8 +25,8 @@ extern "C" std::size_t __sanitizer_get_current_allocated_bytes();
 #define BM6_HEAP_BYTES() static_cast<std::size_t>(mallinfo2().uordblks)
 #endif
 
-#include "tools/sim/bm6_peripheral.h"
 #include "device/bm6_engine.h"
+#include "tools/sim/bm6_peripheral.h"
 
 namespace {
 
@@ -83,7 +83,7 @@ int main(int argc, char** argv) {
         std::make_unique<sim::Bm6SimServer>(sim_loop, options[i].address.substr(5), sim_device(i));
 
   Bm6Engine engine(options, [&](const DeviceOptions&, DeviceEvent e, const std::string&) {
-    if (e == DeviceEvent::kStreaming) cycles.fetch_add(1);
+    if (e == DeviceEvent::kFirstReading) cycles.fetch_add(1);
   });
   std::vector<std::shared_ptr<ReadingSlot>> slots;
   for (const auto& o : options) slots.push_back(engine.slot(o.name));
