@@ -105,7 +105,6 @@ class Bm6Device {
   // Closes the link and cancels everything pending; fires no events.
   void stop();
 
-  const DeviceOptions& options() const { return options_; }
   const DeviceCounters& counters() const { return counters_; }
   // Failures in a row that the reconnect backoff counts (loop thread only).
   unsigned consecutive_failures() const { return failures_; }

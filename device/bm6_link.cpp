@@ -5,8 +5,7 @@
 namespace bm6 {
 
 Bm6Link::Bm6Link(EventLoop& loop, UniqueFd fd, Bm6Codec& codec, Options options, Handlers handlers)
-    : loop_(loop),
-      codec_(codec),
+    : codec_(codec),
       options_(options),
       handlers_(std::move(handlers)),
       bearer_(loop, std::move(fd), options.att),

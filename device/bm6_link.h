@@ -73,7 +73,6 @@ class Bm6Link {
   // Wraps a procedure callback so that a set-up superseded by a rediscovery is ignored.
   bool current(std::uint64_t generation) const { return generation == generation_; }
 
-  EventLoop& loop_;
   Bm6Codec& codec_;
   Options options_;
   Handlers handlers_;

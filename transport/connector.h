@@ -69,7 +69,6 @@ class SocketConnect {
   // Reports a failure that happened before connect() could be called, through the loop.
   void fail(std::string error, Connector::Done done);
   void cancel();
-  bool in_progress() const { return static_cast<bool>(fd_) || posted_; }
 
  private:
   void finish(int err);

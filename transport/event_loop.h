@@ -55,6 +55,7 @@ class EventLoop {
   // nothing to do (a timeout, or a stale timer arming). Readable from any thread.
   std::uint64_t wakeups() const { return wakeups_.load(std::memory_order_relaxed); }
   std::uint64_t idle_wakeups() const { return idle_wakeups_.load(std::memory_order_relaxed); }
+  // Loop thread only (or while the loop is not running).
   std::size_t watched_fds() const { return watches_.size(); }
   std::size_t pending_timers() const { return timers_.size(); }
 

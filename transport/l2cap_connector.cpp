@@ -144,13 +144,13 @@ class L2capConnector final : public Connector {
     if (::setsockopt(fd.get(), SOL_BLUETOOTH, BT_SECURITY, &security, sizeof security) != 0)
       return connect_.fail(describe_bluetooth_errno(errno, adapter, address), finish);
 
-    theirs_ = sockaddr_l2{};
-    theirs_.l2_family = AF_BLUETOOTH;
-    theirs_.l2_cid = htobs(kAttCid);
-    theirs_.l2_bdaddr_type = options_.random_address ? BDADDR_LE_RANDOM : BDADDR_LE_PUBLIC;
-    bacpy(&theirs_.l2_bdaddr, &remote_);
+    sockaddr_l2 theirs{};  // connect() copies it
+    theirs.l2_family = AF_BLUETOOTH;
+    theirs.l2_cid = htobs(kAttCid);
+    theirs.l2_bdaddr_type = options_.random_address ? BDADDR_LE_RANDOM : BDADDR_LE_PUBLIC;
+    bacpy(&theirs.l2_bdaddr, &remote_);
     connect_.start(
-        std::move(fd), &theirs_, sizeof theirs_, options_.timeout,
+        std::move(fd), &theirs, sizeof theirs, options_.timeout,
         [adapter, address, timeout = options_.timeout](int err) {
           if (err == ETIMEDOUT)
             return "no connection to " + address + " within " + std::to_string(timeout.count()) +
@@ -165,7 +165,6 @@ class L2capConnector final : public Connector {
   Adapters& adapters_;
   SocketConnect connect_;
   bdaddr_t remote_{};
-  sockaddr_l2 theirs_{};
   Adapter* adapter_ = nullptr;  // of the current or last attempt
   Adapter::Ticket ticket_ = 0;
   Done done_;
