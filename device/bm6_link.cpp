@@ -177,7 +177,11 @@ void Bm6Link::on_notification(std::uint16_t handle, std::span<const std::uint8_t
   const auto decoded = codec_.decode_notification(value);
   if (const auto* rejection = std::get_if<FrameRejection>(&decoded)) {
     ++stats_.rejected[static_cast<int>(*rejection)];
-    if (handlers_.on_dropped) handlers_.on_dropped();
+    // The acknowledgement of a command and the all-zero frame before the first measurement
+    // are what a healthy monitor sends: not readings, but not wrong either.
+    const bool expected =
+        *rejection == FrameRejection::kAcknowledgement || *rejection == FrameRejection::kAllZero;
+    if (!expected && handlers_.on_dropped) handlers_.on_dropped();
     return;
   }
   ++stats_.readings;

@@ -45,7 +45,9 @@ class Bm6Link {
     std::function<void()> on_streaming{};  // set-up done, command written: the link streams
     std::function<void(const Bm6Reading&, std::chrono::system_clock::time_point)> on_reading{};
     std::function<void(const std::string& reason)> on_closed{};  // once; may destroy the link
-    std::function<void()> on_dropped{};  // a notification that was not a reading
+    // A notification that was wrong: not a reading, nor the acknowledgement or all-zero
+    // frame a healthy monitor sends after a command; or on another handle.
+    std::function<void()> on_dropped{};
   };
   enum class Phase { kMtu, kDiscovery, kEnable, kCommand, kStreaming, kClosed };
 
