@@ -156,6 +156,17 @@ const char* to_string(LiveRejection rejection) {
   return "unknown";
 }
 
+static_assert(kFrameRejectionCount == 8 &&
+                  static_cast<int>(FrameRejection::kWrongLength) ==
+                      static_cast<int>(LiveRejection::kWrongLength) &&
+                  static_cast<int>(FrameRejection::kAcknowledgement) ==
+                      static_cast<int>(LiveRejection::kAcknowledgement) &&
+                  static_cast<int>(FrameRejection::kBadStateOfCharge) ==
+                      static_cast<int>(LiveRejection::kBadStateOfCharge),
+              "LiveRejection starts with FrameRejection's values, in its order");
+static_assert(static_cast<int>(LiveRejection::kHistoryMarker) + 1 == kLiveRejectionCount);
+static_assert(static_cast<int>(Bm6State::kCharging) == static_cast<int>(State::kCharging));
+
 LiveRejection to_live_rejection(FrameRejection rejection) {
   return static_cast<LiveRejection>(rejection);
 }
