@@ -1,0 +1,193 @@
+#include "protocol/advertisement.h"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace bm6 {
+
+namespace {
+constexpr std::uint8_t kManufacturerData = 0xff;  // AD type
+constexpr std::size_t kEncryptedLength = 16;
+constexpr std::size_t kBeaconLength = 25;  // 4c 00 02 15 + UUID 16 + major 2 + minor 2 + power
+constexpr std::uint8_t kUnknownTemperature = 0xff;
+constexpr std::uint8_t kBm6AdTail[5] = {0x00, 0x00, 0x00, 0x01, 0x08};  // bytes 11-15, observed
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Bytes 0-5 of a decrypted block, in the family's order, against the advertiser's address.
+bool address_matches(Family family, const BdAddr& advertiser, std::span<const std::uint8_t> p) {
+  for (std::size_t i = 0; i < advertiser.size(); ++i) {
+    const std::uint8_t expected = family == Family::kBm2 ? advertiser[5 - i] : advertiser[i];
+    if (p[i] != expected) return false;
+  }
+  return true;
+}
+}  // namespace
+
+std::optional<BdAddr> parse_bdaddr(std::string_view text) {
+  if (text.size() != 17) return std::nullopt;
+  BdAddr a{};
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (i > 0 && text[i * 3 - 1] != ':') return std::nullopt;
+    const int hi = hex_value(text[i * 3]);
+    const int lo = hex_value(text[i * 3 + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    a[i] = static_cast<std::uint8_t>(hi << 4 | lo);
+  }
+  return a;
+}
+
+std::string to_string(const BdAddr& a) {
+  char buf[18] = {};
+  std::snprintf(buf, sizeof buf, "%02X:%02X:%02X:%02X:%02X:%02X", a[0], a[1], a[2], a[3], a[4],
+                a[5]);
+  return buf;
+}
+
+BdAddr bdaddr_from_lsb_first(std::span<const std::uint8_t, 6> bytes) {
+  BdAddr a{};
+  std::reverse_copy(bytes.begin(), bytes.end(), a.begin());
+  return a;
+}
+
+std::vector<std::vector<std::uint8_t>> manufacturer_data_fields(std::span<const std::uint8_t> eir) {
+  std::vector<std::vector<std::uint8_t>> fields;
+  std::size_t i = 0;
+  while (i < eir.size()) {
+    const std::size_t len = eir[i];
+    if (len == 0) break;                  // padding
+    if (i + 1 + len > eir.size()) break;  // overruns the data
+    const auto data = eir.subspan(i + 2, len - 1);
+    if (eir[i + 1] == kManufacturerData && data.size() >= 2)
+      fields.emplace_back(data.begin(), data.end());
+    i += 1 + len;
+  }
+  return fields;
+}
+
+std::uint16_t company_id(std::span<const std::uint8_t> m) {
+  if (m.size() < 2) return 0;
+  return static_cast<std::uint16_t>(m[0] | (m[1] << 8));
+}
+
+const char* to_string(AdRejection rejection) {
+  switch (rejection) {
+    case AdRejection::kWrongLength:
+      return "wrong length";
+    case AdRejection::kAddressMismatch:
+      return "address mismatch (another key, vendor or device)";
+    case AdRejection::kBadStateOfCharge:
+      return "state of charge over 100";
+    case AdRejection::kBadState:
+      return "bad state";
+    case AdRejection::kNotIBeacon:
+      return "not an iBeacon";
+    case AdRejection::kOtherBeacon:
+      return "another iBeacon";
+    case AdRejection::kNoManufacturerData:
+      return "no manufacturer data";
+  }
+  return "unknown";
+}
+
+AdDecode decode_advertisement_plaintext(Family family, const BdAddr& advertiser,
+                                        std::span<const std::uint8_t> p) {
+  if (p.size() != kEncryptedLength) return AdRejection::kWrongLength;
+  if (!address_matches(family, advertiser, p)) return AdRejection::kAddressMismatch;
+  AdvertisedReading r;
+  r.centivolts = static_cast<std::uint16_t>((p[6] << 8) | p[7]);
+  if (p[8] > 100) return AdRejection::kBadStateOfCharge;
+  r.soc_percent = p[8];
+  if (family == Family::kBm2) return r;
+  if (p[9] > 2) return AdRejection::kBadState;
+  r.state = static_cast<State>(p[9]);
+  if (p[10] < 0x80) r.temperature_c = p[10];
+  return r;
+}
+
+AdDecode decode_advertisement(FamilyCodec& codec, const BdAddr& advertiser,
+                              std::span<const std::uint8_t> manufacturer_data) {
+  if (manufacturer_data.size() != kEncryptedLength) return AdRejection::kWrongLength;
+  const auto plain = codec.decrypt(manufacturer_data);
+  if (!plain) return AdRejection::kWrongLength;
+  return decode_advertisement_plaintext(codec.family(), advertiser, *plain);
+}
+
+std::optional<Block> encode_advertisement(FamilyCodec& codec, const AdvertisedReading& r,
+                                          const BdAddr& advertiser) {
+  if (r.soc_percent > 100) return std::nullopt;
+  const bool bm2 = codec.family() == Family::kBm2;
+  if (!bm2 && (!r.state || static_cast<int>(*r.state) > 2)) return std::nullopt;
+  Block b{};
+  for (std::size_t i = 0; i < advertiser.size(); ++i)
+    b[i] = bm2 ? advertiser[5 - i] : advertiser[i];
+  b[6] = static_cast<std::uint8_t>(r.centivolts >> 8);
+  b[7] = static_cast<std::uint8_t>(r.centivolts);
+  b[8] = r.soc_percent;
+  if (!bm2) {
+    b[9] = static_cast<std::uint8_t>(*r.state);
+    const int t = r.temperature_c.value_or(-1);
+    b[10] = t >= 0 && t < 0x80 ? static_cast<std::uint8_t>(t) : kUnknownTemperature;
+    std::copy(std::begin(kBm6AdTail), std::end(kBm6AdTail), b.begin() + 11);
+  }
+  return codec.encrypt(b);
+}
+
+BeaconDecode decode_ibeacon(std::span<const std::uint8_t> m) {
+  if (m.size() != kBeaconLength) return AdRejection::kNotIBeacon;
+  if (company_id(m) != kAppleCompanyId) return AdRejection::kNotIBeacon;
+  if (m[2] != 0x02 || m[3] != 0x15) return AdRejection::kNotIBeacon;
+  if (!std::equal(kBm6BeaconUuid.begin(), kBm6BeaconUuid.end(), m.begin() + 4))
+    return AdRejection::kOtherBeacon;
+  BeaconReading r;
+  r.major = static_cast<std::uint16_t>((m[20] << 8) | m[21]);
+  r.minor = static_cast<std::uint16_t>((m[22] << 8) | m[23]);
+  r.tx_power = static_cast<std::int8_t>(m[24]);
+  if (m[21] > 100) return AdRejection::kBadStateOfCharge;
+  r.soc_percent = m[21];
+  return r;
+}
+
+std::vector<std::uint8_t> encode_ibeacon(std::uint8_t soc_percent, std::uint16_t minor,
+                                         std::int8_t tx_power) {
+  std::vector<std::uint8_t> m(kBeaconLength, 0);
+  m[0] = kAppleCompanyId & 0xff;
+  m[1] = kAppleCompanyId >> 8;
+  m[2] = 0x02;
+  m[3] = 0x15;
+  std::copy(kBm6BeaconUuid.begin(), kBm6BeaconUuid.end(), m.begin() + 4);
+  m[20] = 0x00;  // major, high byte: meaning unknown
+  m[21] = soc_percent;
+  m[22] = static_cast<std::uint8_t>(minor >> 8);
+  m[23] = static_cast<std::uint8_t>(minor);
+  m[24] = static_cast<std::uint8_t>(tx_power);
+  return m;
+}
+
+PassiveDecode decode_manufacturer_fields(FamilyCodec& codec, const BdAddr& advertiser,
+                                         std::span<const std::vector<std::uint8_t>> fields) {
+  std::optional<AdRejection> encrypted_rejection;
+  std::optional<BeaconDecode> beacon;
+  for (const auto& field : fields) {
+    if (field.size() == kEncryptedLength) {
+      AdDecode d = decode_advertisement(codec, advertiser, field);
+      if (auto* r = std::get_if<AdvertisedReading>(&d)) return *r;
+      if (!encrypted_rejection) encrypted_rejection = std::get<AdRejection>(d);
+    } else if (company_id(field) == kAppleCompanyId) {
+      BeaconDecode d = decode_ibeacon(field);
+      if (!beacon || std::holds_alternative<AdRejection>(*beacon)) beacon = d;
+    }
+  }
+  if (beacon && std::holds_alternative<BeaconReading>(*beacon))
+    return std::get<BeaconReading>(*beacon);
+  if (encrypted_rejection) return *encrypted_rejection;
+  if (beacon) return std::get<AdRejection>(*beacon);
+  return AdRejection::kNoManufacturerData;
+}
+
+}  // namespace bm6
