@@ -194,5 +194,126 @@ TEST_F(AttBearerTest, ResponseHandlerMayDestroyTheBearer) {
   EXPECT_FALSE(closed);
 }
 
+// --- the server role ---
+
+TEST_F(AttBearerTest, RequestHandlerAnswersEachPeerRequest) {
+  std::vector<Bytes> asked;
+  bearer->set_request_handler([&](std::uint8_t opcode, std::span<const std::uint8_t> params) {
+    Bytes pdu{opcode};
+    pdu.insert(pdu.end(), params.begin(), params.end());
+    asked.push_back(pdu);
+    if (opcode == att::kReadReq) {
+      EXPECT_TRUE(bearer->respond({att::kReadRsp, 0x42}));
+    } else {
+      EXPECT_TRUE(bearer->respond_error(att::kWriteNotPermitted, 0x0003));
+    }
+    EXPECT_FALSE(bearer->respond({att::kReadRsp, 0x43})) << "answered twice";
+  });
+  std::vector<Bytes> commands;
+  bearer->set_command_handler([&](std::uint8_t opcode, std::span<const std::uint8_t> params) {
+    Bytes pdu{opcode};
+    pdu.insert(pdu.end(), params.begin(), params.end());
+    commands.push_back(pdu);
+  });
+  peer->set_responder([&](const Bytes& pdu) -> std::vector<Bytes> {
+    // The next request only once the previous one is answered, as a client does.
+    if (pdu[0] == att::kReadRsp) return {{att::kWriteReq, 0x03, 0x00, 0x01}};
+    return {};
+  });
+  peer->send({att::kReadReq, 0x03, 0x00});
+  peer->send({att::kWriteCmd, 0x05, 0x00, 0x07});
+  settle();
+  ASSERT_EQ(peer->received().size(), 2u);
+  EXPECT_EQ(peer->received()[0], (Bytes{att::kReadRsp, 0x42}));
+  EXPECT_EQ(peer->received()[1],
+            (Bytes{att::kErrorRsp, att::kWriteReq, 0x03, 0x00, att::kWriteNotPermitted}));
+  EXPECT_EQ(asked.size(), 2u);
+  EXPECT_EQ(commands, (std::vector<Bytes>{{att::kWriteCmd, 0x05, 0x00, 0x07}}));
+  EXPECT_EQ(bearer->stats().peer_requests_answered, 2u);
+  EXPECT_FALSE(closed) << reason;
+}
+
+TEST_F(AttBearerTest, RequestHandlerMayAnswerLater) {
+  bearer->set_request_handler([](std::uint8_t, std::span<const std::uint8_t>) {});
+  peer->send({att::kExchangeMtuReq, 0x40, 0x00});  // peer offers 64
+  settle();
+  EXPECT_TRUE(peer->received().empty());
+  EXPECT_EQ(bearer->pending_peer_request(), att::kExchangeMtuReq);
+  EXPECT_EQ(bearer->mtu(), 23);
+  Timer later(loop);
+  later.start(50ms, [&] {
+    EXPECT_TRUE(bearer->respond(att::encode_mtu(att::kExchangeMtuRsp, bearer->rx_mtu())));
+  });
+  settle();
+  settle();
+  ASSERT_EQ(peer->received().size(), 1u);
+  EXPECT_EQ(peer->received()[0], (Bytes{att::kExchangeMtuRsp, 0x05, 0x02}));
+  EXPECT_EQ(bearer->mtu(), 64) << "the agreed MTU applies once the response is out";
+  EXPECT_FALSE(bearer->pending_peer_request());
+  EXPECT_FALSE(closed) << reason;
+}
+
+TEST_F(AttBearerTest, SecondPeerRequestBeforeOurAnswerClosesTheLink) {
+  bearer->set_request_handler([](std::uint8_t, std::span<const std::uint8_t>) {});
+  peer->send({att::kReadReq, 0x03, 0x00});
+  peer->send({att::kReadReq, 0x05, 0x00});
+  ASSERT_TRUE(loop.run_until([&] { return closed; }, 1s));
+  EXPECT_NE(reason.find("before our answer"), std::string::npos) << reason;
+  EXPECT_FALSE(bearer->respond({att::kReadRsp}));
+}
+
+TEST_F(AttBearerTest, WrongResponseFromTheOwnerIsABug) {
+  bearer->set_request_handler([&](std::uint8_t, std::span<const std::uint8_t>) {
+    EXPECT_FALSE(bearer->respond({att::kWriteRsp}));
+  });
+  peer->send({att::kReadReq, 0x03, 0x00});
+  ASSERT_TRUE(loop.run_until([&] { return closed; }, 1s));
+  EXPECT_NE(reason.find("bug: Write Response in answer"), std::string::npos) << reason;
+}
+
+TEST_F(AttBearerTest, NotificationsAndOneOutstandingIndication) {
+  const Bytes v1{0x01}, v2{0x02}, n{0xaa};
+  int confirmed = 0;
+  bearer->send_indication(0x0008, v1, [&] { ++confirmed; });
+  bearer->send_indication(0x0008, v2, [&] { ++confirmed; });
+  bearer->send_notification(0x0016, n);
+  settle();
+  ASSERT_EQ(peer->received().size(), 2u) << "second indication sent before the confirmation";
+  EXPECT_EQ(peer->received()[0], (Bytes{att::kHandleValueIndication, 0x08, 0x00, 0x01}));
+  EXPECT_EQ(peer->received()[1], (Bytes{att::kHandleValueNotification, 0x16, 0x00, 0xaa}));
+  EXPECT_EQ(confirmed, 0);
+  peer->send({att::kHandleValueConfirmation});
+  settle();
+  EXPECT_EQ(confirmed, 1);
+  ASSERT_EQ(peer->received().size(), 3u);
+  EXPECT_EQ(peer->received()[2], (Bytes{att::kHandleValueIndication, 0x08, 0x00, 0x02}));
+  peer->send({att::kHandleValueConfirmation});
+  settle();
+  EXPECT_EQ(confirmed, 2);
+  EXPECT_FALSE(closed) << reason;
+  // Nothing outstanding now: one more confirmation is a protocol violation.
+  peer->send({att::kHandleValueConfirmation});
+  ASSERT_TRUE(loop.run_until([&] { return closed; }, 1s));
+  EXPECT_NE(reason.find("unexpected Handle Value Confirmation"), std::string::npos) << reason;
+}
+
+TEST_F(AttBearerTest, UnconfirmedIndicationTimesOut) {
+  bool confirmed = false;
+  const Bytes v{0x01};
+  bearer->send_indication(0x0008, v, [&] { confirmed = true; });
+  ASSERT_TRUE(loop.run_until([&] { return closed; }, 2s));
+  EXPECT_FALSE(confirmed);
+  EXPECT_NE(reason.find("timed out"), std::string::npos) << reason;
+}
+
+TEST_F(AttBearerTest, RequestHandlerMayDestroyTheBearer) {
+  bearer->set_request_handler([&](std::uint8_t, std::span<const std::uint8_t>) { bearer.reset(); });
+  peer->send({att::kReadReq, 0x03, 0x00});
+  peer->send({att::kHandleValueNotification, 0x16, 0x00, 1});
+  settle();
+  EXPECT_EQ(bearer, nullptr);
+  EXPECT_FALSE(closed);
+}
+
 }  // namespace
 }  // namespace bm6

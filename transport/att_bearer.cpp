@@ -12,7 +12,7 @@
 namespace bm6 {
 
 AttBearer::AttBearer(EventLoop& loop, UniqueFd fd, Options options)
-    : loop_(loop), options_(options), fd_(std::move(fd)), timer_(loop) {
+    : loop_(loop), options_(options), fd_(std::move(fd)), timer_(loop), indication_timer_(loop) {
   options_.rx_mtu = std::clamp(options_.rx_mtu, att::kDefaultMtu, att::kMaxMtu);
   if (!loop_.watch(fd_.get(), EPOLLIN, [this](std::uint32_t ev) { on_events(ev); }))
     throw std::system_error(errno, std::generic_category(), "epoll_ctl ATT socket");
@@ -32,20 +32,59 @@ void AttBearer::send_request(std::vector<std::uint8_t> pdu, ResponseHandler on_r
   flush();
 }
 
-void AttBearer::send_command(std::vector<std::uint8_t> pdu) {
+void AttBearer::send_without_response(std::vector<std::uint8_t> pdu) {
   if (!is_open()) return;
   write_queue_.push_back(std::move(pdu));
   flush();
 }
 
+void AttBearer::send_notification(std::uint16_t handle, std::span<const std::uint8_t> value) {
+  send_without_response(att::encode_handle_value(att::kHandleValueNotification, handle, value));
+}
+
+void AttBearer::send_indication(std::uint16_t handle, std::span<const std::uint8_t> value,
+                                ConfirmedHandler on_confirmed) {
+  if (!is_open()) return;
+  indication_queue_.push_back(
+      Indication{att::encode_handle_value(att::kHandleValueIndication, handle, value),
+                 std::move(on_confirmed)});
+  flush();
+}
+
+bool AttBearer::respond(std::vector<std::uint8_t> pdu) {
+  if (!is_open() || !peer_request_) return false;
+  const std::uint8_t req = *peer_request_;
+  if (pdu.empty() || (pdu[0] != att::response_to(req) && pdu[0] != att::kErrorRsp)) {
+    close(std::string("bug: ") + (pdu.empty() ? "empty PDU" : att::opcode_name(pdu[0])) +
+          " in answer to the peer's " + att::opcode_name(req));
+    return false;
+  }
+  peer_request_.reset();
+  ++stats_.peer_requests_answered;
+  const bool mtu_exchanged = req == att::kExchangeMtuReq && pdu[0] == att::kExchangeMtuRsp;
+  // The new MTU applies only after the response is sent (queued first, then adopted).
+  send_without_response(std::move(pdu));
+  if (mtu_exchanged && is_open()) set_peer_mtu(peer_offered_mtu_);
+  return true;
+}
+
+bool AttBearer::respond_error(std::uint8_t error_code, std::uint16_t handle) {
+  if (!is_open() || !peer_request_) return false;
+  return respond(att::encode_error_rsp(*peer_request_, handle, error_code));
+}
+
 void AttBearer::close(const std::string& reason) {
   if (!is_open()) return;
   timer_.cancel();
+  indication_timer_.cancel();
   loop_.unwatch(fd_.get());
   fd_.reset();
   in_flight_.reset();
   request_queue_.clear();
   write_queue_.clear();
+  indication_in_flight_.reset();
+  indication_queue_.clear();
+  peer_request_.reset();
   // Deferred, so whoever called close() (or sent the PDU that failed) is never re-entered;
   // dropped if the owner destroys the bearer first.
   if (auto handler = std::move(on_closed_)) {
@@ -87,11 +126,25 @@ void AttBearer::flush() {
       timer_.start(options_.transaction_timeout, [this] { on_timeout(); });
     }
   }
+  if (!is_open()) return;
+  if (write_queue_.empty() && !indication_in_flight_ && !indication_queue_.empty()) {
+    indication_in_flight_ = std::move(indication_queue_.front());
+    indication_queue_.pop_front();
+    indication_sent_ = false;
+  }
+  if (indication_in_flight_ && !indication_sent_ && write_queue_.empty()) {
+    if (send_pdu(indication_in_flight_->pdu)) {
+      indication_sent_ = true;
+      ++stats_.indications_sent;
+      indication_timer_.start(options_.transaction_timeout, [this] { on_indication_timeout(); });
+    }
+  }
   if (is_open()) update_interest();
 }
 
 void AttBearer::update_interest() {
-  const bool want = !write_queue_.empty() || (in_flight_ && !in_flight_sent_);
+  const bool want = !write_queue_.empty() || (in_flight_ && !in_flight_sent_) ||
+                    (indication_in_flight_ && !indication_sent_);
   if (want == want_write_) return;
   want_write_ = want;
   loop_.modify(fd_.get(), want ? (EPOLLIN | EPOLLOUT) : EPOLLIN);
@@ -100,6 +153,11 @@ void AttBearer::update_interest() {
 void AttBearer::on_timeout() {
   const std::string what = in_flight_ ? att::opcode_name(in_flight_->pdu[0]) : "request";
   close("ATT transaction timed out (" + what + " unanswered for " +
+        std::to_string(options_.transaction_timeout.count()) + " ms)");
+}
+
+void AttBearer::on_indication_timeout() {
+  close("ATT transaction timed out (Handle Value Indication unconfirmed for " +
         std::to_string(options_.transaction_timeout.count()) + " ms)");
 }
 
@@ -157,14 +215,17 @@ bool AttBearer::handle_pdu(std::span<const std::uint8_t> pdu) {
     case att::PduKind::kIndication:
       return handle_value(true, view->params);
     case att::PduKind::kRequest:
-      answer_peer_request(view->opcode, view->params);
-      return true;
-    case att::PduKind::kCommand:
-      return true;  // commands are never answered
+      return handle_peer_request(view->opcode, view->params);
+    case att::PduKind::kCommand: {
+      // Commands are never answered.
+      if (!on_command_) return true;
+      const auto self = self_.ref();
+      PduHandler h = on_command_;  // the handler may replace itself
+      h(view->opcode, view->params);
+      return self.alive() && is_open();
+    }
     case att::PduKind::kConfirmation:
-      // We never indicate, so nothing can be confirmed.
-      close("protocol violation: unexpected Handle Value Confirmation");
-      return false;
+      return handle_confirmation();
   }
   return true;
 }
@@ -217,21 +278,58 @@ bool AttBearer::handle_value(bool indication, std::span<const std::uint8_t> para
     h(hv->handle, hv->value);
     if (!self.alive() || !is_open()) return false;
   }
-  if (indication) send_command(att::encode_empty(att::kHandleValueConfirmation));
+  if (indication) send_without_response(att::encode_empty(att::kHandleValueConfirmation));
   return is_open();
 }
 
-void AttBearer::answer_peer_request(std::uint8_t opcode, std::span<const std::uint8_t> params) {
+bool AttBearer::handle_confirmation() {
+  if (!indication_in_flight_ || !indication_sent_) {
+    close("protocol violation: unexpected Handle Value Confirmation");
+    return false;
+  }
+  indication_timer_.cancel();
+  Indication done = std::move(*indication_in_flight_);
+  indication_in_flight_.reset();
+  ++stats_.confirmations;
+  const auto self = self_.ref();
+  if (done.on_confirmed) done.on_confirmed();
+  if (!self.alive() || !is_open()) return false;
+  flush();
+  return is_open();
+}
+
+bool AttBearer::handle_peer_request(std::uint8_t opcode, std::span<const std::uint8_t> params) {
+  if (peer_request_) {
+    close(std::string("protocol violation: ") + att::opcode_name(opcode) +
+          " before our answer to " + att::opcode_name(*peer_request_));
+    return false;
+  }
+  if (!on_request_) {
+    answer_by_default(opcode, params);
+    return is_open();
+  }
+  peer_request_ = opcode;
+  peer_offered_mtu_ = 0;
+  if (opcode == att::kExchangeMtuReq) {
+    if (const auto mtu = att::decode_mtu(params)) peer_offered_mtu_ = *mtu;
+  }
+  const auto self = self_.ref();
+  PduHandler h = on_request_;  // the handler may replace itself
+  h(opcode, params);
+  return self.alive() && is_open();
+}
+
+void AttBearer::answer_by_default(std::uint8_t opcode, std::span<const std::uint8_t> params) {
   ++stats_.peer_requests_answered;
   switch (opcode) {
     case att::kExchangeMtuReq: {
       const auto mtu = att::decode_mtu(params);
       if (!mtu) {
-        send_command(att::encode_error_rsp(opcode, 0, att::kInvalidPdu));
+        send_without_response(att::encode_error_rsp(opcode, 0, att::kInvalidPdu));
         return;
       }
       // Answer with our MTU first: the new MTU applies only after the response is sent.
-      send_command(att::encode_mtu(att::kExchangeMtuRsp, options_.rx_mtu));
+      send_without_response(att::encode_mtu(att::kExchangeMtuRsp, options_.rx_mtu));
       set_peer_mtu(*mtu);
       return;
     }
@@ -241,11 +339,11 @@ void AttBearer::answer_peer_request(std::uint8_t opcode, std::span<const std::ui
     case att::kReadByGroupTypeReq: {
       // We are a client with an empty database.
       const std::uint16_t start = params.size() >= 2 ? att::get_le16(params.data()) : 0;
-      send_command(att::encode_error_rsp(opcode, start, att::kAttributeNotFound));
+      send_without_response(att::encode_error_rsp(opcode, start, att::kAttributeNotFound));
       return;
     }
     default:
-      send_command(att::encode_error_rsp(opcode, 0, att::kRequestNotSupported));
+      send_without_response(att::encode_error_rsp(opcode, 0, att::kRequestNotSupported));
       return;
   }
 }

@@ -1,7 +1,16 @@
 // One ATT bearer over a connected SOCK_SEQPACKET fd (one datagram = one PDU), in the manner
 // of BlueZ's src/shared/att.c: at most one request of ours in flight with its own timer,
-// a separate queue for commands, confirmations and our responses, every peer request
+// at most one indication of ours awaiting its confirmation with its own timer, a separate
+// queue for commands, notifications, confirmations and our responses, every peer request
 // answered, and the link shut down on a protocol violation.
+//
+// It serves both roles. As a client it sends requests and takes notifications and
+// indications. As a server, the owner sets a request handler: each peer request goes to it
+// and must be answered exactly once, then or later, with respond() or respond_error(); the
+// peer may not send another request before that (the protocol is sequential), and one that
+// does gets its link closed. Without a request handler the bearer answers as a client with
+// an empty database: Exchange MTU with our MTU, discovery with Attribute Not Found, anything
+// else with Request Not Supported.
 //
 // Owned and driven by one EventLoop thread. Callbacks run on that thread and may destroy
 // the bearer; the destructor fires none.
@@ -12,6 +21,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -44,10 +54,15 @@ class AttBearer {
     std::uint64_t peer_requests_answered = 0;
     std::uint64_t notifications = 0;
     std::uint64_t indications = 0;
+    std::uint64_t indications_sent = 0;
+    std::uint64_t confirmations = 0;
   };
   using ResponseHandler = std::function<void(const AttResult&)>;
   using ValueHandler = std::function<void(std::uint16_t handle, std::span<const std::uint8_t>)>;
   using ClosedHandler = std::function<void(const std::string& reason)>;
+  // A peer request or command: its opcode and parameters (valid during the call only).
+  using PduHandler = std::function<void(std::uint8_t opcode, std::span<const std::uint8_t>)>;
+  using ConfirmedHandler = std::function<void()>;
 
   // Takes the connected, non-blocking fd. Throws std::system_error if the loop refuses it.
   AttBearer(EventLoop& loop, UniqueFd fd, Options options);
@@ -59,8 +74,31 @@ class AttBearer {
   // Queues a request; `on_response` runs once with its response or Error Response. If the
   // bearer closes first it never runs: the closed handler tells the owner instead.
   void send_request(std::vector<std::uint8_t> pdu, ResponseHandler on_response);
-  // Queues a command (no answer expected), e.g. a Write Command.
-  void send_command(std::vector<std::uint8_t> pdu);
+  // Queues a PDU that expects no answer: a command (Write Command), a notification, or a
+  // response the owner builds itself.
+  void send_without_response(std::vector<std::uint8_t> pdu);
+
+  // Server role. Queues a Handle Value Notification.
+  void send_notification(std::uint16_t handle, std::span<const std::uint8_t> value);
+  // Queues a Handle Value Indication; one at a time is outstanding, the next waits for the
+  // confirmation. `on_confirmed` runs once when it comes; a confirmation that does not come
+  // within the transaction timeout closes the link.
+  void send_indication(std::uint16_t handle, std::span<const std::uint8_t> value,
+                       ConfirmedHandler on_confirmed = nullptr);
+  // Every peer request goes to `handler`, which answers it (then or later) with respond() or
+  // respond_error(), or never (the peer times out).
+  void set_request_handler(PduHandler handler) { on_request_ = std::move(handler); }
+  // Peer commands (Write Command, Signed Write Command, unknown commands); never answered.
+  void set_command_handler(PduHandler handler) { on_command_ = std::move(handler); }
+  // Answers the peer's pending request with `pdu`, which must be the response to it (a bug
+  // otherwise: the link closes). An Exchange MTU Response makes the bearer adopt the agreed
+  // MTU once it is queued. Returns false, sending nothing, if no request is pending (the link
+  // closed since, or it was answered already).
+  bool respond(std::vector<std::uint8_t> pdu);
+  // Answers the peer's pending request with an Error Response.
+  bool respond_error(std::uint8_t error_code, std::uint16_t handle = 0);
+  // The opcode of the peer request awaiting our answer, if any.
+  std::optional<std::uint8_t> pending_peer_request() const { return peer_request_; }
 
   void set_notification_handler(ValueHandler handler) { on_notification_ = std::move(handler); }
   // Indications are confirmed by the bearer after the handler returns.
@@ -85,6 +123,10 @@ class AttBearer {
     std::vector<std::uint8_t> pdu;
     ResponseHandler on_response;
   };
+  struct Indication {
+    std::vector<std::uint8_t> pdu;
+    ConfirmedHandler on_confirmed;
+  };
 
   void on_events(std::uint32_t events);
   void read_pdus();
@@ -92,11 +134,14 @@ class AttBearer {
   bool handle_pdu(std::span<const std::uint8_t> pdu);
   bool handle_response(std::uint8_t opcode, std::span<const std::uint8_t> params);
   bool handle_value(bool indication, std::span<const std::uint8_t> params);
-  void answer_peer_request(std::uint8_t opcode, std::span<const std::uint8_t> params);
+  bool handle_peer_request(std::uint8_t opcode, std::span<const std::uint8_t> params);
+  bool handle_confirmation();
+  void answer_by_default(std::uint8_t opcode, std::span<const std::uint8_t> params);
   void flush();
   bool send_pdu(const std::vector<std::uint8_t>& pdu);  // false: would block or failed
   void update_interest();
   void on_timeout();
+  void on_indication_timeout();
 
   EventLoop& loop_;
   Options options_;
@@ -107,10 +152,18 @@ class AttBearer {
   std::optional<Request> in_flight_;
   bool in_flight_sent_ = false;
   Timer timer_;  // the in-flight request's transaction timeout
+  std::deque<Indication> indication_queue_;
+  std::optional<Indication> indication_in_flight_;
+  bool indication_sent_ = false;
+  Timer indication_timer_;                    // the outstanding indication's transaction timeout
+  std::optional<std::uint8_t> peer_request_;  // the peer request awaiting our answer
+  std::uint16_t peer_offered_mtu_ = 0;        // with a pending Exchange MTU Request
   bool want_write_ = false;
   ValueHandler on_notification_;
   ValueHandler on_indication_;
   ClosedHandler on_closed_;
+  PduHandler on_request_;
+  PduHandler on_command_;
   Stats stats_;
   WeakSelf self_;
 };

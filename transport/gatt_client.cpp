@@ -166,7 +166,7 @@ void GattClient::write(std::uint16_t handle, std::vector<std::uint8_t> value, Do
 }
 
 void GattClient::write_without_response(std::uint16_t handle, std::vector<std::uint8_t> value) {
-  bearer_.send_command(att::encode_handle_value(att::kWriteCmd, handle, value));
+  bearer_.send_without_response(att::encode_handle_value(att::kWriteCmd, handle, value));
 }
 
 }  // namespace bm6

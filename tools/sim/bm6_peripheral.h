@@ -1,44 +1,28 @@
-// A simulated BM6: a GATT server with the monitor's database, the encrypted live-data
-// protocol, and one central at a time. Serves Unix SEQPACKET sockets (one datagram = one ATT
-// PDU, as on an L2CAP ATT channel).
+// A simulated BM6: the monitor's attribute database served by the generic ATT server
+// procedures (attribute_server.h) on an AttBearer, the encrypted live-data protocol, the
+// fault plan (fault.h), and one central at a time. Serves Unix SEQPACKET sockets (one
+// datagram = one ATT PDU, as on an L2CAP ATT channel) or a listening L2CAP socket.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "protocol/bm6_frame.h"
+#include "tools/sim/attribute_server.h"
+#include "tools/sim/fault.h"
+#include "tools/sim/unix_listener.h"
 #include "transport/att.h"
+#include "transport/att_bearer.h"
 #include "transport/event_loop.h"
+#include "transport/lifetime.h"
 #include "transport/unique_fd.h"
 
 namespace bm6::sim {
-
-// Ways a simulated BM6 misbehaves, one per device, for the first `fault_connections`.
-enum class Fault {
-  kNone,
-  kDropAtMtu,        // the link drops at the MTU exchange
-  kDropAtDiscovery,  // ... at service discovery
-  kDropAfterCccd,    // ... right after notifications were enabled
-  kDropMidStream,    // ... after three frames
-  kSilent,           // accepts, then answers nothing
-  kGarbage,          // between real frames: random bytes, wrong lengths, bad fields, frames
-                     // on another handle, acknowledgements, all-zero frames
-  kErrorDiscovery,   // ATT error response to service discovery
-  kErrorCccd,        // ATT error response to the CCCD write
-  kErrorCommand,     // ATT error response to the command write
-  kPeerRequests,     // sends the client requests and an indication of its own
-  kFirmwareUpdate,   // handles move with every connection; Service Changed mid-stream
-  kFlood,            // thousands of frames per second
-  kLate,             // answers every request 1.5 s late (past a 1 s client timeout)
-  kNeverAccept,      // listens, but never accepts a central (for good)
-};
-const char* to_string(Fault fault);
-bool parse_fault(const std::string& name, Fault& fault);
 
 struct SimDevice {
   Bm6Reading reading{1340, 23, 100, Bm6State::kNormal};
@@ -51,20 +35,14 @@ struct SimDevice {
   std::chrono::milliseconds cycle{0};
   std::chrono::steady_clock::time_point epoch = std::chrono::steady_clock::now();  // cycle start
   Fault fault = Fault::kNone;
-  std::uint64_t fault_connections = ~0ull;  // how many connections misbehave
-  std::uint16_t first_handle = 1;           // where the database starts (firmware update)
+  // How many connections misbehave; with kNeverAccept, how many connection attempts are
+  // never answered.
+  std::uint64_t fault_connections = ~0ull;
+  std::uint16_t first_handle = 1;  // where the database starts (firmware update)
 };
 
 // The reading a device shows `elapsed` after the simulator started.
 Bm6Reading reading_at(const SimDevice& device, std::chrono::steady_clock::duration elapsed);
-
-struct GattAttribute {
-  std::uint16_t handle;
-  att::Uuid type;
-  std::vector<std::uint8_t> value;
-  bool readable = true;
-  bool writable = false;
-};
 
 // The attribute layout of a BM6 as a phone sees it: GAP, GATT (with Service Changed), a
 // 128-bit vendor service, then FFF0 with FFF1..FFF5; FFF4 has a user description before
@@ -87,90 +65,98 @@ class Bm6Peripheral {
     std::uint64_t commands = 0;
     std::uint64_t frames_sent = 0;
   };
+  // `on_closed` runs from the loop once the link is gone; it may destroy the peripheral.
   Bm6Peripheral(EventLoop& loop, UniqueFd conn, Bm6Codec& codec, const SimDevice& device,
                 std::function<void()> on_closed);
-  ~Bm6Peripheral();
   Bm6Peripheral(const Bm6Peripheral&) = delete;
   Bm6Peripheral& operator=(const Bm6Peripheral&) = delete;
 
   const Stats& stats() const { return stats_; }
   bool notifying() const { return notify_; }
+  const AttBearer& bearer() const { return bearer_; }
   // Sends a Service Changed indication for the whole database (tests of rediscovery).
   void indicate_service_changed();
 
  private:
-  void on_events(std::uint32_t events);
-  void handle(std::span<const std::uint8_t> pdu);
+  void on_request(std::uint8_t opcode, std::span<const std::uint8_t> params);
   void answer(std::uint8_t opcode, std::span<const std::uint8_t> params);
-  void read_by_group_type(std::span<const std::uint8_t> params);
-  void read_by_type(std::span<const std::uint8_t> params);
-  void find_information(std::span<const std::uint8_t> params);
-  void find_by_type_value(std::span<const std::uint8_t> params);
-  void read(std::span<const std::uint8_t> params);
-  // Returns an ATT error code, or 0.
-  std::uint8_t write(std::uint16_t handle, std::span<const std::uint8_t> value);
+  std::uint8_t on_write(const GattAttribute& attribute, std::span<const std::uint8_t> value);
   void on_command(const Block& plaintext);
   void on_period();  // one stream period: a frame, or the fault's doing
+  void send_garbage(Garbage kind, const Block& frame);
   void after_cccd_enabled();
   void notify(const Block& plaintext);
-  void send(std::vector<std::uint8_t> pdu);
-  void flush();
-  void close();
-  const GattAttribute* find(std::uint16_t handle) const;
-  std::uint16_t group_end(std::size_t service_index) const;
+  void close(const std::string& why);
 
-  EventLoop& loop_;
-  UniqueFd fd_;
   Bm6Codec& codec_;
   SimDevice device_;
+  FaultPlan plan_;
   std::function<void()> on_closed_;
   Bm6Database db_;
-  std::uint16_t mtu_ = att::kDefaultMtu;
+  AttributeServer server_;
+  AttBearer bearer_;
+  Timer stream_timer_;  // the next stream period
+  Timer late_answer_;   // kLate: the pending request's answer
   bool notify_ = false;
-  EventLoop::TimerId stream_timer_ = 0;
-  std::shared_ptr<std::function<void()>> stream_tick_;  // re-arms itself each period
-  std::deque<std::vector<std::uint8_t>> out_;
-  bool want_write_ = false;
   Stats stats_;
   std::uint64_t ticks_ = 0;
-  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };
 
 // A listening socket that serves one central at a time; others are accepted and closed at
 // once, as the monitor ignores a second central while it has one.
+//
+// With Fault::kNeverAccept for N attempts, the first N connection attempts are accepted and
+// held without a word: the central sees a link that never answers anything, as when it sits
+// in a backlog nobody accepts from, and the attempts can be counted. A held link is closed
+// when the central gives up on it. Attempts after the N-th are served normally.
 class Bm6SimServer {
  public:
-  // Throws std::system_error if the socket cannot be bound.
+  // Throws std::runtime_error if the socket cannot be bound (see UnixListener).
   Bm6SimServer(EventLoop& loop, std::string path, SimDevice device);
   // Serves an already listening socket (an L2CAP LE socket on the ATT channel, say);
   // `name` is what path() reports.
   Bm6SimServer(EventLoop& loop, UniqueFd listening, std::string name, SimDevice device);
   ~Bm6SimServer();
+  Bm6SimServer(const Bm6SimServer&) = delete;
+  Bm6SimServer& operator=(const Bm6SimServer&) = delete;
 
   const std::string& path() const { return path_; }
   std::uint64_t connections() const { return connections_; }
   std::uint64_t turned_away() const { return turned_away_; }
+  std::uint64_t never_answered() const { return never_answered_; }  // kNeverAccept attempts
+  std::size_t held() const { return held_.size(); }
   Bm6Peripheral* peripheral() { return peripheral_.get(); }
   void set_device(const SimDevice& device) { device_ = device; }
-  // Told "connected", "disconnected" or "turned away" as centrals come and go.
+  // Told "connected", "disconnected", "turned away" or "never answered" as centrals come
+  // and go.
   void set_observer(std::function<void(const char* event)> observer) {
     observer_ = std::move(observer);
   }
 
  private:
+  void watch_listener();
   void on_accept();
+  void hold(UniqueFd conn);
+  void on_held_event(int fd);
+  void tell(const char* event) {
+    if (observer_) observer_(event);
+  }
 
   EventLoop& loop_;
   std::string path_;
-  bool unlink_path_ = false;
   SimDevice device_;
-  UniqueFd listen_;
+  UnixListener unix_;
+  UniqueFd listen_;  // the L2CAP listener, when serving one
+  int listen_fd_ = -1;
   Bm6Codec codec_;
   std::unique_ptr<Bm6Peripheral> peripheral_;
+  std::map<int, UniqueFd> held_;
   std::function<void(const char*)> observer_;
+  std::uint64_t attempts_ = 0;
   std::uint64_t connections_ = 0;
   std::uint64_t turned_away_ = 0;
-  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
+  std::uint64_t never_answered_ = 0;
+  WeakSelf self_;
 };
 
 // A listening L2CAP LE socket on the ATT fixed channel of `adapter` ("hci0"), as a BM6's

@@ -1,0 +1,201 @@
+#include "tools/sim/cli.h"
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <set>
+
+#ifndef BM6_VERSION
+#error "BM6_VERSION must be defined (the project version, from CMake)"
+#endif
+
+namespace bm6::sim {
+
+namespace {
+
+const std::set<std::string> kValueOptions = {"--voltage", "--temperature", "--soc",   "--state",
+                                             "--period",  "--mtu",         "--cycle", "--fault"};
+
+std::string quote(const std::string& s) { return "'" + s + "'"; }
+
+std::string format_bound(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
+// Sets `error` and returns nullopt unless `value` is a number in [lo, hi].
+std::optional<double> number(const std::string& opt, const std::string& value, double lo, double hi,
+                             std::string& error) {
+  char* end = nullptr;
+  const double v = std::strtod(value.c_str(), &end);
+  if (value.empty() || end != value.c_str() + value.size() || !std::isfinite(v) || v < lo ||
+      v > hi) {
+    error = "option " + quote(opt) + ": \"" + value + "\" is not a number from " +
+            format_bound(lo) + " to " + format_bound(hi);
+    return std::nullopt;
+  }
+  return v;
+}
+
+// Sets `error` and returns false for a value option with a bad value.
+bool apply_value(const std::string& opt, const std::string& value, SimDevice& d,
+                 std::string& error) {
+  if (opt == "--state") {
+    const auto state = parse_state(value);
+    if (!state) {
+      error = "option '--state': \"" + value + "\" is not normal, low or charging";
+      return false;
+    }
+    d.reading.state = *state;
+    return true;
+  }
+  if (opt == "--fault") {
+    std::string name = value;
+    std::uint64_t count = ~0ull;
+    if (const auto colon = name.find(':'); colon != std::string::npos) {
+      const std::string n = name.substr(colon + 1);
+      char* end = nullptr;
+      const unsigned long long parsed = std::strtoull(n.c_str(), &end, 10);
+      if (n.empty() || n[0] < '0' || n[0] > '9' || *end != '\0' || parsed > 1000000000ull) {
+        error = "option '--fault': \"" + n + "\" (after the colon) is not a count of connections";
+        return false;
+      }
+      count = parsed;
+      name.resize(colon);
+    }
+    Fault fault = Fault::kNone;
+    if (!parse_fault(name, fault)) {
+      error = "option '--fault': unknown fault \"" + name + "\" (see --help)";
+      return false;
+    }
+    d.fault = fault;
+    d.fault_connections = count;
+    return true;
+  }
+  struct Range {
+    double lo, hi;
+  };
+  const Range r = opt == "--voltage"       ? Range{0, 655.35}
+                  : opt == "--temperature" ? Range{-99, 99}
+                  : opt == "--soc"         ? Range{0, 100}
+                  : opt == "--period"      ? Range{0.01, 3600}
+                  : opt == "--cycle"       ? Range{0, 86400}
+                                           : Range{23, 517};  // --mtu
+  const auto v = number(opt, value, r.lo, r.hi, error);
+  if (!v) return false;
+  if (opt == "--voltage") {
+    d.reading.centivolts = static_cast<std::uint16_t>(std::lround(*v * 100));
+  } else if (opt == "--temperature") {
+    d.reading.temperature_c = static_cast<int>(std::lround(*v));
+  } else if (opt == "--soc") {
+    d.reading.soc_percent = static_cast<std::uint8_t>(std::lround(*v));
+  } else if (opt == "--period") {
+    d.period = std::chrono::milliseconds(std::lround(*v * 1000));
+  } else if (opt == "--cycle") {
+    d.cycle = std::chrono::milliseconds(std::lround(*v * 1000));
+  } else {
+    if (*v != std::floor(*v)) {
+      error = "option '--mtu': \"" + value + "\" is not a whole number";
+      return false;
+    }
+    d.mtu = static_cast<std::uint16_t>(*v);
+  }
+  return true;
+}
+
+ParseResult fail(std::string error) { return ParseResult{std::nullopt, std::move(error)}; }
+
+}  // namespace
+
+ParseResult parse_command_line(const std::vector<std::string>& args) {
+  SimConfig config;
+  SimDevice current;
+  std::string unapplied;  // the first value option since the last --socket/--l2cap
+  std::set<std::string> seen;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg == "-h" || arg == "--help") {
+      config.action = SimConfig::Action::kHelp;
+      return {config, ""};
+    }
+    if (arg == "--version") {
+      config.action = SimConfig::Action::kVersion;
+      return {config, ""};
+    }
+    if (arg.rfind("--", 0) != 0 || arg == "--") {
+      if (arg.size() > 1 && arg[0] == '-') return fail("unknown option " + quote(arg));
+      return fail("unexpected argument " + quote(arg) + " (every value follows its option)");
+    }
+    std::string opt = arg;
+    std::optional<std::string> value;
+    if (const auto eq = arg.find('='); eq != std::string::npos) {
+      opt = arg.substr(0, eq);
+      value = arg.substr(eq + 1);
+    }
+    const bool endpoint = opt == "--socket" || opt == "--l2cap";
+    if (!endpoint && !kValueOptions.count(opt)) {
+      if (opt == "--help" || opt == "--version")
+        return fail("option " + quote(opt) + " takes no value");
+      return fail("unknown option " + quote(opt));
+    }
+    if (!value) {
+      if (i + 1 >= args.size()) return fail("option " + quote(opt) + " needs a value");
+      value = args[++i];
+    }
+    if (endpoint) {
+      if (value->empty()) return fail("option " + quote(opt) + " needs a non-empty value");
+      Endpoint e;
+      e.kind = opt == "--socket" ? Endpoint::Kind::kUnix : Endpoint::Kind::kL2cap;
+      e.address = *value;
+      e.device = current;
+      if (!seen.insert(e.name()).second)
+        return fail("option " + quote(opt) + ": " + *value + " is given twice");
+      config.endpoints.push_back(std::move(e));
+      unapplied.clear();
+      continue;
+    }
+    std::string error;
+    if (!apply_value(opt, *value, current, error)) return fail(error);
+    if (unapplied.empty()) unapplied = opt;
+  }
+  if (config.endpoints.empty())
+    return fail("no device: give at least one --socket PATH or --l2cap hciN");
+  if (!unapplied.empty())
+    return fail("option " + quote(unapplied) +
+                " comes after the last --socket/--l2cap and would apply to no device (value "
+                "options apply to the --socket/--l2cap after them)");
+  return {config, ""};
+}
+
+std::string usage_text() {
+  return "Usage: bm6-sim [OPTIONS] --socket PATH [[OPTIONS] --socket PATH ...]\n"
+         "Serves simulated BM6 battery monitors, one per --socket, over Unix SEQPACKET\n"
+         "sockets (one datagram per ATT PDU, like a Bluetooth LE ATT channel).\n"
+         "Value options apply to every --socket/--l2cap that follows them; one after the\n"
+         "last --socket/--l2cap is an error. --NAME=VALUE works as well as --NAME VALUE.\n\n"
+         "  --socket PATH          serve one device at PATH (repeatable); a stale socket there\n"
+         "                         is replaced, anything else (a file, a live socket) refused\n"
+         "  --l2cap hciN           serve one device over Bluetooth LE on adapter hciN\n"
+         "  --voltage V            battery voltage in volts (default 13.40)\n"
+         "  --temperature C        temperature in whole degrees Celsius (default 23)\n"
+         "  --soc P                state of charge in percent, 0-100 (default 100)\n"
+         "  --state S              normal, low or charging (default normal)\n"
+         "  --period S             seconds between frames (default 1)\n"
+         "  --mtu N                the server's ATT MTU, 23-517 (default 23)\n"
+         "  --cycle S              swing the values through a charge cycle of S seconds\n"
+         "  --fault NAME[:N]       misbehave (for the first N connections; never-accept: leave\n"
+         "                         the first N connection attempts unanswered, then serve):\n"
+         "                         drop-at-mtu, drop-at-discovery, drop-after-cccd,\n"
+         "                         drop-mid-stream, silent, garbage, error-discovery,\n"
+         "                         error-cccd, error-command, peer-requests, firmware-update,\n"
+         "                         flood, late, never-accept\n"
+         "  -h, --help             this text\n"
+         "  --version              the version\n\n"
+         "Exit status: 0 when stopped by SIGINT or SIGTERM, 1 if a device cannot be served,\n"
+         "2 for a usage error.\n";
+}
+
+std::string version_text() { return std::string("bm6-sim ") + BM6_VERSION + "\n"; }
+
+}  // namespace bm6::sim
