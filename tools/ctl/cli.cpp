@@ -291,9 +291,11 @@ constexpr const char* kExitStatus =
     "  2  usage error\n"
     "  3  not permitted (scanning needs CAP_NET_ADMIN; no permission on a socket)\n";
 
-constexpr const char* kScanSynopsis = "Usage: bm6ctl scan [-i hciN|unix:DIR] [-t S] [--all] [-j]\n";
+constexpr const char* kScanSynopsis =
+    "Usage: bm6ctl scan [--adapter hciN|unix:DIR] [--timeout S] [--all] [--json]\n";
 constexpr const char* kReadSynopsis =
-    "Usage: bm6ctl read ADDRESS [-i hciN] [--address-type public|random] [-t S] [-j]\n";
+    "Usage: bm6ctl read ADDRESS [--adapter hciN] [--address-type public|random]\n"
+    "                         [--timeout S] [--json]\n";
 
 constexpr const char* kScanOptions =
     "  -i, --adapter=hciN   the Bluetooth adapter (default: the first that is up)\n"
@@ -302,7 +304,8 @@ constexpr const char* kScanOptions =
     "  -t, --timeout=S      scan for S seconds, more than 0 and at most 3600 (default 10)\n"
     "      --all            list every LE device seen, not only BM6 monitors\n"
     "  -j, --json           one JSON object per device and line: address, address_type,\n"
-    "                       name, rssi (null when unknown)\n"
+    "                       name, rssi (null when unknown); in names, bytes that are\n"
+    "                       not UTF-8 become U+FFFD\n"
     "  -h, --help           show this help and exit\n";
 constexpr const char* kReadOptions =
     "  ADDRESS              AA:BB:CC:DD:EE:FF (or with '-' separators, any case), or\n"
@@ -338,9 +341,10 @@ std::string help_text(std::optional<Verb> verb) {
              "Usage: bm6ctl [--help] [--version] COMMAND [ARGUMENTS] [OPTIONS]\n"
              "Find and read BM6 Bluetooth LE battery monitors.\n\n"
              "Commands:\n"
-             "  scan [-i hciN|unix:DIR] [-t S] [--all] [-j]\n"
+             "  scan [--adapter hciN|unix:DIR] [--timeout S] [--all] [--json]\n"
              "                       list nearby BM6 monitors\n"
-             "  read ADDRESS [-i hciN] [--address-type public|random] [-t S] [-j]\n"
+             "  read ADDRESS [--adapter hciN] [--address-type public|random] [--timeout S]\n"
+             "       [--json]\n"
              "                       connect, print one reading, disconnect\n"
              "  help [COMMAND]       show the help of bm6ctl or of COMMAND\n\n"
              "Options:\n"
