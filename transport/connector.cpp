@@ -3,6 +3,7 @@
 #include "transport/l2cap_connector.h"
 
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 
 #include <cctype>
@@ -72,6 +73,18 @@ void SocketConnect::cancel() {
 
 namespace {
 
+// A refused connect to a Unix socket path: say what is there instead of a listener.
+std::string describe_not_listening(const std::string& path, int err) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return "connecting to " + path + ": " + std::strerror(err);
+  if (S_ISREG(st.st_mode)) return path + " is a regular file, not a socket";
+  if (S_ISDIR(st.st_mode)) return path + " is a directory, not a socket";
+  if (!S_ISSOCK(st.st_mode)) return path + " is not a socket";
+  if (err == EPROTOTYPE)
+    return path + " is a socket of another type (not SOCK_SEQPACKET): not a simulator's";
+  return path + " is a socket nobody listens on (simulator stopped?)";
+}
+
 class UnixConnector final : public Connector {
  public:
   UnixConnector(EventLoop& loop, const ConnectorOptions& options)
@@ -92,11 +105,14 @@ class UnixConnector final : public Connector {
         case ENOENT:
           return "no simulator socket at " + path + " (is the simulator running?)";
         case ECONNREFUSED:
-          return "nothing listens on " + path + " (simulator stopped?)";
+        case ENOTSOCK:
+        case EPROTOTYPE:
+          return describe_not_listening(path, err);
         case EAGAIN:
           return "the simulator at " + path + " is not accepting (backlog full)";
         case EACCES:
-          return "no permission to connect to " + path;
+        case EPERM:
+          return "not permitted to connect to " + path + " (" + std::strerror(err) + ")";
         default:
           return "connecting to " + path + ": " + std::strerror(err);
       }

@@ -1,0 +1,302 @@
+#!/usr/bin/env python3
+"""bm6ctl as a user meets it, against bm6-sim: options anywhere, --help for the tool and each
+command, --version, usage errors (exit 2) that name the cause, unreachable devices (exit 1)
+that say what is at the path, a busy monitor, the --timeout bound, no permission (exit 3),
+scan of a socket directory, and JSON and terminal output that survive hostile socket paths.
+
+usage: bm6ctl_cli_test.py BM6CTL BM6_SIM
+"""
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+BM6CTL, SIM = sys.argv[1], sys.argv[2]
+
+
+def bm6ctl(*args, **kw):
+    return subprocess.run([BM6CTL, *args], stdin=subprocess.DEVNULL, capture_output=True,
+                          timeout=60, **kw)
+
+
+def out(r):
+    return r.stdout.decode("utf-8", "replace")
+
+
+def err(r):
+    return r.stderr.decode("utf-8", "replace")
+
+
+def no_raw_control(data):
+    """No byte below 0x20 other than the newlines that end lines, and no DEL."""
+    return all(b >= 0x20 and b != 0x7f or b == 0x0a for b in data)
+
+
+class Sim:
+    """bm6-sim serving `paths`; `args` go before every --socket."""
+
+    def __init__(self, paths, log, *args):
+        cmd = [SIM]
+        for p in paths:
+            cmd += [*args, "--socket", p]
+        self.log = log
+        with open(log, "wb") as f:
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=f, stderr=f)
+        deadline = time.monotonic() + 10
+        while not all(os.path.exists(p) for p in paths):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("bm6-sim did not start")
+            time.sleep(0.02)
+
+    def wait_for(self, text, seconds=10):
+        deadline = time.monotonic() + seconds
+        while text.encode() not in open(self.log, "rb").read():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"bm6-sim did not log {text!r}")
+            time.sleep(0.02)
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+def hold(path):
+    """A central that connects and holds the link, as the phone app does."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s.connect(path)
+    time.sleep(0.2)  # accepted by now: the next central is turned away
+    return s
+
+
+class Bm6ctlCli(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="bm6ctl-cli-")
+        os.chmod(self.dir, 0o755)
+        self.sims = []
+
+    def tearDown(self):
+        for s in self.sims:
+            s.stop()
+        shutil.rmtree(self.dir)
+
+    def sim(self, name, *args):
+        path = os.path.join(self.dir, name)
+        self.sims.append(Sim([path], os.path.join(self.dir, f"sim{len(self.sims)}.log"), "--voltage", "12.74", "--temperature", "9", "--soc", "81",
+                             "--period", "0.2", *args))
+        return path
+
+    def assertUsage(self, r, *parts):
+        self.assertEqual(r.returncode, 2, err(r))
+        self.assertEqual(out(r), "")
+        for p in parts:
+            self.assertIn(p, err(r))
+        self.assertIn("--help' for more information", err(r))
+
+    # --- help and version -------------------------------------------------------------
+
+    def test_version(self):
+        r = bm6ctl("--version")
+        self.assertEqual(r.returncode, 0)
+        self.assertRegex(out(r), r"^bm6ctl \(bm6-collectd\) \d+\.\d+\.\d+\n$")
+
+    def test_help(self):
+        for args in (["--help"], ["-h"], ["help"]):
+            r = bm6ctl(*args)
+            self.assertEqual(r.returncode, 0, args)
+            self.assertIn("Usage: bm6ctl", out(r))
+            self.assertIn("Exit status", out(r))
+            self.assertEqual(err(r), "")
+        for args in (["read", "--help"], ["read", "-h"], ["help", "read"], ["--help", "read"],
+                     ["read", "unix:/x", "--json", "--help"]):
+            r = bm6ctl(*args)
+            self.assertEqual(r.returncode, 0, args)
+            self.assertIn("Usage: bm6ctl read ADDRESS", out(r))
+            for o in ("--adapter", "--address-type", "--timeout", "--json"):
+                self.assertIn(o, out(r))
+        r = bm6ctl("scan", "--help")
+        self.assertEqual(r.returncode, 0)
+        for o in ("Usage: bm6ctl scan", "--adapter", "--timeout", "--all", "--json"):
+            self.assertIn(o, out(r))
+
+    # --- usage errors: exit 2, the cause named ----------------------------------------
+
+    def test_usage_errors(self):
+        self.assertUsage(bm6ctl())
+        self.assertUsage(bm6ctl("frobnicate"), "'frobnicate'")
+        self.assertUsage(bm6ctl("read", "--bogus", "unix:/x"), "'--bogus'", "bm6ctl read --help")
+        self.assertUsage(bm6ctl("read", "unix:/x", "--timeout"), "'--timeout' needs a value")
+        self.assertUsage(bm6ctl("scan", "--address-type", "random"), "'--address-type'")
+        self.assertUsage(bm6ctl("read"), "needs an ADDRESS")
+        self.assertUsage(bm6ctl("read", "van"), "'van' is neither")
+        self.assertUsage(bm6ctl("read", "unix:/x", "--address-type", "static"), "'static'")
+        # --timeout 0 is refused with what --help says the range is.
+        r = bm6ctl("read", "unix:/x", "--timeout", "0")
+        self.assertUsage(r, "more than 0 and at most 3600")
+        self.assertIn("more than 0 and at most 3600", out(bm6ctl("read", "--help")))
+
+    def test_dash_address_is_an_address(self):
+        # No Bluetooth here: it fails to connect (1), but is not a usage error (2).
+        r = bm6ctl("read", "aa-bb-cc-dd-ee-ff", "--timeout", "0.5")
+        self.assertNotEqual(r.returncode, 2, err(r))
+        self.assertNotIn("neither", err(r))
+        if r.returncode != 0:
+            self.assertIn("AA:BB:CC:DD:EE:FF", err(r))
+
+    # --- reading, options anywhere ----------------------------------------------------
+
+    def test_read_options_anywhere(self):
+        path = self.sim("van.sock")
+        for args in (["read", "--json", "unix:" + path], ["read", "unix:" + path, "--json"],
+                     ["--json", "read", "unix:" + path], ["read", "-j", "--", "unix:" + path]):
+            r = bm6ctl(*args)
+            self.assertEqual(r.returncode, 0, f"{args}: {err(r)}")
+            v = json.loads(out(r))
+            self.assertEqual(v, {"address": "unix:" + path, "voltage": 12.74, "temperature": 9,
+                                 "soc": 81, "state": "normal"})
+        r = bm6ctl("read", "unix:" + path, "--timeout=5")
+        self.assertEqual(r.returncode, 0, err(r))
+        self.assertEqual(out(r), f"unix:{path}: 12.74 V, 9 C, 81 %, normal\n")
+
+    # --- unreachable: exit 1, what is at the path -------------------------------------
+
+    def test_unreachable(self):
+        r = bm6ctl("read", "unix:" + os.path.join(self.dir, "none.sock"))
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("no simulator socket", err(r))
+        regular = os.path.join(self.dir, "file")
+        open(regular, "w").close()
+        r = bm6ctl("read", "unix:" + regular)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("is a regular file, not a socket", err(r))
+        r = bm6ctl("read", "unix:" + self.dir)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("is a directory, not a socket", err(r))
+        stale = os.path.join(self.dir, "stale.sock")
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        s.bind(stale)
+        s.close()
+        r = bm6ctl("read", "unix:" + stale)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("a socket nobody listens on", err(r))
+
+    # --- a busy monitor ---------------------------------------------------------------
+
+    def test_busy_held_connection(self):
+        path = self.sim("van.sock")
+        central = hold(path)
+        try:
+            for _ in range(2):
+                r = bm6ctl("read", "unix:" + path, "--timeout", "5")
+                self.assertEqual(r.returncode, 1, err(r))
+                self.assertIn("the monitor closed the link at once: it is busy (another central, "
+                              "e.g. the phone app, holds it)", err(r))
+        finally:
+            central.close()
+        time.sleep(0.2)
+        r = bm6ctl("read", "unix:" + path)
+        self.assertEqual(r.returncode, 0, err(r))
+
+    def test_busy_two_reads(self):
+        # The first read holds the link (the monitor never answers); the second is turned away.
+        path = self.sim("quiet.sock", "--fault", "silent")
+        first = subprocess.Popen([BM6CTL, "read", "unix:" + path, "--timeout", "3"],
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE)
+        try:
+            self.sims[-1].wait_for("central connected")
+            r = bm6ctl("read", "unix:" + path, "--timeout", "2")
+            self.assertEqual(r.returncode, 1, err(r))
+            self.assertIn("it is busy", err(r))
+        finally:
+            first_out, first_err = first.communicate(timeout=20)
+        self.assertEqual(first.returncode, 1)
+        self.assertIn(b"no reading within 3 s", first_err)
+
+    # --- the --timeout bound ----------------------------------------------------------
+
+    def test_read_timeout_is_the_bound(self):
+        path = self.sim("quiet.sock", "--fault", "silent")
+        for limit in (1.0, 0.3):
+            t0 = time.monotonic()
+            r = bm6ctl("read", "unix:" + path, "--timeout", str(limit))
+            took = time.monotonic() - t0
+            self.assertEqual(r.returncode, 1)
+            self.assertIn(f"no reading within {limit:g} s", err(r))
+            self.assertGreaterEqual(took, limit - 0.05)
+            self.assertLess(took, limit + 0.5, f"--timeout {limit} took {took:.2f} s")
+
+    # --- not permitted: exit 3 --------------------------------------------------------
+
+    def test_not_permitted(self):
+        path = self.sim("van.sock")
+        if os.geteuid() == 0:
+            setpriv = shutil.which("setpriv")
+            if not setpriv:
+                self.skipTest("running as root without setpriv")
+            cmd = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", BM6CTL]
+            os.chmod(path, 0o700)
+        else:
+            cmd = [BM6CTL]
+            os.chmod(path, 0o000)
+        r = subprocess.run([*cmd, "read", "unix:" + path], stdin=subprocess.DEVNULL,
+                           capture_output=True, timeout=30)
+        if r.returncode == 126 or b"Permission denied" in r.stderr and b"bm6ctl:" not in r.stderr:
+            self.skipTest("bm6ctl not executable as another user here")
+        self.assertEqual(r.returncode, 3, err(r))
+        self.assertIn("not permitted to connect to", err(r))
+
+    # --- scan of a socket directory ---------------------------------------------------
+
+    def test_scan_unix_dir_lists_listening_sockets_only(self):
+        live = self.sim("live.sock")
+        stale = os.path.join(self.dir, "stale.sock")
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        s.bind(stale)
+        s.close()
+        open(os.path.join(self.dir, "file"), "w").close()
+        os.mkdir(os.path.join(self.dir, "sub"))
+        r = bm6ctl("scan", "--adapter", "unix:" + self.dir)
+        self.assertEqual(r.returncode, 0, err(r))
+        self.assertEqual(out(r), f"unix:{live}\n")
+        r = bm6ctl("--json", "scan", "--adapter=unix:" + self.dir)
+        self.assertEqual([json.loads(line) for line in out(r).splitlines()],
+                         [{"address": "unix:" + live}])
+        empty = os.path.join(self.dir, "sub")
+        r = bm6ctl("scan", "--adapter", "unix:" + empty)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("no socket", err(r))
+
+    # --- hostile paths never break JSON or reach the terminal raw ---------------------
+
+    def test_hostile_socket_path(self):
+        name = 'q"b\\s\x1b[2J\x07\x7f.sock'
+        path = self.sim(name)
+        r = bm6ctl("read", "--json", "unix:" + path)
+        self.assertEqual(r.returncode, 0, err(r))
+        self.assertTrue(no_raw_control(r.stdout), r.stdout)
+        self.assertEqual(json.loads(out(r))["address"], "unix:" + path)
+        r = bm6ctl("read", "unix:" + path)
+        self.assertEqual(r.returncode, 0, err(r))
+        self.assertTrue(no_raw_control(r.stdout), r.stdout)
+        self.assertIn("\\x1b[2J\\x07\\x7f", out(r))
+        r = bm6ctl("scan", "--json", "--adapter", "unix:" + self.dir)
+        self.assertEqual(json.loads(out(r)), {"address": "unix:" + path})
+        self.assertTrue(no_raw_control(r.stdout))
+        r = bm6ctl("scan", "--adapter", "unix:" + self.dir)
+        self.assertTrue(no_raw_control(r.stdout))
+        # Errors too: the path quoted back in a message.
+        r = bm6ctl("read", "unix:" + os.path.join(self.dir, "gone\x1b[31m"))
+        self.assertEqual(r.returncode, 1)
+        self.assertTrue(no_raw_control(r.stderr), r.stderr)
+        r = bm6ctl("read", "van\x1b]0;title\x07")
+        self.assertEqual(r.returncode, 2)
+        self.assertTrue(no_raw_control(r.stderr), r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main(argv=[sys.argv[0], "-v"])

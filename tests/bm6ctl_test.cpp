@@ -1,0 +1,419 @@
+// bm6ctl: the command line parsed into a Command, and what reaches the terminal and JSON.
+#include <gtest/gtest.h>
+
+#include <cctype>
+#include <string>
+#include <vector>
+
+#include "device/link_errors.h"
+#include "tools/ctl/cli.h"
+#include "tools/ctl/format.h"
+#include "tools/ctl/text.h"
+
+namespace bm6 {
+namespace ctl {
+namespace {
+
+Command command(const std::vector<std::string>& args) {
+  const Parsed p = parse(args);
+  if (const auto* e = std::get_if<UsageError>(&p)) ADD_FAILURE() << "usage error: " << e->message;
+  return std::holds_alternative<Command>(p) ? std::get<Command>(p) : Command{};
+}
+
+UsageError usage_error(const std::vector<std::string>& args) {
+  const Parsed p = parse(args);
+  EXPECT_TRUE(std::holds_alternative<UsageError>(p));
+  return std::holds_alternative<UsageError>(p) ? std::get<UsageError>(p) : UsageError{};
+}
+
+bool has(const std::string& s, const std::string& part) { return s.find(part) != s.npos; }
+
+TEST(Bm6ctlParse, OptionsAnywhere) {
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"read", "--json", "unix:/x"},
+           {"read", "unix:/x", "--json"},
+           {"--json", "read", "unix:/x"},
+           {"-j", "read", "unix:/x"},
+       }) {
+    const Command c = command(args);
+    EXPECT_EQ(c.action, Command::Action::kRun);
+    EXPECT_EQ(c.verb, Verb::kRead);
+    EXPECT_EQ(c.address, "unix:/x");
+    EXPECT_TRUE(c.json);
+  }
+  const Command c = command({"--timeout=2.5", "read", "aa-bb-cc-dd-ee-0f", "--adapter", "hci1",
+                             "--address-type", "random"});
+  EXPECT_EQ(c.address, "AA:BB:CC:DD:EE:0F");
+  EXPECT_EQ(c.adapter, "hci1");
+  EXPECT_TRUE(c.random_address);
+  EXPECT_EQ(c.timeout(), std::chrono::milliseconds(2500));
+  // Unambiguous prefixes, short options with attached values, "--" ending the options.
+  EXPECT_EQ(command({"scan", "--ti", "3", "--al"}).timeout_s, 3);
+  EXPECT_TRUE(command({"scan", "--al"}).all);
+  EXPECT_EQ(command({"scan", "-t3", "-iunix:/d"}).adapter, "unix:/d");
+  EXPECT_EQ(command({"read", "-j", "--", "unix:/-x"}).address, "unix:/-x");
+}
+
+TEST(Bm6ctlParse, Defaults) {
+  const Command scan = command({"scan"});
+  EXPECT_EQ(scan.verb, Verb::kScan);
+  EXPECT_EQ(scan.timeout_s, 10);
+  EXPECT_FALSE(scan.all || scan.json);
+  EXPECT_EQ(scan.adapter, "");
+  const Command read = command({"read", "AA:BB:CC:DD:EE:FF"});
+  EXPECT_EQ(read.timeout_s, 20);
+  EXPECT_FALSE(read.random_address);
+}
+
+TEST(Bm6ctlParse, HelpAndVersion) {
+  EXPECT_EQ(command({"--help"}).action, Command::Action::kHelp);
+  EXPECT_EQ(command({"-h"}).verb, std::nullopt);
+  EXPECT_EQ(command({"help"}).action, Command::Action::kHelp);
+  for (const auto& args :
+       std::vector<std::vector<std::string>>{{"read", "--help"},
+                                             {"read", "-h"},
+                                             {"help", "read"},
+                                             {"--help", "read"},
+                                             {"read", "--timeout", "0", "--help"}}) {
+    const Command c = command(args);
+    EXPECT_EQ(c.action, Command::Action::kHelp);
+    EXPECT_EQ(c.verb, Verb::kRead);
+  }
+  EXPECT_EQ(command({"scan", "--help"}).verb, Verb::kScan);
+  EXPECT_EQ(command({"--version"}).action, Command::Action::kVersion);
+  EXPECT_TRUE(has(version_text(), "bm6ctl (bm6-collectd) "));
+}
+
+TEST(Bm6ctlParse, HelpListsEveryOption) {
+  const std::string scan = help_text(Verb::kScan), read = help_text(Verb::kRead);
+  for (const char* o : {"--adapter", "--timeout", "--all", "--json", "--help", "unix:DIR"})
+    EXPECT_TRUE(has(scan, o)) << o;
+  for (const char* o : {"--adapter", "--address-type", "--timeout", "--json", "--help"})
+    EXPECT_TRUE(has(read, o)) << o;
+  const std::string tool = help_text(std::nullopt);
+  for (const char* o : {"--all", "--json", "--address-type", "--version", "--help", "Exit status",
+                        "3  not permitted"})
+    EXPECT_TRUE(has(tool, o)) << o;
+}
+
+TEST(Bm6ctlParse, UsageErrorsNameTheCause) {
+  EXPECT_TRUE(has(usage_error({}).message, "give a command"));
+  EXPECT_TRUE(has(usage_error({"frobnicate"}).message, "'frobnicate'"));
+  EXPECT_TRUE(has(usage_error({"help", "frobnicate"}).message, "'frobnicate'"));
+  auto e = usage_error({"read", "--bogus", "unix:/x"});
+  EXPECT_TRUE(has(e.message, "unknown option '--bogus'"));
+  EXPECT_EQ(e.verb, Verb::kRead);
+  EXPECT_TRUE(has(usage_error({"read", "-x", "unix:/x"}).message, "'-x'"));
+  EXPECT_TRUE(
+      has(usage_error({"read", "unix:/x", "--timeout"}).message, "'--timeout' needs a value"));
+  EXPECT_TRUE(has(usage_error({"scan", "--json=yes"}).message, "'--json' takes no value"));
+  EXPECT_TRUE(has(usage_error({"scan", "--a"}).message, "ambiguous"));
+  e = usage_error({"scan", "--address-type", "random"});
+  EXPECT_TRUE(has(e.message, "scan has no option '--address-type'"));
+  EXPECT_EQ(e.verb, Verb::kScan);
+  EXPECT_TRUE(has(usage_error({"read", "unix:/x", "--all"}).message, "'--all'"));
+  EXPECT_TRUE(has(usage_error({"read"}).message, "needs an ADDRESS"));
+  EXPECT_TRUE(has(usage_error({"read", "unix:/a", "unix:/b"}).message, "'unix:/b'"));
+  EXPECT_TRUE(has(usage_error({"read", "van"}).message, "'van' is neither"));
+  EXPECT_TRUE(has(usage_error({"read", "AA:BB-CC:DD:EE:FF"}).message, "is neither"));
+  EXPECT_TRUE(has(usage_error({"read", "unix:"}).message, "socket path"));
+  EXPECT_TRUE(has(usage_error({"scan", "extra"}).message, "'extra'"));
+  EXPECT_TRUE(has(usage_error({"read", "unix:/x", "--address-type", "static"}).message,
+                  "'static' is not public or random"));
+  // --timeout: what --help promises, more than 0 and at most 3600.
+  for (const char* bad : {"0", "-1", "3601", "nan", "inf", "", " 5", "5s", "1e9"}) {
+    e = usage_error({"read", "unix:/x", "--timeout", bad});
+    EXPECT_TRUE(has(e.message, "more than 0 and at most 3600")) << bad << ": " << e.message;
+  }
+  EXPECT_TRUE(has(help_text(Verb::kRead), "more than 0 and at most 3600"));
+  EXPECT_TRUE(has(help_text(Verb::kScan), "more than 0 and at most 3600"));
+  EXPECT_EQ(command({"read", "unix:/x", "--timeout", "3600"}).timeout_s, 3600);
+  EXPECT_EQ(command({"read", "unix:/x", "--timeout", "0.05"}).timeout(),
+            std::chrono::milliseconds(50));
+  EXPECT_TRUE(has(usage_hint(Verb::kRead), "bm6ctl read --help"));
+}
+
+TEST(Bm6ctlParse, ParsesAgainAfterAnError) {  // getopt_long's state is global
+  usage_error({"read", "-jx", "unix:/x"});
+  usage_error({"scan", "--timeout"});
+  EXPECT_TRUE(command({"read", "-j", "unix:/y"}).json);
+  EXPECT_EQ(command({"read", "unix:/y"}).json, false);
+}
+
+TEST(Bm6ctlParse, BluetoothAddresses) {
+  EXPECT_EQ(normalise_bluetooth_address("a4:c1:38:0b:5e:01"), "A4:C1:38:0B:5E:01");
+  EXPECT_EQ(normalise_bluetooth_address("A4-C1-38-0B-5E-01"), "A4:C1:38:0B:5E:01");
+  EXPECT_EQ(normalise_bluetooth_address("A4-C1:38-0B-5E-01"), std::nullopt);
+  EXPECT_EQ(normalise_bluetooth_address("A4.C1.38.0B.5E.01"), std::nullopt);
+  EXPECT_EQ(normalise_bluetooth_address("A4:C1:38:0B:5E"), std::nullopt);
+  EXPECT_EQ(normalise_bluetooth_address("A4:C1:38:0B:5E:0G"), std::nullopt);
+}
+
+// A strict RFC 8259 check of one JSON value: no raw control characters in strings, only
+// the escapes the grammar allows, valid UTF-8 throughout.
+class JsonCheck {
+ public:
+  static bool valid(const std::string& s) {
+    JsonCheck c(s);
+    return c.value() && (c.ws(), c.i_ == s.size());
+  }
+
+ private:
+  explicit JsonCheck(const std::string& s) : s_(s) {}
+  void ws() {
+    while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r'))
+      ++i_;
+  }
+  bool eat(char c) { return i_ < s_.size() && s_[i_] == c ? (++i_, true) : false; }
+  bool literal(const char* w) {
+    const std::string word = w;
+    if (s_.compare(i_, word.size(), word) != 0) return false;
+    i_ += word.size();
+    return true;
+  }
+  bool value() {
+    ws();
+    if (i_ >= s_.size()) return false;
+    switch (s_[i_]) {
+      case '{':
+        return object();
+      case '[':
+        return array();
+      case '"':
+        return string();
+      case 't':
+        return literal("true");
+      case 'f':
+        return literal("false");
+      case 'n':
+        return literal("null");
+      default:
+        return number();
+    }
+  }
+  bool object() {
+    ++i_;
+    ws();
+    if (eat('}')) return true;
+    do {
+      ws();
+      if (!string()) return false;
+      ws();
+      if (!eat(':') || !value()) return false;
+      ws();
+    } while (eat(','));
+    return eat('}');
+  }
+  bool array() {
+    ++i_;
+    ws();
+    if (eat(']')) return true;
+    do {
+      if (!value()) return false;
+      ws();
+    } while (eat(','));
+    return eat(']');
+  }
+  bool digits() {
+    const std::size_t start = i_;
+    while (i_ < s_.size() && std::isdigit(static_cast<unsigned char>(s_[i_]))) ++i_;
+    return i_ > start;
+  }
+  bool number() {
+    eat('-');
+    if (eat('0')) {
+    } else if (!digits()) {
+      return false;
+    }
+    if (eat('.') && !digits()) return false;
+    if (i_ < s_.size() && (s_[i_] == 'e' || s_[i_] == 'E')) {
+      ++i_;
+      if (!eat('+')) eat('-');
+      if (!digits()) return false;
+    }
+    return true;
+  }
+  bool string() {
+    if (!eat('"')) return false;
+    while (i_ < s_.size()) {
+      const auto c = static_cast<unsigned char>(s_[i_]);
+      if (c == '"') return ++i_, true;
+      if (c < 0x20) return false;
+      if (c == '\\') {
+        if (++i_ >= s_.size()) return false;
+        const char e = s_[i_++];
+        if (e == 'u') {
+          for (int k = 0; k < 4; ++k, ++i_)
+            if (i_ >= s_.size() || !std::isxdigit(static_cast<unsigned char>(s_[i_]))) return false;
+        } else if (std::string("\"\\/bfnrt").find(e) == std::string::npos) {
+          return false;
+        }
+        continue;
+      }
+      if (c < 0x80) {
+        ++i_;
+        continue;
+      }
+      // UTF-8: a lead byte and its continuation bytes (overlongs and surrogates refused).
+      const int n = c >= 0xc2 && c <= 0xdf   ? 1
+                    : c >= 0xe0 && c <= 0xef ? 2
+                    : c >= 0xf0 && c <= 0xf4 ? 3
+                                             : -1;
+      if (n < 0 || i_ + n >= s_.size()) return false;
+      const auto b1 = static_cast<unsigned char>(s_[i_ + 1]);
+      if ((c == 0xe0 && b1 < 0xa0) || (c == 0xed && b1 > 0x9f) || (c == 0xf0 && b1 < 0x90) ||
+          (c == 0xf4 && b1 > 0x8f))
+        return false;
+      for (int k = 1; k <= n; ++k)
+        if ((static_cast<unsigned char>(s_[i_ + k]) & 0xc0) != 0x80) return false;
+      i_ += n + 1;
+    }
+    return false;
+  }
+
+  const std::string& s_;
+  std::size_t i_ = 0;
+};
+
+bool has_raw_control(const std::string& s) {
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c == 0x7f) return true;
+  }
+  return false;
+}
+
+// Names as a hostile or broken advertiser might send them.
+const std::vector<std::string> kHostile = {
+    "BM6",
+    "quote\"d",
+    "back\\slash",
+    "\x1b[2J\x1b[H cleared",
+    std::string("nul\0byte", 8),
+    "del\x7f",
+    "bad \xff\xfe utf-8",
+    "trunc\xe2\x82",
+    "overlong \xc0\xaf",
+    "surrogate \xed\xa0\x80",
+    "csi \xc2\x9b"
+    "31m",
+    "bidi \xe2\x80\xae"
+    "gnp.exe",
+    "line\nbreak\r\ttab\b\f",
+    "\xe2\x80\xa8 sep",
+    "Batterie \xc3\xa4\xc3\xb6 \xe2\x9a\xa1 \xf0\x9f\x94\x8b",
+    "\x01\x02\x03\x04\x05\x06\x07\x0b\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1c\x1d"
+    "\x1e\x1f",
+    "",
+};
+
+TEST(Bm6ctlOutput, JsonStringEscapes) {
+  EXPECT_EQ(json_string("BM6"), "\"BM6\"");
+  EXPECT_EQ(json_string("a\"b\\c"), "\"a\\\"b\\\\c\"");
+  EXPECT_EQ(json_string("\n\r\t\b\f"), "\"\\n\\r\\t\\b\\f\"");
+  EXPECT_EQ(json_string(std::string("\0\x1b\x7f", 3)), "\"\\u0000\\u001b\\u007f\"");
+  EXPECT_EQ(json_string("\xc2\x9b"), "\"\\u009b\"");
+  EXPECT_EQ(json_string("\xe2\x80\xa8"), "\"\\u2028\"");
+  EXPECT_EQ(json_string("\xff"
+                        "a\xe2\x82"),
+            "\"\\ufffda\\ufffd\\ufffd\"");
+  EXPECT_EQ(json_string("\xc0\xaf"), "\"\\ufffd\\ufffd\"");
+  EXPECT_EQ(json_string("\xc3\xa4 \xf0\x9f\x94\x8b"), "\"\xc3\xa4 \xf0\x9f\x94\x8b\"");
+}
+
+TEST(Bm6ctlOutput, TerminalSafe) {
+  EXPECT_EQ(terminal_safe("BM6 van"), "BM6 van");
+  EXPECT_EQ(terminal_safe("\x1b[2J"), "\\x1b[2J");
+  EXPECT_EQ(terminal_safe(std::string("a\0b", 3)), "a\\x00b");
+  EXPECT_EQ(terminal_safe("x\x7f\xff\\"), "x\\x7f\\xff\\\\");
+  EXPECT_EQ(terminal_safe("\xc2\x9b"), "\\u{009b}");
+  EXPECT_EQ(terminal_safe("\xe2\x80\xae"), "\\u{202e}");
+  EXPECT_EQ(terminal_safe("\xc3\xa4\xe2\x9a\xa1"), "\xc3\xa4\xe2\x9a\xa1");
+}
+
+TEST(Bm6ctlOutput, HostileNamesStayInside) {
+  for (const auto& name : kHostile) {
+    scan::FoundDevice d;
+    d.address = "AA:BB:CC:DD:EE:FF";
+    d.advert.name = name;
+    d.rssi = -60;
+    const std::string json = scan_row(d, true);
+    EXPECT_TRUE(JsonCheck::valid(json)) << json;
+    EXPECT_FALSE(has_raw_control(json)) << json;
+    const std::string text = scan_row(d, false);
+    EXPECT_FALSE(has_raw_control(text)) << text;
+    EXPECT_TRUE(text.find("\xc2\x9b") == std::string::npos) << "C1 CSI reached the terminal";
+    d.rssi = 127;
+    EXPECT_TRUE(has(scan_row(d, true), "\"rssi\":null"));
+    // The same text as a socket path: scan of unix:DIR and read.
+    const std::string address = "unix:/run/" + name;
+    EXPECT_TRUE(JsonCheck::valid(scan_socket_row(address, true)));
+    EXPECT_FALSE(has_raw_control(scan_socket_row(address, false)));
+    Bm6Reading r;
+    r.centivolts = 1274;
+    r.temperature_c = -3;
+    r.soc_percent = 88;
+    const std::string line = reading_line(address, r, -71, true);
+    EXPECT_TRUE(JsonCheck::valid(line)) << line;
+    EXPECT_FALSE(has_raw_control(line));
+    EXPECT_FALSE(has_raw_control(reading_line(address, r, std::nullopt, false)));
+  }
+}
+
+TEST(Bm6ctlOutput, ReadingFormatsKeptForTheRealStackTest) {
+  Bm6Reading r;
+  r.centivolts = 1266;
+  r.temperature_c = 14;
+  r.soc_percent = 77;
+  r.state = Bm6State::kCharging;
+  EXPECT_EQ(reading_line("00:AA:01:00:00:00", r, -50, true),
+            "{\"address\":\"00:AA:01:00:00:00\",\"voltage\":12.66,\"temperature\":14,\"soc\":77,"
+            "\"state\":\"charging\",\"rssi\":-50}");
+  EXPECT_EQ(reading_line("unix:/x", r, std::nullopt, false),
+            "unix:/x: 12.66 V, 14 C, 77 %, charging");
+  scan::FoundDevice d;
+  d.address = "00:AA:01:00:00:00";
+  d.advert.name = "BM6";
+  d.rssi = -40;
+  EXPECT_EQ(scan_row(d, false).rfind("00:AA:01:00:00:00  public  BM6", 0), 0u);
+}
+
+TEST(JsonCheckSelf, RefusesWhatItShould) {
+  EXPECT_TRUE(JsonCheck::valid("{\"a\":[1,-2.5e3,true,null,\"\\u00e9\"]}"));
+  EXPECT_FALSE(JsonCheck::valid("{\"a\":\"\x1b\"}"));
+  EXPECT_FALSE(JsonCheck::valid("{\"a\":\"x\"y\"}"));
+  EXPECT_FALSE(JsonCheck::valid("{\"a\":\"\\x1b\"}"));
+  EXPECT_FALSE(JsonCheck::valid("{\"a\":\"\xff\"}"));
+  EXPECT_FALSE(JsonCheck::valid("{\"a\":1"));
+}
+
+}  // namespace
+}  // namespace ctl
+
+namespace {
+
+TEST(LinkErrors, ClosedAtOnceMeansBusy) {
+  for (const char* reason :
+       {"send failed: Broken pipe", "link lost: Connection reset by peer", "link closed by peer"}) {
+    EXPECT_TRUE(closed_at_once(reason, 0)) << reason;
+    const std::string s = explain_link_closed(reason, 0);
+    EXPECT_NE(s.find("busy (another central, e.g. the phone app, holds it)"), std::string::npos);
+    EXPECT_NE(s.find(reason), std::string::npos) << "the socket's reason is kept";
+    // After the monitor answered, a lost link is just that.
+    EXPECT_EQ(explain_link_closed(reason, 3), reason);
+  }
+  EXPECT_EQ(explain_link_closed("ATT transaction timed out (x)", 0),
+            "ATT transaction timed out (x)");
+  EXPECT_EQ(explain_link_closed("link lost: No route to host", 0), "link lost: No route to host");
+}
+
+TEST(LinkErrors, Permission) {
+  EXPECT_TRUE(is_permission_error("not permitted to connect to /x (Permission denied)"));
+  EXPECT_TRUE(is_permission_error("scanning needs CAP_NET_ADMIN: run as root"));
+  EXPECT_TRUE(is_permission_error(
+      "not permitted to open Bluetooth sockets: run collectd as root or give it CAP_NET_RAW"));
+  EXPECT_FALSE(is_permission_error("/x is a socket nobody listens on (simulator stopped?)"));
+}
+
+}  // namespace
+}  // namespace bm6

@@ -1,0 +1,357 @@
+#include "tools/ctl/cli.h"
+
+#include <getopt.h>
+
+#include <cctype>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+
+#include "transport/connector.h"
+
+#ifndef BM6_VERSION
+#error "BM6_VERSION must be defined (the project version, from CMake)"
+#endif
+
+namespace bm6::ctl {
+
+namespace {
+
+constexpr double kMaxTimeout = 3600;
+constexpr double kScanTimeout = 10;
+constexpr double kReadTimeout = 20;
+
+enum Opt : int {
+  kHelp = 'h',
+  kAdapter = 'i',
+  kTimeout = 't',
+  kJson = 'j',
+  kVersion = 256,
+  kAll,
+  kAddressType,
+};
+
+const option kLongOptions[] = {
+    {"help", no_argument, nullptr, kHelp},
+    {"version", no_argument, nullptr, kVersion},
+    {"adapter", required_argument, nullptr, kAdapter},
+    {"timeout", required_argument, nullptr, kTimeout},
+    {"json", no_argument, nullptr, kJson},
+    {"all", no_argument, nullptr, kAll},
+    {"address-type", required_argument, nullptr, kAddressType},
+    {nullptr, 0, nullptr, 0},
+};
+// Leading '-': non-options come back in order as 1 (options anywhere, whatever
+// POSIXLY_CORRECT says); ':' next: a missing value is reported as ':'.
+constexpr const char* kShortOptions = "-:hi:t:j";
+
+const char* verb_name(Verb v) { return v == Verb::kScan ? "scan" : "read"; }
+
+std::optional<Verb> verb_named(const std::string& s) {
+  if (s == "scan") return Verb::kScan;
+  if (s == "read") return Verb::kRead;
+  return std::nullopt;
+}
+
+bool applies(int opt, Verb verb) {
+  switch (opt) {
+    case kAll:
+      return verb == Verb::kScan;
+    case kAddressType:
+      return verb == Verb::kRead;
+    default:
+      return true;
+  }
+}
+
+// A long option as the user wrote it, without any "=VALUE".
+std::string option_text(const char* arg) {
+  const std::string s = arg;
+  return s.substr(0, s.find('='));
+}
+
+std::string quoted(const std::string& s) { return "'" + s + "'"; }
+
+// "--a": which long options it abbreviates (getopt_long says only that it failed).
+std::vector<std::string> long_options_starting(const std::string& written) {
+  std::vector<std::string> names;
+  const std::string prefix = written.substr(2);
+  for (const option* o = kLongOptions; o->name; ++o)
+    if (std::strncmp(o->name, prefix.c_str(), prefix.size()) == 0)
+      names.push_back(std::string("--") + o->name);
+  return names;
+}
+
+struct Given {
+  int opt;
+  std::string written;  // as on the command line, for messages
+  std::string value;
+};
+
+std::optional<double> seconds(const std::string& v) {
+  if (v.empty() || std::isspace(static_cast<unsigned char>(v[0]))) return std::nullopt;
+  char* end = nullptr;
+  const double s = std::strtod(v.c_str(), &end);
+  if (*end != '\0' || !std::isfinite(s) || s <= 0 || s > kMaxTimeout) return std::nullopt;
+  return s;
+}
+
+}  // namespace
+
+std::chrono::milliseconds Command::timeout() const {
+  return std::chrono::milliseconds(std::llround(timeout_s * 1000));
+}
+
+std::optional<std::string> normalise_bluetooth_address(const std::string& s) {
+  if (s.size() != 17) return std::nullopt;
+  const char separator = s[2];
+  if (separator != ':' && separator != '-') return std::nullopt;
+  std::string out = s;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (i % 3 == 2) {
+      if (s[i] != separator) return std::nullopt;
+      out[i] = ':';
+    } else if (!std::isxdigit(static_cast<unsigned char>(s[i]))) {
+      return std::nullopt;
+    } else {
+      out[i] = static_cast<char>(std::toupper(static_cast<unsigned char>(s[i])));
+    }
+  }
+  return out;
+}
+
+Parsed parse(const std::vector<std::string>& args) {
+  // getopt_long wants a mutable argv with the program name first; it keeps its state in
+  // globals, reset by optind = 0. Leading '-' means it permutes nothing.
+  std::vector<std::string> storage;
+  storage.reserve(args.size() + 1);
+  storage.push_back("bm6ctl");
+  storage.insert(storage.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& s : storage) argv.push_back(s.data());
+  argv.push_back(nullptr);
+  const int argc = static_cast<int>(storage.size());
+
+  std::vector<Given> given;
+  std::vector<std::string> positional;
+  bool help = false, version = false;
+  std::optional<std::string> option_error;  // the first; the command is not known yet
+  optind = 0;
+  opterr = 0;
+  for (;;) {
+    const int at = optind == 0 ? 1 : optind;  // the element getopt_long looks at
+    const int c = getopt_long(argc, argv.data(), kShortOptions, kLongOptions, nullptr);
+    if (c == -1) break;
+    const std::string element = at < argc ? argv[at] : "";
+    const bool is_long = element.rfind("--", 0) == 0;
+    const std::string written =
+        is_long ? option_text(element.c_str()) : std::string("-") + static_cast<char>(optopt);
+    switch (c) {
+      case 1:
+        positional.push_back(optarg);
+        break;
+      case ':':
+        if (!option_error) option_error = "option " + quoted(written) + " needs a value";
+        break;
+      case '?': {
+        if (option_error) break;
+        const auto candidates = long_options_starting(written);
+        if (is_long && optopt != 0) {
+          option_error = "option " + quoted(written) + " takes no value";
+        } else if (is_long && candidates.size() > 1) {
+          std::string list;
+          for (const auto& n : candidates) list += (list.empty() ? "" : ", ") + n;
+          option_error = "option " + quoted(written) + " is ambiguous: " + list;
+        } else {
+          option_error = "unknown option " + quoted(written);
+        }
+        break;
+      }
+      case kHelp:
+        help = true;
+        break;
+      case kVersion:
+        version = true;
+        break;
+      default:
+        given.push_back(
+            {c, is_long ? written : std::string("-") + static_cast<char>(c), optarg ? optarg : ""});
+    }
+  }
+  for (int i = optind; i < argc; ++i) positional.emplace_back(argv[i]);  // after "--"
+
+  // The command: the first word. "help [COMMAND]" is --help spelled as a command.
+  std::optional<Verb> verb;
+  bool help_word = false;
+  if (!positional.empty()) {
+    const std::string word = positional.front();
+    if (word == "help") {
+      help_word = true;
+      if (positional.size() > 2)
+        return UsageError{"help takes one command name, not " + quoted(positional[2]),
+                          std::nullopt};
+      if (positional.size() == 2) {
+        verb = verb_named(positional[1]);
+        if (!verb) return UsageError{"unknown command " + quoted(positional[1]), std::nullopt};
+      }
+    } else {
+      verb = verb_named(word);
+      if (!verb) return UsageError{"unknown command " + quoted(word), std::nullopt};
+    }
+  }
+  if (option_error) return UsageError{*option_error, verb};
+  Command cmd;
+  cmd.verb = verb;
+  if (help || help_word) {
+    cmd.action = Command::Action::kHelp;
+    return cmd;
+  }
+  if (version) {
+    cmd.action = Command::Action::kVersion;
+    return cmd;
+  }
+  if (!verb) return UsageError{"give a command: scan or read", std::nullopt};
+
+  const std::string name = verb_name(*verb);
+  cmd.timeout_s = *verb == Verb::kScan ? kScanTimeout : kReadTimeout;
+  for (const auto& g : given) {
+    if (!applies(g.opt, *verb))
+      return UsageError{name + " has no option " + quoted(g.written), verb};
+    switch (g.opt) {
+      case kAdapter:
+        if (g.value.empty()) return UsageError{g.written + ": give an adapter such as hci0", verb};
+        if (*verb == Verb::kRead && g.value.rfind("unix:", 0) == 0)
+          return UsageError{g.written +
+                                ": read takes a Bluetooth adapter (hciN); a unix: "
+                                "ADDRESS needs none",
+                            verb};
+        cmd.adapter = g.value;
+        break;
+      case kTimeout: {
+        const auto s = seconds(g.value);
+        if (!s)
+          return UsageError{g.written + ": " + quoted(g.value) +
+                                " is not a number of seconds more than 0 and at most 3600",
+                            verb};
+        cmd.timeout_s = *s;
+        break;
+      }
+      case kJson:
+        cmd.json = true;
+        break;
+      case kAll:
+        cmd.all = true;
+        break;
+      case kAddressType:
+        if (g.value != "public" && g.value != "random")
+          return UsageError{g.written + ": " + quoted(g.value) + " is not public or random", verb};
+        cmd.random_address = g.value == "random";
+        break;
+    }
+  }
+  const std::vector<std::string> operands(positional.begin() + 1, positional.end());
+  if (*verb == Verb::kScan) {
+    if (!operands.empty()) return UsageError{"scan takes no " + quoted(operands[0]), verb};
+    if (cmd.adapter.rfind("unix:", 0) == 0 && cmd.adapter.size() == 5)
+      return UsageError{"--adapter unix: needs a directory after it", verb};
+    return cmd;
+  }
+  if (operands.empty()) return UsageError{"read needs an ADDRESS", verb};
+  if (operands.size() > 1)
+    return UsageError{"read takes one ADDRESS; " + quoted(operands[1]) + " is one too many", verb};
+  const std::string& address = operands[0];
+  if (address.rfind("unix:", 0) == 0) {
+    const std::string error = validate_address(address);
+    if (!error.empty()) return UsageError{error, verb};
+    cmd.address = address;
+  } else if (const auto bdaddr = normalise_bluetooth_address(address)) {
+    cmd.address = *bdaddr;
+  } else {
+    return UsageError{quoted(address) +
+                          " is neither a Bluetooth address (AA:BB:CC:DD:EE:FF or "
+                          "AA-BB-CC-DD-EE-FF) nor unix:/path/to/socket",
+                      verb};
+  }
+  return cmd;
+}
+
+std::string version_text() { return "bm6ctl (bm6-collectd) " BM6_VERSION "\n"; }
+
+std::string usage_hint(std::optional<Verb> verb) {
+  return std::string("Try 'bm6ctl ") + (verb ? std::string(verb_name(*verb)) + " " : "") +
+         "--help' for more information.\n";
+}
+
+namespace {
+
+constexpr const char* kExitStatus =
+    "Exit status:\n"
+    "  0  success\n"
+    "  1  failed: nothing found, device unreachable or busy, no reading in time\n"
+    "  2  usage error\n"
+    "  3  not permitted (scanning needs CAP_NET_ADMIN; no permission on a socket)\n";
+
+constexpr const char* kScanSynopsis =
+    "Usage: bm6ctl scan [--adapter hciN|unix:DIR] [--timeout S] [--all] [--json]\n";
+constexpr const char* kReadSynopsis =
+    "Usage: bm6ctl read ADDRESS [--adapter hciN] [--address-type public|random]\n"
+    "                         [--timeout S] [--json]\n";
+
+constexpr const char* kScanOptions =
+    "  -i, --adapter=hciN   the Bluetooth adapter (default: the first that is up)\n"
+    "  -i, --adapter=unix:DIR\n"
+    "                       list the bm6-sim sockets in DIR that something listens on\n"
+    "  -t, --timeout=S      scan for S seconds, more than 0 and at most 3600 (default 10)\n"
+    "      --all            list every LE device seen, not only BM6 monitors\n"
+    "  -j, --json           one JSON object per device and line: address, address_type,\n"
+    "                       name, rssi (null when unknown); in names, bytes that are\n"
+    "                       not UTF-8 become U+FFFD\n"
+    "  -h, --help           show this help and exit\n";
+constexpr const char* kReadOptions =
+    "  ADDRESS              AA:BB:CC:DD:EE:FF (or with '-' separators, any case), or\n"
+    "                       unix:/path/to/bm6-sim.sock\n"
+    "  -i, --adapter=hciN   the Bluetooth adapter (default: the first that is up)\n"
+    "      --address-type=public|random\n"
+    "                       the monitor's LE address type (default public)\n"
+    "  -t, --timeout=S      give up after S seconds in all, more than 0 and at most 3600\n"
+    "                       (default 20)\n"
+    "  -j, --json           print the reading as one JSON object: address, voltage,\n"
+    "                       temperature, soc, state, and rssi where there is a radio\n"
+    "  -h, --help           show this help and exit\n";
+
+}  // namespace
+
+std::string help_text(std::optional<Verb> verb) {
+  const std::string tail =
+      "\nOptions may come before or after the command and its arguments; '--' ends them.\n\n" +
+      std::string(kExitStatus);
+  if (verb == Verb::kScan)
+    return std::string(kScanSynopsis) +
+           "List nearby Bluetooth LE devices that advertise as BM6 battery monitors (named\n"
+           "\"BM6\" or offering service FFF0): address, address type, name, RSSI. Names are\n"
+           "printed with control characters shown as \\xNN. Needs CAP_NET_ADMIN.\n\n" +
+           kScanOptions + tail;
+  if (verb == Verb::kRead)
+    return std::string(kReadSynopsis) +
+           "Connect to one BM6 battery monitor, print one reading (voltage, temperature,\n"
+           "state of charge, state, RSSI), disconnect. A monitor holds one central at a\n"
+           "time: while the phone app is connected, it turns others away.\n\n" +
+           kReadOptions + tail;
+  return std::string(
+             "Usage: bm6ctl [--help] [--version] COMMAND [ARGUMENTS] [OPTIONS]\n"
+             "Find and read BM6 Bluetooth LE battery monitors.\n\n"
+             "Commands:\n"
+             "  scan [--adapter hciN|unix:DIR] [--timeout S] [--all] [--json]\n"
+             "                       list nearby BM6 monitors\n"
+             "  read ADDRESS [--adapter hciN] [--address-type public|random] [--timeout S]\n"
+             "       [--json]\n"
+             "                       connect, print one reading, disconnect\n"
+             "  help [COMMAND]       show the help of bm6ctl or of COMMAND\n\n"
+             "Options:\n"
+             "  -h, --help           show this help (after a COMMAND: its help) and exit\n"
+             "      --version        show the version and exit\n"
+             "Run 'bm6ctl COMMAND --help' for the options of a command.\n") +
+         tail;
+}
+
+}  // namespace bm6::ctl

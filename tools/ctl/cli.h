@@ -1,0 +1,56 @@
+// bm6ctl's command line: parsed into a Command or a usage error, before anything runs.
+// Options may come anywhere (before or after the command and its arguments), long options
+// as --name VALUE or --name=VALUE and by any unambiguous prefix, as with getopt_long; "--"
+// ends the options.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace bm6::ctl {
+
+// Exit status, as --help documents it.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailed = 1;  // nothing found, unreachable, busy, no reading in time
+inline constexpr int kExitUsage = 2;
+inline constexpr int kExitNotPermitted = 3;
+
+enum class Verb { kScan, kRead };
+
+struct Command {
+  enum class Action { kRun, kHelp, kVersion };
+  Action action = Action::kRun;
+  // kRun: what to run. kHelp: whose help (none: the tool's).
+  std::optional<Verb> verb;
+  std::string adapter;          // "hciN"; empty: the first adapter that is up; scan: "unix:DIR"
+  std::string address;          // read: "AA:BB:CC:DD:EE:FF" (normalised) or "unix:/path"
+  bool random_address = false;  // read --address-type random
+  bool all = false;             // scan --all
+  bool json = false;
+  double timeout_s = 0;  // the verb's default unless --timeout
+  std::chrono::milliseconds timeout() const;
+};
+
+struct UsageError {
+  std::string message;       // without the program name
+  std::optional<Verb> verb;  // whose --help to point at
+};
+
+using Parsed = std::variant<Command, UsageError>;
+
+// `args` without the program name.
+Parsed parse(const std::vector<std::string>& args);
+
+// "AA:BB:CC:DD:EE:FF" from a Bluetooth address written with ':' or '-' separators in either
+// case; nullopt when `s` is not one.
+std::optional<std::string> normalise_bluetooth_address(const std::string& s);
+
+std::string help_text(std::optional<Verb> verb);
+std::string version_text();
+// "Try 'bm6ctl read --help' for more information."
+std::string usage_hint(std::optional<Verb> verb);
+
+}  // namespace bm6::ctl

@@ -1,0 +1,202 @@
+#include "tools/ctl/commands.h"
+
+#include <dirent.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "device/bm6_link.h"
+#include "device/link_errors.h"
+#include "tools/ctl/format.h"
+#include "tools/ctl/text.h"
+#include "transport/connector.h"
+#include "transport/l2cap_connector.h"
+#include "transport/mgmt_scan.h"
+
+namespace bm6::ctl {
+
+namespace {
+
+std::string format_seconds(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", s);
+  return buf;
+}
+
+void print_line(const std::string& line) { std::fputs((line + "\n").c_str(), stdout); }
+
+// Named "BM6" or advertising the monitor's service FFF0.
+bool looks_like_bm6(const scan::FoundDevice& d) {
+  return d.advert.name == "BM6" || std::find(d.advert.uuids16.begin(), d.advert.uuids16.end(),
+                                             0xfff0) != d.advert.uuids16.end();
+}
+
+enum class Probe { kListening, kNotListening, kNoPermission, kNotSeqpacket };
+
+// Whether something accepts SEQPACKET connections at `path`: a non-blocking connect, which
+// on a Unix socket completes or fails at once (EAGAIN: listening, backlog full).
+Probe probe_socket(const std::string& path) {
+  sockaddr_un sun{};
+  sun.sun_family = AF_UNIX;
+  if (path.size() >= sizeof sun.sun_path) return Probe::kNotListening;
+  std::memcpy(sun.sun_path, path.c_str(), path.size() + 1);
+  UniqueFd fd(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd) return Probe::kNotListening;
+  if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&sun), sizeof sun) == 0)
+    return Probe::kListening;
+  switch (errno) {
+    case EAGAIN:
+    case EINPROGRESS:
+      return Probe::kListening;
+    case EACCES:
+    case EPERM:
+      return Probe::kNoPermission;
+    case EPROTOTYPE:
+      return Probe::kNotSeqpacket;
+    default:
+      return Probe::kNotListening;
+  }
+}
+
+int scan_unix(const Command& cmd, const std::string& dir) {
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) {
+    const int err = errno;
+    print_error("cannot list " + dir + ": " + std::strerror(err));
+    return err == EACCES || err == EPERM ? kExitNotPermitted : kExitFailed;
+  }
+  const std::string prefix = dir.back() == '/' ? dir : dir + "/";
+  std::vector<std::string> paths;
+  while (const dirent* e = ::readdir(d)) {
+    const std::string path = prefix + e->d_name;
+    struct stat st {};
+    if (e->d_type == DT_SOCK ||
+        (e->d_type == DT_UNKNOWN && ::lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)))
+      paths.push_back(path);
+  }
+  ::closedir(d);
+  std::sort(paths.begin(), paths.end());
+  int shown = 0;
+  for (const auto& path : paths) {
+    switch (probe_socket(path)) {
+      case Probe::kListening:
+        break;
+      case Probe::kNoPermission:
+        print_error("skipping " + path + ": not permitted to connect to it");
+        continue;
+      default:
+        continue;  // a socket left behind, or not a simulator's
+    }
+    ++shown;
+    print_line(scan_socket_row("unix:" + path, cmd.json));
+  }
+  if (shown == 0) print_error("no socket in " + dir + " that something listens on");
+  return shown > 0 ? kExitOk : kExitFailed;
+}
+
+}  // namespace
+
+void print_error(const std::string& message) {
+  std::fflush(stdout);
+  std::fputs(("bm6ctl: " + terminal_safe(message) + "\n").c_str(), stderr);
+}
+
+int run_scan(const Command& cmd) {
+  if (cmd.adapter.rfind("unix:", 0) == 0) return scan_unix(cmd, cmd.adapter.substr(5));
+  std::string error;
+  const int id = resolve_adapter(cmd.adapter, error);
+  if (id < 0) {
+    print_error(error);
+    return is_permission_error(error) ? kExitNotPermitted : kExitFailed;
+  }
+  std::map<std::string, scan::FoundDevice> found;
+  if (!scan::discover(id, cmd.timeout(), found, error)) {
+    print_error(error);
+    return is_permission_error(error) ? kExitNotPermitted : kExitFailed;
+  }
+  int shown = 0;
+  if (!cmd.json) print_line(scan_header());
+  for (const auto& entry : found) {
+    if (!cmd.all && !looks_like_bm6(entry.second)) continue;
+    ++shown;
+    print_line(scan_row(entry.second, cmd.json));
+  }
+  if (shown == 0)
+    print_error(std::string(cmd.all ? "no LE device" : "no BM6") + " found in " +
+                format_seconds(cmd.timeout_s) + " s");
+  return shown > 0 ? kExitOk : kExitFailed;
+}
+
+int run_read(const Command& cmd) {
+  // --timeout bounds everything: the connect, the set-up, the reading and the RSSI.
+  const auto limit = cmd.timeout();
+  ConnectorOptions options;
+  options.address = cmd.address;
+  options.adapter = cmd.adapter;
+  options.random_address = cmd.random_address;
+  options.timeout = limit;
+  EventLoop loop;
+  Adapters adapters(loop);
+  Bm6Codec codec;
+  std::string error;
+  auto connector = make_connector(loop, options, &adapters, error);
+  if (!connector) {
+    print_error(cmd.address + ": " + error);
+    return kExitUsage;
+  }
+  std::unique_ptr<Bm6Link> link;
+  std::optional<Bm6Reading> reading;
+  std::optional<int> rssi;
+  bool finished = false;
+  Timer rssi_wait(loop);
+  connector->connect([&](UniqueFd fd, const std::string& e) {
+    if (!fd) {
+      error = e;
+      finished = true;
+      return;
+    }
+    Bm6Link::Handlers h;
+    h.on_reading = [&](const Bm6Reading& r, std::chrono::system_clock::time_point) {
+      if (reading) return;
+      reading = r;
+      // The signal strength too, where there is a radio; the answer takes a moment.
+      const int link_fd = link->bearer().fd();
+      if (!connector->read_rssi(link_fd, [&](int dbm) {
+            rssi = dbm;
+            finished = true;
+          })) {
+        if (cmd.address.rfind("unix:", 0) != 0)
+          print_error(std::string("reading the RSSI failed: ") + std::strerror(errno));
+        finished = true;
+      } else {
+        rssi_wait.start(std::chrono::seconds(1), [&] { finished = true; });
+      }
+    };
+    h.on_closed = [&](const std::string& reason) {
+      error = explain_link_closed(reason, link->bearer().stats().pdus_in);
+      finished = true;
+    };
+    link = std::make_unique<Bm6Link>(loop, std::move(fd), codec, Bm6Link::Options{}, h);
+  });
+  if (!loop.run_until([&] { return finished; }, limit) && !reading)
+    error = "no reading within " + format_seconds(cmd.timeout_s) + " s";
+  link.reset();
+  connector.reset();
+  if (!reading) {
+    print_error(cmd.address + ": " + error);
+    return is_permission_error(error) ? kExitNotPermitted : kExitFailed;
+  }
+  print_line(reading_line(cmd.address, *reading, rssi, cmd.json));
+  return kExitOk;
+}
+
+}  // namespace bm6::ctl

@@ -1,0 +1,22 @@
+// bm6ctl's output lines, text and JSON. Everything from outside (names, addresses, paths)
+// passes through json_string() or terminal_safe() here; the lines end without '\n'.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "protocol/bm6_frame.h"
+#include "transport/mgmt_scan.h"
+
+namespace bm6::ctl {
+
+std::string scan_header();
+// One device found by scan: a table row, or a JSON object (rssi null when unknown).
+std::string scan_row(const scan::FoundDevice& d, bool json);
+// One listening simulator socket found by scan --adapter unix:DIR.
+std::string scan_socket_row(const std::string& address, bool json);
+// The reading of read.
+std::string reading_line(const std::string& address, const Bm6Reading& r, std::optional<int> rssi,
+                         bool json);
+
+}  // namespace bm6::ctl
