@@ -70,6 +70,7 @@ void Bm6Device::on_connected(UniqueFd fd, const std::string& error) {
   rssi_.reset();
   Bm6Link::Options link_options;
   link_options.att.transaction_timeout = options_.response_timeout;
+  link_options.att.max_peer_pdus_per_second = options_.peer_pdu_limit;
   link_options.stream_timeout = options_.stream_timeout;
   Bm6Link::Handlers handlers;
   handlers.on_reading = [this](const Bm6Reading& r, std::chrono::system_clock::time_point at) {

@@ -32,6 +32,9 @@ struct DeviceOptions {
   // No reading for this long: write the command again; three such in a row: reconnect.
   std::chrono::milliseconds stream_timeout{5000};
   std::chrono::milliseconds response_timeout{30000};  // one ATT transaction
+  // A monitor sends about one PDU a second: a peer sending more than this many in a second
+  // is flooding, and its link is closed (then backed off like any failure). 0: no limit.
+  unsigned peer_pdu_limit = 100;
 };
 
 struct TimedReading {

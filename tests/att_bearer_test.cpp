@@ -317,3 +317,58 @@ TEST_F(AttBearerTest, RequestHandlerMayDestroyTheBearer) {
 
 }  // namespace
 }  // namespace bm6
+
+namespace bm6 {
+namespace {
+
+// A peer flooding the link unasked: closed once it passes the owner's per-second budget,
+// whatever it floods with; responses to our own requests never count.
+TEST(AttBearerFloodGuard, ClosesALinkFloodedPastTheBudget) {
+  for (const Bytes& pdu : {Bytes{att::kHandleValueNotification, 5, 0, 1, 2},
+                           Bytes{att::kExchangeMtuReq, 23, 0}, Bytes{0x7f, 1}}) {
+    EventLoop loop;
+    auto pair = test::seqpacket_pair();
+    AttBearer::Options options;
+    options.max_peer_pdus_per_second = 20;
+    AttBearer bearer(loop, std::move(pair.ours), options);
+    std::string reason;
+    bearer.set_closed_handler([&](const std::string& why) { reason = why; });
+    test::ScriptedPeer peer(loop, std::move(pair.theirs));
+    for (int i = 0; i < 20; ++i) peer.send(pdu);
+    loop.run_until([] { return false; }, 30ms);
+    EXPECT_TRUE(bearer.is_open()) << "20 within the budget of 20";
+    peer.send(pdu);
+    loop.run_until([&] { return !reason.empty(); }, 500ms);
+    EXPECT_FALSE(bearer.is_open());
+    EXPECT_NE(reason.find("floods the link"), std::string::npos) << reason;
+  }
+}
+
+TEST(AttBearerFloodGuard, NoBudgetNoLimitAndResponsesDoNotCount) {
+  EventLoop loop;
+  auto pair = test::seqpacket_pair();
+  AttBearer::Options unlimited;
+  AttBearer bearer(loop, std::move(pair.ours), unlimited);
+  test::ScriptedPeer peer(loop, std::move(pair.theirs));
+  for (int i = 0; i < 500; ++i) peer.send({att::kHandleValueNotification, 5, 0, 1});
+  loop.run_until([] { return false; }, 100ms);
+  EXPECT_TRUE(bearer.is_open());
+
+  auto pair2 = test::seqpacket_pair();
+  AttBearer::Options tight;
+  tight.max_peer_pdus_per_second = 3;
+  AttBearer asking(loop, std::move(pair2.ours), tight);
+  test::ScriptedPeer answering(loop, std::move(pair2.theirs), [](const Bytes& pdu) {
+    return std::vector<Bytes>{{att::kReadRsp, pdu[1]}};
+  });
+  int answers = 0;
+  for (int i = 0; i < 10; ++i)
+    asking.send_request({att::kReadReq, static_cast<std::uint8_t>(i), 0},
+                        [&](const AttResult& r) { answers += r.ok(); });
+  loop.run_until([&] { return answers == 10; }, 1s);
+  EXPECT_EQ(answers, 10);
+  EXPECT_TRUE(asking.is_open());
+}
+
+}  // namespace
+}  // namespace bm6

@@ -204,8 +204,25 @@ void AttBearer::read_pdus() {
   }
 }
 
+bool AttBearer::within_peer_budget() {
+  const unsigned limit = options_.max_peer_pdus_per_second;
+  if (limit == 0) return true;
+  const auto now = EventLoop::Clock::now();
+  if (now - budget_window_ >= std::chrono::seconds(1)) {
+    budget_window_ = now;
+    budget_used_ = 0;
+  }
+  if (++budget_used_ <= limit) return true;
+  close("the peer floods the link: more than " + std::to_string(limit) +
+        " PDUs unasked within one second");
+  return false;
+}
+
 bool AttBearer::handle_pdu(std::span<const std::uint8_t> pdu) {
   const auto view = att::split(pdu);
+  // Responses are bounded by our requests; everything else the peer sends counts.
+  if ((!view || att::classify(view->opcode) != att::PduKind::kResponse) && !within_peer_budget())
+    return false;
   if (!view) return true;  // an empty datagram carries nothing to answer
   switch (att::classify(view->opcode)) {
     case att::PduKind::kResponse:

@@ -47,6 +47,11 @@ class AttBearer {
   struct Options {
     std::chrono::milliseconds transaction_timeout{30000};  // Core spec: 30 s
     std::uint16_t rx_mtu = att::kMaxMtu;                   // the MTU we offer
+    // A peer sending more PDUs than this unasked (everything but responses) within one
+    // second floods the link, which is closed at once: a hostile peer then costs what the
+    // owner's reconnect backoff allows, not a core until the transaction timeout. 0: no
+    // limit. Only the owner knows what rate is normal for its peer.
+    unsigned max_peer_pdus_per_second = 0;
   };
   struct Stats {
     std::uint64_t pdus_in = 0;
@@ -141,6 +146,7 @@ class AttBearer {
   bool send_pdu(const std::vector<std::uint8_t>& pdu);  // false: would block or failed
   void update_interest();
   void on_timeout();
+  bool within_peer_budget();  // false: the link was closed for flooding
   void on_indication_timeout();
 
   EventLoop& loop_;
@@ -165,6 +171,8 @@ class AttBearer {
   PduHandler on_request_;
   PduHandler on_command_;
   Stats stats_;
+  EventLoop::Clock::time_point budget_window_{};  // start of the current one-second window
+  unsigned budget_used_ = 0;                      // peer PDUs in that window
   WeakSelf self_;
 };
 
