@@ -421,6 +421,64 @@ static void every_config_mistake_gets_its_own_error(void **state) {
   assert_int_equal(reads_num, 0);
 }
 
+/* One device however its address is spelled: a second device with it would be refused by
+ * the monitor for as long as the first holds the connection. */
+static void same_address_spelled_differently_is_refused(void **state) {
+  (void)state;
+  char dir[64], link[64], real_sock[96], linked_sock[96];
+  snprintf(dir, sizeof dir, "/tmp/bm6-plugin-dir-%d", (int)getpid());
+  snprintf(link, sizeof link, "/tmp/bm6-plugin-link-%d", (int)getpid());
+  assert_int_equal(mkdir(dir, 0700), 0);
+  assert_int_equal(symlink(dir, link), 0);
+  snprintf(real_sock, sizeof real_sock, "unix:%s/s.sock", dir);
+  snprintf(linked_sock, sizeof linked_sock, "unix:%s/s.sock", link);
+
+  oconfig_item_t *block = item("Plugin");
+  add_child(block, device("upper", "AA:BB:CC:DD:EE:02"));
+  add_child(block, device("lower", "aa:bb:cc:dd:ee:02"));
+  add_child(block, device("plain", "unix:/tmp/a.sock"));
+  add_child(block, device("dotted", "unix:/tmp/./a.sock"));
+  add_child(block, device("slashes", "unix://tmp//a.sock"));
+  add_child(block, device("dotdot", "unix:/tmp/nonexistent/../a.sock"));
+  add_child(block, device("missing-dir", "unix:/nonexistent/x/../b.sock"));
+  add_child(block, device("missing-dir2", "unix:/nonexistent/./b.sock"));
+  add_child(block, device("real", real_sock));
+  add_child(block, device("linked", linked_sock));
+  oconfig_item_t *twice = device("twice", "unix:/tmp/c.sock");
+  add_child(twice, with_string(item("Address"), "unix:/tmp/d.sock"));
+  add_child(block, twice);
+  add_child(block, device("after-twice", "unix:/tmp/d.sock")); /* d is not reserved */
+  assert_int_not_equal(config_cb(block), 0);
+  free_item(block, 1);
+  unlink(link);
+  rmdir(dir);
+
+  const char *want[] = {
+      "device \"lower\": option \"Address\": address aa:bb:cc:dd:ee:02 belongs to another "
+      "device already: \"upper\" has AA:BB:CC:DD:EE:02",
+      "device \"dotted\": option \"Address\": address unix:/tmp/./a.sock belongs to another "
+      "device already: \"plain\" has unix:/tmp/a.sock",
+      "device \"slashes\": option \"Address\": address unix://tmp//a.sock belongs to another "
+      "device already: \"plain\"",
+      "device \"dotdot\": option \"Address\": address unix:/tmp/nonexistent/../a.sock belongs "
+      "to another device already: \"plain\"",
+      "device \"missing-dir2\": option \"Address\": address unix:/nonexistent/./b.sock belongs "
+      "to another device already: \"missing-dir\"",
+      "device \"linked\": option \"Address\": address unix:/tmp/bm6-plugin-link-",
+      "device \"twice\": option \"Address\" is given twice",
+  };
+  const int n = (int)(sizeof want / sizeof want[0]);
+  for (int i = 0; i < n; i++) {
+    if (count_logs(LOG_ERR, want[i]) != 1) {
+      print_logs();
+      fail_msg("expected exactly one error containing: %s", want[i]);
+    }
+  }
+  if (count_logs(LOG_ERR, "bm6 plugin:") != n) print_logs();
+  assert_int_equal(count_logs(LOG_ERR, "bm6 plugin:"), n);
+  assert_int_not_equal(init_cb(), 0);
+}
+
 /* Values of readings, not the health counters every read dispatches. */
 static int reading_values(void) {
   int n = 0;
@@ -579,6 +637,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(registers_one_read_per_device_with_its_interval, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(every_config_mistake_gets_its_own_error, setup, teardown),
+      cmocka_unit_test_setup_teardown(same_address_spelled_differently_is_refused, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(dispatches_readings_once_and_nothing_stale, setup, teardown),
       cmocka_unit_test_setup_teardown(dead_device_logs_once_and_reads_succeed_empty, setup,
                                       teardown),
