@@ -61,7 +61,7 @@ class Faults(E2ECase):
         never_lines = [l for l in c.log_lines('device "never"') if "bm6 plugin:" in l]
         self.assertEqual(len(never_lines), 1, never_lines)
         # Garbage was dropped and counted.
-        dropped = c.rows("garbage", "counter-frames_dropped")
+        dropped = c.rows("garbage", "derive-frames_dropped")
         self.assertTrue(dropped and dropped[-1][1] > 0, dropped)
 
     def test_shutdown_with_half_open_links_is_prompt(self):
