@@ -4,8 +4,8 @@
 #include <chrono>
 #include <string>
 
-#include "plugin/collectd_api.h"
 #include "device/bm6_device.h"
+#include "plugin/collectd_api.h"
 
 namespace bm6::plugin {
 
