@@ -1,15 +1,25 @@
+// <Plugin bm6> in collectd's snmp.c style: one function per block and per option kind,
+// each appending its own sentence to `errors`.
 #include "plugin/bm6_config.h"
 
+#include <limits.h>
+#include <stdlib.h>
 #include <strings.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
+#include <map>
 #include <set>
+#include <utility>
 
 #include "transport/connector.h"
 
 namespace bm6::plugin {
 
 namespace {
+
+using Errors = std::vector<std::string>;
 
 bool is(const oconfig_item_t& item, const char* key) {
   return item.key != nullptr && ::strcasecmp(item.key, key) == 0;
@@ -36,8 +46,9 @@ struct Where {
   }
 };
 
-bool get_string(const oconfig_item_t& item, const Where& where, std::string& out,
-                std::vector<std::string>& errors) {
+// ---- option kinds ----
+
+bool get_string(const oconfig_item_t& item, const Where& where, std::string& out, Errors& errors) {
   if (item.values_num != 1 || item.values[0].type != OCONFIG_TYPE_STRING) {
     errors.push_back(
         where.prefix(item) + " needs exactly one quoted string" +
@@ -50,7 +61,7 @@ bool get_string(const oconfig_item_t& item, const Where& where, std::string& out
 
 // A duration in seconds, > 0 and at most a day.
 bool get_seconds(const oconfig_item_t& item, const Where& where, std::chrono::milliseconds& out,
-                 std::vector<std::string>& errors) {
+                 Errors& errors) {
   if (item.values_num != 1 || item.values[0].type != OCONFIG_TYPE_NUMBER) {
     errors.push_back(
         where.prefix(item) + " needs one number of seconds" +
@@ -68,7 +79,7 @@ bool get_seconds(const oconfig_item_t& item, const Where& where, std::chrono::mi
 
 // Timing options valid both in <Plugin bm6> (defaults) and in <Device>; false if unknown.
 bool parse_timing(const oconfig_item_t& item, const Where& where, DeviceOptions& o,
-                  std::vector<std::string>& errors) {
+                  Errors& errors) {
   if (is(item, "ConnectTimeout")) return get_seconds(item, where, o.connect_timeout, errors), true;
   if (is(item, "ReconnectMin")) return get_seconds(item, where, o.reconnect_min, errors), true;
   if (is(item, "ReconnectMax")) return get_seconds(item, where, o.reconnect_max, errors), true;
@@ -78,6 +89,45 @@ bool parse_timing(const oconfig_item_t& item, const Where& where, DeviceOptions&
   return false;
 }
 
+// ---- <Device> options ----
+
+// Address: validated here; whether another device has it is the block's question.
+void parse_address(const oconfig_item_t& opt, const Where& where, DeviceOptions& o,
+                   bool& has_address, Errors& errors) {
+  if (has_address) {
+    errors.push_back(where.prefix(opt) +
+                     " is given twice (a device has one address; remove one of them)");
+    return;
+  }
+  if (!get_string(opt, where, o.address, errors)) return;
+  has_address = true;
+  const std::string problem = validate_address(o.address);
+  if (!problem.empty()) errors.push_back(where.prefix(opt) + ": " + problem);
+}
+
+void parse_adapter(const oconfig_item_t& opt, const Where& where, DeviceOptions& o,
+                   Errors& errors) {
+  if (!get_string(opt, where, o.adapter, errors)) return;
+  const auto& a = o.adapter;
+  const bool ok = a.size() > 3 && a.size() < 8 && a.rfind("hci", 0) == 0 &&
+                  a.find_first_not_of("0123456789", 3) == std::string::npos;
+  if (!ok)
+    errors.push_back(where.prefix(opt) + ": \"" + a + "\" is not an adapter name like \"hci0\"");
+}
+
+void parse_address_type(const oconfig_item_t& opt, const Where& where, DeviceOptions& o,
+                        Errors& errors) {
+  std::string type;
+  if (!get_string(opt, where, type, errors)) return;
+  if (::strcasecmp(type.c_str(), "public") == 0) {
+    o.random_address = false;
+  } else if (::strcasecmp(type.c_str(), "random") == 0) {
+    o.random_address = true;
+  } else {
+    errors.push_back(where.prefix(opt) + ": \"" + type + "\" is neither \"public\" nor \"random\"");
+  }
+}
+
 bool valid_name(const std::string& name) {
   if (name.empty() || name.size() >= DATA_MAX_NAME_LEN) return false;
   for (char c : name)
@@ -85,14 +135,78 @@ bool valid_name(const std::string& name) {
   return true;
 }
 
-}  // namespace
+// Devices already accepted, of this block and of earlier ones: names, and addresses by
+// address_key() with the device that has it as written.
+struct Taken {
+  std::set<std::string> names;
+  std::map<std::string, std::pair<std::string, std::string>> addresses;  // key -> name, address
+};
 
-void parse_plugin_block(const oconfig_item_t& block, PluginConfig& config,
-                        std::vector<std::string>& errors) {
+// A BM6 takes one connection: a second device with the same address, however spelled,
+// would be refused by the monitor for as long as the first holds it.
+void claim_address(const DeviceOptions& o, Taken& taken, Errors& errors) {
+  const auto [it, inserted] =
+      taken.addresses.try_emplace(address_key(o.address), o.name, o.address);
+  if (inserted) return;
+  errors.push_back("device \"" + o.name + "\": option \"Address\": address " + o.address +
+                   " belongs to another device already: \"" + it->second.first + "\" has " +
+                   it->second.second + " (a BM6 takes one connection)");
+}
+
+// One <Device "name"> block: its options on top of the plugin-level defaults. Returns false
+// (with errors) if the device cannot be used.
+bool parse_device(const oconfig_item_t& dev, const DeviceOptions& defaults, Taken& taken,
+                  DeviceConfig& device, Errors& errors) {
   const std::size_t errors_before = errors.size();
-  DeviceOptions defaults;
+  if (dev.values_num != 1 || dev.values[0].type != OCONFIG_TYPE_STRING) {
+    errors.push_back("<Device> needs one quoted name, as in <Device \"van\">");
+    return false;
+  }
+  device.options = defaults;
+  device.options.name = dev.values[0].value.string;
+  const Where where{device.options.name};
+  if (!valid_name(device.options.name)) {
+    errors.push_back("device \"" + device.options.name +
+                     "\": the name must be 1 to 127 characters with no \"/\"");
+    return false;
+  }
+  if (!taken.names.insert(device.options.name).second) {
+    errors.push_back("device \"" + device.options.name + "\" is configured twice");
+    return false;
+  }
+  bool has_address = false;
+  for (int j = 0; j < dev.children_num; ++j) {
+    const auto& opt = dev.children[j];
+    if (is(opt, "Address")) {
+      parse_address(opt, where, device.options, has_address, errors);
+    } else if (is(opt, "Adapter")) {
+      parse_adapter(opt, where, device.options, errors);
+    } else if (is(opt, "AddressType")) {
+      parse_address_type(opt, where, device.options, errors);
+    } else if (is(opt, "Interval")) {
+      get_seconds(opt, where, device.interval, errors);
+    } else if (!parse_timing(opt, where, device.options, errors)) {
+      errors.push_back(
+          "device \"" + device.options.name + "\": unknown option \"" + (opt.key ? opt.key : "") +
+          "\" (known: Address, AddressType, Adapter, Interval, ConnectTimeout, ReconnectMin, "
+          "ReconnectMax, StreamTimeout, ResponseTimeout)");
+    }
+  }
+  if (!has_address)
+    errors.push_back("device \"" + device.options.name +
+                     "\": option \"Address\" is missing (a Bluetooth address or "
+                     "unix:/path/to/socket)");
+  else if (validate_address(device.options.address).empty())
+    claim_address(device.options, taken, errors);  // even with other mistakes: all at once
+  if (device.options.reconnect_min > device.options.reconnect_max)
+    errors.push_back("device \"" + device.options.name +
+                     "\": ReconnectMin is greater than ReconnectMax");
+  return errors.size() == errors_before;
+}
+
+// Plugin-level options: the defaults for every <Device>, wherever they stand in the block.
+void parse_defaults(const oconfig_item_t& block, DeviceOptions& defaults, Errors& errors) {
   const Where plugin_level;
-  // Plugin-level defaults first, wherever they stand in the block.
   for (int i = 0; i < block.children_num; ++i) {
     const auto& child = block.children[i];
     if (is(child, "Device")) continue;
@@ -101,84 +215,79 @@ void parse_plugin_block(const oconfig_item_t& block, PluginConfig& config,
                        "\" in <Plugin bm6> (known: Device, ConnectTimeout, ReconnectMin, "
                        "ReconnectMax, StreamTimeout, ResponseTimeout)");
   }
+}
 
-  std::set<std::string> names, addresses;
+// "/a//b/./c/../d" -> "/a/b/d", by the letters only; a relative path stays relative and
+// keeps the ".." it cannot resolve.
+std::string lexically_normal(const std::string& path) {
+  const bool absolute = !path.empty() && path[0] == '/';
+  std::vector<std::string> parts;
+  std::size_t i = 0;
+  while (i <= path.size()) {
+    const std::size_t end = std::min(path.find('/', i), path.size());
+    const std::string part = path.substr(i, end - i);
+    i = end + 1;
+    if (part.empty() || part == ".") continue;
+    if (part == "..") {
+      if (!parts.empty() && parts.back() != "..") {
+        parts.pop_back();
+      } else if (!absolute) {
+        parts.push_back(part);  // above the working directory: keep it
+      }                         // "/.." is "/"
+      continue;
+    }
+    parts.push_back(part);
+  }
+  std::string out = absolute ? "/" : "";
+  for (std::size_t k = 0; k < parts.size(); ++k) out += (k ? "/" : "") + parts[k];
+  return out.empty() ? "." : out;
+}
+
+}  // namespace
+
+std::string address_key(const std::string& address) {
+  if (address.rfind("unix:", 0) != 0) {
+    // Bluetooth addresses are hex digits: aa:bb:.. and AA:BB:.. are one device.
+    std::string key = address;
+    std::transform(key.begin(), key.end(), key.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+    return key;
+  }
+  // A socket path: the letters normalised first ("/d/./a.sock", "/d//a.sock" and
+  // "/d/x/../a.sock" are "/d/a.sock"). Then, if its directory exists, the directory is
+  // resolved with realpath(): on Debian /var/run is a symlink to /run, and a socket named
+  // through both is still one device. The socket itself is not resolved, as a simulator
+  // or a proxy may not have created it yet at config time; a directory that does not
+  // exist yet keeps the lexical form, which is the same for every spelling of that path
+  // that does not go through a symlink.
+  const std::string path = lexically_normal(address.substr(5));
+  const std::size_t slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash ? slash : 1);
+  const std::string file = slash == std::string::npos ? path : path.substr(slash + 1);
+  char resolved[PATH_MAX];
+  if (file != ".." && ::realpath(dir.c_str(), resolved) != nullptr) {
+    const std::string d = resolved;
+    return "unix:" + d + (d == "/" ? "" : "/") + file;
+  }
+  return "unix:" + path;
+}
+
+void parse_plugin_block(const oconfig_item_t& block, PluginConfig& config, Errors& errors) {
+  const std::size_t errors_before = errors.size();
+  DeviceOptions defaults;
+  parse_defaults(block, defaults, errors);
+
+  Taken taken;
   for (const auto& d : config.devices) {
-    names.insert(d.options.name);
-    addresses.insert(d.options.address);
+    taken.names.insert(d.options.name);
+    taken.addresses.try_emplace(address_key(d.options.address), d.options.name, d.options.address);
   }
   std::vector<DeviceConfig> added;
   for (int i = 0; i < block.children_num; ++i) {
-    const auto& dev = block.children[i];
-    if (!is(dev, "Device")) continue;
+    const auto& child = block.children[i];
+    if (!is(child, "Device")) continue;
     DeviceConfig device;
-    device.options = defaults;
-    if (dev.values_num != 1 || dev.values[0].type != OCONFIG_TYPE_STRING) {
-      errors.push_back("<Device> needs one quoted name, as in <Device \"van\">");
-      continue;
-    }
-    device.options.name = dev.values[0].value.string;
-    const Where where{device.options.name};
-    if (!valid_name(device.options.name)) {
-      errors.push_back("device \"" + device.options.name +
-                       "\": the name must be 1 to 127 characters with no \"/\"");
-      continue;
-    }
-    if (!names.insert(device.options.name).second) {
-      errors.push_back("device \"" + device.options.name + "\" is configured twice");
-      continue;
-    }
-    bool has_address = false;
-    for (int j = 0; j < dev.children_num; ++j) {
-      const auto& opt = dev.children[j];
-      if (is(opt, "Address")) {
-        if (!get_string(opt, where, device.options.address, errors)) continue;
-        has_address = true;
-        const std::string problem = validate_address(device.options.address);
-        if (!problem.empty()) {
-          errors.push_back(where.prefix(opt) + ": " + problem);
-        } else if (!addresses.insert(device.options.address).second) {
-          errors.push_back(where.prefix(opt) + ": address " + device.options.address +
-                           " belongs to another device already (a BM6 takes one connection)");
-        }
-      } else if (is(opt, "Adapter")) {
-        if (get_string(opt, where, device.options.adapter, errors)) {
-          const auto& a = device.options.adapter;
-          const bool ok = a.size() > 3 && a.size() < 8 && a.rfind("hci", 0) == 0 &&
-                          a.find_first_not_of("0123456789", 3) == std::string::npos;
-          if (!ok)
-            errors.push_back(where.prefix(opt) + ": \"" + a +
-                             "\" is not an adapter name like \"hci0\"");
-        }
-      } else if (is(opt, "AddressType")) {
-        std::string type;
-        if (get_string(opt, where, type, errors)) {
-          if (::strcasecmp(type.c_str(), "public") == 0) {
-            device.options.random_address = false;
-          } else if (::strcasecmp(type.c_str(), "random") == 0) {
-            device.options.random_address = true;
-          } else {
-            errors.push_back(where.prefix(opt) + ": \"" + type +
-                             "\" is neither \"public\" nor \"random\"");
-          }
-        }
-      } else if (is(opt, "Interval")) {
-        get_seconds(opt, where, device.interval, errors);
-      } else if (!parse_timing(opt, where, device.options, errors)) {
-        errors.push_back(
-            "device \"" + device.options.name + "\": unknown option \"" + (opt.key ? opt.key : "") +
-            "\" (known: Address, AddressType, Adapter, Interval, ConnectTimeout, ReconnectMin, "
-            "ReconnectMax, StreamTimeout, ResponseTimeout)");
-      }
-    }
-    if (!has_address)
-      errors.push_back("device \"" + device.options.name +
-                       "\": option \"Address\" is missing (a Bluetooth address or "
-                       "unix:/path/to/socket)");
-    if (device.options.reconnect_min > device.options.reconnect_max)
-      errors.push_back("device \"" + device.options.name +
-                       "\": ReconnectMin is greater than ReconnectMax");
-    added.push_back(std::move(device));
+    if (parse_device(child, defaults, taken, device, errors)) added.push_back(std::move(device));
   }
   if (errors.size() != errors_before) return;
   for (auto& d : added) config.devices.push_back(std::move(d));

@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "plugin/collectd_api.h"
 #include "device/bm6_device.h"
+#include "plugin/collectd_api.h"
 
 namespace bm6::plugin {
 
@@ -24,5 +24,11 @@ struct PluginConfig {
 // `errors` as a sentence naming the device and option; nothing is added then.
 void parse_plugin_block(const oconfig_item_t& block, PluginConfig& config,
                         std::vector<std::string>& errors);
+
+// What makes two addresses one device: Bluetooth addresses in upper case; a socket path
+// normalised ("unix:/d/./a.sock" and "unix:/d//a.sock" are "unix:/d/a.sock"), its directory
+// resolved through symlinks when it exists. For comparing only; the address as written is
+// what is used and logged.
+std::string address_key(const std::string& address);
 
 }  // namespace bm6::plugin

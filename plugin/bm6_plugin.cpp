@@ -8,38 +8,48 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
+#include "device/bm6_engine.h"
+#include "device/link_log.h"
 #include "plugin/bm6_config.h"
 #include "plugin/bm6_values.h"
 #include "plugin/collectd_api.h"
-#include "device/bm6_engine.h"
 
 namespace bm6::plugin {
 namespace {
 
 constexpr const char* kPlugin = "bm6";
 
-// What the I/O thread knows of a device for logging: a dead device logs once when it goes
-// and once when it comes back.
+// What is said about a device's link (LinkLog decides, this formats). Events come from the
+// I/O thread, ticks from collectd's read threads: each takes the mutex.
 struct DeviceLog {
-  c_complain_t complaint = C_COMPLAIN_INIT_STATIC;
-  bool ever_streamed = false;
-  bool down = false;  // a FAILURE notification went out, its OKAY has not
+  explicit DeviceLog(DeviceOptions d) : device(std::move(d)) {}
+  const DeviceOptions device;
+  std::mutex mutex;
+  LinkLog link;       // guarded by mutex
+  std::string cause;  // of the latest failure; guarded by mutex
+  bool lost = false;  // the latest failure was a link lost, not a failed connect
 };
+using DeviceLogs = std::map<std::string, std::shared_ptr<DeviceLog>>;
 
-// Handed to collectd as a read callback's user_data; collectd frees it.
+// Handed to collectd as a read callback's user_data; collectd frees it. The slot and the
+// log are shared with the engine and its event handler, so they outlive both.
 struct ReadContext {
   std::string name;
   std::shared_ptr<ReadingSlot> slot;
+  std::shared_ptr<DeviceLog> log;
 };
 
+// Touched only by collectd's config, init and shutdown callbacks, which collectd calls
+// one at a time from its main thread; the I/O thread and the read callbacks get what they
+// need (the engine, slots, logs) through their own pointers.
 struct PluginState {
   PluginConfig config;
   bool config_failed = false;
   std::unique_ptr<Bm6Engine> engine;
-  std::map<std::string, DeviceLog> logs;  // touched by the I/O thread only, once running
   pthread_t thread{};
   bool thread_running = false;
 };
@@ -49,6 +59,8 @@ PluginState& state() {
   return s;
 }
 
+void tick(DeviceLog& log);
+
 int bm6_read(user_data_t* ud) noexcept {
   try {
     const auto* ctx = static_cast<const ReadContext*>(ud->data);
@@ -57,8 +69,9 @@ int bm6_read(user_data_t* ud) noexcept {
     const auto not_before = std::chrono::system_clock::now() - from_cdtime(interval);
     if (const auto r = ctx->slot->take(not_before)) dispatch_reading(ctx->name, *r, interval);
     dispatch_counters(ctx->name, *ctx->slot, interval);
+    tick(*ctx->log);  // a flapping device's summary, or the end of its flapping
     // Success even with nothing to dispatch: an error would make collectd back this read
-    // off for ever longer intervals, and the device's state is logged by the I/O thread.
+    // off for ever longer intervals, and the device's state is logged from its events.
     return 0;
   } catch (const std::exception& e) {
     plugin_log(LOG_ERR, "bm6 plugin: read failed: %s", e.what());
@@ -83,43 +96,102 @@ void notify(const DeviceOptions& device, int severity, const std::string& messag
   plugin_dispatch_notification(&n);
 }
 
-// Runs on the I/O thread.
-void on_device_event(const DeviceOptions& device, DeviceEvent event, const std::string& detail) {
-  auto& log = state().logs[device.name];
+// "45 s", "12 min", "3 h".
+std::string format_duration(LinkLog::Clock::duration d) {
+  const auto s = std::chrono::duration_cast<std::chrono::seconds>(d).count();
+  char buf[32];
+  if (s < 120) {
+    std::snprintf(buf, sizeof buf, "%lld s", static_cast<long long>(s));
+  } else if (s < 7200) {
+    std::snprintf(buf, sizeof buf, "%lld min", static_cast<long long>((s + 30) / 60));
+  } else {
+    std::snprintf(buf, sizeof buf, "%lld h", static_cast<long long>((s + 1800) / 3600));
+  }
+  return buf;
+}
+
+// Logs (and notifies) what LinkLog decided. Called with log.mutex held.
+void say(const DeviceLog& log, const std::vector<LinkLog::Note>& notes) {
+  const auto& device = log.device;
   const char* name = device.name.c_str();
   const char* address = device.address.c_str();
-  switch (event) {
-    case DeviceEvent::kFirstReading:
-      if (log.down) {
-        log.down = false;
-        notify(device, NOTIF_OKAY,
-               "BM6 \"" + device.name + "\" (" + device.address + ") is back: readings flow again");
-      }
-      if (c_would_release(&log.complaint)) {
-        c_release(LOG_INFO, &log.complaint,
-                  "bm6 plugin: device \"%s\" (%s) is back: readings flow again", name, address);
-      } else if (!log.ever_streamed) {
+  const std::string backoff = format_seconds(device.reconnect_max);
+  const std::string who = "BM6 \"" + device.name + "\" (" + device.address + ") ";
+  for (const auto& note : notes) {
+    std::string notification;
+    switch (note.kind) {
+      case LinkLog::Note::Kind::kConnected:
         plugin_log(LOG_INFO, "bm6 plugin: device \"%s\" (%s) connected: readings flow", name,
                    address);
+        break;
+      case LinkLog::Note::Kind::kDown:
+        if (log.lost) {
+          plugin_log(LOG_WARNING,
+                     "bm6 plugin: device \"%s\" (%s): link lost (%s); reconnecting with backoff "
+                     "up to %s",
+                     name, address, log.cause.c_str(), backoff.c_str());
+          notification = who + "link lost (" + log.cause + "); reconnecting";
+        } else {
+          plugin_log(LOG_ERR,
+                     "bm6 plugin: device \"%s\" (%s) is unreachable: %s; retrying with backoff "
+                     "up to %s",
+                     name, address, log.cause.c_str(), backoff.c_str());
+          notification = who + "is unreachable: " + log.cause + "; retrying";
+        }
+        break;
+      case LinkLog::Note::Kind::kBack:
+        plugin_log(LOG_INFO, "bm6 plugin: device \"%s\" (%s) is back: readings flow again", name,
+                   address);
+        notification = who + "is back: readings flow again";
+        break;
+      case LinkLog::Note::Kind::kFlapping: {
+        const std::string now = note.up ? "up now" : "down now: " + log.cause;
+        plugin_log(LOG_WARNING,
+                   "bm6 plugin: device \"%s\" (%s): link lost %llu times in the last %s; it keeps "
+                   "coming back and going (%s); next summary in %s at the earliest",
+                   name, address, static_cast<unsigned long long>(note.losses),
+                   format_duration(note.over).c_str(), now.c_str(),
+                   format_duration(note.next_summary).c_str());
+        break;
       }
-      log.ever_streamed = true;
-      return;
-    case DeviceEvent::kLinkLost:
-    case DeviceEvent::kConnectFailed: {
-      const bool lost = event == DeviceEvent::kLinkLost;
-      const std::string what = lost ? "link lost (" + detail + "); reconnecting"
-                                    : "is unreachable: " + detail + "; retrying";
-      if (!log.down) {  // one FAILURE notification until it is back
-        log.down = true;
-        notify(device, NOTIF_FAILURE,
-               "BM6 \"" + device.name + "\" (" + device.address + ") " + what);
-      }
-      c_complain_once(lost ? LOG_WARNING : LOG_ERR, &log.complaint,
-                      "bm6 plugin: device \"%s\" (%s)%s %s with backoff up to %s", name, address,
-                      lost ? ":" : "", what.c_str(), format_seconds(device.reconnect_max).c_str());
-      return;
+      case LinkLog::Note::Kind::kStable:
+        plugin_log(LOG_INFO,
+                   "bm6 plugin: device \"%s\" (%s): link stable again, after being lost %llu "
+                   "times in %s",
+                   name, address, static_cast<unsigned long long>(note.losses),
+                   format_duration(note.over).c_str());
+        notification = who + "link stable again";
+        break;
+      case LinkLog::Note::Kind::kStillDown:
+        plugin_log(LOG_ERR,
+                   "bm6 plugin: device \"%s\" (%s): down for good after being lost %llu times "
+                   "in %s: %s; retrying with backoff up to %s",
+                   name, address, static_cast<unsigned long long>(note.losses),
+                   format_duration(note.over).c_str(), log.cause.c_str(), backoff.c_str());
+        notification = who + "is down: " + log.cause + "; retrying";
+        break;
     }
+    if (note.notify == LinkLog::Notify::kFailure) notify(device, NOTIF_FAILURE, notification);
+    if (note.notify == LinkLog::Notify::kOkay) notify(device, NOTIF_OKAY, notification);
   }
+}
+
+// Runs on the I/O thread.
+void on_device_event(DeviceLog& log, DeviceEvent event, const std::string& detail) {
+  const auto now = LinkLog::Clock::now();
+  std::lock_guard lock(log.mutex);
+  if (event == DeviceEvent::kFirstReading) return say(log, log.link.on_up(now));
+  // The latest cause: a line when it goes down says what took it down; a summary says
+  // what keeps it down now. A changed cause while down is not news of its own.
+  log.cause = detail;
+  log.lost = event == DeviceEvent::kLinkLost;
+  say(log, log.link.on_down(now));
+}
+
+// Runs on collectd's read threads.
+void tick(DeviceLog& log) {
+  std::lock_guard lock(log.mutex);
+  say(log, log.link.tick(LinkLog::Clock::now()));
 }
 
 void* io_thread(void* arg) {
@@ -155,6 +227,13 @@ int bm6_config(oconfig_item_t* ci) noexcept {
 
 int bm6_shutdown() noexcept;
 
+// init could not start: nothing of it may stay registered with collectd.
+void abandon_init() {
+  auto& s = state();
+  plugin_unregister_read_group(kPlugin);  // frees the ReadContexts
+  s.engine.reset();
+}
+
 int bm6_init() noexcept {
   auto& s = state();
   try {
@@ -169,14 +248,21 @@ int bm6_init() noexcept {
       return 0;
     }
     std::vector<DeviceOptions> devices;
+    DeviceLogs logs;
     for (const auto& d : s.config.devices) {
       devices.push_back(d.options);
-      s.logs[d.options.name];
+      logs.emplace(d.options.name, std::make_shared<DeviceLog>(d.options));
     }
-    s.engine = std::make_unique<Bm6Engine>(devices, on_device_event);
+    // The handler keeps its own copy of the map, which nobody changes: no lock for lookups.
+    s.engine = std::make_unique<Bm6Engine>(
+        devices, [logs](const DeviceOptions& device, DeviceEvent event, const std::string& detail) {
+          if (const auto it = logs.find(device.name); it != logs.end())
+            on_device_event(*it->second, event, detail);
+        });
     for (const auto& d : s.config.devices) {
       const std::string read_name = std::string(kPlugin) + "/" + d.options.name;
-      auto* ctx = new ReadContext{d.options.name, s.engine->slot(d.options.name)};
+      auto* ctx =
+          new ReadContext{d.options.name, s.engine->slot(d.options.name), logs.at(d.options.name)};
       user_data_t ud{};
       ud.data = ctx;
       ud.free_func = free_read_context;
@@ -186,13 +272,13 @@ int bm6_init() noexcept {
         delete ctx;  // collectd frees user_data only on success
         plugin_log(LOG_ERR, "bm6 plugin: registering the read callback %s failed",
                    read_name.c_str());
-        bm6_shutdown();
+        abandon_init();
         return -1;
       }
     }
     if (plugin_thread_create(&s.thread, io_thread, s.engine.get(), "bm6") != 0) {
       plugin_log(LOG_ERR, "bm6 plugin: starting the I/O thread failed");
-      s.engine.reset();
+      abandon_init();
       return -1;
     }
     s.thread_running = true;
@@ -203,7 +289,7 @@ int bm6_init() noexcept {
   } catch (...) {
     plugin_log(LOG_ERR, "bm6 plugin: init failed");
   }
-  s.engine.reset();
+  abandon_init();
   return -1;
 }
 
@@ -219,7 +305,6 @@ int bm6_shutdown() noexcept {
     s.engine.reset();
     s.config = PluginConfig{};
     s.config_failed = false;
-    s.logs.clear();
     return 0;
   } catch (...) {
     plugin_log(LOG_ERR, "bm6 plugin: shutdown failed");

@@ -69,11 +69,14 @@ void dispatch_counters(const std::string& device, const ReadingSlot& slot, cdtim
   vl.interval = interval;
   copy(vl.plugin, "bm6");
   copy(vl.plugin_instance, device.c_str());
-  copy(vl.type, "counter");
-  value.counter = slot.frames_dropped.load(std::memory_order_relaxed);
+  // DERIVE, not COUNTER: both start at 0 with each collectd start, and a COUNTER that goes
+  // down is taken for a 32- or 64-bit wrap, stored as a rate of ~1e9/s or more; a DERIVE
+  // with min 0 (types.db: derive) stores the drop as unknown.
+  copy(vl.type, "derive");
+  value.derive = static_cast<derive_t>(slot.frames_dropped.load(std::memory_order_relaxed));
   copy(vl.type_instance, "frames_dropped");
   plugin_dispatch_values(&vl);
-  value.counter = slot.reconnects.load(std::memory_order_relaxed);
+  value.derive = static_cast<derive_t>(slot.reconnects.load(std::memory_order_relaxed));
   copy(vl.type_instance, "reconnects");
   plugin_dispatch_values(&vl);
 }

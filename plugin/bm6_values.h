@@ -4,8 +4,8 @@
 #include <chrono>
 #include <string>
 
-#include "plugin/collectd_api.h"
 #include "device/bm6_device.h"
+#include "plugin/collectd_api.h"
 
 namespace bm6::plugin {
 
@@ -17,7 +17,8 @@ std::chrono::system_clock::duration from_cdtime(cdtime_t t);
 // signal_power for `device` (the plugin instance), stamped with the frame's arrival time.
 void dispatch_reading(const std::string& device, const TimedReading& r, cdtime_t interval);
 
-// Dispatches the device's health counters: counter-frames_dropped and counter-reconnects.
+// Dispatches the device's health counters as derive-frames_dropped and derive-reconnects
+// (they restart at 0 with collectd: a reset is an unknown, never a wrap).
 void dispatch_counters(const std::string& device, const ReadingSlot& slot, cdtime_t interval);
 
 }  // namespace bm6::plugin

@@ -5,6 +5,5 @@ extern "C" {
 #include "collectd/core/daemon/collectd.h"
 #include "collectd/core/daemon/globals.h"
 #include "collectd/core/daemon/plugin.h"
-#include "collectd/core/daemon/utils_complain.h"
 #include "liboconfig/oconfig.h"
 }

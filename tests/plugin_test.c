@@ -2,6 +2,7 @@
  * dlopen()ed and resolves plugin_register_*, plugin_dispatch_values and plugin_log from
  * this executable. Dispatch tests talk to a real bm6-sim over a Unix socket. */
 #include <dlfcn.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -22,7 +23,6 @@
 
 #include "collectd/core/daemon/collectd.h"
 #include "collectd/core/daemon/plugin.h"
-#include "collectd/core/daemon/utils_complain.h"
 #include "liboconfig/oconfig.h"
 
 /* ---- the mocked collectd API ---- */
@@ -133,7 +133,7 @@ int plugin_dispatch_values(value_list_t const *vl) {
   snprintf(dispatched[dispatched_num].type, DATA_MAX_NAME_LEN, "%s", vl->type);
   snprintf(dispatched[dispatched_num].type_instance, DATA_MAX_NAME_LEN, "%s", vl->type_instance);
   dispatched[dispatched_num].value =
-      strcmp(vl->type, "counter") == 0 ? (double)vl->values[0].counter : vl->values[0].gauge;
+      strcmp(vl->type, "derive") == 0 ? (double)vl->values[0].derive : vl->values[0].gauge;
   dispatched[dispatched_num].time = vl->time;
   dispatched_num++;
   return 0;
@@ -156,29 +156,13 @@ void plugin_log(int level, const char *format, ...) {
   va_end(ap);
 }
 
-/* collectd's semantics: once until released. */
-void c_complain_once(int level, c_complain_t *c, const char *format, ...) {
-  if (c->interval != 0) return;
-  c->interval = 1;
-  va_list ap;
-  va_start(ap, format);
-  vlog(level, format, ap);
-  va_end(ap);
-}
-
-void c_do_release(int level, c_complain_t *c, const char *format, ...) {
-  if (c->interval == 0) return;
-  c->interval = 0;
-  va_list ap;
-  va_start(ap, format);
-  vlog(level, format, ap);
-  va_end(ap);
-}
-
 cdtime_t plugin_get_interval(void) { return test_interval; }
+
+static int thread_create_fails; /* set by a test: plugin_thread_create returns this */
 
 int plugin_thread_create(pthread_t *thread, void *(*start)(void *), void *arg, char const *name) {
   (void)name;
+  if (thread_create_fails) return thread_create_fails;
   return pthread_create(thread, NULL, start, arg);
 }
 
@@ -268,6 +252,7 @@ static int setup(void **state) {
   dispatched_num = 0;
   logged_num = 0;
   notified_num = 0;
+  thread_create_fails = 0;
   test_interval = ((cdtime_t)1) << 30;
   return 0;
 }
@@ -421,10 +406,68 @@ static void every_config_mistake_gets_its_own_error(void **state) {
   assert_int_equal(reads_num, 0);
 }
 
+/* One device however its address is spelled: a second device with it would be refused by
+ * the monitor for as long as the first holds the connection. */
+static void same_address_spelled_differently_is_refused(void **state) {
+  (void)state;
+  char dir[64], link[64], real_sock[96], linked_sock[96];
+  snprintf(dir, sizeof dir, "/tmp/bm6-plugin-dir-%d", (int)getpid());
+  snprintf(link, sizeof link, "/tmp/bm6-plugin-link-%d", (int)getpid());
+  assert_int_equal(mkdir(dir, 0700), 0);
+  assert_int_equal(symlink(dir, link), 0);
+  snprintf(real_sock, sizeof real_sock, "unix:%s/s.sock", dir);
+  snprintf(linked_sock, sizeof linked_sock, "unix:%s/s.sock", link);
+
+  oconfig_item_t *block = item("Plugin");
+  add_child(block, device("upper", "AA:BB:CC:DD:EE:02"));
+  add_child(block, device("lower", "aa:bb:cc:dd:ee:02"));
+  add_child(block, device("plain", "unix:/tmp/a.sock"));
+  add_child(block, device("dotted", "unix:/tmp/./a.sock"));
+  add_child(block, device("slashes", "unix://tmp//a.sock"));
+  add_child(block, device("dotdot", "unix:/tmp/nonexistent/../a.sock"));
+  add_child(block, device("missing-dir", "unix:/nonexistent/x/../b.sock"));
+  add_child(block, device("missing-dir2", "unix:/nonexistent/./b.sock"));
+  add_child(block, device("real", real_sock));
+  add_child(block, device("linked", linked_sock));
+  oconfig_item_t *twice = device("twice", "unix:/tmp/c.sock");
+  add_child(twice, with_string(item("Address"), "unix:/tmp/d.sock"));
+  add_child(block, twice);
+  add_child(block, device("after-twice", "unix:/tmp/d.sock")); /* d is not reserved */
+  assert_int_not_equal(config_cb(block), 0);
+  free_item(block, 1);
+  unlink(link);
+  rmdir(dir);
+
+  const char *want[] = {
+      "device \"lower\": option \"Address\": address aa:bb:cc:dd:ee:02 belongs to another "
+      "device already: \"upper\" has AA:BB:CC:DD:EE:02",
+      "device \"dotted\": option \"Address\": address unix:/tmp/./a.sock belongs to another "
+      "device already: \"plain\" has unix:/tmp/a.sock",
+      "device \"slashes\": option \"Address\": address unix://tmp//a.sock belongs to another "
+      "device already: \"plain\"",
+      "device \"dotdot\": option \"Address\": address unix:/tmp/nonexistent/../a.sock belongs "
+      "to another device already: \"plain\"",
+      "device \"missing-dir2\": option \"Address\": address unix:/nonexistent/./b.sock belongs "
+      "to another device already: \"missing-dir\"",
+      "device \"linked\": option \"Address\": address unix:/tmp/bm6-plugin-link-",
+      "device \"twice\": option \"Address\" is given twice",
+  };
+  const int n = (int)(sizeof want / sizeof want[0]);
+  for (int i = 0; i < n; i++) {
+    if (count_logs(LOG_ERR, want[i]) != 1) {
+      print_logs();
+      fail_msg("expected exactly one error containing: %s", want[i]);
+    }
+  }
+  if (count_logs(LOG_ERR, "bm6 plugin:") != n) print_logs();
+  assert_int_equal(count_logs(LOG_ERR, "bm6 plugin:"), n);
+  assert_int_not_equal(init_cb(), 0);
+}
+
 /* Values of readings, not the health counters every read dispatches. */
 static int reading_values(void) {
   int n = 0;
-  for (int i = 0; i < dispatched_num; i++) n += strcmp(dispatched[i].type, "counter") != 0;
+  for (int i = 0; i < dispatched_num; i++) n += strcmp(dispatched[i].type, "derive") != 0;
   return n;
 }
 
@@ -480,10 +523,12 @@ static void dispatches_readings_once_and_nothing_stale(void **state) {
   assert_int_equal(count_logs(LOG_INFO, "device \"van\" (unix:"), 1);
 
   /* Every read also dispatches the health counters: the acknowledgement that preceded
-   * the stream is expected, not a dropped frame; nothing was reconnected. */
-  assert_true(find_value("counter", "frames_dropped", &v) >= 0);
+   * the stream is expected, not a dropped frame; nothing was reconnected. Type derive, not
+   * counter: they restart at 0 with collectd, which a counter would store as a wrap. */
+  for (int k = 0; k < dispatched_num; k++) assert_string_not_equal(dispatched[k].type, "counter");
+  assert_true(find_value("derive", "frames_dropped", &v) >= 0);
   assert_float_equal(v, 0, 0);
-  assert_true(find_value("counter", "reconnects", &v) >= 0);
+  assert_true(find_value("derive", "reconnects", &v) >= 0);
   assert_float_equal(v, 0, 0);
 
   /* Straight away again: nothing new arrived, nothing is repeated. */
@@ -574,15 +619,94 @@ static void device_that_comes_back_is_logged_once_each_way(void **state) {
   stop_sim(sim);
 }
 
+static void failed_thread_start_leaves_no_read_registered(void **state) {
+  (void)state;
+  oconfig_item_t *block = item("Plugin");
+  add_child(block, device("van", "unix:/nonexistent/van.sock"));
+  add_child(block, device("boat", "unix:/nonexistent/boat.sock"));
+  assert_int_equal(config_cb(block), 0);
+  free_item(block, 1);
+  expect_read("bm6/van", 0);
+  expect_read("bm6/boat", 0);
+  thread_create_fails = EAGAIN;
+  assert_int_not_equal(init_cb(), 0);
+  assert_int_equal(count_logs(LOG_ERR, "bm6 plugin: starting the I/O thread failed"), 1);
+  /* Unregistered (the mock frees their user data): collectd would otherwise go on calling
+   * reads of an engine that was never started. */
+  assert_int_equal(reads_num, 0);
+}
+
+static void read_registration_failure_unregisters_the_others(void **state) {
+  (void)state;
+  oconfig_item_t *block = item("Plugin");
+  add_child(block, device("van", "unix:/nonexistent/van.sock"));
+  add_child(block, device("boat", "unix:/nonexistent/boat.sock"));
+  assert_int_equal(config_cb(block), 0);
+  free_item(block, 1);
+  expect_read("bm6/van", 0);
+  expect_string(plugin_register_complex_read, group, "bm6");
+  expect_string(plugin_register_complex_read, name, "bm6/boat");
+  expect_value(plugin_register_complex_read, interval, 0);
+  will_return(plugin_register_complex_read, -1);
+  assert_int_not_equal(init_cb(), 0);
+  assert_int_equal(count_logs(LOG_ERR, "registering the read callback bm6/boat failed"), 1);
+  assert_int_equal(reads_num, 0);
+}
+
+/* A link lost every ~0.3 s: the first loss and the return are said and notified, then
+ * nothing per loss (the summary comes after minutes, beyond this test). */
+static void flapping_device_is_said_once_each_way(void **state) {
+  (void)state;
+  char path[64];
+  snprintf(path, sizeof path, "/tmp/bm6-plugin-flap-%d.sock", (int)getpid());
+  char *extra[] = {"--period", "0.05", "--fault", "drop-mid-stream", NULL};
+  pid_t sim = start_sim(path, extra);
+  char address[80];
+  snprintf(address, sizeof address, "unix:%s", path);
+  oconfig_item_t *block = item("Plugin");
+  add_child(block, with_number(item("ReconnectMin"), 0.05));
+  add_child(block, with_number(item("ReconnectMax"), 0.1));
+  add_child(block, device("flappy", address));
+  assert_int_equal(config_cb(block), 0);
+  free_item(block, 1);
+  expect_read("bm6/flappy", 0);
+  assert_int_equal(init_cb(), 0);
+  double reconnects = 0;
+  for (int i = 0; i < 150 && reconnects < 8; i++) {
+    assert_int_equal(reads[0].cb(&reads[0].ud), 0); /* reads tick the log too */
+    find_value("derive", "reconnects", &reconnects);
+    sleep_ms(20);
+  }
+  stop_sim(sim);
+  assert_true(reconnects >= 8);
+  if (count_logs(-1, "device \"flappy\"") != 3) print_logs();
+  assert_int_equal(count_logs(LOG_INFO, "device \"flappy\" (unix:"), 2);    /* connected, back */
+  assert_int_equal(count_logs(LOG_WARNING, "device \"flappy\" (unix:"), 1); /* lost */
+  assert_int_equal(count_logs(-1, "device \"flappy\""), 3);
+  pthread_mutex_lock(&log_lock);
+  const int notifications = notified_num;
+  pthread_mutex_unlock(&log_lock);
+  assert_int_equal(notifications, 2);
+  assert_int_equal(notified[0].severity, NOTIF_FAILURE);
+  assert_non_null(strstr(notified[0].message, "link lost"));
+  assert_int_equal(notified[1].severity, NOTIF_OKAY);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(registers_one_read_per_device_with_its_interval, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(every_config_mistake_gets_its_own_error, setup, teardown),
+      cmocka_unit_test_setup_teardown(same_address_spelled_differently_is_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(dispatches_readings_once_and_nothing_stale, setup, teardown),
       cmocka_unit_test_setup_teardown(dead_device_logs_once_and_reads_succeed_empty, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(device_that_comes_back_is_logged_once_each_way, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(flapping_device_is_said_once_each_way, setup, teardown),
+      cmocka_unit_test_setup_teardown(failed_thread_start_leaves_no_read_registered, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(read_registration_failure_unregisters_the_others, setup,
                                       teardown),
   };
   return cmocka_run_group_tests_name("bm6.so against mocked collectd", tests, load_plugin, NULL);

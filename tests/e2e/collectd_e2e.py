@@ -99,7 +99,7 @@ class E2E(E2ECase):
         self.assertIn("is unreachable", c.log_lines('device "ghost"')[0])
         # Nothing but its health counters: no reading was ever made up for it.
         ghost_files = glob.glob(os.path.join(c.csv_dir, HOST, "bm6-ghost", "*"))
-        self.assertTrue(all("/counter-" in f for f in ghost_files), ghost_files)
+        self.assertTrue(all("/derive-" in f for f in ghost_files), ghost_files)
         # collectd never backed off the healthy device's read.
         self.assertEqual(c.log_lines("read-function of plugin"), [])
 

@@ -36,14 +36,21 @@ class Faults(E2ECase):
                                       "--soc", "90", "--mtu", "517"), 13.50)
         # A device that never accepts: never any value, one line in the log, nobody stalls.
         never = self.sim("never", "--fault", "never-accept")
+        # A device whose link drops after three frames on every connection, all test long:
+        # a loss about every second and a half.
+        flapper = self.sim("flapper", "--period", "0.3", "--voltage", "12.90",
+                           "--fault", "drop-mid-stream")
         block = ("  ConnectTimeout 2\n  ResponseTimeout 1\n  StreamTimeout 1\n"
                  "  ReconnectMin 0.2\n  ReconnectMax 0.5\n")
         block += "".join(self.device(n, s) for n, (s, _) in devices.items())
-        block += self.device("never", never)
+        block += self.device("never", never) + self.device("flapper", flapper)
         self.collectd = c = Collectd(self.workdir, block)
         started = time.time()
         self.assertTrue(wait_for(lambda: all(len(c.rows(n, "voltage")) >= 3 for n in devices), 40),
                         {n: len(c.rows(n, "voltage")) for n in devices})
+        # And enough flapping to have flooded the log before (a line per loss, per return).
+        self.assertTrue(wait_for(lambda: flapper.events("disconnected") >= 10, 40),
+                        flapper.events("disconnected"))
         elapsed = time.time() - started
         rc, _, err = c.stop()
         self.assertEqual(rc, 0, err)
@@ -60,8 +67,23 @@ class Faults(E2ECase):
         self.assertEqual(c.rows("never", "voltage"), [])
         never_lines = [l for l in c.log_lines('device "never"') if "bm6 plugin:" in l]
         self.assertEqual(len(never_lines), 1, never_lines)
+        # The flapper: connected, lost, back, and nothing more while it keeps flapping (the
+        # first summary is due two minutes in); one FAILURE and one OKAY notification.
+        losses = flapper.events("disconnected")
+        flapper_lines = [l for l in c.log_lines('device "flapper"') if "bm6 plugin:" in l]
+        notifications = [l for l in c.log_lines("Notification: severity =")
+                         if "plugin_instance = flapper" in l]
+        failures = [l for l in notifications if "severity = FAILURE" in l]
+        print(f"\nflapper: {losses} links lost in {elapsed:.0f} s; {len(flapper_lines)} log "
+              f"lines (one per loss and per return before: about {2 * losses}), "
+              f"{len(failures)} FAILURE and {len(notifications)} notifications in all",
+              file=sys.stderr)
+        self.assertLessEqual(len(flapper_lines), 3, flapper_lines)
+        self.assertLessEqual(len(failures), 2, failures)
+        self.assertLessEqual(len(notifications), 2, notifications)
+        self.assertEqual({v for _, v in c.rows("flapper", "voltage")}, {12.90})
         # Garbage was dropped and counted.
-        dropped = c.rows("garbage", "counter-frames_dropped")
+        dropped = c.rows("garbage", "derive-frames_dropped")
         self.assertTrue(dropped and dropped[-1][1] > 0, dropped)
 
     def test_shutdown_with_half_open_links_is_prompt(self):

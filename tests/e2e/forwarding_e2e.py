@@ -217,6 +217,58 @@ WHISPER_AUTOFLUSH = True
         self.assertEqual(data[:8], b"\x89PNG\r\n\x1a\n")
         self.assertGreater(len(data), 2000)
 
+    def test_health_counters_survive_a_restart_without_a_spike(self):
+        # The health counters restart at 0 with collectd. Dispatched as COUNTER, rrdtool
+        # would take the drop for a wrap and store ~4e9/s; as DERIVE (min 0) it stores an
+        # unknown. A device dropping its link every ~1 s makes them grow fast; collectd is
+        # restarted within the heartbeat, so the drop lands in one RRD update.
+        flaky = self.sim("flaky", "--period", "0.3", "--fault", "drop-mid-stream")
+        rrd = os.path.join(self.workdir, "rrd")
+        extra = (f'LoadPlugin rrdtool\n<Plugin rrdtool>\n  DataDir "{rrd}"\n'
+                 "  HeartBeat 60\n</Plugin>\n")
+        block = "  ReconnectMin 0.2\n  ReconnectMax 0.5\n" + self.device("flaky", flaky)
+        files = os.path.join(rrd, HOST, "bm6-flaky")
+        raw = []  # (time, reconnects) as dispatched, from the csv writer of each run
+        for run in (1, 2):
+            workdir = os.path.join(self.workdir, f"run{run}")
+            os.makedirs(workdir)
+            self.collectd = c = Collectd(workdir, block, plugins=("rrdtool",), extra_conf=extra)
+            self.assertTrue(wait_for(lambda: len(c.rows("flaky", "derive-reconnects")) >= 6
+                                     and c.rows("flaky", "derive-reconnects")[-1][1] >= 3, 30),
+                            f"run {run}: {c.rows('flaky', 'derive-reconnects')}")
+            rc, _, err = c.stop()
+            self.assertEqual(rc, 0, err)
+            rows = c.rows("flaky", "derive-reconnects")
+            if run == 2:  # the counter did start again: the case under test
+                self.assertLess(rows[0][1], raw[-1][1], (raw[-1], rows[:3]))
+            raw += rows
+        for name in ("derive-reconnects", "derive-frames_dropped"):
+            path = os.path.join(files, name + ".rrd")
+            info = subprocess.run(["rrdtool", "info", path], capture_output=True, text=True,
+                                  check=True).stdout
+            self.assertIn('ds[value].type = "DERIVE"', info, name)
+            self.assertIn("ds[value].min = 0.0", info, name)
+            rates = fetch_rates(path)
+            self.assertTrue(rates, name)
+            print(f"\n{name}: highest rate stored {max(rates):.3g}/s", file=sys.stderr)
+            self.assertLessEqual(max(rates), 1000, f"{name}: a spike was stored: {max(rates)}/s")
+        self.assertFalse(glob.glob(os.path.join(files, "counter-*")))
+
+        # The same check catches the old type: the values collectd dispatched, written to a
+        # COUNTER RRD as collectd would have created it (types.db: counter value:COUNTER:U:U).
+        control = os.path.join(self.workdir, "control.rrd")
+        t0 = int(raw[0][0]) - 1
+        subprocess.run(["rrdtool", "create", control, "--start", str(t0), "--step", "1",
+                        "DS:value:COUNTER:60:U:U", "RRA:AVERAGE:0.5:1:3600"], check=True)
+        last = t0
+        for t, v in raw:
+            if int(t) > last:
+                last = int(t)
+                subprocess.run(["rrdtool", "update", control, f"{last}:{int(v)}"], check=True)
+        spike = max(fetch_rates(control))
+        print(f"the same values as a COUNTER: {spike:.3g}/s", file=sys.stderr)
+        self.assertGreater(spike, 1e6, "a COUNTER would have spiked")
+
     def test_low_voltage_threshold_raises_a_notification(self):
         # The threshold section of collectd.conf.example, against a battery at 11.5 V.
         van = self.sim("van", "--period", "0.5", "--voltage", "11.50", "--soc", "10")
@@ -260,6 +312,20 @@ WHISPER_AUTOFLUSH = True
             rc_c, _, err_c = central.stop()
             rc, _, err = c.stop()
         self.assertEqual((rc, rc_c), (0, 0), err + err_c)
+
+
+def fetch_rates(path):
+    """The known AVERAGE values of the last ten minutes of an RRD's value DS."""
+    out = subprocess.run(["rrdtool", "fetch", path, "AVERAGE", "--start", "-600"],
+                         capture_output=True, text=True, check=True).stdout
+    rates = []
+    for line in out.splitlines():
+        if ":" not in line:
+            continue
+        v = line.split(":", 1)[1].strip()
+        if v and v.lower() not in ("nan", "-nan"):
+            rates.append(float(v))
+    return rates
 
 
 def example_section(title):

@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,18 @@ namespace {
 const char* const kKeys[] = {"Device",        "Address",         "AddressType",  "Adapter",
                              "Interval",      "ConnectTimeout",  "ReconnectMin", "ReconnectMax",
                              "StreamTimeout", "ResponseTimeout", "Bogus",        ""};
+
+// Address-like strings, so that two devices often name one socket or monitor in two ways.
+const char* const kAddresses[] = {"unix:/tmp/a.sock",
+                                  "unix:/tmp/./a.sock",
+                                  "unix://tmp//a.sock",
+                                  "unix:/tmp/x/../a.sock",
+                                  "unix:a.sock",
+                                  "unix:./a.sock",
+                                  "AA:BB:CC:DD:EE:FF",
+                                  "aa:bb:cc:dd:ee:ff",
+                                  "unix:/",
+                                  "unix:.."};
 
 struct Reader {
   const std::uint8_t* p;
@@ -34,10 +47,14 @@ void build(Reader& r, oconfig_item_t& item, int depth) {
   for (int i = 0; i < item.values_num; ++i) {
     auto& v = item.values[i];
     switch (r.byte() % 3) {
-      case 0:
+      case 0: {
         v.type = OCONFIG_TYPE_STRING;
-        v.value.string = ::strdup(r.text().c_str());
+        const std::uint8_t pick = r.byte();
+        v.value.string = pick < 64
+                             ? ::strdup(kAddresses[pick % (sizeof kAddresses / sizeof *kAddresses)])
+                             : ::strdup(r.text().c_str());
         break;
+      }
       case 1: {
         v.type = OCONFIG_TYPE_NUMBER;
         std::int64_t raw = 0;
@@ -79,8 +96,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   bm6::plugin::parse_plugin_block(root, config, errors);
   // Either a configuration or errors, never both half-way.
   if (!errors.empty() && !config.devices.empty()) __builtin_trap();
-  for (const auto& d : config.devices)
+  std::set<std::string> addresses;
+  for (const auto& d : config.devices) {
     if (d.options.name.empty() || d.options.address.empty()) __builtin_trap();
+    // No two devices on one monitor, however the address is spelled.
+    if (!addresses.insert(bm6::plugin::address_key(d.options.address)).second) __builtin_trap();
+  }
   release(root);
   return 0;
 }
