@@ -1,5 +1,7 @@
 #include "device/bm6_device.h"
 
+#include "device/link_errors.h"
+
 #include <algorithm>
 #include <cstdio>
 
@@ -108,9 +110,11 @@ void Bm6Device::ask_rssi() {
   });
 }
 
-void Bm6Device::on_link_closed(const std::string& reason) {
+void Bm6Device::on_link_closed(const std::string& socket_reason) {
   if (stopped_) return;
   const bool was_streaming = got_reading_;
+  // "Broken pipe" says what the socket saw; a monitor that closed before answering is busy.
+  const std::string reason = explain_link_closed(socket_reason, link_->bearer().stats().pdus_in);
   // Called from the link's own deferred handler, never from inside the link's code.
   link_.reset();
   if (was_streaming) {

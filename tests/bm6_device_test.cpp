@@ -131,5 +131,27 @@ TEST(Bm6Device, LinksThatDropSoonAfterComingUpKeepBackingOff) {
   device->stop();
 }
 
+TEST(Bm6Device, AMonitorHeldByAnotherCentralIsReportedBusy) {
+  EventLoop loop;
+  Bm6Codec codec;
+  Events phone_events, events;
+  const std::string path = (std::filesystem::temp_directory_path() /
+                            ("bm6-busy-" + std::to_string(::getpid()) + ".sock"))
+                               .string();
+  sim::Bm6SimServer server(loop, path, sim::SimDevice{});
+  DeviceOptions o{.name = "phone", .address = "unix:" + path};
+  auto phone = make_device(loop, codec, o, std::make_shared<ReadingSlot>(), phone_events);
+  phone->start();
+  ASSERT_TRUE(loop.run_until([&] { return phone_events.count(DeviceEvent::kFirstReading); }, 3s));
+  o.name = "collectd";
+  auto device = make_device(loop, codec, o, std::make_shared<ReadingSlot>(), events);
+  device->start();
+  ASSERT_TRUE(loop.run_until([&] { return events.count(DeviceEvent::kConnectFailed); }, 3s));
+  EXPECT_NE(events.seen[0].second.find("busy (another central"), std::string::npos)
+      << events.seen[0].second;
+  device->stop();
+  phone->stop();
+}
+
 }  // namespace
 }  // namespace bm6
