@@ -50,7 +50,9 @@ for i in 0 1; do mgmt --index $i power on; mgmt --index $i le on; done
 mgmt --index 0 connectable on
 mgmt --index 0 name BM6
 # Advertise as a BM6 does: service FFF0 in the advertisement, the name in the scan response.
-mgmt --index 0 add-adv -u FFF0 -c -g -n 1 || fail "btmgmt add-adv failed"
+# Under emulation on a busy host a mgmt command can time out: try again before giving up.
+retry3() { "$@" || { sleep 1; "$@"; } || { sleep 2; "$@"; }; }
+retry3 mgmt --index 0 add-adv -u FFF0 -c -g -n 1 || fail "btmgmt add-adv failed"
 btmon -w "$RUN/hci.btsnoop" >/dev/null 2>&1 &
 BTMON=$!
 say "controllers up"
