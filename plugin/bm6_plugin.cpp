@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "device/bm6_engine.h"
+#include "device/link_errors.h"
 #include "device/link_log.h"
 #include "plugin/bm6_config.h"
 #include "plugin/bm6_values.h"
@@ -141,6 +142,12 @@ void say(const DeviceLog& log, const std::vector<LinkLog::Note>& notes) {
           notification = who + "is unreachable: " + log.cause + "; retrying";
         }
         break;
+      case LinkLog::Note::Kind::kCauseChanged:
+        plugin_log(LOG_ERR,
+                   "bm6 plugin: device \"%s\" (%s) is still down, now for another reason: %s; "
+                   "retrying with backoff up to %s",
+                   name, address, log.cause.c_str(), backoff.c_str());
+        break;
       case LinkLog::Note::Kind::kBack:
         plugin_log(LOG_INFO, "bm6 plugin: device \"%s\" (%s) is back: readings flow again", name,
                    address);
@@ -184,10 +191,10 @@ void on_device_event(DeviceLog& log, DeviceEvent event, const std::string& detai
   std::lock_guard lock(log.mutex);
   if (event == DeviceEvent::kFirstReading) return say(log, log.link.on_up(now));
   // The latest cause: a line when it goes down says what took it down; a summary says
-  // what keeps it down now. A changed cause while down is not news of its own.
+  // what keeps it down now. A cause of another kind while down is said once more.
   log.cause = detail;
   log.lost = event == DeviceEvent::kLinkLost;
-  say(log, log.link.on_down(now));
+  say(log, log.link.on_down(now, failure_kind(log.lost, detail)));
 }
 
 // Runs on collectd's read threads.

@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -700,6 +702,59 @@ static void device_that_comes_back_is_logged_once_each_way(void **state) {
   stop_sim(sim);
 }
 
+/* A central of its own holding the simulated monitor, as a phone app would. */
+static int hold_monitor(const char *path) {
+  int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  assert_true(fd >= 0);
+  struct sockaddr_un sun = {.sun_family = AF_UNIX};
+  snprintf(sun.sun_path, sizeof sun.sun_path, "%s", path);
+  assert_int_equal(connect(fd, (struct sockaddr *)&sun, sizeof sun), 0);
+  return fd;
+}
+
+/* Unreachable, then busy (the phone app took the monitor), then back: the change of reason
+ * is said once, with no notification of its own. */
+static void a_changed_reason_is_said_once_more(void **state) {
+  (void)state;
+  char path[64];
+  snprintf(path, sizeof path, "/tmp/bm6-plugin-cause-%d.sock", (int)getpid());
+  char address[80];
+  snprintf(address, sizeof address, "unix:%s", path);
+  oconfig_item_t *block = item("Plugin");
+  add_child(block, with_number(item("ReconnectMin"), 0.02));
+  add_child(block, with_number(item("ReconnectMax"), 0.05));
+  add_child(block, device("taken", address));
+  assert_int_equal(config_cb(block), 0);
+  free_item(block, 1);
+  expect_read("bm6/taken", 0);
+  assert_int_equal(init_cb(), 0);
+  for (int i = 0; i < 100 && count_logs(LOG_ERR, "is unreachable") == 0; i++) sleep_ms(20);
+  char *extra[] = {"--period", "0.05", NULL};
+  pid_t sim = start_sim(path, extra);
+  int phone = hold_monitor(path);
+  for (int i = 0; i < 100 && count_logs(LOG_ERR, "now for another reason") == 0; i++) sleep_ms(20);
+  sleep_ms(300); /* many more busy attempts: nothing more said */
+  assert_int_equal(count_logs(-1, "device \"taken\""), 2);
+  close(phone);
+  for (int i = 0; i < 100 && count_logs(LOG_INFO, "is back") == 0; i++) sleep_ms(20);
+  stop_sim(sim);
+  if (count_logs(-1, "device \"taken\"") != 3) print_logs();
+  assert_int_equal(count_logs(LOG_ERR, "device \"taken\" (unix:/tmp/bm6-plugin-cause-"), 2);
+  assert_int_equal(count_logs(LOG_ERR, "is unreachable: no simulator socket"), 1);
+  assert_int_equal(count_logs(LOG_ERR,
+                              "is still down, now for another reason: the monitor "
+                              "closed the link at once: it is busy"),
+                   1);
+  assert_int_equal(count_logs(LOG_INFO, "device \"taken\" (unix:"), 1); /* back */
+  assert_int_equal(count_logs(-1, "device \"taken\""), 3);
+  pthread_mutex_lock(&log_lock);
+  const int notifications = notified_num;
+  pthread_mutex_unlock(&log_lock);
+  assert_int_equal(notifications, 2);
+  assert_int_equal(notified[0].severity, NOTIF_FAILURE);
+  assert_int_equal(notified[1].severity, NOTIF_OKAY);
+}
+
 static void failed_thread_start_leaves_no_read_registered(void **state) {
   (void)state;
   oconfig_item_t *block = item("Plugin");
@@ -788,6 +843,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(device_that_comes_back_is_logged_once_each_way, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(flapping_device_is_said_once_each_way, setup, teardown),
+      cmocka_unit_test_setup_teardown(a_changed_reason_is_said_once_more, setup, teardown),
       cmocka_unit_test_setup_teardown(failed_thread_start_leaves_no_read_registered, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(read_registration_failure_unregisters_the_others, setup,
