@@ -36,4 +36,30 @@ bool is_permission_error(const std::string& error) {
   return false;
 }
 
+FailureKind failure_kind(bool link_lost, const std::string& detail) {
+  if (link_lost) return FailureKind::kLinkLost;
+  auto any = [&](std::initializer_list<const char*> parts) {
+    for (const char* part : parts)
+      if (contains(detail, part)) return true;
+    return false;
+  };
+  // The order matters: a busy monitor's sentence ends with the socket's reason, and "did
+  // not answer" says why a connect timed out.
+  if (is_permission_error(detail)) return FailureKind::kPermission;
+  if (any({" is busy", "it is busy"})) return FailureKind::kBusy;
+  if (starts_with(detail, "adapter ") || any({"Bluetooth adapter", "no Bluetooth support"}))
+    return FailureKind::kAdapter;
+  if (starts_with(detail, "ATT transaction timed out")) return FailureKind::kTimeout;
+  if (starts_with(detail, "no reading for")) return FailureKind::kSilent;
+  if (any({"protocol violation", "floods the link", "BM6 service", "characteristic (FFF",
+           "enabling notifications", "writing the live-data command"}))
+    return FailureKind::kProtocol;
+  if (any({"did not answer", "no simulator socket", "nobody listens", "no route to",
+           "not accepting", "timed out", "lost while connecting"}))
+    return FailureKind::kUnreachable;
+  if (detail == "link closed by peer" || any({"link lost: ", "send failed: ", "short send"}))
+    return FailureKind::kClosed;
+  return FailureKind::kOther;
+}
+
 }  // namespace bm6

@@ -29,6 +29,8 @@ void LinkLog::settle(Clock::time_point now, std::vector<Note>& notes) {
   if (state_ == State::kDown && now - since_ >= options_.flap_window) {
     flapping_ = false;  // a steady failure now: its return is said, a loss after that flaps
     notes.push_back({Note::Kind::kStillDown, Notify::kNone, episode_losses_, over, false, {}});
+    causes_said_ = 0;  // says the latest reason: a down spell of its own from here
+    said_cause(cause_);
     losses_ = episode_losses_ = 0;
     losses_since_ = episode_since_ = now;
     if (!failure_notified_) {
@@ -55,10 +57,17 @@ void LinkLog::settle(Clock::time_point now, std::vector<Note>& notes) {
   losses_since_ = now;
 }
 
-std::vector<LinkLog::Note> LinkLog::on_down(Clock::time_point now) {
+std::vector<LinkLog::Note> LinkLog::on_down(Clock::time_point now, FailureKind cause) {
   std::vector<Note> notes;
+  cause_ = cause;
   settle(now, notes);
-  if (state_ == State::kDown) return notes;  // another failed attempt: nothing new
+  if (state_ == State::kDown) {  // another failed attempt: news only for a new reason
+    if (!flapping_ && causes_said_ != 0 && !cause_was_said(cause)) {
+      said_cause(cause);
+      notes.push_back({Note::Kind::kCauseChanged, Notify::kNone, 0, {}, false, {}});
+    }
+    return notes;
+  }
   const bool was_up = state_ == State::kUp;
   state_ = State::kDown;
   since_ = now;
@@ -70,6 +79,10 @@ std::vector<LinkLog::Note> LinkLog::on_down(Clock::time_point now) {
     episode_since_ = now;
     if (was_up) count_loss();
     notes.push_back({Note::Kind::kDown, Notify::kNone, losses_, {}, false, {}});
+    causes_said_ = 0;
+    said_cause(cause);
+    // A lost link's reconnects finding the device away is what "lost" said already.
+    if (cause == FailureKind::kLinkLost) said_cause(FailureKind::kUnreachable);
     if (!failure_notified_) {
       failure_notified_ = true;
       notes.back().notify = Notify::kFailure;
@@ -93,6 +106,7 @@ std::vector<LinkLog::Note> LinkLog::on_up(Clock::time_point now) {
   const State before = state_;
   state_ = State::kUp;
   since_ = now;
+  causes_said_ = 0;
   if (before == State::kNew) {
     notes.push_back({Note::Kind::kConnected, Notify::kNone, 0, {}, true, {}});
     return notes;

@@ -11,12 +11,21 @@
 // again (said once) and its next loss is said afresh; down that long, it is down (said and
 // notified as a FAILURE), and its return is said and notified again.
 //
+// A device that stays down for another reason than the one said (unreachable, then busy:
+// the phone app took it) is said once more, without a notification: once per kind of
+// reason in a down spell, so one that alternates between two reasons says each once. Kinds
+// are compared, not messages. The attempts that fail after a link was lost are expected to
+// find the device unreachable: that is not news. Not while flapping: the summaries say
+// what keeps it down.
+//
 // Not thread-safe: one caller at a time.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <vector>
+
+#include "device/link_errors.h"
 
 namespace bm6 {
 
@@ -36,12 +45,13 @@ class LinkLog {
 
   struct Note {
     enum class Kind {
-      kConnected,  // first readings ever, nothing went wrong before
-      kDown,       // the first loss or failure of a healthy device
-      kBack,       // readings flow again after kDown or kStillDown
-      kFlapping,   // summary: `losses` links lost in the last `over`; `up` now or not
-      kStable,     // flapping ended, up for the flap window: `losses` in `over` before
-      kStillDown,  // flapping ended, down for the flap window: `losses` in `over` before
+      kConnected,     // first readings ever, nothing went wrong before
+      kDown,          // the first loss or failure of a healthy device
+      kBack,          // readings flow again after kDown or kStillDown
+      kFlapping,      // summary: `losses` links lost in the last `over`; `up` now or not
+      kStable,        // flapping ended, up for the flap window: `losses` in `over` before
+      kStillDown,     // flapping ended, down for the flap window: `losses` in `over` before
+      kCauseChanged,  // still down, for a reason of a kind not said in this down spell
     };
     Kind kind;
     Notify notify = Notify::kNone;
@@ -54,8 +64,8 @@ class LinkLog {
   LinkLog() = default;
   explicit LinkLog(Options options) : options_(options) {}
 
-  // The link went down or an attempt failed.
-  std::vector<Note> on_down(Clock::time_point now);
+  // The link went down or an attempt failed, for a reason of kind `cause`.
+  std::vector<Note> on_down(Clock::time_point now, FailureKind cause = FailureKind::kOther);
   // Readings flow on a new link.
   std::vector<Note> on_up(Clock::time_point now);
   // Time passed with no event: ends a flapping that has settled, says a summary that is due.
@@ -82,6 +92,13 @@ class LinkLog {
   Clock::time_point episode_since_{};
   Clock::time_point summary_due_{};
   Clock::duration summary_step_{};
+  // The kinds of reason said in this down spell (bit per FailureKind), and the latest one.
+  std::uint32_t causes_said_ = 0;
+  FailureKind cause_ = FailureKind::kOther;
+  void said_cause(FailureKind kind) { causes_said_ |= 1u << static_cast<unsigned>(kind); }
+  bool cause_was_said(FailureKind kind) const {
+    return (causes_said_ >> static_cast<unsigned>(kind)) & 1u;
+  }
 };
 
 }  // namespace bm6

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdio>
 #include <map>
 #include <set>
 #include <utility>
@@ -39,7 +40,8 @@ const char* value_type(const oconfig_value_t& v) {
 }
 
 struct Where {
-  std::string device;  // empty at plugin level
+  std::string device;          // empty at plugin level
+  Errors* warnings = nullptr;  // where a value that works but makes little sense is said
   std::string prefix(const oconfig_item_t& item) const {
     const std::string option = std::string("option \"") + item.key + "\"";
     return device.empty() ? option : "device \"" + device + "\": " + option;
@@ -59,33 +61,80 @@ bool get_string(const oconfig_item_t& item, const Where& where, std::string& out
   return true;
 }
 
-// A duration in seconds, > 0 and at most a day.
+// What a duration option can sensibly be for a BM6. Below kAbsurd nothing works (the loop
+// would spin, collectd's own clock resolution is near), so it is an error. Below `floor`
+// the value works but costs CPU for nothing or fails healthy links: one warning, naming
+// the option and why; tests use such short timeouts on purpose. `clamp`: below the floor
+// the floor is used (the interval: a read more often than a BM6 sends finds nothing new).
+struct Floor {
+  double seconds;
+  const char* why;
+  bool clamp = false;
+};
+constexpr double kAbsurd = 0.01;
+
+// A duration in seconds, from kAbsurd to a day.
 bool get_seconds(const oconfig_item_t& item, const Where& where, std::chrono::milliseconds& out,
-                 Errors& errors) {
+                 Errors& errors, const Floor& floor) {
   if (item.values_num != 1 || item.values[0].type != OCONFIG_TYPE_NUMBER) {
     errors.push_back(
         where.prefix(item) + " needs one number of seconds" +
         (item.values_num == 1 ? std::string(", not ") + value_type(item.values[0]) : ""));
     return false;
   }
-  const double s = item.values[0].value.number;
-  if (!std::isfinite(s) || s < 0.001 || s > 86400) {
-    errors.push_back(where.prefix(item) + " must be from 0.001 to 86400 seconds");
+  double s = item.values[0].value.number;
+  if (!std::isfinite(s) || s < kAbsurd || s > 86400) {
+    errors.push_back(where.prefix(item) + " must be from 0.01 to 86400 seconds");
     return false;
+  }
+  if (s < floor.seconds) {
+    char text[64];
+    std::snprintf(text, sizeof text, " is %g s, below %g s: ", s, floor.seconds);
+    std::string warning = where.prefix(item) + text + floor.why;
+    if (floor.clamp) {
+      std::snprintf(text, sizeof text, "; using %g s", floor.seconds);
+      warning += text;
+      s = floor.seconds;
+    }
+    if (where.warnings != nullptr) where.warnings->push_back(warning);
   }
   out = std::chrono::milliseconds(std::llround(s * 1000));
   return true;
 }
 
+// The floors, and why (the monitor sends one reading a second).
+const Floor kIntervalFloor{1,
+                           "a BM6 sends one reading a second, so more frequent reads find "
+                           "nothing new and only cost CPU",
+                           true};
+const Floor kConnectTimeoutFloor{1,
+                                 "an LE connection takes several advertising and connection "
+                                 "events; shorter attempts fail on monitors that are there"};
+const Floor kReconnectMinFloor{0.1,
+                               "retrying a device that is away this often costs CPU and "
+                               "radio time and brings it back no sooner"};
+const Floor kReconnectMaxFloor{1,
+                               "a device that stays away is retried this often for ever, "
+                               "which costs CPU and radio time"};
+const Floor kStreamTimeoutFloor{2,
+                                "a BM6 sends one reading a second, so a frame that is only "
+                                "late counts as silence and the link is asked again or dropped"};
+const Floor kResponseTimeoutFloor{1,
+                                  "an answer takes a few connection events, longer with a "
+                                  "weak signal; healthy links would be dropped"};
+
 // Timing options valid both in <Plugin bm6> (defaults) and in <Device>; false if unknown.
 bool parse_timing(const oconfig_item_t& item, const Where& where, DeviceOptions& o,
                   Errors& errors) {
-  if (is(item, "ConnectTimeout")) return get_seconds(item, where, o.connect_timeout, errors), true;
-  if (is(item, "ReconnectMin")) return get_seconds(item, where, o.reconnect_min, errors), true;
-  if (is(item, "ReconnectMax")) return get_seconds(item, where, o.reconnect_max, errors), true;
-  if (is(item, "StreamTimeout")) return get_seconds(item, where, o.stream_timeout, errors), true;
-  if (is(item, "ResponseTimeout"))
-    return get_seconds(item, where, o.response_timeout, errors), true;
+  auto seconds = [&](std::chrono::milliseconds& out, const Floor& floor) {
+    get_seconds(item, where, out, errors, floor);
+    return true;
+  };
+  if (is(item, "ConnectTimeout")) return seconds(o.connect_timeout, kConnectTimeoutFloor);
+  if (is(item, "ReconnectMin")) return seconds(o.reconnect_min, kReconnectMinFloor);
+  if (is(item, "ReconnectMax")) return seconds(o.reconnect_max, kReconnectMaxFloor);
+  if (is(item, "StreamTimeout")) return seconds(o.stream_timeout, kStreamTimeoutFloor);
+  if (is(item, "ResponseTimeout")) return seconds(o.response_timeout, kResponseTimeoutFloor);
   return false;
 }
 
@@ -156,7 +205,7 @@ void claim_address(const DeviceOptions& o, Taken& taken, Errors& errors) {
 // One <Device "name"> block: its options on top of the plugin-level defaults. Returns false
 // (with errors) if the device cannot be used.
 bool parse_device(const oconfig_item_t& dev, const DeviceOptions& defaults, Taken& taken,
-                  DeviceConfig& device, Errors& errors) {
+                  DeviceConfig& device, Errors& errors, Errors& warnings) {
   const std::size_t errors_before = errors.size();
   if (dev.values_num != 1 || dev.values[0].type != OCONFIG_TYPE_STRING) {
     errors.push_back("<Device> needs one quoted name, as in <Device \"van\">");
@@ -164,7 +213,7 @@ bool parse_device(const oconfig_item_t& dev, const DeviceOptions& defaults, Take
   }
   device.options = defaults;
   device.options.name = dev.values[0].value.string;
-  const Where where{device.options.name};
+  const Where where{device.options.name, &warnings};
   if (!valid_name(device.options.name)) {
     errors.push_back("device \"" + device.options.name +
                      "\": the name must be 1 to 127 characters with no \"/\"");
@@ -184,7 +233,7 @@ bool parse_device(const oconfig_item_t& dev, const DeviceOptions& defaults, Take
     } else if (is(opt, "AddressType")) {
       parse_address_type(opt, where, device.options, errors);
     } else if (is(opt, "Interval")) {
-      get_seconds(opt, where, device.interval, errors);
+      get_seconds(opt, where, device.interval, errors, kIntervalFloor);
     } else if (!parse_timing(opt, where, device.options, errors)) {
       errors.push_back(
           "device \"" + device.options.name + "\": unknown option \"" + (opt.key ? opt.key : "") +
@@ -205,8 +254,9 @@ bool parse_device(const oconfig_item_t& dev, const DeviceOptions& defaults, Take
 }
 
 // Plugin-level options: the defaults for every <Device>, wherever they stand in the block.
-void parse_defaults(const oconfig_item_t& block, DeviceOptions& defaults, Errors& errors) {
-  const Where plugin_level;
+void parse_defaults(const oconfig_item_t& block, DeviceOptions& defaults, Errors& errors,
+                    Errors& warnings) {
+  const Where plugin_level{"", &warnings};
   for (int i = 0; i < block.children_num; ++i) {
     const auto& child = block.children[i];
     if (is(child, "Device")) continue;
@@ -273,9 +323,15 @@ std::string address_key(const std::string& address) {
 }
 
 void parse_plugin_block(const oconfig_item_t& block, PluginConfig& config, Errors& errors) {
+  Errors warnings;
+  parse_plugin_block(block, config, errors, warnings);
+}
+
+void parse_plugin_block(const oconfig_item_t& block, PluginConfig& config, Errors& errors,
+                        Errors& warnings) {
   const std::size_t errors_before = errors.size();
   DeviceOptions defaults;
-  parse_defaults(block, defaults, errors);
+  parse_defaults(block, defaults, errors, warnings);
 
   Taken taken;
   for (const auto& d : config.devices) {
@@ -287,7 +343,8 @@ void parse_plugin_block(const oconfig_item_t& block, PluginConfig& config, Error
     const auto& child = block.children[i];
     if (!is(child, "Device")) continue;
     DeviceConfig device;
-    if (parse_device(child, defaults, taken, device, errors)) added.push_back(std::move(device));
+    if (parse_device(child, defaults, taken, device, errors, warnings))
+      added.push_back(std::move(device));
   }
   if (errors.size() != errors_before) return;
   for (auto& d : added) config.devices.push_back(std::move(d));

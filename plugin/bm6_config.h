@@ -24,6 +24,10 @@ struct PluginConfig {
 // `errors` as a sentence naming the device and option; nothing is added then.
 void parse_plugin_block(const oconfig_item_t& block, PluginConfig& config,
                         std::vector<std::string>& errors);
+// The same, and a sentence in `warnings` for each value that works but makes little sense
+// for a BM6 (a duration below what the monitor can do: see the floors in the .cpp).
+void parse_plugin_block(const oconfig_item_t& block, PluginConfig& config,
+                        std::vector<std::string>& errors, std::vector<std::string>& warnings);
 
 // What makes two addresses one device: Bluetooth addresses in upper case; a socket path
 // normalised ("unix:/d/./a.sock" and "unix:/d//a.sock" are "unix:/d/a.sock"), its directory

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "device/bm6_engine.h"
+#include "device/link_errors.h"
 #include "device/link_log.h"
 #include "plugin/bm6_config.h"
 #include "plugin/bm6_values.h"
@@ -22,6 +23,8 @@ namespace bm6::plugin {
 namespace {
 
 constexpr const char* kPlugin = "bm6";
+// The shortest read interval that makes sense: a BM6 sends one reading a second.
+constexpr std::chrono::milliseconds kMinInterval{1000};
 
 // What is said about a device's link (LinkLog decides, this formats). Events come from the
 // I/O thread, ticks from collectd's read threads: each takes the mutex.
@@ -139,6 +142,12 @@ void say(const DeviceLog& log, const std::vector<LinkLog::Note>& notes) {
           notification = who + "is unreachable: " + log.cause + "; retrying";
         }
         break;
+      case LinkLog::Note::Kind::kCauseChanged:
+        plugin_log(LOG_ERR,
+                   "bm6 plugin: device \"%s\" (%s) is still down, now for another reason: %s; "
+                   "retrying with backoff up to %s",
+                   name, address, log.cause.c_str(), backoff.c_str());
+        break;
       case LinkLog::Note::Kind::kBack:
         plugin_log(LOG_INFO, "bm6 plugin: device \"%s\" (%s) is back: readings flow again", name,
                    address);
@@ -182,10 +191,10 @@ void on_device_event(DeviceLog& log, DeviceEvent event, const std::string& detai
   std::lock_guard lock(log.mutex);
   if (event == DeviceEvent::kFirstReading) return say(log, log.link.on_up(now));
   // The latest cause: a line when it goes down says what took it down; a summary says
-  // what keeps it down now. A changed cause while down is not news of its own.
+  // what keeps it down now. A cause of another kind while down is said once more.
   log.cause = detail;
   log.lost = event == DeviceEvent::kLinkLost;
-  say(log, log.link.on_down(now));
+  say(log, log.link.on_down(now, failure_kind(log.lost, detail)));
 }
 
 // Runs on collectd's read threads.
@@ -208,8 +217,9 @@ void* io_thread(void* arg) {
 
 int bm6_config(oconfig_item_t* ci) noexcept {
   try {
-    std::vector<std::string> errors;
-    parse_plugin_block(*ci, state().config, errors);
+    std::vector<std::string> errors, warnings;
+    parse_plugin_block(*ci, state().config, errors, warnings);
+    for (const auto& w : warnings) plugin_log(LOG_WARNING, "bm6 plugin: %s", w.c_str());
     for (const auto& e : errors) plugin_log(LOG_ERR, "bm6 plugin: %s", e.c_str());
     if (!errors.empty()) {
       state().config_failed = true;
@@ -259,6 +269,21 @@ int bm6_init() noexcept {
           if (const auto it = logs.find(device.name); it != logs.end())
             on_device_event(*it->second, event, detail);
         });
+    // Devices without an Interval of their own read at collectd's, which the plugin's
+    // floor for Interval applies to as well: once, for all of them.
+    const auto collectd_interval =
+        std::chrono::duration_cast<std::chrono::milliseconds>(from_cdtime(plugin_get_interval()));
+    const auto read_interval = [&](const DeviceConfig& d) -> cdtime_t {
+      if (d.interval.count() > 0) return to_cdtime(d.interval);
+      return collectd_interval < kMinInterval ? to_cdtime(kMinInterval) : 0;
+    };
+    if (collectd_interval < kMinInterval)
+      plugin_log(LOG_WARNING,
+                 "bm6 plugin: collectd's Interval is %s, below %s: a BM6 sends one reading a "
+                 "second, so more frequent reads find nothing new and only cost CPU; devices "
+                 "without an Interval of their own are read every %s",
+                 format_seconds(collectd_interval).c_str(), format_seconds(kMinInterval).c_str(),
+                 format_seconds(kMinInterval).c_str());
     for (const auto& d : s.config.devices) {
       const std::string read_name = std::string(kPlugin) + "/" + d.options.name;
       auto* ctx =
@@ -266,8 +291,7 @@ int bm6_init() noexcept {
       user_data_t ud{};
       ud.data = ctx;
       ud.free_func = free_read_context;
-      if (plugin_register_complex_read(kPlugin, read_name.c_str(), bm6_read,
-                                       d.interval.count() > 0 ? to_cdtime(d.interval) : 0,
+      if (plugin_register_complex_read(kPlugin, read_name.c_str(), bm6_read, read_interval(d),
                                        &ud) != 0) {
         delete ctx;  // collectd frees user_data only on success
         plugin_log(LOG_ERR, "bm6 plugin: registering the read callback %s failed",

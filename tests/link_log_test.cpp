@@ -12,6 +12,7 @@ namespace {
 using namespace std::chrono_literals;
 using Kind = LinkLog::Note::Kind;
 using Notify = LinkLog::Notify;
+using Cause = FailureKind;
 
 struct Recorder {
   LinkLog log;
@@ -19,7 +20,7 @@ struct Recorder {
   std::vector<LinkLog::Note> notes;
 
   void keep(std::vector<LinkLog::Note> n) { notes.insert(notes.end(), n.begin(), n.end()); }
-  void down() { keep(log.on_down(now)); }
+  void down(FailureKind cause = FailureKind::kOther) { keep(log.on_down(now, cause)); }
   void up() { keep(log.on_up(now)); }
   void tick() { keep(log.tick(now)); }
   void advance(LinkLog::Clock::duration d) { now += d; }
@@ -211,6 +212,122 @@ TEST(LinkLog, FlappingWithLongQuietStretchesSaysNothingNew) {
   }
   EXPECT_LE(summaries, 5);
   EXPECT_TRUE(r.log.flapping());
+}
+
+// Unreachable, then busy: the phone app took the monitor while the plugin waited for it.
+// The change is said once, without another notification; the same reason again is not.
+TEST(LinkLog, AChangedReasonIsSaidOnceMore) {
+  Recorder r;
+  for (int i = 0; i < 50; ++i) {
+    r.down(Cause::kUnreachable);
+    r.wait(7s);
+  }
+  for (int i = 0; i < 50; ++i) {
+    r.down(Cause::kBusy);
+    r.wait(7s);
+  }
+  ASSERT_EQ(r.kinds(), (std::vector<Kind>{Kind::kDown, Kind::kCauseChanged}));
+  EXPECT_EQ(r.notes[0].notify, Notify::kFailure);
+  EXPECT_EQ(r.notes[1].notify, Notify::kNone);
+  EXPECT_FALSE(r.notes[1].up);
+  // Back to unreachable, and busy again, and again: each kind was said in this spell.
+  for (int i = 0; i < 20; ++i) {
+    r.down(i % 2 ? Cause::kBusy : Cause::kUnreachable);
+    r.wait(7s);
+  }
+  EXPECT_EQ(r.lines(), 2);
+  // A third kind is news.
+  r.down(Cause::kPermission);
+  EXPECT_EQ(r.kinds().back(), Kind::kCauseChanged);
+  EXPECT_EQ(r.lines(), 3);
+  EXPECT_EQ(r.notifications(), 1);
+  // Back, then down for the first reason again: a new spell, said as usual.
+  r.up();
+  r.wait(20min);
+  r.down(Cause::kUnreachable);
+  EXPECT_EQ(r.kinds().back(), Kind::kDown);
+  r.down(Cause::kBusy);
+  EXPECT_EQ(r.kinds().back(), Kind::kCauseChanged);
+}
+
+// After a lost link, reconnects that find the device away are what "lost" said already;
+// one that finds it busy is news.
+TEST(LinkLog, AwayAfterALossIsNoNewsButBusyIs) {
+  Recorder r;
+  r.up();
+  r.wait(1h);
+  r.down(Cause::kLinkLost);
+  for (int i = 0; i < 30; ++i) {
+    r.wait(5s);
+    r.down(Cause::kUnreachable);
+  }
+  ASSERT_EQ(r.kinds(), (std::vector<Kind>{Kind::kConnected, Kind::kDown}));
+  r.down(Cause::kBusy);
+  ASSERT_EQ(r.kinds(), (std::vector<Kind>{Kind::kConnected, Kind::kDown, Kind::kCauseChanged}));
+  r.up();
+  ASSERT_EQ(r.kinds().back(), Kind::kBack);
+  EXPECT_EQ(r.notifications(), 2);
+}
+
+// While flapping the summaries say what keeps it down: no line per change of reason.
+TEST(LinkLog, NoChangedReasonWhileFlapping) {
+  Recorder r;
+  flap(r, 20);
+  ASSERT_TRUE(r.log.flapping());
+  const auto before = r.notes.size();
+  r.down(Cause::kLinkLost);
+  r.advance(1s);
+  r.down(Cause::kBusy);
+  r.advance(1s);
+  r.down(Cause::kTimeout);
+  EXPECT_EQ(r.notes.size(), before);
+  // Down for the flap window: said as down, with the latest reason; a change after that is
+  // news again.
+  r.wait(11min);
+  EXPECT_EQ(r.kinds().back(), Kind::kStillDown);
+  r.down(Cause::kTimeout);
+  EXPECT_EQ(r.kinds().back(), Kind::kStillDown);
+  r.down(Cause::kUnreachable);
+  EXPECT_EQ(r.kinds().back(), Kind::kCauseChanged);
+}
+
+TEST(FailureKind, KindsOfTheSentencesDevicesReport) {
+  EXPECT_EQ(failure_kind(true, "link closed by peer"), Cause::kLinkLost);
+  EXPECT_EQ(failure_kind(true, "protocol violation: unexpected Read Request"), Cause::kLinkLost);
+  const struct {
+    const char* detail;
+    Cause kind;
+  } cases[] = {
+      {"no simulator socket at /run/a.sock (is the simulator running?)", Cause::kUnreachable},
+      {"/run/a.sock is a socket nobody listens on (simulator stopped?)", Cause::kUnreachable},
+      {"device AA:BB:CC:DD:EE:FF did not answer: out of range, powered off, or connected to a "
+       "phone (many peripherals take one central at a time)",
+       Cause::kUnreachable},
+      {"connecting to /run/a.sock: Connection timed out", Cause::kUnreachable},
+      {"link to AA:BB:CC:DD:EE:FF lost while connecting (weak signal?)", Cause::kUnreachable},
+      {"the monitor closed the link at once: it is busy (another central, e.g. the phone app, "
+       "holds it) [send failed: Broken pipe]",
+       Cause::kBusy},
+      {"device AA:BB:CC:DD:EE:FF is busy: another program (bluetoothd?) holds its link; "
+       "disconnect it there first (bluetoothctl disconnect AA:BB:CC:DD:EE:FF)",
+       Cause::kBusy},
+      {"not permitted to open Bluetooth sockets: run collectd as root or give it CAP_NET_RAW "
+       "and CAP_NET_ADMIN",
+       Cause::kPermission},
+      {"not permitted to connect to /run/a.sock (Permission denied)", Cause::kPermission},
+      {"adapter hci0 is down (btmgmt --index hci0 power on)", Cause::kAdapter},
+      {"no Bluetooth adapter is up (btmgmt info lists them; btmgmt --index 0 power on)",
+       Cause::kAdapter},
+      {"ATT transaction timed out (Exchange MTU Request unanswered for 30 s)", Cause::kTimeout},
+      {"no reading for 3 x 5 s", Cause::kSilent},
+      {"protocol violation: unexpected Handle Value Confirmation", Cause::kProtocol},
+      {"the device has no BM6 service (FFF0): is it a BM6 battery monitor?", Cause::kProtocol},
+      {"enabling notifications: Write Not Permitted", Cause::kProtocol},
+      {"link closed by peer", Cause::kClosed},
+      {"link lost: Connection reset by peer", Cause::kClosed},
+      {"something nobody foresaw", Cause::kOther},
+  };
+  for (const auto& c : cases) EXPECT_EQ(failure_kind(false, c.detail), c.kind) << c.detail;
 }
 
 }  // namespace

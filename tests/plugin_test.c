@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -345,6 +347,87 @@ static void registers_one_read_per_device_with_its_interval(void **state) {
   assert_int_equal(count_logs(LOG_ERR, "configuration"), 0);
 }
 
+/* Durations far below what a BM6 can do: absurd ones are errors; short ones work (tests
+ * use them) but get one warning each, naming the option; an interval is raised to 1 s. */
+static void durations_below_what_a_bm6_does_are_warned_or_refused(void **state) {
+  (void)state;
+  oconfig_item_t *block = item("Plugin");
+  add_child(block, with_number(item("ReconnectMin"), 0.05)); /* warned once, not per device */
+  add_child(block, with_number(item("ReconnectMax"), 0.5));
+  oconfig_item_t *fast = device("fast", "unix:/nonexistent/fast.sock");
+  add_child(fast, with_number(item("Interval"), 0.2));
+  add_child(fast, with_number(item("StreamTimeout"), 1));
+  add_child(fast, with_number(item("ResponseTimeout"), 0.5));
+  add_child(fast, with_number(item("ConnectTimeout"), 0.2));
+  add_child(block, fast);
+  add_child(block, device("plain", "unix:/nonexistent/plain.sock"));
+  oconfig_item_t *sane = device("sane", "unix:/nonexistent/sane.sock");
+  add_child(sane, with_number(item("Interval"), 1));
+  add_child(sane, with_number(item("StreamTimeout"), 2));
+  add_child(sane, with_number(item("ReconnectMin"), 0.1));
+  add_child(sane, with_number(item("ReconnectMax"), 1));
+  add_child(block, sane);
+  assert_int_equal(config_cb(block), 0);
+  free_item(block, 1);
+
+  const char *want[] = {
+      "bm6 plugin: option \"ReconnectMin\" is 0.05 s, below 0.1 s: retrying a device",
+      "bm6 plugin: option \"ReconnectMax\" is 0.5 s, below 1 s: a device that stays away",
+      "bm6 plugin: device \"fast\": option \"Interval\" is 0.2 s, below 1 s: a BM6 sends one "
+      "reading a second, so more frequent reads find nothing new and only cost CPU; using 1 s",
+      "bm6 plugin: device \"fast\": option \"StreamTimeout\" is 1 s, below 2 s:",
+      "bm6 plugin: device \"fast\": option \"ResponseTimeout\" is 0.5 s, below 1 s:",
+      "bm6 plugin: device \"fast\": option \"ConnectTimeout\" is 0.2 s, below 1 s:",
+  };
+  const int n = (int)(sizeof want / sizeof want[0]);
+  for (int i = 0; i < n; i++) {
+    if (count_logs(LOG_WARNING, want[i]) != 1) {
+      print_logs();
+      fail_msg("expected exactly one warning containing: %s", want[i]);
+    }
+  }
+  assert_int_equal(count_logs(LOG_WARNING, "bm6 plugin:"), n);
+  assert_int_equal(count_logs(LOG_ERR, "bm6 plugin:"), 0);
+
+  /* The interval is raised to what a BM6 sends; with collectd's interval below it too,
+   * the devices that read at collectd's interval are raised, with one more warning. */
+  test_interval = ((cdtime_t)1) << 27; /* 0.125 s */
+  expect_read("bm6/fast", ((cdtime_t)1) << 30);
+  expect_read("bm6/plain", ((cdtime_t)1) << 30);
+  expect_read("bm6/sane", ((cdtime_t)1) << 30);
+  assert_int_equal(init_cb(), 0);
+  assert_int_equal(count_logs(LOG_WARNING, "bm6 plugin: collectd's Interval is 0.125 s, below 1 s"),
+                   1);
+  assert_int_equal(count_logs(LOG_WARNING, "bm6 plugin:"), n + 1);
+}
+
+/* What is too short to work at all is refused, naming the option: ReconnectMin 0.001 on 30
+ * dead devices kept a core busy. */
+static void absurd_durations_are_errors(void **state) {
+  (void)state;
+  const char *options[] = {"Interval",     "ConnectTimeout", "ReconnectMin",
+                           "ReconnectMax", "StreamTimeout",  "ResponseTimeout"};
+  for (int i = 0; i < 6; i++) {
+    logged_num = 0;
+    oconfig_item_t *block = item("Plugin");
+    oconfig_item_t *d = device("tiny", "unix:/nonexistent/tiny.sock");
+    add_child(d, with_number(item(options[i]), 0.001));
+    add_child(block, d);
+    assert_int_not_equal(config_cb(block), 0);
+    free_item(block, 1);
+    char want[128];
+    snprintf(want, sizeof want,
+             "bm6 plugin: device \"tiny\": option \"%s\" must be from 0.01 to 86400 seconds",
+             options[i]);
+    if (count_logs(LOG_ERR, want) != 1) {
+      print_logs();
+      fail_msg("expected exactly one error containing: %s", want);
+    }
+    assert_int_not_equal(init_cb(), 0);
+    assert_int_equal(shutdown_cb(), 0); /* forget the failed configuration */
+  }
+}
+
 struct bad_case {
   const char *want; /* the error must contain this */
 };
@@ -383,7 +466,7 @@ static void every_config_mistake_gets_its_own_error(void **state) {
       "device \"bad\": option \"Address\": \"12:34\" is neither a Bluetooth address",
       "device \"ok\" is configured twice",
       "device \"twin\": option \"Address\": address unix:/tmp/a.sock belongs to another device",
-      "device \"neg\": option \"Interval\" must be from 0.001 to 86400 seconds",
+      "device \"neg\": option \"Interval\" must be from 0.01 to 86400 seconds",
       "device \"neg\": option \"ConnectTimeout\" needs one number of seconds, not a string",
       "device \"neg\": unknown option \"Adress\"",
       "device \"backoff\": ReconnectMin is greater than ReconnectMax",
@@ -619,6 +702,59 @@ static void device_that_comes_back_is_logged_once_each_way(void **state) {
   stop_sim(sim);
 }
 
+/* A central of its own holding the simulated monitor, as a phone app would. */
+static int hold_monitor(const char *path) {
+  int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  assert_true(fd >= 0);
+  struct sockaddr_un sun = {.sun_family = AF_UNIX};
+  snprintf(sun.sun_path, sizeof sun.sun_path, "%s", path);
+  assert_int_equal(connect(fd, (struct sockaddr *)&sun, sizeof sun), 0);
+  return fd;
+}
+
+/* Unreachable, then busy (the phone app took the monitor), then back: the change of reason
+ * is said once, with no notification of its own. */
+static void a_changed_reason_is_said_once_more(void **state) {
+  (void)state;
+  char path[64];
+  snprintf(path, sizeof path, "/tmp/bm6-plugin-cause-%d.sock", (int)getpid());
+  char address[80];
+  snprintf(address, sizeof address, "unix:%s", path);
+  oconfig_item_t *block = item("Plugin");
+  add_child(block, with_number(item("ReconnectMin"), 0.02));
+  add_child(block, with_number(item("ReconnectMax"), 0.05));
+  add_child(block, device("taken", address));
+  assert_int_equal(config_cb(block), 0);
+  free_item(block, 1);
+  expect_read("bm6/taken", 0);
+  assert_int_equal(init_cb(), 0);
+  for (int i = 0; i < 100 && count_logs(LOG_ERR, "is unreachable") == 0; i++) sleep_ms(20);
+  char *extra[] = {"--period", "0.05", NULL};
+  pid_t sim = start_sim(path, extra);
+  int phone = hold_monitor(path);
+  for (int i = 0; i < 100 && count_logs(LOG_ERR, "now for another reason") == 0; i++) sleep_ms(20);
+  sleep_ms(300); /* many more busy attempts: nothing more said */
+  assert_int_equal(count_logs(-1, "device \"taken\""), 2);
+  close(phone);
+  for (int i = 0; i < 100 && count_logs(LOG_INFO, "is back") == 0; i++) sleep_ms(20);
+  stop_sim(sim);
+  if (count_logs(-1, "device \"taken\"") != 3) print_logs();
+  assert_int_equal(count_logs(LOG_ERR, "device \"taken\" (unix:/tmp/bm6-plugin-cause-"), 2);
+  assert_int_equal(count_logs(LOG_ERR, "is unreachable: no simulator socket"), 1);
+  assert_int_equal(count_logs(LOG_ERR,
+                              "is still down, now for another reason: the monitor "
+                              "closed the link at once: it is busy"),
+                   1);
+  assert_int_equal(count_logs(LOG_INFO, "device \"taken\" (unix:"), 1); /* back */
+  assert_int_equal(count_logs(-1, "device \"taken\""), 3);
+  pthread_mutex_lock(&log_lock);
+  const int notifications = notified_num;
+  pthread_mutex_unlock(&log_lock);
+  assert_int_equal(notifications, 2);
+  assert_int_equal(notified[0].severity, NOTIF_FAILURE);
+  assert_int_equal(notified[1].severity, NOTIF_OKAY);
+}
+
 static void failed_thread_start_leaves_no_read_registered(void **state) {
   (void)state;
   oconfig_item_t *block = item("Plugin");
@@ -697,6 +833,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(registers_one_read_per_device_with_its_interval, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(every_config_mistake_gets_its_own_error, setup, teardown),
+      cmocka_unit_test_setup_teardown(durations_below_what_a_bm6_does_are_warned_or_refused, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(absurd_durations_are_errors, setup, teardown),
       cmocka_unit_test_setup_teardown(same_address_spelled_differently_is_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(dispatches_readings_once_and_nothing_stale, setup, teardown),
       cmocka_unit_test_setup_teardown(dead_device_logs_once_and_reads_succeed_empty, setup,
@@ -704,6 +843,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(device_that_comes_back_is_logged_once_each_way, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(flapping_device_is_said_once_each_way, setup, teardown),
+      cmocka_unit_test_setup_teardown(a_changed_reason_is_said_once_more, setup, teardown),
       cmocka_unit_test_setup_teardown(failed_thread_start_leaves_no_read_registered, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(read_registration_failure_unregisters_the_others, setup,

@@ -119,6 +119,38 @@ class E2E(E2ECase):
         self.assertEqual(silent, [], "a value was written while the device sent nothing")
         self.assertEqual(van.events("connected"), 1)
 
+    def test_calibration_chain_of_the_example_scales_one_device(self):
+        # The calibration section of collectd.conf.example, uncommented as a user would:
+        # collectd's match_regex and target_scale multiply van's voltage by its Factor.
+        example = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                               "collectd.conf.example")
+        section, inside = [], False
+        with open(example) as f:
+            for line in f:
+                if line.startswith("# --- "):
+                    inside = line.startswith("# --- Calibration")
+                # "#LoadPlugin", "#  <Rule": configuration; "# The plugin": a comment.
+                elif inside and line.startswith("#") and not (line[1:2] == " " != line[2:3]):
+                    section.append(line[1:])
+        chain = "".join(section)
+        self.assertIn("Factor", chain)
+        factor = float(chain.split("Factor")[1].split()[0])
+        van = self.sim("van", "--period", "0.5", "--voltage", "12.50")
+        house = self.sim("house", "--period", "0.5", "--voltage", "13.10")
+        self.collectd = c = Collectd(self.workdir, self.device("van", van) +
+                                     self.device("house", house),
+                                     plugins=("match_regex", "target_scale"), extra_conf=chain)
+        self.assertTrue(wait_for(lambda: len(c.rows("van", "voltage")) >= 2 and
+                                 len(c.rows("house", "voltage")) >= 2, 15),
+                        "".join(c.log_lines("")))
+        rc, _, err = c.stop()
+        self.assertEqual(rc, 0, err)
+        for _, v in c.rows("van", "voltage"):
+            self.assertAlmostEqual(v, 12.50 * factor, places=6)
+        self.assertEqual({v for _, v in c.rows("house", "voltage")}, {13.10})
+        # Only the voltage: the state of charge of van is the monitor's own.
+        self.assertEqual({v for _, v in c.rows("van", "percent-charged")}, {100})
+
     def test_collectd_refuses_a_bad_bm6_block(self):
         self.collectd = c = Collectd(
             self.workdir,
