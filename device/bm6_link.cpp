@@ -206,7 +206,9 @@ void Bm6Link::arm_stream_watchdog() {
         const char* configured = to_string(codec_->family());
         if (foreign_)
           reason = std::string("configured as ") + configured + " but its frames decode as " +
-                   to_string(*foreign_) + " (" + reason + ")";
+                   to_string(*foreign_) + " (no " + configured + " reading in " +
+                   std::to_string(silent_commands_) + " x " +
+                   std::to_string(options_.stream_timeout.count()) + " ms)";
         else if (options_.family && stats_.readings == 0)
           reason += std::string(" (configured as ") + configured +
                     ": a monitor of another family stays silent; Model \"auto\" detects it)";

@@ -59,8 +59,8 @@ class Faults(E2ECase):
             # Nothing bogus: every value written is the device's own.
             self.assertEqual({v for _, v in rows}, {volts}, name)
             self.assertTrue(all(0 <= v <= 100 for _, v in c.rows(name, "percent-charged")), name)
-            # Each device says it went and came back at most once.
-            lines = [l for l in c.log_lines(f'device "{name}"') if "bm6 plugin:" in l]
+            # Each device says it went and came back at most once (and what model it is).
+            lines = [l for l in c.log_lines(f'device "{name}" (') if "bm6 plugin:" in l]
             self.assertLessEqual(len(lines), 3, lines)
         # The healthy one kept its pace while the others misbehaved.
         self.assertGreaterEqual(len(c.rows("healthy", "voltage")), int(elapsed) - 3)
