@@ -70,7 +70,7 @@ class Faults(E2ECase):
         # The flapper: connected, lost, back, and nothing more while it keeps flapping (the
         # first summary is due two minutes in); one FAILURE and one OKAY notification.
         losses = flapper.events("disconnected")
-        flapper_lines = [l for l in c.log_lines('device "flapper"') if "bm6 plugin:" in l]
+        flapper_lines = [l for l in c.log_lines('device "flapper" (') if "bm6 plugin:" in l]
         notifications = [l for l in c.log_lines("Notification: severity =")
                          if "plugin_instance = flapper" in l]
         failures = [l for l in notifications if "severity = FAILURE" in l]
