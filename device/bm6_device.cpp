@@ -99,8 +99,7 @@ void Bm6Device::on_connected(UniqueFd fd, const std::string& error) {
   handlers.on_closed = [this](const std::string& reason) { on_link_closed(reason); };
   handlers.on_dropped = [this] { slot_->frames_dropped.fetch_add(1, std::memory_order_relaxed); };
   try {
-    link_ =
-        std::make_unique<Bm6Link>(loop_, std::move(fd), link_options, std::move(handlers));
+    link_ = std::make_unique<Bm6Link>(loop_, std::move(fd), link_options, std::move(handlers));
   } catch (const std::exception& e) {
     ++counters_.connect_failures;
     emit(DeviceEvent::kConnectFailed, e.what());

@@ -103,9 +103,8 @@ class Bm6Device {
       std::function<void(const DeviceOptions&, DeviceEvent, const std::string& detail)>;
 
   // `connector` is made from options by the caller (make_connector), with its timeout.
-  Bm6Device(EventLoop& loop, DeviceOptions options,
-            std::unique_ptr<Connector> connector, std::shared_ptr<ReadingSlot> slot,
-            EventHandler on_event);
+  Bm6Device(EventLoop& loop, DeviceOptions options, std::unique_ptr<Connector> connector,
+            std::shared_ptr<ReadingSlot> slot, EventHandler on_event);
   ~Bm6Device();
   Bm6Device(const Bm6Device&) = delete;
   Bm6Device& operator=(const Bm6Device&) = delete;

@@ -197,11 +197,11 @@ void Bm6Link::arm_stream_watchdog() {
     // Some units stop streaming, or never start: ask again, a few times.
     if (!got_reading_since_command_) {
       if (++silent_commands_ >= options_.max_silent_commands) {
-        std::string reason =
-            "no reading for " + std::to_string(silent_commands_) + " x " +
-            std::to_string(options_.stream_timeout.count()) + " ms although the command " +
-            (command_unanswered_ ? "was written (and its write never answered)"
-                                 : "was sent each time");
+        std::string reason = "no reading for " + std::to_string(silent_commands_) + " x " +
+                             std::to_string(options_.stream_timeout.count()) +
+                             " ms although the command " +
+                             (command_unanswered_ ? "was written (and its write never answered)"
+                                                  : "was sent each time");
         // A configured family that never gave a reading: say what the monitor did send.
         const char* configured = to_string(codec_->family());
         if (foreign_)
@@ -266,10 +266,9 @@ void Bm6Link::on_notification(std::uint16_t handle, std::span<const std::uint8_t
     ++stats_.rejected[static_cast<int>(*rejection)];
     // The acknowledgement of a command, the all-zero frame before the first measurement and
     // a BM2's history frames are what a healthy monitor sends: not readings, not wrong.
-    const bool expected = *rejection == LiveRejection::kAcknowledgement ||
-                          *rejection == LiveRejection::kAllZero ||
-                          *rejection == LiveRejection::kHistoryCount ||
-                          *rejection == LiveRejection::kHistoryMarker;
+    const bool expected =
+        *rejection == LiveRejection::kAcknowledgement || *rejection == LiveRejection::kAllZero ||
+        *rejection == LiveRejection::kHistoryCount || *rejection == LiveRejection::kHistoryMarker;
     if (expected) return;
     // Configured: another family's frames are named when the link gives up.
     if (options_.family) {

@@ -130,7 +130,7 @@ class Bm6Link {
   std::vector<Family> detection_order_;
   std::size_t next_request_ = 0;
   std::chrono::steady_clock::time_point detection_started_{};
-  unsigned bm2_frames_ = 0;         // frames that are BM2 evidence, on this link
+  unsigned bm2_frames_ = 0;          // frames that are BM2 evidence, on this link
   std::optional<Family> foreign_{};  // configured family: another family whose frames came
   Bm6LinkStats stats_;
 };

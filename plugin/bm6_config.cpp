@@ -90,8 +90,7 @@ bool parse_timing(const oconfig_item_t& item, const Where& where, DeviceOptions&
 }
 
 // Model "auto" | "BM6" | "BM7" | "BM2", in any case: the monitor's family, or detection.
-void parse_model(const oconfig_item_t& opt, const Where& where, DeviceOptions& o,
-                 Errors& errors) {
+void parse_model(const oconfig_item_t& opt, const Where& where, DeviceOptions& o, Errors& errors) {
   std::string name;
   if (!get_string(opt, where, name, errors)) return;
   if (::strcasecmp(name.c_str(), "auto") == 0) {
@@ -203,10 +202,10 @@ bool parse_device(const oconfig_item_t& dev, const DeviceOptions& defaults, Take
     } else if (is(opt, "Model")) {
       parse_model(opt, where, device.options, errors);
     } else if (!parse_timing(opt, where, device.options, errors)) {
-      errors.push_back(
-          "device \"" + device.options.name + "\": unknown option \"" + (opt.key ? opt.key : "") +
-          "\" (known: Address, AddressType, Adapter, Interval, Model, ConnectTimeout, "
-          "ReconnectMin, ReconnectMax, StreamTimeout, ResponseTimeout)");
+      errors.push_back("device \"" + device.options.name + "\": unknown option \"" +
+                       (opt.key ? opt.key : "") +
+                       "\" (known: Address, AddressType, Adapter, Interval, Model, ConnectTimeout, "
+                       "ReconnectMin, ReconnectMax, StreamTimeout, ResponseTimeout)");
     }
   }
   if (!has_address)

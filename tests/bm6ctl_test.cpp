@@ -367,7 +367,8 @@ TEST(Bm6ctlOutput, ReadingFormatsKeptForTheRealStackTest) {
   r.soc_percent = 77;
   r.state = State::kCharging;
   EXPECT_EQ(reading_line("00:AA:01:00:00:00", Family::kBm6, r, -50, true),
-            "{\"address\":\"00:AA:01:00:00:00\",\"model\":\"BM6\",\"voltage\":12.66,\"temperature\":14,\"soc\":77,"
+            "{\"address\":\"00:AA:01:00:00:00\",\"model\":\"BM6\",\"voltage\":12.66,"
+            "\"temperature\":14,\"soc\":77,"
             "\"state\":\"charging\",\"rssi\":-50}");
   EXPECT_EQ(reading_line("unix:/x", Family::kBm6, r, std::nullopt, false),
             "unix:/x: BM6, 12.66 V, 14 C, 77 %, charging");

@@ -49,14 +49,13 @@ struct LinkProbe {
   bool closed = false;
   std::string reason;
   Bm6Link::Handlers handlers() {
-    return {[this] { streaming = true; },
-            [this](const Reading& r, std::chrono::system_clock::time_point) {
-              readings.push_back(r);
-            },
-            [this](const std::string& why) {
-              closed = true;
-              reason = why;
-            }};
+    return {
+        [this] { streaming = true; },
+        [this](const Reading& r, std::chrono::system_clock::time_point) { readings.push_back(r); },
+        [this](const std::string& why) {
+          closed = true;
+          reason = why;
+        }};
   }
 };
 
@@ -269,8 +268,8 @@ class ScriptedLinkTest : public ::testing::Test {
                                                     return {{att::kExchangeMtuRsp, 23, 0}};
                                                   return respond(pdu);
                                                 });
-    link = std::make_unique<Bm6Link>(loop, std::move(pair.ours), Bm6Link::Options{},
-                                     probe.handlers());
+    link =
+        std::make_unique<Bm6Link>(loop, std::move(pair.ours), Bm6Link::Options{}, probe.handlers());
     if (!done) done = [&] { return probe.closed; };
     loop.run_until([&] { return probe.closed || done(); }, 2s);
     loop.run_until([] { return false; }, 20ms);  // anything that follows

@@ -40,8 +40,8 @@ bool looks_like_bm6(const scan::FoundDevice& d) {
   const std::string& n = d.advert.name;
   if (n == "BM6" || n == "BM300 Pro" || n == "BM2" || n == "Battery Monitor" || n == "ZX-1689")
     return true;
-  return std::find(d.advert.uuids16.begin(), d.advert.uuids16.end(),
-                                             0xfff0) != d.advert.uuids16.end();
+  return std::find(d.advert.uuids16.begin(), d.advert.uuids16.end(), 0xfff0) !=
+         d.advert.uuids16.end();
 }
 
 enum class Probe { kListening, kNotListening, kNoPermission, kNotSeqpacket };

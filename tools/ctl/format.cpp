@@ -45,14 +45,13 @@ std::string reading_line(const std::string& address, Family model, const Reading
   if (json) {
     const std::string temperature =
         r.temperature_c ? ",\"temperature\":" + std::to_string(*r.temperature_c) : "";
-    std::snprintf(values, sizeof values, "\"model\":\"%s\",\"voltage\":%.2f%s,\"soc\":%u,\"state\":\"%s\"",
-                  to_string(model), r.volts(), temperature.c_str(), r.soc_percent,
-                  to_string(r.state));
+    std::snprintf(
+        values, sizeof values, "\"model\":\"%s\",\"voltage\":%.2f%s,\"soc\":%u,\"state\":\"%s\"",
+        to_string(model), r.volts(), temperature.c_str(), r.soc_percent, to_string(r.state));
     return "{\"address\":" + json_string(address) + "," + values +
            (rssi ? ",\"rssi\":" + std::to_string(*rssi) : "") + "}";
   }
-  const std::string temperature =
-      r.temperature_c ? std::to_string(*r.temperature_c) + " C, " : "";
+  const std::string temperature = r.temperature_c ? std::to_string(*r.temperature_c) + " C, " : "";
   std::snprintf(values, sizeof values, "%s, %.2f V, %s%u %%, %s", to_string(model), r.volts(),
                 temperature.c_str(), r.soc_percent, to_string(r.state));
   return terminal_safe(address) + ": " + values +

@@ -57,7 +57,8 @@ Bm6Database make_bm6_database(std::uint16_t first_handle, const std::string& nam
   DatabaseBuilder b(first_handle);
   Bm6Database db;
   b.service(Uuid(0x1800));
-  b.characteristic(Uuid(0x2a00), att::kPropRead, std::vector<std::uint8_t>(name.begin(), name.end()));
+  b.characteristic(Uuid(0x2a00), att::kPropRead,
+                   std::vector<std::uint8_t>(name.begin(), name.end()));
   b.characteristic(Uuid(0x2a01), att::kPropRead, {0x00, 0x00});
   b.service(att::kGattService);
   db.service_changed = b.characteristic(att::kServiceChanged, att::kPropIndicate, {0, 0, 0, 0});
@@ -360,12 +361,12 @@ void Bm6SimServer::on_accept() {
     // A firmware update between connections: every handle moves.
     if (device_.fault == Fault::kFirmwareUpdate)
       device.first_handle = static_cast<std::uint16_t>(1 + 3 * (connections_ - 1));
-    peripheral_ = std::make_unique<Bm6Peripheral>(loop_, std::move(conn), device,
-                                                  [this, self = self_.ref()] {
-                                                    if (!self.alive()) return;
-                                                    peripheral_.reset();
-                                                    tell("disconnected");
-                                                  });
+    peripheral_ =
+        std::make_unique<Bm6Peripheral>(loop_, std::move(conn), device, [this, self = self_.ref()] {
+          if (!self.alive()) return;
+          peripheral_.reset();
+          tell("disconnected");
+        });
     tell("connected");
     if (!self.alive()) return;
   }

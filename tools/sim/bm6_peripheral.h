@@ -1,6 +1,6 @@
-// A simulated BM6, BM7 or BM2 (SimDevice::model): the monitor's attribute database served by the generic ATT server
-// procedures (attribute_server.h) on an AttBearer, the encrypted live-data protocol, the
-// fault plan (fault.h), and one central at a time. Serves Unix SEQPACKET sockets (one
+// A simulated BM6, BM7 or BM2 (SimDevice::model): the monitor's attribute database served by the
+// generic ATT server procedures (attribute_server.h) on an AttBearer, the encrypted live-data
+// protocol, the fault plan (fault.h), and one central at a time. Serves Unix SEQPACKET sockets (one
 // datagram = one ATT PDU, as on an L2CAP ATT channel) or a listening L2CAP socket.
 #pragma once
 

@@ -45,8 +45,8 @@ bool apply_value(const std::string& opt, const std::string& value, SimDevice& d,
   if (opt == "--state") {
     const auto state = parse_state_name(value);
     if (!state) {
-      error = "option '--state': \"" + value +
-              "\" is not normal, low, charging, critical or floating";
+      error =
+          "option '--state': \"" + value + "\" is not normal, low, charging, critical or floating";
       return false;
     }
     d.reading.state = *state;
