@@ -160,7 +160,13 @@ class Bm6ctlCli(unittest.TestCase):
                                  "temperature": 9, "soc": 81, "state": "normal"})
         r = bm6ctl("read", "unix:" + path, "--timeout=5")
         self.assertEqual(r.returncode, 0, err(r))
-        self.assertEqual(out(r), f"unix:{path}: 12.74 V, 9 C, 81 %, normal\n")
+        self.assertEqual(out(r), f"unix:{path}: BM6, 12.74 V, 9 C, 81 %, normal\n")
+        r = bm6ctl("read", "unix:" + path, "--model", "bm6", "--timeout=5")
+        self.assertEqual(r.returncode, 0, err(r))
+        self.assertEqual(out(r), f"unix:{path}: BM6, 12.74 V, 9 C, 81 %, normal\n")
+        r = bm6ctl("read", "unix:" + path, "--model=bm9")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("'bm9' is not auto, bm6, bm7 or bm2", err(r))
 
     # --- unreachable: exit 1, what is at the path -------------------------------------
 
