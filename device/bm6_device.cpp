@@ -7,11 +7,9 @@
 
 namespace bm6 {
 
-Bm6Device::Bm6Device(EventLoop& loop, Bm6Codec& codec, DeviceOptions options,
-                     std::unique_ptr<Connector> connector, std::shared_ptr<ReadingSlot> slot,
-                     EventHandler on_event)
+Bm6Device::Bm6Device(EventLoop& loop, DeviceOptions options, std::unique_ptr<Connector> connector,
+                     std::shared_ptr<ReadingSlot> slot, EventHandler on_event)
     : loop_(loop),
-      codec_(codec),
       options_(std::move(options)),
       connector_(std::move(connector)),
       slot_(std::move(slot)),
@@ -74,8 +72,21 @@ void Bm6Device::on_connected(UniqueFd fd, const std::string& error) {
   link_options.att.transaction_timeout = options_.response_timeout;
   link_options.att.max_peer_pdus_per_second = options_.peer_pdu_limit;
   link_options.stream_timeout = options_.stream_timeout;
+  link_options.family = options_.model;
+  link_options.likely_family = detected_;
+  link_options.detection_window = options_.detection_window;
   Bm6Link::Handlers handlers;
-  handlers.on_reading = [this](const Bm6Reading& r, std::chrono::system_clock::time_point at) {
+  handlers.on_family = [this](Family family) {
+    // Remembered for later links, whose detection tries it first; a change is news.
+    const auto before = detected_;
+    detected_ = family;
+    if (!before)
+      emit(DeviceEvent::kModelDetected, to_string(family));
+    else if (*before != family)
+      emit(DeviceEvent::kModelChanged,
+           std::string(to_string(*before)) + ", now " + to_string(family));
+  };
+  handlers.on_reading = [this](const Reading& r, std::chrono::system_clock::time_point at) {
     ++counters_.readings;
     ask_rssi();
     slot_->store({r, at, rssi_});
@@ -88,8 +99,7 @@ void Bm6Device::on_connected(UniqueFd fd, const std::string& error) {
   handlers.on_closed = [this](const std::string& reason) { on_link_closed(reason); };
   handlers.on_dropped = [this] { slot_->frames_dropped.fetch_add(1, std::memory_order_relaxed); };
   try {
-    link_ =
-        std::make_unique<Bm6Link>(loop_, std::move(fd), codec_, link_options, std::move(handlers));
+    link_ = std::make_unique<Bm6Link>(loop_, std::move(fd), link_options, std::move(handlers));
   } catch (const std::exception& e) {
     ++counters_.connect_failures;
     emit(DeviceEvent::kConnectFailed, e.what());

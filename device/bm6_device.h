@@ -14,7 +14,7 @@
 #include <string>
 
 #include "device/bm6_link.h"
-#include "protocol/bm6_frame.h"
+#include "protocol/family.h"
 #include "transport/connector.h"
 #include "transport/event_loop.h"
 #include "transport/lifetime.h"
@@ -35,10 +35,14 @@ struct DeviceOptions {
   // A monitor sends about one PDU a second: a peer sending more than this many in a second
   // is flooding, and its link is closed (then backed off like any failure). 0: no limit.
   unsigned peer_pdu_limit = 100;
+  // The monitor's family; unset: detected on the first link and remembered (Model "auto").
+  std::optional<Family> model{};
+  // Detection: how long to wait for a frame after one family's request before the next's.
+  std::chrono::milliseconds detection_window{2000};
 };
 
 struct TimedReading {
-  Bm6Reading reading;
+  Reading reading;
   std::chrono::system_clock::time_point received;
   std::optional<int> rssi_dbm{};  // of the link, when the transport can tell (Bluetooth)
 };
@@ -87,6 +91,8 @@ enum class DeviceEvent {
   kFirstReading,   // the first reading on a new link: readings flow
   kConnectFailed,  // an attempt failed; `detail` says why
   kLinkLost,       // an established link went down; `detail` says why
+  kModelDetected,  // the first link found the family; `detail` is its name ("BM7")
+  kModelChanged,   // a later link found another family; `detail`: "BM6, now BM7"
 };
 
 std::string format_seconds(std::chrono::milliseconds ms);  // "2.5 s"
@@ -97,9 +103,8 @@ class Bm6Device {
       std::function<void(const DeviceOptions&, DeviceEvent, const std::string& detail)>;
 
   // `connector` is made from options by the caller (make_connector), with its timeout.
-  Bm6Device(EventLoop& loop, Bm6Codec& codec, DeviceOptions options,
-            std::unique_ptr<Connector> connector, std::shared_ptr<ReadingSlot> slot,
-            EventHandler on_event);
+  Bm6Device(EventLoop& loop, DeviceOptions options, std::unique_ptr<Connector> connector,
+            std::shared_ptr<ReadingSlot> slot, EventHandler on_event);
   ~Bm6Device();
   Bm6Device(const Bm6Device&) = delete;
   Bm6Device& operator=(const Bm6Device&) = delete;
@@ -112,6 +117,8 @@ class Bm6Device {
   // Failures in a row that the reconnect backoff counts (loop thread only).
   unsigned consecutive_failures() const { return failures_; }
   bool linked() const { return link_ != nullptr; }
+  // The family configured, or detected on a link and remembered; nullopt until then.
+  std::optional<Family> model() const { return options_.model ? options_.model : detected_; }
   // The delay before reconnect attempt `attempt` (1-based): min * 2^(attempt-1), capped at
   // max, then scaled by a random factor in [0.5, 1] so many devices do not retry in step.
   std::chrono::milliseconds backoff(unsigned attempt);
@@ -125,7 +132,6 @@ class Bm6Device {
   void emit(DeviceEvent event, const std::string& detail);
 
   EventLoop& loop_;
-  Bm6Codec& codec_;
   DeviceOptions options_;
   std::unique_ptr<Connector> connector_;
   std::shared_ptr<ReadingSlot> slot_;
@@ -137,6 +143,7 @@ class Bm6Device {
   std::chrono::steady_clock::time_point first_reading_{};  // of the current link
   std::optional<int> rssi_;                                // of the current link
   std::chrono::steady_clock::time_point rssi_asked_{};
+  std::optional<Family> detected_;  // by a link, for the plugin's life (Model "auto")
   bool stopped_ = true;
   std::minstd_rand rng_;
   DeviceCounters counters_;

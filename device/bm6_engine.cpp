@@ -16,7 +16,7 @@ Bm6Engine::Bm6Engine(const std::vector<DeviceOptions>& devices, Bm6Device::Event
     auto slot = std::make_shared<ReadingSlot>();
     slots_[options.name] = slot;
     devices_.push_back(
-        std::make_unique<Bm6Device>(loop_, codec_, options, std::move(connector), slot, on_event));
+        std::make_unique<Bm6Device>(loop_, options, std::move(connector), slot, on_event));
   }
 }
 

@@ -1,4 +1,4 @@
-// Everything the plugin runs on its I/O thread: one event loop, one cipher, every device.
+// Everything the plugin runs on its I/O thread: one event loop, every device.
 #pragma once
 
 #include <map>
@@ -28,7 +28,6 @@ class Bm6Engine {
  private:
   EventLoop loop_;
   Adapters adapters_{loop_};
-  Bm6Codec codec_;
   std::vector<std::unique_ptr<Bm6Device>> devices_;
   std::map<std::string, std::shared_ptr<ReadingSlot>> slots_;
 };

@@ -4,13 +4,13 @@
 
 namespace bm6 {
 
-Bm6Link::Bm6Link(EventLoop& loop, UniqueFd fd, Bm6Codec& codec, Options options, Handlers handlers)
-    : codec_(codec),
-      options_(options),
+Bm6Link::Bm6Link(EventLoop& loop, UniqueFd fd, Options options, Handlers handlers)
+    : options_(options),
       handlers_(std::move(handlers)),
       bearer_(loop, std::move(fd), options.att),
       gatt_(bearer_),
       watchdog_(loop) {
+  if (options_.family) codec_.emplace(*options_.family);
   bearer_.set_notification_handler([this](std::uint16_t handle, std::span<const std::uint8_t> v) {
     on_notification(handle, v);
   });
@@ -118,8 +118,41 @@ void Bm6Link::enable_notifications(std::uint16_t cccd) {
   gatt_.write(cccd, {0x01, 0x00}, [this, gen](const std::string& err) {
     if (!current(gen)) return;
     if (!err.empty()) return fail("enabling notifications: " + err);
-    send_command();
+    start_stream();
   });
+}
+
+void Bm6Link::start_stream() {
+  // Known (configured, or detected before a rediscovery): the family's own command.
+  if (codec_) return send_command();
+  phase_ = Phase::kCommand;
+  detection_order_.clear();
+  if (options_.likely_family) detection_order_.push_back(*options_.likely_family);
+  for (const Family f : {Family::kBm6, Family::kBm7})
+    if (std::find(detection_order_.begin(), detection_order_.end(), f) == detection_order_.end())
+      detection_order_.push_back(f);
+  next_request_ = 0;
+  bm2_frames_ = 0;
+  detection_started_ = std::chrono::steady_clock::now();
+  detect_step();
+}
+
+// One detection window: the next family's request (none for a BM2, which streams by
+// itself), then the frames that come in the window; none: the next family's request.
+void Bm6Link::detect_step() {
+  const Family family = detection_order_[next_request_++ % detection_order_.size()];
+  const auto window = std::min(options_.detection_window, options_.stream_timeout);
+  watchdog_.start(window, [this] {
+    const auto bound = options_.stream_timeout * options_.max_silent_commands;
+    if (std::chrono::steady_clock::now() - detection_started_ >= bound)
+      return fail("no frame of a BM6, BM7 or BM2 in " + std::to_string(bound.count()) +
+                  " ms although the BM6 and BM7 requests were written in turn" +
+                  (command_unanswered_ ? " (and a write never answered)" : ""));
+    detect_step();
+  });
+  // A request still unanswered is not queued behind itself: the windows count on.
+  if (command_unanswered_) return;
+  if (const auto request = FamilyCodec(family).live_request()) write_command(*request);
 }
 
 void Bm6Link::send_command() {
@@ -128,24 +161,32 @@ void Bm6Link::send_command() {
   arm_stream_watchdog();
   // A command still unanswered is not queued again behind itself: the watchdog counts on.
   if (command_unanswered_) return;
-  const Block cipher = codec_.encrypt(live_data_request());
-  std::vector<std::uint8_t> value(cipher.begin(), cipher.end());
+  // A BM2 needs none: its frames come once notifications are on.
+  if (const auto request = codec_->live_request()) return write_command(*request);
+  if (bearer_.is_open()) streaming();
+}
+
+void Bm6Link::streaming() {
+  const bool first = phase_ != Phase::kStreaming;
+  phase_ = Phase::kStreaming;
+  if (first && handlers_.on_streaming) handlers_.on_streaming();
+}
+
+void Bm6Link::write_command(const Block& ciphertext) {
+  std::vector<std::uint8_t> value(ciphertext.begin(), ciphertext.end());
   ++stats_.commands_sent;
   const auto gen = generation_;
-  auto streaming = [this] {
-    const bool first = phase_ != Phase::kStreaming;
-    phase_ = Phase::kStreaming;
-    if (first && handlers_.on_streaming) handlers_.on_streaming();
-  };
   if (!command_with_response_) {
     gatt_.write_without_response(command_handle_, std::move(value));
-    if (bearer_.is_open()) streaming();
+    if (bearer_.is_open() && codec_) streaming();
     return;
   }
   command_unanswered_ = true;
-  gatt_.write(command_handle_, std::move(value), [this, gen, streaming](const std::string& err) {
+  gatt_.write(command_handle_, std::move(value), [this, gen](const std::string& err) {
     if (!current(gen)) return;
     command_unanswered_ = false;
+    // While detecting, a monitor of another family may refuse a request not under its key.
+    if (!codec_) return;
     if (!err.empty()) return fail("writing the live-data command: " + err);
     streaming();
   });
@@ -155,11 +196,24 @@ void Bm6Link::arm_stream_watchdog() {
   watchdog_.start(options_.stream_timeout, [this] {
     // Some units stop streaming, or never start: ask again, a few times.
     if (!got_reading_since_command_) {
-      if (++silent_commands_ >= options_.max_silent_commands)
-        return fail("no reading for " + std::to_string(silent_commands_) + " x " +
-                    std::to_string(options_.stream_timeout.count()) + " ms although the command " +
-                    (command_unanswered_ ? "was written (and its write never answered)"
-                                         : "was sent each time"));
+      if (++silent_commands_ >= options_.max_silent_commands) {
+        std::string reason = "no reading for " + std::to_string(silent_commands_) + " x " +
+                             std::to_string(options_.stream_timeout.count()) +
+                             " ms although the command " +
+                             (command_unanswered_ ? "was written (and its write never answered)"
+                                                  : "was sent each time");
+        // A configured family that never gave a reading: say what the monitor did send.
+        const char* configured = to_string(codec_->family());
+        if (foreign_)
+          reason = std::string("configured as ") + configured + " but its frames decode as " +
+                   to_string(*foreign_) + " (no " + configured + " reading in " +
+                   std::to_string(silent_commands_) + " x " +
+                   std::to_string(options_.stream_timeout.count()) + " ms)";
+        else if (options_.family && stats_.readings == 0)
+          reason += std::string(" (configured as ") + configured +
+                    ": a monitor of another family stays silent; Model \"auto\" detects it)";
+        return fail(reason);
+      }
       send_command();
     } else {
       got_reading_since_command_ = false;
@@ -168,27 +222,66 @@ void Bm6Link::arm_stream_watchdog() {
   });
 }
 
+std::optional<Family> Bm6Link::weigh(std::span<const std::uint8_t> value) {
+  const auto seen = detector_.detect(value);
+  if (!seen) return std::nullopt;
+  if (*seen == Family::kBm2 && ++bm2_frames_ < kBm2FramesToSettle) return std::nullopt;
+  return seen;
+}
+
+void Bm6Link::on_detection_frame(std::span<const std::uint8_t> value) {
+  const auto seen = detector_.detect(value);
+  if (!seen) {
+    ++stats_.rejected[static_cast<int>(LiveRejection::kWrongPrefix)];
+    if (handlers_.on_dropped) handlers_.on_dropped();
+    return;
+  }
+  if (*seen == Family::kBm2 && ++bm2_frames_ < kBm2FramesToSettle) return;  // one more
+  settle(*seen, value);
+}
+
+void Bm6Link::settle(Family family, std::span<const std::uint8_t> value) {
+  codec_.emplace(family);
+  watchdog_.cancel();
+  silent_commands_ = 0;
+  if (handlers_.on_family) handlers_.on_family(family);
+  if (!bearer_.is_open()) return;
+  // A BM6/BM7 answered its request, written already; a BM2 needs none. Either way the
+  // stream is on: the watchdog counts from here.
+  streaming();
+  got_reading_since_command_ = false;
+  arm_stream_watchdog();
+  on_notification(data_handle_, value);  // the frame that settled it may be a reading
+}
+
 void Bm6Link::on_notification(std::uint16_t handle, std::span<const std::uint8_t> value) {
   if (handle != data_handle_ || data_handle_ == 0) {
     ++stats_.other_notifications;
     if (handlers_.on_dropped) handlers_.on_dropped();
     return;
   }
-  const auto decoded = codec_.decode_notification(value);
-  if (const auto* rejection = std::get_if<FrameRejection>(&decoded)) {
+  if (!codec_) return on_detection_frame(value);
+  const auto decoded = codec_->decode_notification(value);
+  if (const auto* rejection = std::get_if<LiveRejection>(&decoded)) {
     ++stats_.rejected[static_cast<int>(*rejection)];
-    // The acknowledgement of a command and the all-zero frame before the first measurement
-    // are what a healthy monitor sends: not readings, but not wrong either.
+    // The acknowledgement of a command, the all-zero frame before the first measurement and
+    // a BM2's history frames are what a healthy monitor sends: not readings, not wrong.
     const bool expected =
-        *rejection == FrameRejection::kAcknowledgement || *rejection == FrameRejection::kAllZero;
-    if (!expected && handlers_.on_dropped) handlers_.on_dropped();
+        *rejection == LiveRejection::kAcknowledgement || *rejection == LiveRejection::kAllZero ||
+        *rejection == LiveRejection::kHistoryCount || *rejection == LiveRejection::kHistoryMarker;
+    if (expected) return;
+    // Configured: another family's frames are named when the link gives up.
+    if (options_.family) {
+      if (const auto other = weigh(value); other && *other != codec_->family()) foreign_ = other;
+    }
+    if (handlers_.on_dropped) handlers_.on_dropped();
     return;
   }
   ++stats_.readings;
   got_reading_since_command_ = true;
   silent_commands_ = 0;
   if (handlers_.on_reading)
-    handlers_.on_reading(std::get<Bm6Reading>(decoded), std::chrono::system_clock::now());
+    handlers_.on_reading(std::get<Reading>(decoded), std::chrono::system_clock::now());
 }
 
 void Bm6Link::on_indication(std::uint16_t handle) {

@@ -1,6 +1,12 @@
-// One connected BM6: GATT set-up (MTU, discovery of FFF0/FFF3/FFF4 and FFF4's CCCD by UUID,
-// notifications on, live-data command) and then decoded readings from FFF4 notifications.
-// Re-sends the command when the stream stalls; rediscovers on Service Changed.
+// One connected monitor (BM6, BM7 or BM2): GATT set-up (MTU, discovery of FFF0/FFF3/FFF4 and
+// FFF4's CCCD by UUID, notifications on, live-data command) and then decoded readings from
+// FFF4 notifications. Re-sends the command when the stream stalls; rediscovers on Service
+// Changed.
+//
+// The family is configured (Options::family) or detected on the link: notifications on (a
+// BM2 then streams by itself), the BM6 request, and after a detection window without a frame
+// the BM7 request, in turn until one family's frame arrives (FamilyDetector; a BM2 only after
+// kBm2FramesToSettle agreeing frames, as a random block passes its checks ~1 in 2,000).
 #pragma once
 
 #include <chrono>
@@ -9,7 +15,9 @@
 #include <memory>
 #include <string>
 
-#include "protocol/bm6_frame.h"
+#include <optional>
+
+#include "protocol/family.h"
 #include "transport/att_bearer.h"
 #include "transport/event_loop.h"
 #include "transport/gatt_client.h"
@@ -17,14 +25,18 @@
 
 namespace bm6 {
 
+// Agreeing frames that make a BM2 during detection (a BM6 or BM7 frame settles it at once).
+inline constexpr unsigned kBm2FramesToSettle = 2;
+
 inline constexpr att::Uuid kBm6Service{0xfff0};
 inline constexpr att::Uuid kBm6Command{0xfff3};
 inline constexpr att::Uuid kBm6Data{0xfff4};
 
 struct Bm6LinkStats {
   std::uint64_t readings = 0;
-  std::uint64_t rejected[kFrameRejectionCount] = {};  // by reason
-  std::uint64_t other_notifications = 0;              // on handles that are not FFF4's value
+  std::uint64_t rejected[kLiveRejectionCount] = {};  // by reason; in detection, frames of
+                                                     // no family count as kWrongPrefix
+  std::uint64_t other_notifications = 0;             // on handles that are not FFF4's value
   std::uint64_t commands_sent = 0;
   std::uint64_t rediscoveries = 0;
   std::uint64_t rejected_total() const;
@@ -40,19 +52,30 @@ class Bm6Link {
     std::chrono::milliseconds stream_timeout{5000};
     // That many commands in a row with no reading: the link is dead, close it.
     unsigned max_silent_commands = 3;
+    // The monitor's family as configured: no detection; another family's frames are wrong,
+    // and named when the link gives up. Unset: detected on the link (the set-up bound is
+    // then max_silent_commands * stream_timeout from the first request).
+    std::optional<Family> family{};
+    // Detection: the family an earlier link found, whose request goes first.
+    std::optional<Family> likely_family{};
+    // Detection: how long to wait for a frame after a request before writing the other
+    // family's (at most stream_timeout).
+    std::chrono::milliseconds detection_window{2000};
   };
   struct Handlers {
     std::function<void()> on_streaming{};  // set-up done, command written: the link streams
-    std::function<void(const Bm6Reading&, std::chrono::system_clock::time_point)> on_reading{};
+    std::function<void(const Reading&, std::chrono::system_clock::time_point)> on_reading{};
     std::function<void(const std::string& reason)> on_closed{};  // once; may destroy the link
     // A notification that was wrong: not a reading, nor the acknowledgement or all-zero
     // frame a healthy monitor sends after a command; or on another handle.
     std::function<void()> on_dropped{};
+    // Detection settled on the family (once per link; not called with Options::family).
+    std::function<void(Family)> on_family{};
   };
   enum class Phase { kMtu, kDiscovery, kEnable, kCommand, kStreaming, kClosed };
 
-  // Starts set-up at once. `codec` must outlive the link (one per loop thread).
-  Bm6Link(EventLoop& loop, UniqueFd fd, Bm6Codec& codec, Options options, Handlers handlers);
+  // Starts set-up at once.
+  Bm6Link(EventLoop& loop, UniqueFd fd, Options options, Handlers handlers);
   ~Bm6Link();
   Bm6Link(const Bm6Link&) = delete;
   Bm6Link& operator=(const Bm6Link&) = delete;
@@ -61,13 +84,25 @@ class Bm6Link {
   Phase phase() const { return phase_; }
   const Bm6LinkStats& stats() const { return stats_; }
   const AttBearer& bearer() const { return bearer_; }
+  // The family configured or detected; nullopt while detecting.
+  std::optional<Family> family() const {
+    return codec_ ? std::optional<Family>(codec_->family()) : std::nullopt;
+  }
 
  private:
   void discover();
   void on_services(std::vector<GattService> services);
   void on_bm6_characteristics(std::vector<GattCharacteristic> chars);
   void enable_notifications(std::uint16_t cccd);
+  void start_stream();  // notifications are on: detect the family, or send the command
   void send_command();
+  void write_command(const Block& ciphertext);
+  void streaming();
+  void detect_step();
+  void on_detection_frame(std::span<const std::uint8_t> value);
+  void settle(Family family, std::span<const std::uint8_t> value);
+  // The family `value` is evidence of, counting BM2 frames until kBm2FramesToSettle agree.
+  std::optional<Family> weigh(std::span<const std::uint8_t> value);
   void arm_stream_watchdog();
   void on_notification(std::uint16_t handle, std::span<const std::uint8_t> value);
   void on_indication(std::uint16_t handle);
@@ -75,7 +110,8 @@ class Bm6Link {
   // Wraps a procedure callback so that a set-up superseded by a rediscovery is ignored.
   bool current(std::uint64_t generation) const { return generation == generation_; }
 
-  Bm6Codec& codec_;
+  std::optional<FamilyCodec> codec_;  // once the family is configured or detected
+  FamilyDetector detector_;
   Options options_;
   Handlers handlers_;
   AttBearer bearer_;
@@ -90,6 +126,12 @@ class Bm6Link {
   Timer watchdog_;
   bool got_reading_since_command_ = false;
   unsigned silent_commands_ = 0;
+  // Detection: the families whose requests are written in turn, the next one, when it began.
+  std::vector<Family> detection_order_;
+  std::size_t next_request_ = 0;
+  std::chrono::steady_clock::time_point detection_started_{};
+  unsigned bm2_frames_ = 0;          // frames that are BM2 evidence, on this link
+  std::optional<Family> foreign_{};  // configured family: another family whose frames came
   Bm6LinkStats stats_;
 };
 

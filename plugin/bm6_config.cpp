@@ -138,6 +138,20 @@ bool parse_timing(const oconfig_item_t& item, const Where& where, DeviceOptions&
   return false;
 }
 
+// Model "auto" | "BM6" | "BM7" | "BM2", in any case: the monitor's family, or detection.
+void parse_model(const oconfig_item_t& opt, const Where& where, DeviceOptions& o, Errors& errors) {
+  std::string name;
+  if (!get_string(opt, where, name, errors)) return;
+  if (::strcasecmp(name.c_str(), "auto") == 0) {
+    o.model.reset();
+  } else if (const auto family = parse_family(name)) {
+    o.model = family;
+  } else {
+    errors.push_back(where.prefix(opt) + ": \"" + name +
+                     "\" is not a monitor model (known: \"auto\", \"BM6\", \"BM7\", \"BM2\")");
+  }
+}
+
 // ---- <Device> options ----
 
 // Address: validated here; whether another device has it is the block's question.
@@ -234,11 +248,13 @@ bool parse_device(const oconfig_item_t& dev, const DeviceOptions& defaults, Take
       parse_address_type(opt, where, device.options, errors);
     } else if (is(opt, "Interval")) {
       get_seconds(opt, where, device.interval, errors, kIntervalFloor);
+    } else if (is(opt, "Model")) {
+      parse_model(opt, where, device.options, errors);
     } else if (!parse_timing(opt, where, device.options, errors)) {
-      errors.push_back(
-          "device \"" + device.options.name + "\": unknown option \"" + (opt.key ? opt.key : "") +
-          "\" (known: Address, AddressType, Adapter, Interval, ConnectTimeout, ReconnectMin, "
-          "ReconnectMax, StreamTimeout, ResponseTimeout)");
+      errors.push_back("device \"" + device.options.name + "\": unknown option \"" +
+                       (opt.key ? opt.key : "") +
+                       "\" (known: Address, AddressType, Adapter, Interval, Model, ConnectTimeout, "
+                       "ReconnectMin, ReconnectMax, StreamTimeout, ResponseTimeout)");
     }
   }
   if (!has_address)
@@ -260,10 +276,13 @@ void parse_defaults(const oconfig_item_t& block, DeviceOptions& defaults, Errors
   for (int i = 0; i < block.children_num; ++i) {
     const auto& child = block.children[i];
     if (is(child, "Device")) continue;
-    if (!parse_timing(child, plugin_level, defaults, errors))
+    if (is(child, "Model")) {
+      parse_model(child, plugin_level, defaults, errors);
+    } else if (!parse_timing(child, plugin_level, defaults, errors)) {
       errors.push_back(std::string("unknown option \"") + (child.key ? child.key : "") +
-                       "\" in <Plugin bm6> (known: Device, ConnectTimeout, ReconnectMin, "
+                       "\" in <Plugin bm6> (known: Device, Model, ConnectTimeout, ReconnectMin, "
                        "ReconnectMax, StreamTimeout, ResponseTimeout)");
+    }
   }
 }
 

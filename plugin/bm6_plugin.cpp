@@ -187,6 +187,19 @@ void say(const DeviceLog& log, const std::vector<LinkLog::Note>& notes) {
 
 // Runs on the I/O thread.
 void on_device_event(DeviceLog& log, DeviceEvent event, const std::string& detail) {
+  const char* name = log.device.name.c_str();
+  if (event == DeviceEvent::kModelDetected) {
+    // Once per plugin life: later links try this family first.
+    plugin_log(LOG_INFO, "bm6 plugin: device \"%s\" is a %s", name, detail.c_str());
+    return;
+  }
+  if (event == DeviceEvent::kModelChanged) {
+    plugin_log(LOG_WARNING,
+               "bm6 plugin: device \"%s\" answers as another model than before (%s): "
+               "re-detected; another monitor at its address?",
+               name, detail.c_str());
+    return;
+  }
   const auto now = LinkLog::Clock::now();
   std::lock_guard lock(log.mutex);
   if (event == DeviceEvent::kFirstReading) return say(log, log.link.on_up(now));

@@ -36,14 +36,17 @@ void dispatch_reading(const std::string& device, const TimedReading& r, cdtime_t
     const char* type_instance;
     double value;
   };
-  const Value values[] = {
-      {"voltage", "", r.reading.volts()},
-      {"temperature", "", static_cast<double>(r.reading.temperature_c)},
-      {"percent", "charged", static_cast<double>(r.reading.soc_percent)},
-      {"gauge", "state", static_cast<double>(static_cast<int>(r.reading.state))},
-      {"signal_power", "", r.rssi_dbm ? static_cast<double>(*r.rssi_dbm) : 0.0},
-  };
-  const std::size_t count = r.rssi_dbm ? 5 : 4;  // no radio, no signal_power
+  // A BM2 has no temperature sensor: no temperature value, rather than a made-up one.
+  Value values[5]{};
+  std::size_t count = 0;
+  values[count++] = {"voltage", "", r.reading.volts()};
+  if (r.reading.temperature_c)
+    values[count++] = {"temperature", "", static_cast<double>(*r.reading.temperature_c)};
+  values[count++] = {"percent", "charged", static_cast<double>(r.reading.soc_percent)};
+  // 0 normal, 1 low, 2 charging, 3 critical, 4 floating (the last two: BM2 only).
+  values[count++] = {"gauge", "state", static_cast<double>(static_cast<int>(r.reading.state))};
+  if (r.rssi_dbm)  // no radio, no signal_power
+    values[count++] = {"signal_power", "", static_cast<double>(*r.rssi_dbm)};
   value_t value;
   value_list_t vl{};
   vl.values = &value;

@@ -13,7 +13,8 @@ cdtime_t to_cdtime(std::chrono::system_clock::time_point t);
 cdtime_t to_cdtime(std::chrono::milliseconds d);
 std::chrono::system_clock::duration from_cdtime(cdtime_t t);
 
-// Dispatches voltage, temperature, percent-charged, gauge-state and, when known,
+// Dispatches voltage, temperature (not for a BM2, which has no sensor), percent-charged,
+// gauge-state (0 normal, 1 low, 2 charging, 3 critical, 4 floating) and, when known,
 // signal_power for `device` (the plugin instance), stamped with the frame's arrival time.
 void dispatch_reading(const std::string& device, const TimedReading& r, cdtime_t interval);
 

@@ -26,21 +26,20 @@ struct Events {
   }
 };
 
-std::unique_ptr<Bm6Device> make_device(EventLoop& loop, Bm6Codec& codec, DeviceOptions o,
+std::unique_ptr<Bm6Device> make_device(EventLoop& loop, DeviceOptions o,
                                        std::shared_ptr<ReadingSlot> slot, Events& events) {
   std::string err;
   auto connector = make_connector(loop, {.address = o.address}, nullptr, err);
   EXPECT_TRUE(connector) << err;
-  return std::make_unique<Bm6Device>(loop, codec, o, std::move(connector), slot, events.handler());
+  return std::make_unique<Bm6Device>(loop, o, std::move(connector), slot, events.handler());
 }
 
 TEST(Bm6Device, BackoffDoublesUpToTheCapWithJitter) {
   EventLoop loop;
-  Bm6Codec codec;
   Events events;
   DeviceOptions o{
       .name = "d", .address = "unix:/nonexistent", .reconnect_min = 100ms, .reconnect_max = 1600ms};
-  auto device = make_device(loop, codec, o, std::make_shared<ReadingSlot>(), events);
+  auto device = make_device(loop, o, std::make_shared<ReadingSlot>(), events);
   const std::int64_t base[] = {100, 200, 400, 800, 1600, 1600, 1600};
   for (unsigned attempt = 1; attempt <= 7; ++attempt) {
     std::int64_t lo = base[attempt - 1], hi = 0;
@@ -62,27 +61,26 @@ TEST(Bm6Device, ReadingSlotHandsEachReadingOverOnceAndDropsStaleOnes) {
   ReadingSlot slot;
   const auto now = std::chrono::system_clock::now();
   EXPECT_FALSE(slot.take(now - 1s));
-  slot.store({{1200, 1, 2, Bm6State::kNormal}, now - 500ms});
-  slot.store({{1300, 1, 2, Bm6State::kNormal}, now});
+  slot.store({{1200, 1, 2, State::kNormal}, now - 500ms});
+  slot.store({{1300, 1, 2, State::kNormal}, now});
   auto r = slot.take(now - 1s);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->reading.centivolts, 1300);  // the newest
   EXPECT_FALSE(slot.take(now - 1s));       // not twice
-  slot.store({{1400, 1, 2, Bm6State::kNormal}, now - 2s});
+  slot.store({{1400, 1, 2, State::kNormal}, now - 2s});
   EXPECT_FALSE(slot.take(now - 1s));   // older than the interval
   EXPECT_FALSE(slot.take(now - 10s));  // and gone
 }
 
 TEST(Bm6Device, ReconnectsAfterTheDeviceComesBack) {
   EventLoop loop;
-  Bm6Codec codec;
   Events events;
   const std::string path =
       (std::filesystem::temp_directory_path() / ("bm6-dev-" + std::to_string(::getpid()))).string();
   DeviceOptions o{
       .name = "van", .address = "unix:" + path, .reconnect_min = 20ms, .reconnect_max = 50ms};
   auto slot = std::make_shared<ReadingSlot>();
-  auto device = make_device(loop, codec, o, slot, events);
+  auto device = make_device(loop, o, slot, events);
   device->start();
   loop.run_until([&] { return events.count(DeviceEvent::kConnectFailed) >= 3; }, 2s);
   EXPECT_GE(events.count(DeviceEvent::kConnectFailed), 3);
@@ -111,7 +109,6 @@ TEST(Bm6Device, LinksThatDropSoonAfterComingUpKeepBackingOff) {
   // A device that streams three frames and drops, every time: each short success must not
   // start the backoff afresh, or a flapping device is retried at the minimum delay for ever.
   EventLoop loop;
-  Bm6Codec codec;
   Events events;
   const std::string path = (std::filesystem::temp_directory_path() /
                             ("bm6-flap-" + std::to_string(::getpid()) + ".sock"))
@@ -123,7 +120,7 @@ TEST(Bm6Device, LinksThatDropSoonAfterComingUpKeepBackingOff) {
   DeviceOptions o{
       .name = "flap", .address = "unix:" + path, .reconnect_min = 5ms, .reconnect_max = 40ms};
   auto slot = std::make_shared<ReadingSlot>();
-  auto device = make_device(loop, codec, o, slot, events);
+  auto device = make_device(loop, o, slot, events);
   device->start();
   ASSERT_TRUE(loop.run_until([&] { return events.count(DeviceEvent::kLinkLost) >= 4; }, 5s));
   EXPECT_GE(events.count(DeviceEvent::kFirstReading), 4);
@@ -133,18 +130,17 @@ TEST(Bm6Device, LinksThatDropSoonAfterComingUpKeepBackingOff) {
 
 TEST(Bm6Device, AMonitorHeldByAnotherCentralIsReportedBusy) {
   EventLoop loop;
-  Bm6Codec codec;
   Events phone_events, events;
   const std::string path = (std::filesystem::temp_directory_path() /
                             ("bm6-busy-" + std::to_string(::getpid()) + ".sock"))
                                .string();
   sim::Bm6SimServer server(loop, path, sim::SimDevice{});
   DeviceOptions o{.name = "phone", .address = "unix:" + path};
-  auto phone = make_device(loop, codec, o, std::make_shared<ReadingSlot>(), phone_events);
+  auto phone = make_device(loop, o, std::make_shared<ReadingSlot>(), phone_events);
   phone->start();
   ASSERT_TRUE(loop.run_until([&] { return phone_events.count(DeviceEvent::kFirstReading); }, 3s));
   o.name = "collectd";
-  auto device = make_device(loop, codec, o, std::make_shared<ReadingSlot>(), events);
+  auto device = make_device(loop, o, std::make_shared<ReadingSlot>(), events);
   device->start();
   ASSERT_TRUE(loop.run_until([&] { return events.count(DeviceEvent::kConnectFailed); }, 3s));
   EXPECT_NE(events.seen[0].second.find("busy (another central"), std::string::npos)

@@ -41,8 +41,7 @@ Closed run_link(EventLoop& loop, Bm6Link::Options options, Override respond,
   handlers.on_closed = [&](const std::string& why) {
     result = {true, why, std::chrono::steady_clock::now()};
   };
-  Bm6Codec codec;
-  Bm6Link link(loop, std::move(pair.ours), codec, options, std::move(handlers));
+  Bm6Link link(loop, std::move(pair.ours), options, std::move(handlers));
   loop.run_until([&] { return result.closed; }, limit);
   return result;
 }

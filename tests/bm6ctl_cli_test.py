@@ -156,11 +156,17 @@ class Bm6ctlCli(unittest.TestCase):
             r = bm6ctl(*args)
             self.assertEqual(r.returncode, 0, f"{args}: {err(r)}")
             v = json.loads(out(r))
-            self.assertEqual(v, {"address": "unix:" + path, "voltage": 12.74, "temperature": 9,
-                                 "soc": 81, "state": "normal"})
+            self.assertEqual(v, {"address": "unix:" + path, "model": "BM6", "voltage": 12.74,
+                                 "temperature": 9, "soc": 81, "state": "normal"})
         r = bm6ctl("read", "unix:" + path, "--timeout=5")
         self.assertEqual(r.returncode, 0, err(r))
-        self.assertEqual(out(r), f"unix:{path}: 12.74 V, 9 C, 81 %, normal\n")
+        self.assertEqual(out(r), f"unix:{path}: BM6, 12.74 V, 9 C, 81 %, normal\n")
+        r = bm6ctl("read", "unix:" + path, "--model", "bm6", "--timeout=5")
+        self.assertEqual(r.returncode, 0, err(r))
+        self.assertEqual(out(r), f"unix:{path}: BM6, 12.74 V, 9 C, 81 %, normal\n")
+        r = bm6ctl("read", "unix:" + path, "--model=bm9")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("'bm9' is not auto, bm6, bm7 or bm2", err(r))
 
     # --- unreachable: exit 1, what is at the path -------------------------------------
 

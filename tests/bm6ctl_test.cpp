@@ -349,28 +349,39 @@ TEST(Bm6ctlOutput, HostileNamesStayInside) {
     const std::string address = "unix:/run/" + name;
     EXPECT_TRUE(JsonCheck::valid(scan_socket_row(address, true)));
     EXPECT_FALSE(has_raw_control(scan_socket_row(address, false)));
-    Bm6Reading r;
+    Reading r;
     r.centivolts = 1274;
     r.temperature_c = -3;
     r.soc_percent = 88;
-    const std::string line = reading_line(address, r, -71, true);
+    const std::string line = reading_line(address, Family::kBm6, r, -71, true);
     EXPECT_TRUE(JsonCheck::valid(line)) << line;
     EXPECT_FALSE(has_raw_control(line));
-    EXPECT_FALSE(has_raw_control(reading_line(address, r, std::nullopt, false)));
+    EXPECT_FALSE(has_raw_control(reading_line(address, Family::kBm2, r, std::nullopt, false)));
   }
 }
 
 TEST(Bm6ctlOutput, ReadingFormatsKeptForTheRealStackTest) {
-  Bm6Reading r;
+  Reading r;
   r.centivolts = 1266;
   r.temperature_c = 14;
   r.soc_percent = 77;
-  r.state = Bm6State::kCharging;
-  EXPECT_EQ(reading_line("00:AA:01:00:00:00", r, -50, true),
-            "{\"address\":\"00:AA:01:00:00:00\",\"voltage\":12.66,\"temperature\":14,\"soc\":77,"
+  r.state = State::kCharging;
+  EXPECT_EQ(reading_line("00:AA:01:00:00:00", Family::kBm6, r, -50, true),
+            "{\"address\":\"00:AA:01:00:00:00\",\"model\":\"BM6\",\"voltage\":12.66,"
+            "\"temperature\":14,\"soc\":77,"
             "\"state\":\"charging\",\"rssi\":-50}");
-  EXPECT_EQ(reading_line("unix:/x", r, std::nullopt, false),
-            "unix:/x: 12.66 V, 14 C, 77 %, charging");
+  EXPECT_EQ(reading_line("unix:/x", Family::kBm6, r, std::nullopt, false),
+            "unix:/x: BM6, 12.66 V, 14 C, 77 %, charging");
+  // The example, and a BM2 (no temperature: none printed, no JSON key).
+  const Reading bm7{1194, -7, 23, State::kLow};
+  EXPECT_EQ(reading_line("AA:BB:CC:DD:EE:FF", Family::kBm7, bm7, -71, false),
+            "AA:BB:CC:DD:EE:FF: BM7, 11.94 V, -7 C, 23 %, low, -71 dBm");
+  const Reading bm2{1271, std::nullopt, 87, State::kFloating};
+  EXPECT_EQ(reading_line("unix:/b", Family::kBm2, bm2, std::nullopt, false),
+            "unix:/b: BM2, 12.71 V, 87 %, floating");
+  EXPECT_EQ(reading_line("unix:/b", Family::kBm2, bm2, std::nullopt, true),
+            "{\"address\":\"unix:/b\",\"model\":\"BM2\",\"voltage\":12.71,\"soc\":87,"
+            "\"state\":\"floating\"}");
   scan::FoundDevice d;
   d.address = "00:AA:01:00:00:00";
   d.advert.name = "BM6";

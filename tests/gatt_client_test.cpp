@@ -44,19 +44,18 @@ UniqueFd connect_unix(EventLoop& loop, const std::string& path, std::string* err
 }
 
 struct LinkProbe {
-  std::vector<Bm6Reading> readings;
+  std::vector<Reading> readings;
   bool streaming = false;
   bool closed = false;
   std::string reason;
   Bm6Link::Handlers handlers() {
-    return {[this] { streaming = true; },
-            [this](const Bm6Reading& r, std::chrono::system_clock::time_point) {
-              readings.push_back(r);
-            },
-            [this](const std::string& why) {
-              closed = true;
-              reason = why;
-            }};
+    return {
+        [this] { streaming = true; },
+        [this](const Reading& r, std::chrono::system_clock::time_point) { readings.push_back(r); },
+        [this](const std::string& why) {
+          closed = true;
+          reason = why;
+        }};
   }
 };
 
@@ -71,13 +70,13 @@ class SimulatorTest : public ::testing::Test {
 
 TEST_F(SimulatorTest, LinkReadsDecodedReadingsFromSimulator) {
   sim::SimDevice device;
-  device.reading = {1287, -7, 64, Bm6State::kCharging};
+  device.reading = {1287, -7, 64, State::kCharging};
   device.period = 50ms;
   sim::Bm6SimServer server(loop, dir + "/van.sock", device);
   auto fd = connect_unix(loop, server.path());
   ASSERT_TRUE(fd);
   LinkProbe probe;
-  Bm6Link link(loop, std::move(fd), codec, {}, probe.handlers());
+  Bm6Link link(loop, std::move(fd), {}, probe.handlers());
   ASSERT_TRUE(loop.run_until([&] { return probe.readings.size() >= 3; }, 5s)) << probe.reason;
   EXPECT_TRUE(probe.streaming);
   EXPECT_EQ(link.phase(), Bm6Link::Phase::kStreaming);
@@ -96,7 +95,7 @@ TEST_F(SimulatorTest, NegotiatesLargerMtuWhenTheServerOffersIt) {
   device.period = 50ms;
   sim::Bm6SimServer server(loop, dir + "/mtu.sock", device);
   LinkProbe probe;
-  Bm6Link link(loop, connect_unix(loop, server.path()), codec, {}, probe.handlers());
+  Bm6Link link(loop, connect_unix(loop, server.path()), {}, probe.handlers());
   ASSERT_TRUE(loop.run_until([&] { return !probe.readings.empty(); }, 5s)) << probe.reason;
   EXPECT_EQ(link.bearer().mtu(), 247);
 }
@@ -105,9 +104,9 @@ TEST_F(SimulatorTest, SecondCentralIsTurnedAway) {
   sim::SimDevice device;
   sim::Bm6SimServer server(loop, dir + "/one.sock", device);
   LinkProbe first, second;
-  Bm6Link a(loop, connect_unix(loop, server.path()), codec, {}, first.handlers());
+  Bm6Link a(loop, connect_unix(loop, server.path()), {}, first.handlers());
   ASSERT_TRUE(loop.run_until([&] { return first.streaming; }, 5s));
-  Bm6Link b(loop, connect_unix(loop, server.path()), codec, {}, second.handlers());
+  Bm6Link b(loop, connect_unix(loop, server.path()), {}, second.handlers());
   ASSERT_TRUE(loop.run_until([&] { return second.closed; }, 5s));
   EXPECT_EQ(server.turned_away(), 1u);
   EXPECT_FALSE(first.closed);
@@ -118,7 +117,7 @@ TEST_F(SimulatorTest, ServiceChangedTriggersRediscoveryAndStreamResumes) {
   device.period = 30ms;
   sim::Bm6SimServer server(loop, dir + "/sc.sock", device);
   LinkProbe probe;
-  Bm6Link link(loop, connect_unix(loop, server.path()), codec, {}, probe.handlers());
+  Bm6Link link(loop, connect_unix(loop, server.path()), {}, probe.handlers());
   ASSERT_TRUE(loop.run_until([&] { return !probe.readings.empty(); }, 5s));
   ASSERT_NE(server.peripheral(), nullptr);
   server.peripheral()->indicate_service_changed();
@@ -136,7 +135,7 @@ TEST_F(SimulatorTest, StalledStreamGetsTheCommandAgain) {
   LinkProbe probe;
   Bm6Link::Options options;
   options.stream_timeout = 200ms;
-  Bm6Link link(loop, connect_unix(loop, server.path()), codec, options, probe.handlers());
+  Bm6Link link(loop, connect_unix(loop, server.path()), options, probe.handlers());
   ASSERT_TRUE(loop.run_until([&] { return link.stats().commands_sent >= 3; }, 5s));
   EXPECT_FALSE(probe.closed);
 }
@@ -148,7 +147,8 @@ TEST_F(SimulatorTest, SilentDeviceIsAskedThreeTimesThenDropped) {
   LinkProbe probe;
   Bm6Link::Options options;
   options.stream_timeout = 100ms;
-  Bm6Link link(loop, connect_unix(loop, server.path()), codec, options, probe.handlers());
+  options.family = Family::kBm6;  // configured: no detection, one request per timeout
+  Bm6Link link(loop, connect_unix(loop, server.path()), options, probe.handlers());
   ASSERT_TRUE(loop.run_until([&] { return probe.closed; }, 5s));
   EXPECT_TRUE(probe.streaming);
   EXPECT_TRUE(probe.readings.empty());
@@ -217,22 +217,22 @@ TEST_F(SimulatorTest, SimulatorBinaryServesSeveralDevices) {
   for (int i = 0; i < 200 && !(std::filesystem::exists(a) && std::filesystem::exists(b)); ++i)
     ::usleep(10000);
   LinkProbe pa, pb;
-  Bm6Link la(loop, connect_unix(loop, a), codec, {}, pa.handlers());
-  Bm6Link lb(loop, connect_unix(loop, b), codec, {}, pb.handlers());
+  Bm6Link la(loop, connect_unix(loop, a), {}, pa.handlers());
+  Bm6Link lb(loop, connect_unix(loop, b), {}, pb.handlers());
   const bool got = loop.run_until([&] { return !pa.readings.empty() && !pb.readings.empty(); }, 5s);
   ::kill(pid, SIGTERM);
   int status = 0;
   ::waitpid(pid, &status, 0);
   ASSERT_TRUE(got) << pa.reason << " / " << pb.reason;
-  EXPECT_EQ(pa.readings[0], (Bm6Reading{1261, 23, 71, Bm6State::kNormal}));
-  EXPECT_EQ(pb.readings[0], (Bm6Reading{1305, -3, 71, Bm6State::kCharging}));
+  EXPECT_EQ(pa.readings[0], (Reading{1261, 23, 71, State::kNormal}));
+  EXPECT_EQ(pb.readings[0], (Reading{1305, -3, 71, State::kCharging}));
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
   EXPECT_FALSE(std::filesystem::exists(a)) << "bm6-sim left its socket behind";
 }
 
 TEST(SimDevice, CycleSwingsTheValuesAroundTheConfiguredOnes) {
   sim::SimDevice d;
-  d.reading = {1300, 20, 50, Bm6State::kNormal};
+  d.reading = {1300, 20, 50, State::kNormal};
   EXPECT_EQ(sim::reading_at(d, 123s), d.reading);  // no cycle: constant
   d.cycle = 100s;
   const auto quarter = sim::reading_at(d, 25s), three_quarters = sim::reading_at(d, 75s);
@@ -240,8 +240,8 @@ TEST(SimDevice, CycleSwingsTheValuesAroundTheConfiguredOnes) {
   EXPECT_EQ(quarter.soc_percent, 65);
   EXPECT_EQ(three_quarters.centivolts, 1260);
   EXPECT_EQ(three_quarters.soc_percent, 35);
-  EXPECT_EQ(sim::reading_at(d, 10s).state, Bm6State::kCharging);  // rising
-  EXPECT_EQ(sim::reading_at(d, 60s).state, Bm6State::kNormal);    // falling
+  EXPECT_EQ(sim::reading_at(d, 10s).state, State::kCharging);  // rising
+  EXPECT_EQ(sim::reading_at(d, 60s).state, State::kNormal);    // falling
   EXPECT_EQ(quarter.temperature_c, 20);
 }
 
@@ -268,8 +268,8 @@ class ScriptedLinkTest : public ::testing::Test {
                                                     return {{att::kExchangeMtuRsp, 23, 0}};
                                                   return respond(pdu);
                                                 });
-    link = std::make_unique<Bm6Link>(loop, std::move(pair.ours), codec, Bm6Link::Options{},
-                                     probe.handlers());
+    link =
+        std::make_unique<Bm6Link>(loop, std::move(pair.ours), Bm6Link::Options{}, probe.handlers());
     if (!done) done = [&] { return probe.closed; };
     loop.run_until([&] { return probe.closed || done(); }, 2s);
     loop.run_until([] { return false; }, 20ms);  // anything that follows
@@ -374,7 +374,7 @@ TEST_F(ScriptedLinkTest, WriteWithoutResponseOnlyCommandUsesWriteCommand) {
       [&] { return !probe.readings.empty(); });
   EXPECT_FALSE(probe.closed) << probe.reason;
   ASSERT_EQ(probe.readings.size(), 1u);
-  EXPECT_EQ(probe.readings[0], (Bm6Reading{1222, 5, 50, Bm6State::kLow}));
+  EXPECT_EQ(probe.readings[0], (Reading{1222, 5, 50, State::kLow}));
   EXPECT_EQ(link->stats().other_notifications, 1u);
   const Block command = codec.encrypt(live_data_request());
   EXPECT_EQ(peer->received().back(),

@@ -283,6 +283,29 @@ TEST(SimCommandLine, BadAndMissingValues) {
   EXPECT_EQ(negative.config->endpoints[0].device.reading.temperature_c, -4);
 }
 
+TEST(SimCommandLine, ModelsAndTheirStates) {
+  const auto r = parse({"--model", "bm2", "--state", "critical", "--socket", "a", "--model", "BM7",
+                        "--state", "low", "--socket", "b", "--socket", "c"});
+  ASSERT_TRUE(r.ok()) << r.error;
+  const auto& e = r.config->endpoints;
+  EXPECT_EQ(e[0].device.model, Family::kBm2);
+  EXPECT_EQ(e[0].device.reading.state, State::kCritical);
+  EXPECT_EQ(e[1].device.model, Family::kBm7);
+  EXPECT_EQ(e[2].device.model, Family::kBm7);
+  EXPECT_EQ(parse({"--socket", "d"}).config->endpoints[0].device.model, Family::kBm6);
+  // critical and floating are a BM2's, refused for the others whatever the order.
+  const auto refused = parse({"--state", "floating", "--socket", "a"});
+  EXPECT_NE(refused.error.find("a BM6 reports normal, low or charging; state floating is a "
+                               "BM2's (give --model bm2 before --socket)"),
+            std::string::npos)
+      << refused.error;
+  EXPECT_FALSE(parse({"--state", "critical", "--model", "bm7", "--socket", "a"}).ok());
+  EXPECT_TRUE(parse({"--state", "critical", "--model", "bm2", "--socket", "a"}).ok());
+  EXPECT_NE(parse({"--model", "bm8", "--socket", "a"}).error.find("'--model'"), std::string::npos);
+  EXPECT_NE(parse({"--model", "bm2", "--voltage", "41", "--socket", "a"}).error.find("40.95 V"),
+            std::string::npos);
+}
+
 TEST(SimCommandLine, Faults) {
   auto r = parse({"--fault", "never-accept:3", "--socket", "a"});
   ASSERT_TRUE(r.ok()) << r.error;

@@ -59,9 +59,14 @@ int main(int argc, char** argv) {
         std::printf("bm6-sim: %s: central %s\n", name.c_str(), event);
         std::fflush(stdout);
       });
-      std::printf("bm6-sim: serving %s (%.2f V, %d C, %u %%, %s, every %.2f s)\n", name.c_str(),
-                  device.reading.volts(), device.reading.temperature_c, device.reading.soc_percent,
-                  to_string(device.reading.state), device.period.count() / 1000.0);
+      // A BM2 sends no temperature.
+      const std::string temperature = device.model == Family::kBm2 || !device.reading.temperature_c
+                                          ? ""
+                                          : std::to_string(*device.reading.temperature_c) + " C, ";
+      std::printf("bm6-sim: serving %s (%s, %.2f V, %s%u %%, %s, every %.2f s)\n", name.c_str(),
+                  to_string(device.model), device.reading.volts(), temperature.c_str(),
+                  device.reading.soc_percent, to_string(device.reading.state),
+                  device.period.count() / 1000.0);
     }
     std::fflush(stdout);
     loop.run();

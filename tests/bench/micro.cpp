@@ -72,14 +72,14 @@ void BM_ReceivePath(benchmark::State& state) {
   UniqueFd peer_side(::dup(fds[1]));
   sim::SimDevice device;
   device.period = std::chrono::hours(1);  // the peripheral stays quiet; we send the frames
-  sim::Bm6Peripheral peripheral(loop, UniqueFd(fds[1]), codec, device, [] {});
+  sim::Bm6Peripheral peripheral(loop, UniqueFd(fds[1]), device, [] {});
   ReadingSlot slot;
   std::uint64_t readings = 0;
   Bm6Link::Options options;
   options.stream_timeout = std::chrono::hours(1);
-  Bm6Link link(loop, UniqueFd(fds[0]), codec, options,
+  Bm6Link link(loop, UniqueFd(fds[0]), options,
                {nullptr,
-                [&](const Bm6Reading& r, std::chrono::system_clock::time_point at) {
+                [&](const Reading& r, std::chrono::system_clock::time_point at) {
                   slot.store({r, at, std::nullopt});
                   ++readings;
                 },
@@ -97,7 +97,7 @@ void BM_ReceivePath(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations() * kBatch);
   const auto& stats = link.stats();
-  if (stats.rejected_total() != stats.rejected[static_cast<int>(FrameRejection::kAcknowledgement)])
+  if (stats.rejected_total() != stats.rejected[static_cast<int>(LiveRejection::kAcknowledgement)])
     state.SkipWithError("frames were rejected");
 }
 BENCHMARK(BM_ReceivePath)->UseRealTime();
@@ -110,7 +110,7 @@ void BM_ReadDispatch(benchmark::State& state) {
   const std::string device = "van";
   const cdtime_t interval = plugin::to_cdtime(std::chrono::milliseconds(1000));
   for (auto _ : state) {
-    slot.store({kReading, now, std::nullopt});
+    slot.store({to_reading(kReading), now, std::nullopt});
     if (auto r = slot.take(now - std::chrono::seconds(1)))
       plugin::dispatch_reading(device, *r, interval);
   }

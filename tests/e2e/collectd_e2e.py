@@ -69,7 +69,9 @@ class E2E(E2ECase):
         rows = c.rows("van", "voltage")
         self.assertFalse([t for t, _ in rows if killed + 0.5 < t < restarted],
                          "values were written while the device was gone")
-        self.assertEqual(len(c.log_lines('device "van"')), 3, c.log_lines('device "van"'))  # log lines
+        # Link lines (connected, lost, back); the model is said once more, by itself.
+        self.assertEqual(len(c.log_lines('device "van" (')), 3, c.log_lines('device "van"'))
+        self.assertEqual(len(c.log_lines('device "van" is a BM6')), 1)
         self.assertEqual(len([l for l in c.log_lines("link lost") if "bm6 plugin:" in l]), 1)
         self.assertEqual(len([l for l in c.log_lines("is back") if "bm6 plugin:" in l]), 1)
         # collectd notifications, as the logfile plugin writes them: one each way.

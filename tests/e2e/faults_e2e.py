@@ -59,8 +59,8 @@ class Faults(E2ECase):
             # Nothing bogus: every value written is the device's own.
             self.assertEqual({v for _, v in rows}, {volts}, name)
             self.assertTrue(all(0 <= v <= 100 for _, v in c.rows(name, "percent-charged")), name)
-            # Each device says it went and came back at most once.
-            lines = [l for l in c.log_lines(f'device "{name}"') if "bm6 plugin:" in l]
+            # Each device says it went and came back at most once (and what model it is).
+            lines = [l for l in c.log_lines(f'device "{name}" (') if "bm6 plugin:" in l]
             self.assertLessEqual(len(lines), 3, lines)
         # The healthy one kept its pace while the others misbehaved.
         self.assertGreaterEqual(len(c.rows("healthy", "voltage")), int(elapsed) - 3)
@@ -70,7 +70,7 @@ class Faults(E2ECase):
         # The flapper: connected, lost, back, and nothing more while it keeps flapping (the
         # first summary is due two minutes in); one FAILURE and one OKAY notification.
         losses = flapper.events("disconnected")
-        flapper_lines = [l for l in c.log_lines('device "flapper"') if "bm6 plugin:" in l]
+        flapper_lines = [l for l in c.log_lines('device "flapper" (') if "bm6 plugin:" in l]
         notifications = [l for l in c.log_lines("Notification: severity =")
                          if "plugin_instance = flapper" in l]
         failures = [l for l in notifications if "severity = FAILURE" in l]

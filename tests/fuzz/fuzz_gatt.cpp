@@ -9,14 +9,13 @@
 #include "device/bm6_link.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  static bm6::Bm6Codec codec;
   bm6::EventLoop loop;
   int fds[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) != 0) return 0;
   bm6::UniqueFd peer(fds[1]);
   bool closed = false;
   auto link = std::make_unique<bm6::Bm6Link>(
-      loop, bm6::UniqueFd(fds[0]), codec, bm6::Bm6Link::Options{},
+      loop, bm6::UniqueFd(fds[0]), bm6::Bm6Link::Options{},
       bm6::Bm6Link::Handlers{nullptr, nullptr, [&](const std::string&) { closed = true; },
                              nullptr});
   std::size_t i = 0;

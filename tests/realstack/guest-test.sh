@@ -150,6 +150,37 @@ kill $COLLECTD; wait $COLLECTD
 status=$?
 [ $status = 0 ] || fail "collectd exited with $status"
 cp "$RUN/collectd.log" "$OUT/"
-echo "first_value_s=$(echo "$T_FIRST - $T_COLLECTD" | bc)" >"$OUT/metrics"
+grep -q 'device "van" is a BM6' "$RUN/collectd.log" || fail "collectd did not log the model"
+
+# 5. The other families, one after another on the one peripheral address: bm6-sim as a BM2,
+# then a BM7, each read by bm6ctl with the model detected (auto).
+read_family() {  # MODEL EXPECTED-JSON SIM-OPTIONS...
+  local model=$1 expected=$2
+  shift 2
+  kill $SIM 2>/dev/null; wait $SIM 2>/dev/null
+  "$B/tools/bm6-sim" --model "$model" "$@" --l2cap hci0 >"$OUT/sim-$model.log" 2>&1 &
+  SIM=$!
+  wait_for 5 grep -q "serving l2cap:hci0" "$OUT/sim-$model.log" || fail "bm6-sim --model $model did not start"
+  mgmt --index 0 add-adv -u FFF0 -c -g -n 1 >/dev/null 2>&1 || true
+  local t0
+  t0=$(now)
+  "$B/tools/bm6ctl" read "$PERIPHERAL" --adapter hci1 --timeout 15 --json >"$OUT/read-$model.json" 2>&1 ||
+    fail "bm6ctl read ($model): $(cat "$OUT/read-$model.json")"
+  grep -q "$expected" "$OUT/read-$model.json" || fail "bm6ctl read ($model) printed $(cat "$OUT/read-$model.json")"
+  READ_S=$(echo "$(now) - $t0" | bc)
+  say "bm6ctl read ($model, detected) in $READ_S s: $(cat "$OUT/read-$model.json")"
+}
+read_family bm2 '"model":"BM2","voltage":12.71,"soc":87,"state":"floating","rssi":' \
+  --period 0.5 --voltage 12.71 --soc 87 --state floating
+READ_BM2=$READ_S
+read_family bm7 '"model":"BM7","voltage":11.94,"temperature":-7,"soc":23,"state":"low","rssi":' \
+  --period 0.5 --voltage 11.94 --temperature -7 --soc 23 --state low
+READ_BM7=$READ_S
+
+{
+  echo "first_value_s=$(echo "$T_FIRST - $T_COLLECTD" | bc)"
+  echo "read_bm2_s=$READ_BM2"
+  echo "read_bm7_s=$READ_BM7"
+} >"$OUT/metrics"
 say "PASS"
 exit 0

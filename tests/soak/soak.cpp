@@ -71,7 +71,7 @@ int main(int argc, char** argv) {
   std::mt19937 rng(12345);
   auto sim_device = [&](int i) {
     sim::SimDevice d;
-    d.reading = {volts[i], 20, 50, Bm6State::kNormal};
+    d.reading = {volts[i], 20, 50, State::kNormal};
     d.period = 20ms;
     // Every fault but never-accept, which would only ever leave the device out.
     d.fault = static_cast<sim::Fault>(rng() % (static_cast<int>(sim::Fault::kLate) + 1));
@@ -107,7 +107,7 @@ int main(int argc, char** argv) {
     for (int k = 0; k < 20; ++k) sim_loop.run_once(10ms);
     for (int i = 0; i < kDevices; ++i) {
       sim::SimDevice d;
-      d.reading = {volts[i], 20, 50, Bm6State::kNormal};
+      d.reading = {volts[i], 20, 50, State::kNormal};
       d.period = 20ms;
       servers[i] = std::make_unique<sim::Bm6SimServer>(sim_loop, options[i].address.substr(5), d);
     }

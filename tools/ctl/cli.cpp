@@ -29,6 +29,7 @@ enum Opt : int {
   kVersion = 256,
   kAll,
   kAddressType,
+  kModel,
 };
 
 const option kLongOptions[] = {
@@ -39,6 +40,7 @@ const option kLongOptions[] = {
     {"json", no_argument, nullptr, kJson},
     {"all", no_argument, nullptr, kAll},
     {"address-type", required_argument, nullptr, kAddressType},
+    {"model", required_argument, nullptr, kModel},
     {nullptr, 0, nullptr, 0},
 };
 // Leading '-': non-options come back in order as 1 (options anywhere, whatever
@@ -58,6 +60,7 @@ bool applies(int opt, Verb verb) {
     case kAll:
       return verb == Verb::kScan;
     case kAddressType:
+    case kModel:
       return verb == Verb::kRead;
     default:
       return true;
@@ -247,6 +250,16 @@ Parsed parse(const std::vector<std::string>& args) {
           return UsageError{g.written + ": " + quoted(g.value) + " is not public or random", verb};
         cmd.random_address = g.value == "random";
         break;
+      case kModel:
+        if (g.value == "auto") {
+          cmd.model.reset();
+        } else if (const auto family = parse_family(g.value)) {
+          cmd.model = family;
+        } else {
+          return UsageError{g.written + ": " + quoted(g.value) + " is not auto, bm6, bm7 or bm2",
+                            verb};
+        }
+        break;
     }
   }
   const std::vector<std::string> operands(positional.begin() + 1, positional.end());
@@ -295,7 +308,7 @@ constexpr const char* kScanSynopsis =
     "Usage: bm6ctl scan [--adapter hciN|unix:DIR] [--timeout S] [--all] [--json]\n";
 constexpr const char* kReadSynopsis =
     "Usage: bm6ctl read ADDRESS [--adapter hciN] [--address-type public|random]\n"
-    "                         [--timeout S] [--json]\n";
+    "                         [--model M] [--timeout S] [--json]\n";
 
 constexpr const char* kScanOptions =
     "  -i, --adapter=hciN   the Bluetooth adapter (default: the first that is up)\n"
@@ -315,8 +328,11 @@ constexpr const char* kReadOptions =
     "                       the monitor's LE address type (default public)\n"
     "  -t, --timeout=S      give up after S seconds in all, more than 0 and at most 3600\n"
     "                       (default 20)\n"
-    "  -j, --json           print the reading as one JSON object: address, voltage,\n"
-    "                       temperature, soc, state, and rssi where there is a radio\n"
+    "      --model=auto|bm6|bm7|bm2\n"
+    "                       the monitor's family (default auto: detected on the link)\n"
+    "  -j, --json           print the reading as one JSON object: address, model,\n"
+    "                       voltage, temperature (not for a BM2, which has no sensor),\n"
+    "                       soc, state, and rssi where there is a radio\n"
     "  -h, --help           show this help and exit\n";
 
 }  // namespace
@@ -343,8 +359,8 @@ std::string help_text(std::optional<Verb> verb) {
              "Commands:\n"
              "  scan [--adapter hciN|unix:DIR] [--timeout S] [--all] [--json]\n"
              "                       list nearby BM6 monitors\n"
-             "  read ADDRESS [--adapter hciN] [--address-type public|random] [--timeout S]\n"
-             "       [--json]\n"
+             "  read ADDRESS [--adapter hciN] [--address-type public|random] [--model M]\n"
+             "       [--timeout S] [--json]\n"
              "                       connect, print one reading, disconnect\n"
              "  help [COMMAND]       show the help of bm6ctl or of COMMAND\n\n"
              "Options:\n"

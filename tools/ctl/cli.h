@@ -10,6 +10,8 @@
 #include <variant>
 #include <vector>
 
+#include "protocol/family.h"
+
 namespace bm6::ctl {
 
 // Exit status, as --help documents it.
@@ -28,6 +30,7 @@ struct Command {
   std::string adapter;          // "hciN"; empty: the first adapter that is up; scan: "unix:DIR"
   std::string address;          // read: "AA:BB:CC:DD:EE:FF" (normalised) or "unix:/path"
   bool random_address = false;  // read --address-type random
+  std::optional<Family> model;  // read --model; unset: detected
   bool all = false;             // scan --all
   bool json = false;
   double timeout_s = 0;  // the verb's default unless --timeout

@@ -34,10 +34,14 @@ std::string format_seconds(double s) {
 
 void print_line(const std::string& line) { std::fputs((line + "\n").c_str(), stdout); }
 
-// Named "BM6" or advertising the monitor's service FFF0.
+// Named as a BM6, BM7 ("BM300 Pro") or BM2 ("BM2", "Battery Monitor", "ZX-1689") is, or
+// advertising the monitors' service FFF0.
 bool looks_like_bm6(const scan::FoundDevice& d) {
-  return d.advert.name == "BM6" || std::find(d.advert.uuids16.begin(), d.advert.uuids16.end(),
-                                             0xfff0) != d.advert.uuids16.end();
+  const std::string& n = d.advert.name;
+  if (n == "BM6" || n == "BM300 Pro" || n == "BM2" || n == "Battery Monitor" || n == "ZX-1689")
+    return true;
+  return std::find(d.advert.uuids16.begin(), d.advert.uuids16.end(), 0xfff0) !=
+         d.advert.uuids16.end();
 }
 
 enum class Probe { kListening, kNotListening, kNoPermission, kNotSeqpacket };
@@ -146,7 +150,6 @@ int run_read(const Command& cmd) {
   options.timeout = limit;
   EventLoop loop;
   Adapters adapters(loop);
-  Bm6Codec codec;
   std::string error;
   auto connector = make_connector(loop, options, &adapters, error);
   if (!connector) {
@@ -154,7 +157,8 @@ int run_read(const Command& cmd) {
     return kExitUsage;
   }
   std::unique_ptr<Bm6Link> link;
-  std::optional<Bm6Reading> reading;
+  std::optional<Reading> reading;
+  std::optional<Family> model;
   std::optional<int> rssi;
   bool finished = false;
   Timer rssi_wait(loop);
@@ -165,9 +169,10 @@ int run_read(const Command& cmd) {
       return;
     }
     Bm6Link::Handlers h;
-    h.on_reading = [&](const Bm6Reading& r, std::chrono::system_clock::time_point) {
+    h.on_reading = [&](const Reading& r, std::chrono::system_clock::time_point) {
       if (reading) return;
       reading = r;
+      model = link->family();
       // The signal strength too, where there is a radio; the answer takes a moment.
       const int link_fd = link->bearer().fd();
       if (!connector->read_rssi(link_fd, [&](int dbm) {
@@ -185,7 +190,9 @@ int run_read(const Command& cmd) {
       error = explain_link_closed(reason, link->bearer().stats().pdus_in);
       finished = true;
     };
-    link = std::make_unique<Bm6Link>(loop, std::move(fd), codec, Bm6Link::Options{}, h);
+    Bm6Link::Options link_options;
+    link_options.family = cmd.model;  // unset: detected
+    link = std::make_unique<Bm6Link>(loop, std::move(fd), link_options, h);
   });
   if (!loop.run_until([&] { return finished; }, limit) && !reading)
     error = "no reading within " + format_seconds(cmd.timeout_s) + " s";
@@ -195,7 +202,7 @@ int run_read(const Command& cmd) {
     print_error(cmd.address + ": " + error);
     return is_permission_error(error) ? kExitNotPermitted : kExitFailed;
   }
-  print_line(reading_line(cmd.address, *reading, rssi, cmd.json));
+  print_line(reading_line(cmd.address, *model, *reading, rssi, cmd.json));
   return kExitOk;
 }
 

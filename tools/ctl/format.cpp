@@ -39,18 +39,21 @@ std::string scan_socket_row(const std::string& address, bool json) {
   return json ? "{\"address\":" + json_string(address) + "}" : terminal_safe(address);
 }
 
-std::string reading_line(const std::string& address, const Bm6Reading& r, std::optional<int> rssi,
-                         bool json) {
+std::string reading_line(const std::string& address, Family model, const Reading& r,
+                         std::optional<int> rssi, bool json) {
   char values[160];
   if (json) {
-    std::snprintf(values, sizeof values,
-                  "\"voltage\":%.2f,\"temperature\":%d,\"soc\":%u,\"state\":\"%s\"", r.volts(),
-                  r.temperature_c, r.soc_percent, to_string(r.state));
+    const std::string temperature =
+        r.temperature_c ? ",\"temperature\":" + std::to_string(*r.temperature_c) : "";
+    std::snprintf(
+        values, sizeof values, "\"model\":\"%s\",\"voltage\":%.2f%s,\"soc\":%u,\"state\":\"%s\"",
+        to_string(model), r.volts(), temperature.c_str(), r.soc_percent, to_string(r.state));
     return "{\"address\":" + json_string(address) + "," + values +
            (rssi ? ",\"rssi\":" + std::to_string(*rssi) : "") + "}";
   }
-  std::snprintf(values, sizeof values, "%.2f V, %d C, %u %%, %s", r.volts(), r.temperature_c,
-                r.soc_percent, to_string(r.state));
+  const std::string temperature = r.temperature_c ? std::to_string(*r.temperature_c) + " C, " : "";
+  std::snprintf(values, sizeof values, "%s, %.2f V, %s%u %%, %s", to_string(model), r.volts(),
+                temperature.c_str(), r.soc_percent, to_string(r.state));
   return terminal_safe(address) + ": " + values +
          (rssi ? ", " + std::to_string(*rssi) + " dBm" : "");
 }

@@ -5,7 +5,7 @@
 #include <optional>
 #include <string>
 
-#include "protocol/bm6_frame.h"
+#include "protocol/family.h"
 #include "transport/mgmt_scan.h"
 
 namespace bm6::ctl {
@@ -15,8 +15,9 @@ std::string scan_header();
 std::string scan_row(const scan::FoundDevice& d, bool json);
 // One listening simulator socket found by scan --adapter unix:DIR.
 std::string scan_socket_row(const std::string& address, bool json);
-// The reading of read.
-std::string reading_line(const std::string& address, const Bm6Reading& r, std::optional<int> rssi,
-                         bool json);
+// The reading of read: "ADDR: BM7, 11.94 V, -7 C, 23 %, low[, -71 dBm]", or JSON with "model"
+// before "voltage"; a reading without temperature (a BM2) has none in either.
+std::string reading_line(const std::string& address, Family model, const Reading& r,
+                         std::optional<int> rssi, bool json);
 
 }  // namespace bm6::ctl

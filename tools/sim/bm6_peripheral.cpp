@@ -29,23 +29,36 @@ AttBearer::Options bearer_options(const SimDevice& device) {
 
 }  // namespace
 
-Bm6Reading reading_at(const SimDevice& device, std::chrono::steady_clock::duration elapsed) {
+Reading reading_at(const SimDevice& device, std::chrono::steady_clock::duration elapsed) {
   if (device.cycle.count() <= 0) return device.reading;
   const double phase = 2 * M_PI * std::chrono::duration<double>(elapsed).count() /
                        std::chrono::duration<double>(device.cycle).count();
-  Bm6Reading r = device.reading;
+  Reading r = device.reading;
   r.centivolts = static_cast<std::uint16_t>(std::max(0.0, r.centivolts + 40 * std::sin(phase)));
   r.soc_percent =
       static_cast<std::uint8_t>(std::clamp(r.soc_percent + 15 * std::sin(phase), 0.0, 100.0));
-  r.state = std::cos(phase) > 0 ? Bm6State::kCharging : r.state;
+  r.state = std::cos(phase) > 0 ? State::kCharging : r.state;
   return r;
 }
 
-Bm6Database make_bm6_database(std::uint16_t first_handle) {
+const char* gap_name(Family model) {
+  switch (model) {
+    case Family::kBm7:
+      return "BM300 Pro";
+    case Family::kBm2:
+      return "BM2";
+    case Family::kBm6:
+      break;
+  }
+  return "BM6";
+}
+
+Bm6Database make_bm6_database(std::uint16_t first_handle, const std::string& name) {
   DatabaseBuilder b(first_handle);
   Bm6Database db;
   b.service(Uuid(0x1800));
-  b.characteristic(Uuid(0x2a00), att::kPropRead, {'B', 'M', '6'});
+  b.characteristic(Uuid(0x2a00), att::kPropRead,
+                   std::vector<std::uint8_t>(name.begin(), name.end()));
   b.characteristic(Uuid(0x2a01), att::kPropRead, {0x00, 0x00});
   b.service(att::kGattService);
   db.service_changed = b.characteristic(att::kServiceChanged, att::kPropIndicate, {0, 0, 0, 0});
@@ -69,13 +82,13 @@ Bm6Database make_bm6_database(std::uint16_t first_handle) {
 
 // --- one connection ---
 
-Bm6Peripheral::Bm6Peripheral(EventLoop& loop, UniqueFd conn, Bm6Codec& codec,
-                             const SimDevice& device, std::function<void()> on_closed)
-    : codec_(codec),
-      device_(device),
+Bm6Peripheral::Bm6Peripheral(EventLoop& loop, UniqueFd conn, const SimDevice& device,
+                             std::function<void()> on_closed)
+    : device_(device),
+      codec_(device.model),
       plan_(device.fault),
       on_closed_(std::move(on_closed)),
-      db_(make_bm6_database(device.first_handle)),
+      db_(make_bm6_database(device.first_handle, gap_name(device.model))),
       server_(db_.attributes),
       bearer_(loop, std::move(conn), bearer_options(device)),
       stream_timer_(loop),
@@ -143,7 +156,10 @@ void Bm6Peripheral::answer(std::uint8_t opcode, std::span<const std::uint8_t> pa
   auto rsp = server_.answer(opcode, params, bearer_.mtu());
   const bool written = rsp[0] == att::kWriteRsp;
   bearer_.respond(std::move(rsp));
-  if (cccd_write && written && notify_ && bearer_.is_open()) after_cccd_enabled();
+  if (cccd_write && written && notify_ && bearer_.is_open()) {
+    after_cccd_enabled();
+    if (device_.model == Family::kBm2 && bearer_.is_open()) start_stream();  // unasked
+  }
 }
 
 std::uint8_t Bm6Peripheral::on_write(const GattAttribute& a, std::span<const std::uint8_t> value) {
@@ -163,14 +179,22 @@ std::uint8_t Bm6Peripheral::on_write(const GattAttribute& a, std::span<const std
   return 0;
 }
 
+void Bm6Peripheral::start_stream() {
+  if (!device_.streams) return;
+  // The first reading comes soon, then one every period.
+  stream_timer_.start(std::min(device_.period, std::chrono::milliseconds(100)),
+                      [this] { on_period(); });
+}
+
 void Bm6Peripheral::on_command(const Block& plaintext) {
+  // A BM2 needs no request (its history request is not simulated); BM6 and BM7 decrypt
+  // under their own key, so a request under another family's key is unknown to them.
+  if (device_.model == Family::kBm2) return;
   switch (classify_command(plaintext)) {
     case CommandKind::kLiveData: {
       if (!device_.streams) return;
       notify(encode_acknowledgement());
-      // The first reading comes soon after the request, then one every period.
-      stream_timer_.start(std::min(device_.period, std::chrono::milliseconds(100)),
-                          [this] { on_period(); });
+      start_stream();
       return;
     }
     case CommandKind::kVersion:
@@ -182,8 +206,11 @@ void Bm6Peripheral::on_command(const Block& plaintext) {
 }
 
 void Bm6Peripheral::on_period() {
-  const Block frame =
-      encode_live_frame(reading_at(device_, std::chrono::steady_clock::now() - device_.epoch));
+  // The CLI keeps readings within what the model's frame carries; one that is not (a cycle
+  // swinging past a BM2's 40.95 V) is sent as the configured reading.
+  const Reading now = reading_at(device_, std::chrono::steady_clock::now() - device_.epoch);
+  const auto encoded = encode_live(device_.model, now);
+  const Block frame = encoded ? *encoded : encode_live(device_.model, device_.reading).value();
   ++ticks_;
   switch (plan_.at_tick(ticks_)) {
     case TickAction::kDrop:
@@ -231,7 +258,7 @@ void Bm6Peripheral::send_garbage(Garbage kind, const Block& frame) {
       notify(encode_acknowledgement());
       return;
     case Garbage::kAllZero:
-      notify(encode_live_frame({0, 0, 0, Bm6State::kNormal}));
+      notify(encode_live(device_.model, {0, 0, 0, State::kNormal}).value());
       return;
   }
 }
@@ -334,12 +361,12 @@ void Bm6SimServer::on_accept() {
     // A firmware update between connections: every handle moves.
     if (device_.fault == Fault::kFirmwareUpdate)
       device.first_handle = static_cast<std::uint16_t>(1 + 3 * (connections_ - 1));
-    peripheral_ = std::make_unique<Bm6Peripheral>(loop_, std::move(conn), codec_, device,
-                                                  [this, self = self_.ref()] {
-                                                    if (!self.alive()) return;
-                                                    peripheral_.reset();
-                                                    tell("disconnected");
-                                                  });
+    peripheral_ =
+        std::make_unique<Bm6Peripheral>(loop_, std::move(conn), device, [this, self = self_.ref()] {
+          if (!self.alive()) return;
+          peripheral_.reset();
+          tell("disconnected");
+        });
     tell("connected");
     if (!self.alive()) return;
   }

@@ -1,6 +1,6 @@
-// A simulated BM6: the monitor's attribute database served by the generic ATT server
-// procedures (attribute_server.h) on an AttBearer, the encrypted live-data protocol, the
-// fault plan (fault.h), and one central at a time. Serves Unix SEQPACKET sockets (one
+// A simulated BM6, BM7 or BM2 (SimDevice::model): the monitor's attribute database served by the
+// generic ATT server procedures (attribute_server.h) on an AttBearer, the encrypted live-data
+// protocol, the fault plan (fault.h), and one central at a time. Serves Unix SEQPACKET sockets (one
 // datagram = one ATT PDU, as on an L2CAP ATT channel) or a listening L2CAP socket.
 #pragma once
 
@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "protocol/bm6_frame.h"
+#include "protocol/family.h"
 #include "tools/sim/attribute_server.h"
 #include "tools/sim/fault.h"
 #include "tools/sim/unix_listener.h"
@@ -25,7 +26,10 @@
 namespace bm6::sim {
 
 struct SimDevice {
-  Bm6Reading reading{1340, 23, 100, Bm6State::kNormal};
+  // BM6 and BM7 stream after the live-data request under their own key (and ignore one
+  // under another); a BM2 streams once notifications are on and ignores requests.
+  Family model = Family::kBm6;
+  Reading reading{1340, 23, 100, State::kNormal};  // a BM2 sends no temperature
   std::chrono::milliseconds period{1000};
   std::uint16_t mtu = att::kDefaultMtu;  // the server's rx MTU
   bool streams = true;                   // false: takes the command, never notifies
@@ -42,7 +46,7 @@ struct SimDevice {
 };
 
 // The reading a device shows `elapsed` after the simulator started.
-Bm6Reading reading_at(const SimDevice& device, std::chrono::steady_clock::duration elapsed);
+Reading reading_at(const SimDevice& device, std::chrono::steady_clock::duration elapsed);
 
 // The attribute layout of a BM6 as a phone sees it: GAP, GATT (with Service Changed), a
 // 128-bit vendor service, then FFF0 with FFF1..FFF5; FFF4 has a user description before
@@ -55,7 +59,9 @@ struct Bm6Database {
   std::uint16_t data = 0;
   std::uint16_t data_cccd = 0;
 };
-Bm6Database make_bm6_database(std::uint16_t first_handle = 1);
+// `name`: the GAP device name ("BM6", "BM300 Pro" for a BM7, "BM2").
+Bm6Database make_bm6_database(std::uint16_t first_handle = 1, const std::string& name = "BM6");
+const char* gap_name(Family model);
 
 // One connection: answers ATT requests, streams encrypted frames once asked to.
 class Bm6Peripheral {
@@ -66,7 +72,7 @@ class Bm6Peripheral {
     std::uint64_t frames_sent = 0;
   };
   // `on_closed` runs from the loop once the link is gone; it may destroy the peripheral.
-  Bm6Peripheral(EventLoop& loop, UniqueFd conn, Bm6Codec& codec, const SimDevice& device,
+  Bm6Peripheral(EventLoop& loop, UniqueFd conn, const SimDevice& device,
                 std::function<void()> on_closed);
   Bm6Peripheral(const Bm6Peripheral&) = delete;
   Bm6Peripheral& operator=(const Bm6Peripheral&) = delete;
@@ -85,11 +91,12 @@ class Bm6Peripheral {
   void on_period();  // one stream period: a frame, or the fault's doing
   void send_garbage(Garbage kind, const Block& frame);
   void after_cccd_enabled();
+  void start_stream();
   void notify(const Block& plaintext);
   void close(const std::string& why);
 
-  Bm6Codec& codec_;
   SimDevice device_;
+  FamilyCodec codec_;  // the model's key
   FaultPlan plan_;
   std::function<void()> on_closed_;
   Bm6Database db_;
@@ -148,7 +155,6 @@ class Bm6SimServer {
   UnixListener unix_;
   UniqueFd listen_;  // the L2CAP listener, when serving one
   int listen_fd_ = -1;
-  Bm6Codec codec_;
   std::unique_ptr<Bm6Peripheral> peripheral_;
   std::map<int, UniqueFd> held_;
   std::function<void(const char*)> observer_;

@@ -13,8 +13,9 @@ namespace bm6::sim {
 
 namespace {
 
-const std::set<std::string> kValueOptions = {"--voltage", "--temperature", "--soc",   "--state",
-                                             "--period",  "--mtu",         "--cycle", "--fault"};
+const std::set<std::string> kValueOptions = {"--voltage", "--temperature", "--soc",
+                                             "--state",   "--period",      "--mtu",
+                                             "--cycle",   "--fault",       "--model"};
 
 std::string quote(const std::string& s) { return "'" + s + "'"; }
 
@@ -42,12 +43,22 @@ std::optional<double> number(const std::string& opt, const std::string& value, d
 bool apply_value(const std::string& opt, const std::string& value, SimDevice& d,
                  std::string& error) {
   if (opt == "--state") {
-    const auto state = parse_state(value);
+    const auto state = parse_state_name(value);
     if (!state) {
-      error = "option '--state': \"" + value + "\" is not normal, low or charging";
+      error =
+          "option '--state': \"" + value + "\" is not normal, low, charging, critical or floating";
       return false;
     }
     d.reading.state = *state;
+    return true;
+  }
+  if (opt == "--model") {
+    const auto model = parse_family(value);
+    if (!model) {
+      error = "option '--model': \"" + value + "\" is not bm6, bm7 or bm2";
+      return false;
+    }
+    d.model = *model;
     return true;
   }
   if (opt == "--fault") {
@@ -106,6 +117,18 @@ bool apply_value(const std::string& opt, const std::string& value, SimDevice& d,
 
 ParseResult fail(std::string error) { return ParseResult{std::nullopt, std::move(error)}; }
 
+// What the model's frame cannot carry, as an error for the endpoint `opt` VALUE; "" if none.
+std::string check_model(const SimDevice& d, const std::string& opt, const std::string& value) {
+  const std::string where = "option " + quote(opt) + " " + value + ": ";
+  const bool bm2 = d.model == Family::kBm2;
+  if (!bm2 && (d.reading.state == State::kCritical || d.reading.state == State::kFloating))
+    return where + "a " + to_string(d.model) + " reports normal, low or charging; state " +
+           to_string(d.reading.state) + " is a BM2's (give --model bm2 before " + opt + ")";
+  if (bm2 && d.reading.centivolts > 4095)
+    return where + "a BM2 reports at most 40.95 V (its frame has 12 bits for the voltage)";
+  return "";
+}
+
 }  // namespace
 
 ParseResult parse_command_line(const std::vector<std::string>& args) {
@@ -149,6 +172,7 @@ ParseResult parse_command_line(const std::vector<std::string>& args) {
       e.kind = opt == "--socket" ? Endpoint::Kind::kUnix : Endpoint::Kind::kL2cap;
       e.address = *value;
       e.device = current;
+      if (auto problem = check_model(current, opt, *value); !problem.empty()) return fail(problem);
       if (!seen.insert(e.name()).second)
         return fail("option " + quote(opt) + ": " + *value + " is given twice");
       config.endpoints.push_back(std::move(e));
@@ -170,8 +194,8 @@ ParseResult parse_command_line(const std::vector<std::string>& args) {
 
 std::string usage_text() {
   return "Usage: bm6-sim [OPTIONS] --socket PATH [[OPTIONS] --socket PATH ...]\n"
-         "Serves simulated BM6 battery monitors, one per --socket, over Unix SEQPACKET\n"
-         "sockets (one datagram per ATT PDU, like a Bluetooth LE ATT channel).\n"
+         "Serves simulated BM6, BM7 or BM2 battery monitors, one per --socket, over Unix\n"
+         "SEQPACKET sockets (one datagram per ATT PDU, like a Bluetooth LE ATT channel).\n"
          "Value options apply to every --socket/--l2cap that follows them; one after the\n"
          "last --socket/--l2cap is an error. --NAME=VALUE works as well as --NAME VALUE.\n\n"
          "  --socket PATH          serve one device at PATH (repeatable); a stale socket there\n"
@@ -180,7 +204,11 @@ std::string usage_text() {
          "  --voltage V            battery voltage in volts (default 13.40)\n"
          "  --temperature C        temperature in whole degrees Celsius (default 23)\n"
          "  --soc P                state of charge in percent, 0-100 (default 100)\n"
-         "  --state S              normal, low or charging (default normal)\n"
+         "  --model M              bm6, bm7 or bm2 (default bm6): BM6 and BM7 stream after\n"
+         "                         the live-data request under their own key, a BM2 once\n"
+         "                         notifications are on (it has no temperature)\n"
+         "  --state S              normal, low or charging; with --model bm2 also critical\n"
+         "                         or floating (default normal)\n"
          "  --period S             seconds between frames (default 1)\n"
          "  --mtu N                the server's ATT MTU, 23-517 (default 23)\n"
          "  --cycle S              swing the values through a charge cycle of S seconds\n"
