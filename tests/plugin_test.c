@@ -738,7 +738,7 @@ static void a_changed_reason_is_said_once_more(void **state) {
   close(phone);
   for (int i = 0; i < 100 && count_logs(LOG_INFO, "is back") == 0; i++) sleep_ms(20);
   stop_sim(sim);
-  if (count_logs(-1, "device \"taken\"") != 3) print_logs();
+  if (count_logs(-1, "device \"taken\" (") != 3) print_logs();
   assert_int_equal(count_logs(LOG_ERR, "device \"taken\" (unix:/tmp/bm6-plugin-cause-"), 2);
   assert_int_equal(count_logs(LOG_ERR, "is unreachable: no simulator socket"), 1);
   assert_int_equal(count_logs(LOG_ERR,
@@ -746,7 +746,8 @@ static void a_changed_reason_is_said_once_more(void **state) {
                               "closed the link at once: it is busy"),
                    1);
   assert_int_equal(count_logs(LOG_INFO, "device \"taken\" (unix:"), 1); /* back */
-  assert_int_equal(count_logs(-1, "device \"taken\""), 3);
+  assert_int_equal(count_logs(-1, "device \"taken\" ("), 3); /* link lines */
+  assert_int_equal(count_logs(LOG_INFO, "device \"taken\" is a BM6"), 1);
   pthread_mutex_lock(&log_lock);
   const int notifications = notified_num;
   pthread_mutex_unlock(&log_lock);
