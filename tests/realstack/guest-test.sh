@@ -26,7 +26,9 @@ fail() {
   find "$RUN/csv" -type f -exec sh -c 'echo "== $1"; tail -n 3 "$1"' _ {} \; >"$OUT/csv.txt" 2>&1
   exit 1
 }
-mgmt() { timeout 10 btmgmt "$@" </dev/null >/dev/null 2>&1; }
+# Not with stdin at EOF: btmgmt's shell then quits before the command's reply arrives, and
+# its status (and output) depends on that race.
+mgmt() { timeout 10 btmgmt "$@" >/dev/null 2>&1; }
 wait_for() {  # seconds, command...
   local limit=$1; shift
   local end=$(( $(date +%s) + limit ))
@@ -46,7 +48,13 @@ for attempt in 1 2 3; do
   kill $BTVIRT; wait $BTVIRT 2>/dev/null
 done
 [ $up = 1 ] || fail "btvirt did not create hci0 and hci1"
-for i in 0 1; do mgmt --index $i power on; mgmt --index $i le on; done
+# A controller shows in sysfs before its initialisation ends (slowly under emulation on a
+# busy host); until then mgmt commands fail. Ask again until both are powered with LE on.
+both_ready() {
+  for i in 0 1; do mgmt --index $i power on; mgmt --index $i le on; done
+  [ "$(timeout 10 btmgmt info 2>/dev/null | grep -c 'current settings: powered.* le')" = 2 ]
+}
+wait_for 30 both_ready || fail "the controllers did not power on with LE"
 mgmt --index 0 connectable on
 mgmt --index 0 name BM6
 # Advertise as a BM6 does: service FFF0 in the advertisement, the name in the scan response.
@@ -162,6 +170,10 @@ read_family() {  # MODEL EXPECTED-JSON SIM-OPTIONS...
   SIM=$!
   wait_for 5 grep -q "serving l2cap:hci0" "$OUT/sim-$model.log" || fail "bm6-sim --model $model did not start"
   mgmt --index 0 add-adv -u FFF0 -c -g -n 1 >/dev/null 2>&1 || true
+  # The kernel keeps an idle LE link about 2 s after its last socket closed; a connect in
+  # that time reuses it and is reset. Start with no link left over from the step before.
+  no_links() { ! timeout 10 btmgmt --index 1 con 2>/dev/null | grep -q '00:AA:01:00:00:00'; }
+  wait_for 10 no_links || say "a link to the peripheral is still up"
   local t0
   t0=$(now)
   "$B/tools/bm6ctl" read "$PERIPHERAL" --adapter hci1 --timeout 15 --json >"$OUT/read-$model.json" 2>&1 ||
