@@ -49,8 +49,10 @@ class ReadingSlot {
  public:
   std::atomic<std::uint64_t> frames_dropped{0};  // notifications that were not readings
   std::atomic<std::uint64_t> reconnects{0};      // connections after the first
+  std::atomic<std::uint64_t> stored{0};          // readings stored (benchmarks' frame count)
 
   void store(const TimedReading& r) {
+    stored.fetch_add(1, std::memory_order_relaxed);
     std::lock_guard lock(mutex_);
     latest_ = r;
   }

@@ -99,6 +99,7 @@ bool AttBearer::send_pdu(const std::vector<std::uint8_t>& pdu) {
     close("bug: outgoing " + std::string(att::opcode_name(pdu[0])) + " exceeds the ATT MTU");
     return false;
   }
+  loop_.note_syscalls();
   const ssize_t n = ::send(fd_.get(), pdu.data(), pdu.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
   if (n == static_cast<ssize_t>(pdu.size())) {
     ++stats_.pdus_out;
@@ -170,6 +171,7 @@ void AttBearer::on_events(std::uint32_t events) {
   if (events & (EPOLLERR | EPOLLHUP)) {
     int err = 0;
     socklen_t len = sizeof err;
+    loop_.note_syscalls();
     ::getsockopt(fd_.get(), SOL_SOCKET, SO_ERROR, &err, &len);
     close(err != 0 ? std::string("link lost: ") + std::strerror(err) : "link closed by peer");
     return;
@@ -183,6 +185,7 @@ void AttBearer::read_pdus() {
   std::array<std::uint8_t, att::kMaxMtu + 1> buf;
   // Bounded per wake-up so one chatty peer cannot starve the other devices on the loop.
   for (int i = 0; i < 32; ++i) {
+    loop_.note_syscalls();
     const ssize_t n = ::recv(fd_.get(), buf.data(), buf.size(), MSG_DONTWAIT | MSG_TRUNC);
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
