@@ -35,6 +35,10 @@ struct DeviceOptions {
   // A monitor sends about one PDU a second: a peer sending more than this many in a second
   // is flooding, and its link is closed (then backed off like any failure). 0: no limit.
   unsigned peer_pdu_limit = 100;
+  // How often the plugin reads the device (collectd's interval for it): the link's RSSI is
+  // asked as soon as the link is up, so that its first reading carries it, and then once
+  // per interval, the reading that goes out carrying the newest answer.
+  std::chrono::milliseconds read_interval{10000};
 };
 
 struct TimedReading {
@@ -123,7 +127,8 @@ class Bm6Device {
   void on_connected(UniqueFd fd, const std::string& error);
   void on_link_closed(const std::string& reason);
   void retry_later();
-  void ask_rssi();
+  void ask_rssi();      // once per read interval, from a reading
+  void ask_rssi_now();  // the link is up
   void emit(DeviceEvent event, const std::string& detail);
 
   EventLoop& loop_;
