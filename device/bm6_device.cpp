@@ -100,6 +100,9 @@ void Bm6Device::on_connected(UniqueFd fd, const std::string& error) {
   handlers.on_dropped = [this] { slot_->frames_dropped.fetch_add(1, std::memory_order_relaxed); };
   try {
     link_ = std::make_unique<Bm6Link>(loop_, std::move(fd), link_options, std::move(handlers));
+    // Asked now, the answer (a connection event or two) comes long before the set-up's
+    // seven round trips are done: the first reading carries it.
+    ask_rssi_now();
   } catch (const std::exception& e) {
     ++counters_.connect_failures;
     emit(DeviceEvent::kConnectFailed, e.what());
@@ -108,10 +111,15 @@ void Bm6Device::on_connected(UniqueFd fd, const std::string& error) {
 }
 
 void Bm6Device::ask_rssi() {
-  // At most once a second: one HCI command per device, answered within a connection event.
-  const auto now = std::chrono::steady_clock::now();
-  if (!link_ || now - rssi_asked_ < std::chrono::seconds(1)) return;
-  rssi_asked_ = now;
+  // Once per read interval: one HCI command, answered within a connection event, while a
+  // reading goes out per interval anyway. Readings never wait for it: each carries the
+  // newest answer there is.
+  if (!link_ || std::chrono::steady_clock::now() - rssi_asked_ < options_.read_interval) return;
+  ask_rssi_now();
+}
+
+void Bm6Device::ask_rssi_now() {
+  rssi_asked_ = std::chrono::steady_clock::now();
   Bm6Link* link = link_.get();
   connector_->read_rssi(link->bearer().fd(), [this, self = self_.ref(), link](int dbm) {
     // Dropped if the device, or the link it was asked for, is gone.

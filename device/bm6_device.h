@@ -39,6 +39,10 @@ struct DeviceOptions {
   std::optional<Family> model{};
   // Detection: how long to wait for a frame after one family's request before the next's.
   std::chrono::milliseconds detection_window{2000};
+  // How often the plugin reads the device (collectd's interval for it): the link's RSSI is
+  // asked as soon as the link is up, so that its first reading carries it, and then once
+  // per interval, the reading that goes out carrying the newest answer.
+  std::chrono::milliseconds read_interval{10000};
 };
 
 struct TimedReading {
@@ -53,8 +57,10 @@ class ReadingSlot {
  public:
   std::atomic<std::uint64_t> frames_dropped{0};  // notifications that were not readings
   std::atomic<std::uint64_t> reconnects{0};      // connections after the first
+  std::atomic<std::uint64_t> stored{0};          // readings stored (benchmarks' frame count)
 
   void store(const TimedReading& r) {
+    stored.fetch_add(1, std::memory_order_relaxed);
     std::lock_guard lock(mutex_);
     latest_ = r;
   }
@@ -128,7 +134,8 @@ class Bm6Device {
   void on_connected(UniqueFd fd, const std::string& error);
   void on_link_closed(const std::string& reason);
   void retry_later();
-  void ask_rssi();
+  void ask_rssi();      // once per read interval, from a reading
+  void ask_rssi_now();  // the link is up
   void emit(DeviceEvent event, const std::string& detail);
 
   EventLoop& loop_;

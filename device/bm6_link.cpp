@@ -15,7 +15,7 @@ Bm6Link::Bm6Link(EventLoop& loop, UniqueFd fd, Options options, Handlers handler
     on_notification(handle, v);
   });
   bearer_.set_indication_handler(
-      [this](std::uint16_t handle, std::span<const std::uint8_t>) { on_indication(handle); });
+      [this](std::uint16_t handle, std::span<const std::uint8_t> v) { on_indication(handle, v); });
   bearer_.set_closed_handler([this](const std::string& reason) {
     phase_ = Phase::kClosed;
     watchdog_.cancel();
@@ -39,47 +39,64 @@ std::uint64_t Bm6LinkStats::rejected_total() const {
 
 void Bm6Link::fail(const std::string& reason) { bearer_.close(reason); }
 
+// What a first connection asks, and why: one request at a time, each a round trip (one or
+// two connection events on the air). Counted against the simulator's BM6 database (MTU 23)
+// by SimulatorTest.FirstConnectionCostsSevenRequests (gatt_client_test); was 11 with discovery of
+// every service.
+//
+//   #  request                              why
+//   1  Exchange MTU                          the bearer's MTU (a peer may offer more; the
+//                                            MTU-drop fault acts here)
+//   2  Find By Type Value 0x2800 = FFF0      FFF0's handle range, by its UUID: one request
+//                                            where listing every service took four
+//   3  Read By Type 0x2803 over FFF0         FFF1..FFF3 (three declarations fit in MTU 23)
+//   4  Read By Type 0x2803, continued        FFF4 and FFF5: FFF4's descriptors end before
+//                                            FFF5's declaration, so that is enough: the
+//                                            rest of the service (to 0xffff) is not asked
+//   5  Find Information after FFF4           its user description and CCCD (2902), then
+//                                            stops: nothing after the CCCD is asked for
+//   6  Write Request CCCD = 0x0001           notifications on
+//   7  Write Request FFF3 = command          live data (a Write Command if FFF3 takes only
+//                                            those: then 6 requests)
+//
+// Not asked: the GATT service (0x1801) and its Service Changed characteristic, which cost
+// two requests more on every link (Find By Type Value 0x1801, Read By Type over it) to learn
+// a handle that matters only on a firmware update. The link enables no indication, so an
+// indication that comes anyway carrying a handle range is the server's Service Changed
+// (on_indication): rediscovery works without the handle.
 void Bm6Link::discover() {
   phase_ = Phase::kDiscovery;
   const auto gen = generation_;
-  gatt_.discover_primary_services(
+  gatt_.discover_primary_service_by_uuid(
+      kBm6Service,
       [this, gen](const std::string& err, std::vector<GattService> services) {
         if (!current(gen)) return;
         if (!err.empty()) return fail(err);
         on_services(std::move(services));
-      });
+      },
+      /*first_only=*/true);
 }
 
 void Bm6Link::on_services(std::vector<GattService> services) {
-  const auto bm6 = std::find_if(services.begin(), services.end(),
-                                [](const GattService& s) { return s.uuid == kBm6Service; });
-  if (bm6 == services.end())
+  if (services.empty())
     return fail("the device has no BM6 service (FFF0): is it a BM6 battery monitor?");
   const auto gen = generation_;
-  auto find_bm6_chars = [this, gen, service = *bm6] {
-    gatt_.discover_characteristics(
-        service, [this, gen](const std::string& err, std::vector<GattCharacteristic> chars) {
-          if (!current(gen)) return;
-          if (!err.empty()) return fail(err);
-          on_bm6_characteristics(std::move(chars));
-        });
+  // Enough once FFF3 and FFF4 are known and a declaration after FFF4 bounds its descriptors.
+  auto enough = [](const std::vector<GattCharacteristic>& found) {
+    const auto has = [&](const att::Uuid& u) {
+      return std::any_of(found.begin(), found.end(),
+                         [&](const GattCharacteristic& c) { return c.uuid == u; });
+    };
+    return has(kBm6Command) && has(kBm6Data) && found.back().uuid != kBm6Data;
   };
-  // Service Changed lives in the GATT service; knowing its handle lets us rediscover when
-  // the database changes under us (a firmware update).
-  const auto gatt = std::find_if(services.begin(), services.end(),
-                                 [](const GattService& s) { return s.uuid == att::kGattService; });
-  if (gatt == services.end()) return find_bm6_chars();
   gatt_.discover_characteristics(
-      *gatt,
-      [this, gen, find_bm6_chars](const std::string& err, std::vector<GattCharacteristic> chars) {
+      services.front(),
+      [this, gen](const std::string& err, std::vector<GattCharacteristic> chars) {
         if (!current(gen)) return;
-        // Optional: a peer that will not list it still works, just without rediscovery.
-        if (err.empty()) {
-          for (const auto& c : chars)
-            if (c.uuid == att::kServiceChanged) service_changed_handle_ = c.value_handle;
-        }
-        find_bm6_chars();
-      });
+        if (!err.empty()) return fail(err);
+        on_bm6_characteristics(std::move(chars));
+      },
+      enough);
 }
 
 void Bm6Link::on_bm6_characteristics(std::vector<GattCharacteristic> chars) {
@@ -100,7 +117,8 @@ void Bm6Link::on_bm6_characteristics(std::vector<GattCharacteristic> chars) {
   data_handle_ = data->value_handle;
   const auto gen = generation_;
   gatt_.discover_descriptors(
-      *data, [this, gen](const std::string& err, std::vector<GattDescriptor> descriptors) {
+      *data,
+      [this, gen](const std::string& err, std::vector<GattDescriptor> descriptors) {
         if (!current(gen)) return;
         if (!err.empty()) return fail(err);
         const auto cccd = std::find_if(
@@ -109,7 +127,8 @@ void Bm6Link::on_bm6_characteristics(std::vector<GattCharacteristic> chars) {
         if (cccd == descriptors.end())
           return fail("the data characteristic (FFF4) has no notification switch (CCCD 2902)");
         enable_notifications(cccd->handle);
-      });
+      },
+      att::kClientCharacteristicConfig);
 }
 
 void Bm6Link::enable_notifications(std::uint16_t cccd) {
@@ -284,8 +303,13 @@ void Bm6Link::on_notification(std::uint16_t handle, std::span<const std::uint8_t
     handlers_.on_reading(std::get<Reading>(decoded), std::chrono::system_clock::now());
 }
 
-void Bm6Link::on_indication(std::uint16_t handle) {
-  if (handle == 0 || handle != service_changed_handle_) return;
+void Bm6Link::on_indication(std::uint16_t handle, std::span<const std::uint8_t> value) {
+  // Service Changed, undiscovered (see the table above discover()): an indication the link
+  // never enabled, whose value is the changed handle range. Anything else is ignored.
+  if (handle == 0 || handle == data_handle_ || value.size() != 4) return;
+  const std::uint16_t start = att::get_le16(value.data());
+  const std::uint16_t end = att::get_le16(value.data() + 2);
+  if (start == 0 || start > end) return;
   // Handles may have moved: drop what we knew, and whatever set-up step is in flight.
   ++stats_.rediscoveries;
   ++generation_;

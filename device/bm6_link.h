@@ -105,7 +105,7 @@ class Bm6Link {
   std::optional<Family> weigh(std::span<const std::uint8_t> value);
   void arm_stream_watchdog();
   void on_notification(std::uint16_t handle, std::span<const std::uint8_t> value);
-  void on_indication(std::uint16_t handle);
+  void on_indication(std::uint16_t handle, std::span<const std::uint8_t> value);
   void fail(const std::string& reason);
   // Wraps a procedure callback so that a set-up superseded by a rediscovery is ignored.
   bool current(std::uint64_t generation) const { return generation == generation_; }
@@ -122,7 +122,6 @@ class Bm6Link {
   bool command_with_response_ = true;
   bool command_unanswered_ = false;  // a Write Request of the command awaits its response
   std::uint16_t data_handle_ = 0;
-  std::uint16_t service_changed_handle_ = 0;
   Timer watchdog_;
   bool got_reading_since_command_ = false;
   unsigned silent_commands_ = 0;

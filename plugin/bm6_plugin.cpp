@@ -274,6 +274,10 @@ int bm6_init() noexcept {
     DeviceLogs logs;
     for (const auto& d : s.config.devices) {
       devices.push_back(d.options);
+      // The device is read once per interval: its own, or collectd's for the plugin.
+      devices.back().read_interval = std::chrono::duration_cast<std::chrono::milliseconds>(
+          d.interval.count() > 0 ? std::chrono::system_clock::duration(d.interval)
+                                 : from_cdtime(plugin_get_interval()));
       logs.emplace(d.options.name, std::make_shared<DeviceLog>(d.options));
     }
     // The handler keeps its own copy of the map, which nobody changes: no lock for lookups.

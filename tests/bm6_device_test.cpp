@@ -149,5 +149,86 @@ TEST(Bm6Device, AMonitorHeldByAnotherCentralIsReportedBusy) {
   phone->stop();
 }
 
+// A Unix connector with a radio: RSSI answered from the loop (-61 dBm), or never.
+class RssiConnector final : public Connector {
+ public:
+  RssiConnector(EventLoop& loop, const std::string& address, bool answers)
+      : loop_(loop), answers_(answers) {
+    std::string err;
+    inner_ = make_connector(loop, {.address = address}, nullptr, err);
+  }
+  void connect(Done done) override { inner_->connect(std::move(done)); }
+  void cancel() override { inner_->cancel(); }
+  std::string address() const override { return inner_->address(); }
+  bool read_rssi(int fd, std::function<void(int)> done) override {
+    ++asked;
+    if (fd < 0 || !answers_) return answers_;
+    loop_.post([done = std::move(done)] { done(-61); });
+    return true;
+  }
+  int asked = 0;
+
+ private:
+  EventLoop& loop_;
+  bool answers_;
+  std::unique_ptr<Connector> inner_;
+};
+
+struct RssiRun {
+  std::vector<TimedReading> readings;
+  int asked = 0;
+};
+
+RssiRun run_with_rssi(bool answers, std::chrono::milliseconds read_interval) {
+  EventLoop loop;
+  Bm6Codec codec;
+  Events events;
+  const std::string path =
+      (std::filesystem::temp_directory_path() / ("bm6-rssi-" + std::to_string(::getpid())))
+          .string();
+  sim::SimDevice sim_device;
+  sim_device.period = 20ms;
+  sim::Bm6SimServer server(loop, path, sim_device);
+  auto slot = std::make_shared<ReadingSlot>();
+  DeviceOptions o{.name = "r", .address = "unix:" + path};
+  o.read_interval = read_interval;
+  auto connector = std::make_unique<RssiConnector>(loop, o.address, answers);
+  RssiConnector* raw = connector.get();
+  Bm6Device device(loop, o, std::move(connector), slot, events.handler());
+  device.start();
+  RssiRun run;
+  loop.run_until(
+      [&] {
+        if (auto r = slot->take(std::chrono::system_clock::now() - 10s)) run.readings.push_back(*r);
+        return run.readings.size() >= 10;
+      },
+      5s);
+  run.asked = raw->asked;
+  device.stop();
+  return run;
+}
+
+TEST(Bm6Device, FirstReadingOfALinkCarriesItsRssi) {
+  const auto run = run_with_rssi(true, 10s);
+  ASSERT_GE(run.readings.size(), 10u);
+  ASSERT_TRUE(run.readings.front().rssi_dbm.has_value()) << "asked as soon as the link is up";
+  EXPECT_EQ(*run.readings.front().rssi_dbm, -61);
+  // Once per read interval (10 s), not once a second nor per reading.
+  EXPECT_EQ(run.asked, 1);
+}
+
+TEST(Bm6Device, RssiIsAskedOncePerReadInterval) {
+  const auto run = run_with_rssi(true, 50ms);  // ten readings 20 ms apart: about 4 asks
+  ASSERT_GE(run.readings.size(), 10u);
+  EXPECT_GE(run.asked, 2);
+  EXPECT_LE(run.asked, 6);
+}
+
+TEST(Bm6Device, AnUnansweredRssiQueryNeverDelaysAReading) {
+  const auto run = run_with_rssi(false, 10s);
+  ASSERT_GE(run.readings.size(), 10u);
+  EXPECT_FALSE(run.readings.front().rssi_dbm.has_value());
+}
+
 }  // namespace
 }  // namespace bm6

@@ -128,6 +128,36 @@ TEST_F(SimulatorTest, ServiceChangedTriggersRediscoveryAndStreamResumes) {
   EXPECT_FALSE(probe.closed);
 }
 
+// Every ATT request a first connection makes, up to and including the command: see the
+// table in device/bm6_link.cpp. Was 11 when every primary service and the GATT service's
+// characteristics were discovered.
+TEST_F(SimulatorTest, FirstConnectionCostsSevenRequests) {
+  sim::SimDevice device;  // MTU 23, as a BM6
+  device.period = 50ms;
+  sim::Bm6SimServer server(loop, dir + "/count.sock", device);
+  LinkProbe probe;
+  Bm6Link link(loop, connect_unix(loop, server.path()), {}, probe.handlers());
+  ASSERT_TRUE(loop.run_until([&] { return !probe.readings.empty(); }, 5s)) << probe.reason;
+  ASSERT_NE(server.peripheral(), nullptr);
+  EXPECT_EQ(server.peripheral()->stats().setup_requests, 7u);
+  EXPECT_EQ(server.peripheral()->stats().requests, 7u);  // and none since
+  EXPECT_EQ(link.bearer().stats().pdus_out, 7u);
+}
+
+TEST_F(SimulatorTest, RediscoveryAfterServiceChangedCostsSixRequests) {
+  sim::SimDevice device;
+  device.period = 30ms;
+  sim::Bm6SimServer server(loop, dir + "/sc-count.sock", device);
+  LinkProbe probe;
+  Bm6Link link(loop, connect_unix(loop, server.path()), {}, probe.handlers());
+  ASSERT_TRUE(loop.run_until([&] { return !probe.readings.empty(); }, 5s));
+  server.peripheral()->indicate_service_changed();
+  ASSERT_TRUE(loop.run_until([&] { return server.peripheral()->stats().commands == 2; }, 2s));
+  EXPECT_EQ(link.stats().rediscoveries, 1u);
+  // FFF0 by UUID, its characteristics (two pages), FFF4's descriptors, CCCD, command.
+  EXPECT_EQ(server.peripheral()->stats().requests, 7u + 6u);
+}
+
 TEST_F(SimulatorTest, StalledStreamGetsTheCommandAgain) {
   sim::SimDevice device;
   device.period = 10s;  // after the ack and first frame, nothing for a long time
@@ -202,6 +232,32 @@ TEST_F(SimulatorTest, GattDiscoveryPaginatesAndFindsEveryUuid) {
   EXPECT_EQ(descriptors[0].uuid, att::kCharacteristicUserDescription);
   EXPECT_EQ(descriptors[1].uuid, att::kClientCharacteristicConfig);
   EXPECT_EQ(descriptors[1].handle, db.data_cccd);
+}
+
+TEST_F(SimulatorTest, PrimaryServiceByUuidFindsEveryInstanceOrTheFirst) {
+  sim::SimDevice device;
+  sim::Bm6SimServer server(loop, dir + "/by-uuid.sock", device);
+  AttBearer bearer(loop, connect_unix(loop, server.path()));
+  GattClient gatt(bearer);
+  const auto db = sim::make_bm6_database();
+  const auto all = discovered<GattService>(loop, [&](auto done) {
+    gatt.discover_primary_service_by_uuid(kBm6Service, std::move(done));
+  });
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].uuid, kBm6Service);
+  EXPECT_EQ(all[0].range.end, 0xffff);  // the last service: no second request
+  const auto gatt_service = discovered<GattService>(loop, [&](auto done) {
+    gatt.discover_primary_service_by_uuid(att::kGattService, std::move(done), true);
+  });
+  ASSERT_EQ(gatt_service.size(), 1u);
+  EXPECT_EQ(gatt_service[0].range.start + 2, db.service_changed);
+  const auto none = discovered<GattService>(loop, [&](auto done) {
+    gatt.discover_primary_service_by_uuid(att::Uuid(0x180f), std::move(done));
+  });
+  EXPECT_TRUE(none.empty());
+  // One request each: FFF0 ends at 0xffff, 1801 is asked for its first instance only, and
+  // 180F is not there.
+  EXPECT_EQ(server.peripheral()->stats().requests, 3u);
 }
 
 TEST_F(SimulatorTest, SimulatorBinaryServesSeveralDevices) {
@@ -284,20 +340,39 @@ class ScriptedLinkTest : public ::testing::Test {
 TEST_F(ScriptedLinkTest, ServiceHandlesThatDoNotIncreaseCloseTheLink) {
   int calls = 0;
   run([&](const Bytes& pdu) -> std::vector<Bytes> {
-    if (pdu[0] != att::kReadByGroupTypeReq) return {};
-    // First page ends at 9; the second starts back at 5.
-    if (++calls == 1) return {cat({{att::kReadByGroupTypeRsp, 6}, u16(1), u16(9), u16(0x1800)})};
-    return {cat({{att::kReadByGroupTypeRsp, 6}, u16(5), u16(12), u16(0xfff0)})};
+    if (pdu[0] != att::kFindByTypeValueReq) return {};
+    ++calls;
+    // FFF0 at 9..12, then again at 5..8 in the same answer: handles going backwards.
+    return {cat({{att::kFindByTypeValueRsp}, u16(9), u16(12), u16(5), u16(8)})};
   });
   ASSERT_TRUE(probe.closed);
   EXPECT_NE(probe.reason.find("do not increase"), std::string::npos) << probe.reason;
-  EXPECT_EQ(calls, 2);
+  EXPECT_EQ(calls, 1);
+}
+
+TEST_F(ScriptedLinkTest, ServiceThatEndsBeforeItStartsClosesTheLink) {
+  run([&](const Bytes& pdu) -> std::vector<Bytes> {
+    if (pdu[0] == att::kFindByTypeValueReq)
+      return {cat({{att::kFindByTypeValueRsp}, u16(9), u16(4)})};
+    return {};
+  });
+  ASSERT_TRUE(probe.closed);
+  EXPECT_NE(probe.reason.find("do not increase"), std::string::npos) << probe.reason;
+}
+
+TEST_F(ScriptedLinkTest, MalformedFindByTypeValueResponseClosesTheLink) {
+  run([&](const Bytes& pdu) -> std::vector<Bytes> {
+    if (pdu[0] == att::kFindByTypeValueReq) return {cat({{att::kFindByTypeValueRsp}, u16(9)})};
+    return {};
+  });
+  ASSERT_TRUE(probe.closed);
+  EXPECT_NE(probe.reason.find("malformed Find By Type Value"), std::string::npos) << probe.reason;
 }
 
 TEST_F(ScriptedLinkTest, CharacteristicOutsideItsServiceClosesTheLink) {
   run([&](const Bytes& pdu) -> std::vector<Bytes> {
-    if (pdu[0] == att::kReadByGroupTypeReq)
-      return {cat({{att::kReadByGroupTypeRsp, 6}, u16(0x10), u16(0xffff), u16(0xfff0)})};
+    if (pdu[0] == att::kFindByTypeValueReq)
+      return {cat({{att::kFindByTypeValueRsp}, u16(0x10), u16(0xffff)})};
     if (pdu[0] == att::kReadByTypeReq)  // declaration at 0x08, before the service's start
       return {
           cat({{att::kReadByTypeRsp, 7}, u16(0x08), {att::kPropWrite}, u16(0x09), u16(0xfff3)})};
@@ -312,6 +387,8 @@ std::vector<Bytes> minimal_bm6(const Bytes& pdu, std::uint8_t command_props) {
   switch (pdu[0]) {
     case att::kReadByGroupTypeReq:
       return {cat({{att::kReadByGroupTypeRsp, 6}, u16(1), u16(0xffff), u16(0xfff0)})};
+    case att::kFindByTypeValueReq:  // FFF0 by UUID: the whole database
+      return {cat({{att::kFindByTypeValueRsp}, u16(1), u16(0xffff)})};
     case att::kReadByTypeReq:
       if (att::get_le16(&pdu[1]) == 1)
         return {cat({{att::kReadByTypeRsp, 7},
@@ -348,8 +425,11 @@ TEST_F(ScriptedLinkTest, DescriptorsThatRepeatCloseTheLink) {
 
 TEST_F(ScriptedLinkTest, DeviceWithoutBm6ServiceIsNamed) {
   run([&](const Bytes& pdu) -> std::vector<Bytes> {
-    if (pdu[0] == att::kReadByGroupTypeReq)
-      return {cat({{att::kReadByGroupTypeRsp, 6}, u16(1), u16(0xffff), u16(0x180f)})};
+    // Only a battery service (180F): FFF0 is not found.
+    if (pdu[0] == att::kFindByTypeValueReq) {
+      EXPECT_EQ(pdu, (Bytes{att::kFindByTypeValueReq, 1, 0, 0xff, 0xff, 0x00, 0x28, 0xf0, 0xff}));
+      return {cat({{att::kErrorRsp, att::kFindByTypeValueReq}, u16(1), {att::kAttributeNotFound}})};
+    }
     return {};
   });
   ASSERT_TRUE(probe.closed);
@@ -393,6 +473,26 @@ TEST_F(ScriptedLinkTest, RefusedCccdWriteIsReportedWithTheAttError) {
   EXPECT_NE(probe.reason.find("Write Not Permitted"), std::string::npos) << probe.reason;
   // The CCCD came after a user description: the write went to handle 7, not 6.
   EXPECT_EQ(peer->received().back(), (Bytes{att::kWriteReq, 7, 0, 1, 0}));
+}
+
+TEST_F(ScriptedLinkTest, IndicationsThatAreNotAServiceChangeAreIgnored) {
+  // Set up and the command written (the family is still being detected: no frame comes).
+  auto command_written = [&] {
+    for (const auto& pdu : peer->received())
+      if (pdu[0] == att::kWriteReq && att::get_le16(&pdu[1]) == 3) return true;
+    return false;
+  };
+  run([&](const Bytes& pdu) { return minimal_bm6(pdu, att::kPropWrite); },
+      [&] { return peer && command_written(); });
+  ASSERT_TRUE(command_written()) << probe.reason;
+  peer->send(cat({{att::kHandleValueIndication}, u16(9), {1}}));              // not a range
+  peer->send(cat({{att::kHandleValueIndication}, u16(9), u16(8), u16(2)}));   // backwards
+  peer->send(cat({{att::kHandleValueIndication}, u16(9), u16(0), u16(20)}));  // from 0
+  loop.run_until([] { return false; }, 100ms);
+  EXPECT_EQ(link->stats().rediscoveries, 0u);
+  EXPECT_FALSE(probe.closed) << probe.reason;
+  peer->send(cat({{att::kHandleValueIndication}, u16(9), u16(1), u16(0xffff)}));
+  EXPECT_TRUE(loop.run_until([&] { return link->stats().rediscoveries == 1; }, 1s));
 }
 
 }  // namespace

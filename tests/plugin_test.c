@@ -746,7 +746,7 @@ static void a_changed_reason_is_said_once_more(void **state) {
                               "closed the link at once: it is busy"),
                    1);
   assert_int_equal(count_logs(LOG_INFO, "device \"taken\" (unix:"), 1); /* back */
-  assert_int_equal(count_logs(-1, "device \"taken\" ("), 3); /* link lines */
+  assert_int_equal(count_logs(-1, "device \"taken\" ("), 3);            /* link lines */
   assert_int_equal(count_logs(LOG_INFO, "device \"taken\" is a BM6"), 1);
   pthread_mutex_lock(&log_lock);
   const int notifications = notified_num;

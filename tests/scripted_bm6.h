@@ -26,6 +26,8 @@ inline std::vector<Bytes> minimal_bm6(const Bytes& pdu, std::uint8_t command_pro
   switch (pdu[0]) {
     case att::kReadByGroupTypeReq:
       return {cat({{att::kReadByGroupTypeRsp, 6}, u16(1), u16(0xffff), u16(0xfff0)})};
+    case att::kFindByTypeValueReq:  // FFF0 by UUID: the whole database
+      return {cat({{att::kFindByTypeValueRsp}, u16(1), u16(0xffff)})};
     case att::kReadByTypeReq:
       if (att::get_le16(&pdu[1]) == 1)
         return {cat({{att::kReadByTypeRsp, 7},

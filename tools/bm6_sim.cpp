@@ -7,6 +7,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "tools/sim/bm6_peripheral.h"
@@ -55,7 +56,18 @@ int main(int argc, char** argv) {
       } else {
         servers.push_back(std::make_unique<sim::Bm6SimServer>(loop, endpoint.address, device));
       }
-      servers.back()->set_observer([name](const char* event) {
+      servers.back()->set_observer([name, server = servers.back().get()](const char* event) {
+        // Each event on a line of its own, ending with it; what a link cost on the line
+        // before its "disconnected".
+        if (std::string_view(event) == "disconnected") {
+          const auto& link = server->last_link();
+          std::printf(
+              "bm6-sim: %s: link: %llu ATT requests, %llu of them up to the first command; "
+              "%llu frames sent\n",
+              name.c_str(), static_cast<unsigned long long>(link.requests),
+              static_cast<unsigned long long>(link.setup_requests),
+              static_cast<unsigned long long>(link.frames_sent));
+        }
         std::printf("bm6-sim: %s: central %s\n", name.c_str(), event);
         std::fflush(stdout);
       });

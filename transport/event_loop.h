@@ -55,6 +55,11 @@ class EventLoop {
   // nothing to do (a timeout, or a stale timer arming). Readable from any thread.
   std::uint64_t wakeups() const { return wakeups_.load(std::memory_order_relaxed); }
   std::uint64_t idle_wakeups() const { return idle_wakeups_.load(std::memory_order_relaxed); }
+  // System calls made on behalf of the loop and the transports that run on it (epoll,
+  // timerfd, eventfd, and what bearers and the RSSI reader count with note_syscalls()):
+  // counted where they are made, for the benchmarks' system calls per frame. Any thread.
+  std::uint64_t syscalls() const { return syscalls_.load(std::memory_order_relaxed); }
+  void note_syscalls(std::uint64_t n = 1) { syscalls_.fetch_add(n, std::memory_order_relaxed); }
   // Loop thread only (or while the loop is not running).
   std::size_t watched_fds() const { return watches_.size(); }
   std::size_t pending_timers() const { return timers_.size(); }
@@ -85,6 +90,7 @@ class EventLoop {
   bool stopping_ = false;  // guarded by posted_mutex_ when set from other threads
   std::atomic<std::uint64_t> wakeups_{0};
   std::atomic<std::uint64_t> idle_wakeups_{0};
+  std::atomic<std::uint64_t> syscalls_{0};
   bool did_work_ = false;  // during the current wake-up
 };
 

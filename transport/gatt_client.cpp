@@ -1,5 +1,6 @@
 #include "transport/gatt_client.h"
 
+#include <algorithm>
 #include <memory>
 
 namespace bm6 {
@@ -66,16 +67,65 @@ void GattClient::next_services(std::shared_ptr<ServiceSearch> s) {
                        });
 }
 
+struct GattClient::ServiceByUuidSearch {
+  att::Uuid uuid;
+  bool first_only = false;
+  std::uint16_t next = 1;
+  std::vector<GattService> found;
+  Found<GattService> done;
+};
+
+void GattClient::discover_primary_service_by_uuid(const att::Uuid& uuid, Found<GattService> done,
+                                                  bool first_only) {
+  auto search = std::make_shared<ServiceByUuidSearch>();
+  search->uuid = uuid;
+  search->first_only = first_only;
+  search->done = std::move(done);
+  next_services_by_uuid(std::move(search));
+}
+
+void GattClient::next_services_by_uuid(std::shared_ptr<ServiceByUuidSearch> s) {
+  // Find By Type Value Request: range, attribute type 0x2800, value = the service's UUID.
+  std::vector<std::uint8_t> pdu{att::kFindByTypeValueReq};
+  att::put_le16(pdu, s->next);
+  att::put_le16(pdu, 0xffff);
+  att::put_le16(pdu, att::kPrimaryService.as_16bit());
+  s->uuid.append_wire(pdu);
+  bearer_.send_request(std::move(pdu), [this, s](const AttResult& r) {
+    if (!r.ok()) {
+      if (r.error == att::kAttributeNotFound) return s->done("", std::move(s->found));
+      return s->done(describe_att_error("primary service discovery by UUID", r), {});
+    }
+    // Handles Information List: (found attribute handle, group end handle) pairs.
+    if (r.params.empty() || r.params.size() % 4 != 0)
+      return violation("malformed Find By Type Value Response");
+    for (std::size_t i = 0; i < r.params.size(); i += 4) {
+      const std::uint16_t start = att::get_le16(&r.params[i]);
+      const std::uint16_t end = att::get_le16(&r.params[i + 2]);
+      if (start < s->next || end < start)
+        return violation("service handles do not increase (" + std::to_string(start) + ".." +
+                         std::to_string(end) + " after " + std::to_string(s->next) + ")");
+      s->found.push_back({{start, end}, s->uuid});
+      if (end == 0xffff) return s->done("", std::move(s->found));
+      s->next = static_cast<std::uint16_t>(end + 1);
+    }
+    if (s->first_only) return s->done("", std::move(s->found));
+    next_services_by_uuid(s);
+  });
+}
+
 struct GattClient::CharacteristicSearch {
   att::HandleRange range;
   std::uint16_t next;
   std::vector<GattCharacteristic> found;
   Found<GattCharacteristic> done;
+  Enough enough;
 };
 
 void GattClient::discover_characteristics(const GattService& service,
-                                          Found<GattCharacteristic> done) {
+                                          Found<GattCharacteristic> done, Enough enough) {
   auto search = std::make_shared<CharacteristicSearch>();
+  search->enough = std::move(enough);
   search->range = service.range;
   search->next = service.range.start;
   search->done = std::move(done);
@@ -115,6 +165,7 @@ void GattClient::next_characteristics(std::shared_ptr<CharacteristicSearch> s) {
           s->next = static_cast<std::uint16_t>(decl->value_handle + 1);
         }
         if (s->next == 0) return finish();  // wrapped past 0xffff
+        if (s->enough && s->enough(s->found)) return finish();
         next_characteristics(s);
       });
 }
@@ -124,10 +175,13 @@ struct GattClient::DescriptorSearch {
   std::uint16_t next;
   std::vector<GattDescriptor> found;
   Found<GattDescriptor> done;
+  std::optional<att::Uuid> until;
 };
 
-void GattClient::discover_descriptors(const GattCharacteristic& c, Found<GattDescriptor> done) {
+void GattClient::discover_descriptors(const GattCharacteristic& c, Found<GattDescriptor> done,
+                                      std::optional<att::Uuid> until) {
   auto search = std::make_shared<DescriptorSearch>();
+  search->until = until;
   search->range = {static_cast<std::uint16_t>(c.value_handle + 1), c.end_handle};
   search->next = search->range.start;
   search->done = std::move(done);
@@ -152,6 +206,10 @@ void GattClient::next_descriptors(std::shared_ptr<DescriptorSearch> s) {
           s->found.push_back({e.handle, e.uuid});
           s->next = static_cast<std::uint16_t>(e.handle + 1);
         }
+        const bool reached =
+            s->until && std::any_of(s->found.begin(), s->found.end(),
+                                    [&](const GattDescriptor& d) { return d.uuid == *s->until; });
+        if (reached) return s->done("", std::move(s->found));
         next_descriptors(s);
       });
 }

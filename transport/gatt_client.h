@@ -8,6 +8,8 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,9 +47,23 @@ class GattClient {
 
   // Offers the bearer's rx MTU; a peer that does not support the exchange keeps 23.
   void exchange_mtu(Done done);
+  // Every primary service (Read By Group Type on 0x2800), paginated.
   void discover_primary_services(Found<GattService> done);
-  void discover_characteristics(const GattService& service, Found<GattCharacteristic> done);
-  void discover_descriptors(const GattCharacteristic& characteristic, Found<GattDescriptor> done);
+  // The primary services whose UUID is `uuid` (Find By Type Value on 0x2800 with the UUID as
+  // value), in handle order. With `first_only`, stops at the first response that names one:
+  // a device with one instance costs one request, not a second to learn there is no other.
+  void discover_primary_service_by_uuid(const att::Uuid& uuid, Found<GattService> done,
+                                        bool first_only = false);
+  // With `enough`, stops at the end of the first response after which enough(found so far)
+  // is true, not asking for the rest of the service; the last characteristic found then has
+  // the service's end as its end_handle, an upper bound only (those before it are exact).
+  using Enough = std::function<bool(const std::vector<GattCharacteristic>& found)>;
+  void discover_characteristics(const GattService& service, Found<GattCharacteristic> done,
+                                Enough enough = nullptr);
+  // With `until`, stops at the end of the response that holds the first descriptor of that
+  // type (a CCCD, say): the descriptors after it are not asked for.
+  void discover_descriptors(const GattCharacteristic& characteristic, Found<GattDescriptor> done,
+                            std::optional<att::Uuid> until = std::nullopt);
   void write(std::uint16_t handle, std::vector<std::uint8_t> value, Done done);
   void write_without_response(std::uint16_t handle, std::vector<std::uint8_t> value);
 
@@ -55,9 +71,11 @@ class GattClient {
 
  private:
   struct ServiceSearch;
+  struct ServiceByUuidSearch;
   struct CharacteristicSearch;
   struct DescriptorSearch;
   void next_services(std::shared_ptr<ServiceSearch> search);
+  void next_services_by_uuid(std::shared_ptr<ServiceByUuidSearch> search);
   void next_characteristics(std::shared_ptr<CharacteristicSearch> search);
   void next_descriptors(std::shared_ptr<DescriptorSearch> search);
   void violation(const std::string& what);

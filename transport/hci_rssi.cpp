@@ -48,6 +48,7 @@ bool HciRssi::read(std::uint16_t handle, Done done) {
                               2,
                               static_cast<std::uint8_t>(handle & 0xff),
                               static_cast<std::uint8_t>(handle >> 8)};
+  loop_.note_syscalls();
   if (::send(fd_.get(), cmd, sizeof cmd, MSG_DONTWAIT | MSG_NOSIGNAL) != sizeof cmd) return false;
   pending_[handle] = Pending{std::move(done), now};
   return true;
@@ -68,6 +69,7 @@ bool HciRssi::parse_read_rssi_complete(const std::uint8_t* p, std::size_t len,
 void HciRssi::on_readable() {
   std::uint8_t buf[HCI_MAX_EVENT_SIZE + 1];
   for (int i = 0; i < 16; ++i) {
+    loop_.note_syscalls();
     const ssize_t n = ::recv(fd_.get(), buf, sizeof buf, MSG_DONTWAIT);
     if (n <= 0) {
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;

@@ -59,6 +59,8 @@ struct Result {
   long peak_rss_kb = 0;
   double rss_per_device_kb = 0;
   double read_p50_us = 0, read_p99_us = 0;
+  double syscalls_per_frame = 0;   // the I/O thread's, while frames stream
+  double cpu_us_per_frame = 0;     // the whole process's, while frames stream
   double wakeups_per_s = 0;        // while frames stream
   double idle_wakeups_per_s = 0;   // while nothing arrives: wake-ups in all
   double empty_wakeups_per_s = 0;  // ... of which found nothing to do
@@ -130,6 +132,13 @@ Result run(int n, bool half_dead, int seconds) {
   latencies.reserve(static_cast<std::size_t>(n) * seconds);
   const double cpu0 = cpu_seconds();
   const auto wake0 = engine.loop().wakeups();
+  const auto sys0 = engine.loop().syscalls();
+  auto frames_stored = [&] {
+    std::uint64_t total = 0;
+    for (const auto& slot : slots) total += slot->stored.load(std::memory_order_relaxed);
+    return total;
+  };
+  const auto frames0 = frames_stored();
   auto tick = Clock::now();
   for (int s = 0; s < seconds; ++s) {
     tick += 1s;
@@ -142,6 +151,9 @@ Result run(int n, bool half_dead, int seconds) {
     std::this_thread::sleep_until(tick);
   }
   const double cpu = cpu_seconds() - cpu0;
+  const auto frames = static_cast<double>(std::max<std::uint64_t>(1, frames_stored() - frames0));
+  res.syscalls_per_frame = static_cast<double>(engine.loop().syscalls() - sys0) / frames;
+  res.cpu_us_per_frame = cpu * 1e6 / frames;
   res.wakeups_per_s = static_cast<double>(engine.loop().wakeups() - wake0) / seconds;
   res.cpu_ms_per_interval = cpu * 1000 / seconds;
   res.cpu_percent = cpu * 100 / seconds;
@@ -194,9 +206,9 @@ int main(int argc, char** argv) {
   ::setrlimit(RLIMIT_NOFILE, &nofile);
   ::signal(SIGPIPE, SIG_IGN);
 
-  std::printf("%6s %-9s %9s %10s %7s %9s %9s %9s %9s %10s %10s %10s\n", "N", "devices", "first_all",
-              "cpu/intvl", "cpu%", "peak_rss", "rss/dev", "read_p50", "read_p99", "wakeups/s",
-              "idle_wk/s", "empty_wk/s");
+  std::printf("%6s %-9s %9s %10s %7s %9s %9s %9s %9s %10s %10s %10s %9s %9s\n", "N", "devices",
+              "first_all", "cpu/intvl", "cpu%", "peak_rss", "rss/dev", "read_p50", "read_p99",
+              "wakeups/s", "idle_wk/s", "empty_wk/s", "sys/frame", "cpu/frame");
   std::vector<Result> results;
   for (bool half_dead : {false, true}) {
     if ((only == "all-alive" && half_dead) || (only == "half-dead" && !half_dead)) continue;
@@ -204,10 +216,12 @@ int main(int argc, char** argv) {
       const Result r = run(n, half_dead, seconds);
       results.push_back(r);
       std::printf(
-          "%6d %-9s %8.2fs %8.2fms %6.2f%% %7.1fMB %7.1fkB %7.1fus %7.1fus %10.1f %10.1f %10.1f\n",
+          "%6d %-9s %8.2fs %8.2fms %6.2f%% %7.1fMB %7.1fkB %7.1fus %7.1fus %10.1f %10.1f %10.1f "
+          "%9.2f %7.2fus\n",
           r.n, r.half_dead ? "half-dead" : "all-alive", r.first_all_s, r.cpu_ms_per_interval,
           r.cpu_percent, r.peak_rss_kb / 1024.0, r.rss_per_device_kb, r.read_p50_us, r.read_p99_us,
-          r.wakeups_per_s, r.idle_wakeups_per_s, r.empty_wakeups_per_s);
+          r.wakeups_per_s, r.idle_wakeups_per_s, r.empty_wakeups_per_s, r.syscalls_per_frame,
+          r.cpu_us_per_frame);
       std::fflush(stdout);
     }
   }

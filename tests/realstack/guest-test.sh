@@ -136,6 +136,31 @@ rows gauge-state | tail -n 1 | grep -q ',2' || fail "wrong state"
 wait_for 10 has_rows signal_power || fail "no signal_power (RSSI) dispatched"
 say "collectd values: $(rows voltage | tail -n 1) V, RSSI $(rows signal_power | tail -n 1) dBm"
 
+# --- perf (issue #17): RSSI on the first reading, CPU per reading, ATT requests per link ---
+# The first reading of the link carries its RSSI: the first signal_power row is dispatched
+# with the first voltage row.
+first_time() { rows "$1" | head -n 1 | cut -d, -f1; }
+[ "$(first_time signal_power)" = "$(first_time voltage)" ] ||
+  fail "the first reading had no RSSI: first voltage at $(first_time voltage), first signal_power at $(first_time signal_power)"
+# collectd's CPU (utime + stime, all threads) over a window, per reading in that window.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$COLLECTD/stat"; }
+HZ=$(getconf CLK_TCK)
+C0=$(cpu_ticks); N0=$(count voltage)
+sleep 8
+C1=$(cpu_ticks); N1=$(count voltage)
+READINGS=$((N1 - N0))
+[ "$READINGS" -gt 0 ] || fail "no readings in the CPU window"
+CPU_MS=$(echo "scale=2; ($C1 - $C0) * 1000 / $HZ / $READINGS" | bc)
+say "perf: collectd CPU per reading: $CPU_MS ms ($((C1 - C0)) ticks of 1/$HZ s over $READINGS readings; TCG-emulated)"
+echo "cpu_ms_per_reading=$CPU_MS" >>"$OUT/perf-metrics"
+# bm6ctl's link ended already: the simulator told what it cost.
+LINK=$(grep ': link: [0-9]* ATT requests' "$OUT/sim.log" | head -n 1)
+REQ=$(echo "$LINK" | sed -n 's/.* ATT requests, \([0-9]*\) of them up to the first command.*/\1/p')
+say "perf: bm6ctl read's link: ${REQ:-?} ATT requests up to the command ($LINK)"
+[ -n "$REQ" ] && [ "$REQ" -le 8 ] || fail "ATT requests per link: ${REQ:-none reported} (expected <= 8)"
+echo "att_requests_bm6ctl_link=$REQ" >>"$OUT/perf-metrics"
+# --- end perf ---
+
 # 4. The peripheral goes away (its radio off, as when a BM6 loses power or range) and
 # comes back: the plugin reconnects by itself.
 kill -9 $SIM; wait $SIM 2>/dev/null
@@ -157,6 +182,17 @@ grep -q 'is back: readings flow again' "$RUN/collectd.log" || fail "no 'is back'
 kill $COLLECTD; wait $COLLECTD
 status=$?
 [ $status = 0 ] || fail "collectd exited with $status"
+# --- perf (issue #17): what collectd's (re)connected link cost, told by the simulator ---
+collectd_link() { grep ': link: [0-9]* ATT requests' "$OUT/sim.log" | sed -n '2,$p' | tail -n 1 | grep .; }
+if wait_for 10 collectd_link >/dev/null; then
+  REQ=$(collectd_link | sed -n 's/.* ATT requests, \([0-9]*\) of them up to the first command.*/\1/p')
+  say "perf: collectd's link: ${REQ:-?} ATT requests up to the command ($(collectd_link))"
+  [ -n "$REQ" ] && [ "$REQ" -le 8 ] || fail "collectd's link: ${REQ:-no} ATT requests (expected <= 8)"
+  echo "att_requests_collectd_link=$REQ" >>"$OUT/perf-metrics"
+else
+  fail "the simulator did not report collectd's link"
+fi
+# --- end perf ---
 cp "$RUN/collectd.log" "$OUT/"
 grep -q 'device "van" is a BM6' "$RUN/collectd.log" || fail "collectd did not log the model"
 

@@ -171,7 +171,7 @@ std::uint8_t Bm6Peripheral::on_write(const GattAttribute& a, std::span<const std
   if (a.handle == db_.command) {
     if (value.size() != 16) return att::kInvalidAttributeValueLength;
     if (const std::uint8_t err = plan_.error_at(Step::kCommandWrite)) return err;
-    ++stats_.commands;
+    if (++stats_.commands == 1) stats_.setup_requests = stats_.requests;
     Block cipher{};
     std::copy(value.begin(), value.end(), cipher.begin());
     on_command(codec_.decrypt(cipher));
@@ -364,6 +364,7 @@ void Bm6SimServer::on_accept() {
     peripheral_ =
         std::make_unique<Bm6Peripheral>(loop_, std::move(conn), device, [this, self = self_.ref()] {
           if (!self.alive()) return;
+          last_link_ = peripheral_->stats();
           peripheral_.reset();
           tell("disconnected");
         });

@@ -68,6 +68,9 @@ class Bm6Peripheral {
  public:
   struct Stats {
     std::uint64_t requests = 0;
+    // Requests until the first command (a Write Request of it included): what setting the
+    // link up cost; 0 while no command came.
+    std::uint64_t setup_requests = 0;
     std::uint64_t commands = 0;
     std::uint64_t frames_sent = 0;
   };
@@ -132,6 +135,8 @@ class Bm6SimServer {
   std::uint64_t turned_away() const { return turned_away_; }
   std::uint64_t never_answered() const { return never_answered_; }  // kNeverAccept attempts
   std::size_t held() const { return held_.size(); }
+  // What the last central that left cost and got (zeros before one left).
+  const Bm6Peripheral::Stats& last_link() const { return last_link_; }
   Bm6Peripheral* peripheral() { return peripheral_.get(); }
   void set_device(const SimDevice& device) { device_ = device; }
   // Told "connected", "disconnected", "turned away" or "never answered" as centrals come
@@ -162,6 +167,7 @@ class Bm6SimServer {
   std::uint64_t connections_ = 0;
   std::uint64_t turned_away_ = 0;
   std::uint64_t never_answered_ = 0;
+  Bm6Peripheral::Stats last_link_{};
   WeakSelf self_;
 };
 
