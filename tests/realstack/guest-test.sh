@@ -29,6 +29,9 @@ fail() {
 # Not with stdin at EOF: btmgmt's shell then quits before the command's reply arrives, and
 # its status (and output) depends on that race.
 mgmt() { timeout 10 btmgmt "$@" >/dev/null 2>&1; }
+# The kernel keeps an idle LE link about 2 s after its last socket closed; a connect in that
+# time reuses it (and is reset if the peripheral's side went). True when hci1 has none left.
+no_links() { ! timeout 10 btmgmt --index 1 con 2>/dev/null | grep -q "$PERIPHERAL"; }
 wait_for() {  # seconds, command...
   local limit=$1; shift
   local end=$(( $(date +%s) + limit ))
@@ -122,6 +125,9 @@ rows() { cat "$RUN/csv/vm/bm6-van/$1"-* 2>/dev/null | grep -v '^epoch' ; }
 count() { rows "$1" | wc -l; }
 has_rows() { [ -n "$(rows "$1")" ]; }
 at_least() { [ "$(count "$1")" -ge "$2" ]; }
+# bm6ctl's link ends for good (and the simulator reports what it cost) only once the kernel
+# drops the idle link, about 2 s after bm6ctl closed it; collectd starts on a link of its own.
+wait_for 10 no_links || say "a link to the peripheral is still up"
 T_COLLECTD=$(now)
 collectd -f -C "$RUN/collectd.conf" >"$OUT/collectd.out" 2>&1 &
 COLLECTD=$!
@@ -206,9 +212,6 @@ read_family() {  # MODEL EXPECTED-JSON SIM-OPTIONS...
   SIM=$!
   wait_for 5 grep -q "serving l2cap:hci0" "$OUT/sim-$model.log" || fail "bm6-sim --model $model did not start"
   mgmt --index 0 add-adv -u FFF0 -c -g -n 1 >/dev/null 2>&1 || true
-  # The kernel keeps an idle LE link about 2 s after its last socket closed; a connect in
-  # that time reuses it and is reset. Start with no link left over from the step before.
-  no_links() { ! timeout 10 btmgmt --index 1 con 2>/dev/null | grep -q '00:AA:01:00:00:00'; }
   wait_for 10 no_links || say "a link to the peripheral is still up"
   local t0
   t0=$(now)
