@@ -4,13 +4,27 @@
 
 namespace bm6 {
 
+namespace {
+// One keyed codec per family and one detector per loop thread, shared by the links on it.
+FamilyCodec& shared_codec(Family family) {
+  thread_local std::optional<FamilyCodec> codecs[std::size(kAllFamilies)];
+  auto& codec = codecs[static_cast<std::size_t>(family)];
+  if (!codec) codec.emplace(family);
+  return *codec;
+}
+FamilyDetector& shared_detector() {
+  thread_local FamilyDetector detector;
+  return detector;
+}
+}  // namespace
+
 Bm6Link::Bm6Link(EventLoop& loop, UniqueFd fd, Options options, Handlers handlers)
     : options_(options),
       handlers_(std::move(handlers)),
       bearer_(loop, std::move(fd), options.att),
       gatt_(bearer_),
       watchdog_(loop) {
-  if (options_.family) codec_.emplace(*options_.family);
+  if (options_.family) codec_ = &shared_codec(*options_.family);
   bearer_.set_notification_handler([this](std::uint16_t handle, std::span<const std::uint8_t> v) {
     on_notification(handle, v);
   });
@@ -171,7 +185,7 @@ void Bm6Link::detect_step() {
   });
   // A request still unanswered is not queued behind itself: the windows count on.
   if (command_unanswered_) return;
-  if (const auto request = FamilyCodec(family).live_request()) write_command(*request);
+  if (const auto request = shared_codec(family).live_request()) write_command(*request);
 }
 
 void Bm6Link::send_command() {
@@ -242,14 +256,14 @@ void Bm6Link::arm_stream_watchdog() {
 }
 
 std::optional<Family> Bm6Link::weigh(std::span<const std::uint8_t> value) {
-  const auto seen = detector_.detect(value);
+  const auto seen = shared_detector().detect(value);
   if (!seen) return std::nullopt;
   if (*seen == Family::kBm2 && ++bm2_frames_ < kBm2FramesToSettle) return std::nullopt;
   return seen;
 }
 
 void Bm6Link::on_detection_frame(std::span<const std::uint8_t> value) {
-  const auto seen = detector_.detect(value);
+  const auto seen = shared_detector().detect(value);
   if (!seen) {
     ++stats_.rejected[static_cast<int>(LiveRejection::kWrongPrefix)];
     if (handlers_.on_dropped) handlers_.on_dropped();
@@ -260,7 +274,7 @@ void Bm6Link::on_detection_frame(std::span<const std::uint8_t> value) {
 }
 
 void Bm6Link::settle(Family family, std::span<const std::uint8_t> value) {
-  codec_.emplace(family);
+  codec_ = &shared_codec(family);
   watchdog_.cancel();
   silent_commands_ = 0;
   if (handlers_.on_family) handlers_.on_family(family);

@@ -110,8 +110,9 @@ class Bm6Link {
   // Wraps a procedure callback so that a set-up superseded by a rediscovery is ignored.
   bool current(std::uint64_t generation) const { return generation == generation_; }
 
-  std::optional<FamilyCodec> codec_;  // once the family is configured or detected
-  FamilyDetector detector_;
+  // Once the family is configured or detected: the loop thread's codec for it, shared by
+  // every link on the thread (AES key schedules cost kilobytes; a link needs none of its own).
+  FamilyCodec* codec_ = nullptr;
   Options options_;
   Handlers handlers_;
   AttBearer bearer_;

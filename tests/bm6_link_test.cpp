@@ -71,7 +71,7 @@ TEST(Bm6Link, HalfOpenLinkIsClosedAfterTheSilentCommandsNotTheResponseTimeout) {
   ASSERT_TRUE(command_seen);
   ASSERT_TRUE(closed.closed) << "still open after 3 s";
   const auto took = closed.at - command_at;
-  EXPECT_GE(took, 300ms);
+  EXPECT_GE(took, 250ms);  // three stream timeouts, counted from just before the write
   EXPECT_LT(took, 1s);
   EXPECT_NE(closed.reason.find("never answered"), std::string::npos) << closed.reason;
   // The unanswered command was not queued again behind itself.
