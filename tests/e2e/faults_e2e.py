@@ -111,7 +111,9 @@ class Faults(E2ECase):
             self.assertTrue(wait_for(lambda: len(c.rows("van", "voltage")) >= 2, 15), f"run {run}")
             rc, _, err = c.stop()
             self.assertEqual(rc, 0, err)
-        # One connection per collectd, each closed when it stopped.
+        # One connection per collectd, each closed when it stopped (the simulator says so a
+        # moment after collectd has exited).
+        wait_for(lambda: van.events("disconnected") >= 2, 5)
         self.assertEqual(van.events("connected"), 2)
         self.assertEqual(van.events("disconnected"), 2)
 
