@@ -26,12 +26,15 @@ fail() {
   find "$RUN/csv" -type f -exec sh -c 'echo "== $1"; tail -n 3 "$1"' _ {} \; >"$OUT/csv.txt" 2>&1
   exit 1
 }
-# Not with stdin at EOF: btmgmt's shell then quits before the command's reply arrives, and
-# its status (and output) depends on that race.
-mgmt() { timeout 10 btmgmt "$@" >/dev/null 2>&1; }
+# btmgmt's stdin must never reach EOF: its shell then quits before the command's reply
+# arrives, and its status (and output) depends on that race. A FIFO held open for reading
+# and writing gives no input and no EOF, whatever the VM's console is connected to.
+mkfifo "$RUN/no-input" && exec 9<>"$RUN/no-input"
+btmgmt_() { timeout 10 btmgmt "$@" <&9; }
+mgmt() { btmgmt_ "$@" >/dev/null 2>&1; }
 # The kernel keeps an idle LE link about 2 s after its last socket closed; a connect in that
 # time reuses it (and is reset if the peripheral's side went). True when hci1 has none left.
-no_links() { ! timeout 10 btmgmt --index 1 con 2>/dev/null | grep -q "$PERIPHERAL"; }
+no_links() { ! btmgmt_ --index 1 con 2>/dev/null | grep -q "$PERIPHERAL"; }
 wait_for() {  # seconds, command...
   local limit=$1; shift
   local end=$(( $(date +%s) + limit ))
@@ -55,9 +58,12 @@ done
 # busy host); until then mgmt commands fail. Ask again until both are powered with LE on.
 both_ready() {
   for i in 0 1; do mgmt --index $i power on; mgmt --index $i le on; done
-  [ "$(timeout 10 btmgmt info 2>/dev/null | grep -c 'current settings: powered.* le')" = 2 ]
+  [ "$(btmgmt_ info 2>/dev/null | grep -c 'current settings: powered.* le')" = 2 ]
 }
-wait_for 30 both_ready || fail "the controllers did not power on with LE"
+if ! wait_for 60 both_ready; then
+  { btmgmt_ info; dmesg | tail -n 40; } >"$OUT/controllers.txt" 2>&1
+  fail "the controllers did not power on with LE (see controllers.txt)"
+fi
 mgmt --index 0 connectable on
 mgmt --index 0 name BM6
 # Advertise as a BM6 does: service FFF0 in the advertisement, the name in the scan response.
