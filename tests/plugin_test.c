@@ -663,20 +663,28 @@ static void dead_device_logs_once_and_reads_succeed_empty(void **state) {
   assert_non_null(strstr(notified[0].message, "unreachable"));
 }
 
+/* Configures one device "name" at unix:path with the given reconnect backoff, and starts
+ * the plugin: its read must be registered. */
+static void start_one_device(const char *name, const char *path, double reconnect_min,
+                             double reconnect_max) {
+  char address[80], read_name[64];
+  snprintf(address, sizeof address, "unix:%s", path);
+  snprintf(read_name, sizeof read_name, "bm6/%s", name);
+  oconfig_item_t *block = item("Plugin");
+  add_child(block, with_number(item("ReconnectMin"), reconnect_min));
+  add_child(block, with_number(item("ReconnectMax"), reconnect_max));
+  add_child(block, device(name, address));
+  assert_int_equal(config_cb(block), 0);
+  free_item(block, 1);
+  expect_read(read_name, 0);
+  assert_int_equal(init_cb(), 0);
+}
+
 static void device_that_comes_back_is_logged_once_each_way(void **state) {
   (void)state;
   char path[64];
   snprintf(path, sizeof path, "/tmp/bm6-plugin-back-%d.sock", (int)getpid());
-  char address[80];
-  snprintf(address, sizeof address, "unix:%s", path);
-  oconfig_item_t *block = item("Plugin");
-  add_child(block, with_number(item("ReconnectMin"), 0.02));
-  add_child(block, with_number(item("ReconnectMax"), 0.05));
-  add_child(block, device("late", address));
-  assert_int_equal(config_cb(block), 0);
-  free_item(block, 1);
-  expect_read("bm6/late", 0);
-  assert_int_equal(init_cb(), 0);
+  start_one_device("late", path, 0.02, 0.05);
   sleep_ms(300);
   char *extra[] = {"--period", "0.05", NULL};
   pid_t sim = start_sim(path, extra);
@@ -718,16 +726,7 @@ static void a_changed_reason_is_said_once_more(void **state) {
   (void)state;
   char path[64];
   snprintf(path, sizeof path, "/tmp/bm6-plugin-cause-%d.sock", (int)getpid());
-  char address[80];
-  snprintf(address, sizeof address, "unix:%s", path);
-  oconfig_item_t *block = item("Plugin");
-  add_child(block, with_number(item("ReconnectMin"), 0.02));
-  add_child(block, with_number(item("ReconnectMax"), 0.05));
-  add_child(block, device("taken", address));
-  assert_int_equal(config_cb(block), 0);
-  free_item(block, 1);
-  expect_read("bm6/taken", 0);
-  assert_int_equal(init_cb(), 0);
+  start_one_device("taken", path, 0.02, 0.05);
   for (int i = 0; i < 100 && count_logs(LOG_ERR, "is unreachable") == 0; i++) sleep_ms(20);
   char *extra[] = {"--period", "0.05", NULL};
   pid_t sim = start_sim(path, extra);
@@ -798,16 +797,7 @@ static void flapping_device_is_said_once_each_way(void **state) {
   snprintf(path, sizeof path, "/tmp/bm6-plugin-flap-%d.sock", (int)getpid());
   char *extra[] = {"--period", "0.05", "--fault", "drop-mid-stream", NULL};
   pid_t sim = start_sim(path, extra);
-  char address[80];
-  snprintf(address, sizeof address, "unix:%s", path);
-  oconfig_item_t *block = item("Plugin");
-  add_child(block, with_number(item("ReconnectMin"), 0.05));
-  add_child(block, with_number(item("ReconnectMax"), 0.1));
-  add_child(block, device("flappy", address));
-  assert_int_equal(config_cb(block), 0);
-  free_item(block, 1);
-  expect_read("bm6/flappy", 0);
-  assert_int_equal(init_cb(), 0);
+  start_one_device("flappy", path, 0.05, 0.1);
   double reconnects = 0;
   for (int i = 0; i < 150 && reconnects < 8; i++) {
     assert_int_equal(reads[0].cb(&reads[0].ud), 0); /* reads tick the log too */
