@@ -7,15 +7,12 @@
 #include "protocol/family.h"
 #include "protocol/history.h"
 
+#include "tests/block_bytes.h"
+
 namespace bm6 {
 namespace {
 
-Block bytes(std::initializer_list<int> v) {
-  Block b{};
-  int i = 0;
-  for (int x : v) b[i++] = static_cast<std::uint8_t>(x);
-  return b;
-}
+using test::bytes;
 
 std::vector<std::uint8_t> vec(std::initializer_list<int> v) {
   std::vector<std::uint8_t> out;

@@ -7,15 +7,12 @@
 #include "protocol/bm6_cipher.h"
 #include "protocol/bm6_frame.h"
 
+#include "tests/block_bytes.h"
+
 namespace bm6 {
 namespace {
 
-Block bytes(std::initializer_list<int> v) {
-  Block b{};
-  int i = 0;
-  for (int x : v) b[i++] = static_cast<std::uint8_t>(x);
-  return b;
-}
+using test::bytes;
 
 TEST(Bm6Cipher, KeyIsLeagendFfFe0100009) {
   const std::string ascii = "leagend";
