@@ -6,3 +6,6 @@ set(BM6_DEB_ARCH armhf)
 set(BM6_GNU_TRIPLET arm-linux-gnueabihf)
 set(BM6_QEMU_ARCH arm)
 include(${CMAKE_CURRENT_LIST_DIR}/debian-cross.cmake)
+# GCC notes that std::vector's iterators are passed differently than before GCC 7.1 (an
+# ABI change of 2017 that concerns mixing objects built by older compilers, not this build).
+set(CMAKE_CXX_FLAGS_INIT "-Wno-psabi")

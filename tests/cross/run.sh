@@ -19,27 +19,30 @@ esac
 BUILD=$(realpath -m "${2:-$ROOT/build-$ARCH}")
 skip() { echo "cross $ARCH: skipped: $*"; exit 77; }
 command -v "$TRIPLET-g++" >/dev/null || skip "no $TRIPLET-g++ (scripts/install-deps --tests installs crossbuild-essential-$ARCH)"
-[ -f "/usr/lib/$TRIPLET/pkgconfig/bluez.pc" ] && [ -e "$LOADER" ] ||
-  skip "the $ARCH libraries are not installed beside this machine's (scripts/install-deps --tests)"
 QEMU=$(command -v "qemu-$QEMU_ARCH-static" || command -v "qemu-$QEMU_ARCH" || true)
 [ -n "$QEMU" ] || skip "no qemu-$QEMU_ARCH-static (apt-get install qemu-user-static)"
-# The target's loader and libraries are the multiarch ones under /.
-run() { "$QEMU" -L / "$@"; }
+# The target's loader and libraries: the multiarch ones under /, or a sysroot of Debian's
+# packages when apt could not install them beside this machine's.
+TROOT=$("$ROOT/scripts/cross-sysroot" "$ARCH") || skip "the $ARCH libraries are neither installed nor downloadable"
+[ -e "$TROOT$LOADER" ] || skip "no $ARCH loader in $TROOT"
+SYSROOT_ARG=()
+[ "$TROOT" = / ] || SYSROOT_ARG=(-DBM6_SYSROOT="$TROOT")
+run() { "$QEMU" -L "$TROOT" "$@"; }
 
 t0=$SECONDS
 echo "== cross $ARCH: build ($TRIPLET)"
-cmake -S "$ROOT" -B "$BUILD" -DCMAKE_TOOLCHAIN_FILE="$ROOT/cmake/$TRIPLET.cmake" \
+cmake -S "$ROOT" -B "$BUILD" -DCMAKE_TOOLCHAIN_FILE="$ROOT/cmake/$TRIPLET.cmake" "${SYSROOT_ARG[@]}" \
   -DBM6_WERROR=ON -DBM6_BUILD_TESTS=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$BUILD" -j "${JOBS:-2}" --target bm6 bm6ctl bm6-sim unit_tests man changelog >/dev/null
 file -b "$BUILD/plugin/bm6.so" | grep -q "$( [ $ARCH = arm64 ] && echo aarch64 || echo 'ARM, EABI5')" ||
   { echo "FAIL: $BUILD/plugin/bm6.so is not $ARCH: $(file -b "$BUILD/plugin/bm6.so")"; exit 1; }
-echo "built in $((SECONDS - t0)) s: $(file -b "$BUILD/plugin/bm6.so" | cut -d, -f1-2)"
+echo "built in $((SECONDS - t0)) s: $(file -b "$BUILD/plugin/bm6.so" | cut -d, -f1-2); libraries: $([ "$TROOT" = / ] && echo "multiarch, /" || echo "sysroot, $TROOT")"
 
 # The tests exec this build's bm6-sim: without binfmt_misc the kernel cannot run an $ARCH
 # binary, so for the run it is a script that starts it under qemu.
 SIM=$BUILD/tools/bm6-sim
 if ! head -c 2 "$SIM" | grep -q '#!'; then mv "$SIM" "$SIM.$ARCH"; fi
-printf '#!/bin/sh\nexec %s -L / %s "$@"\n' "$QEMU" "$SIM.$ARCH" >"$SIM"
+printf '#!/bin/sh\nexec %s -L %s %s "$@"\n' "$QEMU" "$TROOT" "$SIM.$ARCH" >"$SIM"
 chmod +x "$SIM"
 restore() { [ -e "$SIM.$ARCH" ] && mv -f "$SIM.$ARCH" "$SIM"; }
 trap restore EXIT
@@ -57,8 +60,7 @@ if [ ! -x "$SYSROOT/usr/sbin/collectd" ]; then
   rm -rf "$SYSROOT" "$BUILD/debs"
   mkdir -p "$SYSROOT" "$BUILD/debs"
   # collectd-core and the runtime libraries it needs that are not installed for $ARCH.
-  pkgs=("collectd-core:$ARCH")
-  dpkg-query -W "libcap2:$ARCH" >/dev/null 2>&1 || pkgs+=("libcap2:$ARCH")
+  pkgs=("collectd-core:$ARCH" "libcap2:$ARCH")
   (cd "$BUILD/debs" && apt-get download -q "${pkgs[@]}" >/dev/null 2>&1) ||
     skip "apt-get download ${pkgs[*]} failed (apt-get update?)"
   for d in "$BUILD"/debs/*.deb; do dpkg-deb -x "$d" "$SYSROOT"; done
@@ -95,7 +97,7 @@ LoadPlugin bm6
 </Plugin>
 CONF
 LIBPATH=$SYSROOT/lib/$TRIPLET:$SYSROOT/usr/lib/$TRIPLET
-"$QEMU" -L / -E "LD_LIBRARY_PATH=$LIBPATH" "$SYSROOT/usr/sbin/collectd" -f -C "$RUN/collectd.conf" \
+"$QEMU" -L "$TROOT" -E "LD_LIBRARY_PATH=$LIBPATH" "$SYSROOT/usr/sbin/collectd" -f -C "$RUN/collectd.conf" \
   >"$RUN/collectd.out" 2>&1 &
 C=$!
 D=$RUN/csv/pi/bm6-van
