@@ -97,9 +97,10 @@ void PassiveDevice::on_advertisement(const AdvReport& report) {
     last_rejection_ = rejection.value_or(AdRejection::kAddressMismatch);
     slot_->frames_dropped.fetch_add(1, std::memory_order_relaxed);
   }
-  // The iBeacon carries the charge only: used when no encrypted reading came for a read
-  // interval, so it never stands in for a full reading of the same interval.
-  if (beacon && std::chrono::steady_clock::now() - last_encrypted_ >= options_.read_interval) {
+  // The iBeacon carries the charge only: used when the encrypted data is absent (none
+  // decoded for the passive timeout), never in turn with the full readings of a monitor that
+  // alternates the two advertisements.
+  if (beacon && std::chrono::steady_clock::now() - last_encrypted_ >= timeout()) {
     ++counters_.beacon_readings;
     store(Reading{0, std::nullopt, beacon->soc_percent, State::kNormal}, report, false, false);
   }

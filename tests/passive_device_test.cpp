@@ -162,7 +162,7 @@ TEST(PassiveDevice, TheIBeaconChargeOnlyWhenNoEncryptedReadingCame) {
   EXPECT_FALSE(r->voltage_known);
   EXPECT_FALSE(r->state_known);
   EXPECT_FALSE(r->reading.temperature_c);
-  // An encrypted reading, then the beacon in the same interval: the full reading stays.
+  // An encrypted reading, then the beacon within the passive timeout: the full reading stays.
   f.advertise(ad_field(0xff, kPublicVector));
   f.advertise(concat({kFlags, beacon}));
   r = f.take();
