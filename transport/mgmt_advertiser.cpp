@@ -114,6 +114,10 @@ UniqueFd open_control_socket(std::string& error) {
 
 }  // namespace mgmt
 
+namespace {
+constexpr std::uint8_t kStatusBusy = 0x0a;
+}  // namespace
+
 MgmtAdvertiser::MgmtAdvertiser(EventLoop& loop, UniqueFd control, Options options, Source source,
                                ProblemHandler on_problem)
     : loop_(loop),
@@ -212,6 +216,9 @@ void MgmtAdvertiser::on_readable() {
     // A Remove that fails found the instance gone already (bluetoothd removes them all
     // when it starts): nothing to tell.
     if (reply->opcode == mgmt::kOpRemoveAdvertising) continue;
+    // Busy: the controller refused for the moment (seen while a central's link was being
+    // set up); the next refresh tries again.
+    if (reply->status == kStatusBusy) continue;
     problem("Add Advertising on hci" + std::to_string(options_.index) + ": " +
             mgmt::status_text(reply->status));
     if (!self.alive()) return;

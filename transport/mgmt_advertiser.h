@@ -73,7 +73,8 @@ UniqueFd open_control_socket(std::string& error);
 // Keeps a set of advertising instances added on one adapter while started: adds them at
 // start(), again every `refresh` (asking `source` each time, so data that changes is
 // advertised as it changes), and removes them at stop() and on destruction. Replies are
-// read from the loop; a failure is reported once (not every refresh) until one succeeds.
+// read from the loop; a failure is reported once (not every refresh) until an add succeeds,
+// except Busy, which the next refresh retries.
 class MgmtAdvertiser {
  public:
   using Source = std::function<std::vector<mgmt::AdvertisingInstance>()>;
