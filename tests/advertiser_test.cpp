@@ -222,6 +222,9 @@ TEST(SimAdvertising, StopsWhileACentralIsConnected) {
   std::vector<std::string> problems;
   sim::SimAdvertiser advertiser(loop, std::move(pair.ours), {0, kAddress}, device, 20ms,
                                 [&](const std::string& p) { problems.push_back(p); });
+  loop.run_until([] { return false; }, 30ms);
+  EXPECT_TRUE(kernel.received().empty()) << "nothing before start()";
+  advertiser.start();
   loop.run_until([] { return false; }, 50ms);
   ASSERT_GE(count_op(kernel.received(), mgmt::kOpAddAdvertising), 4u);
   advertiser.central_connected();
@@ -230,6 +233,9 @@ TEST(SimAdvertising, StopsWhileACentralIsConnected) {
   EXPECT_EQ(count_op(kernel.received(), mgmt::kOpRemoveAdvertising), 2u);
   loop.run_until([] { return false; }, 60ms);
   EXPECT_EQ(kernel.received().size(), at_connect) << "silent while connected";
+  advertiser.start();  // a late start() while connected changes nothing
+  loop.run_until([] { return false; }, 30ms);
+  EXPECT_EQ(kernel.received().size(), at_connect);
   advertiser.central_disconnected();
   loop.run_until([] { return false; }, 5ms);
   EXPECT_EQ(opcode_of(kernel.received().back()), mgmt::kOpAddAdvertising);

@@ -106,6 +106,9 @@ int main(int argc, char** argv) {
                   device.period.count() / 1000.0, advertiser ? ", advertising" : "");
     }
     std::fflush(stdout);
+    // After "serving" is out: a management command can wait on a busy controller, and
+    // whoever waits for that line should not wait for it too.
+    for (auto& advertiser : advertisers) advertiser->start();
     loop.run();
     loop.unwatch(sigfd.get());
     servers.clear();

@@ -81,8 +81,6 @@ SimAdvertiser::SimAdvertiser(EventLoop& loop, UniqueFd control, const AdapterIde
               instances = advertising_instances(*codec_, device_.model, device_.reading, address_);
             return instances;
           },
-          std::move(on_problem)) {
-  advertiser_.start();
-}
+          std::move(on_problem)) {}
 
 }  // namespace bm6::sim

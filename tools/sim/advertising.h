@@ -42,16 +42,26 @@ struct AdapterIdentity {
 };
 AdapterIdentity adapter_identity(const std::string& adapter);
 
-// Advertises `device` on an adapter while no central is connected: the reading of the
-// moment (reading_at) at every refresh; stopped by central_connected(), resumed by
-// central_disconnected().
+// Advertises `device` on an adapter from start() on while no central is connected: the
+// reading of the moment (reading_at) at every refresh; stopped by central_connected(),
+// resumed by central_disconnected().
 class SimAdvertiser {
  public:
   SimAdvertiser(EventLoop& loop, UniqueFd control, const AdapterIdentity& adapter,
                 const SimDevice& device, std::chrono::milliseconds refresh,
                 std::function<void(const std::string&)> on_problem);
-  void central_connected() { advertiser_.stop(); }
-  void central_disconnected() { advertiser_.start(); }
+  // Starts advertising unless a central is connected.
+  void start() {
+    if (!connected_) advertiser_.start();
+  }
+  void central_connected() {
+    connected_ = true;
+    advertiser_.stop();
+  }
+  void central_disconnected() {
+    connected_ = false;
+    advertiser_.start();
+  }
   const MgmtAdvertiser& advertiser() const { return advertiser_; }
 
  private:
@@ -59,6 +69,7 @@ class SimAdvertiser {
   BdAddr address_;
   std::unique_ptr<FamilyCodec> codec_;  // the model's key, for the advertiser's source
   MgmtAdvertiser advertiser_;
+  bool connected_ = false;
 };
 
 }  // namespace bm6::sim
