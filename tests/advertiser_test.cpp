@@ -150,6 +150,19 @@ TEST(MgmtAdvertiser, AFailureIsReportedOnceUntilAnAddSucceeds) {
   EXPECT_NE(rig.problems[1].find("invalid parameters"), std::string::npos) << rig.problems[1];
 }
 
+TEST(MgmtAdvertiser, ASocketThatClosedIsReported) {
+  Rig rig;
+  rig.advertiser->start();
+  rig.run_for(5ms);
+  rig.kernel.hang_up();
+  rig.advertiser->stop();  // writes to the closed peer at once: an error, no SIGPIPE
+  rig.advertiser->start();
+  rig.run_for(60ms);
+  ASSERT_EQ(rig.problems.size(), 1u) << "once, though every refresh fails";
+  EXPECT_EQ(rig.problems[0], "Remove Advertising: Broken pipe");
+  EXPECT_GE(rig.advertiser->stats().failures, 5u);
+}
+
 TEST(MgmtAdvertiser, RepliesForAnotherAdapterOrCommandAndBusyAreNotReported) {
   Rig rig;
   // Busy comes while a central's link is set up: the next refresh tries again.

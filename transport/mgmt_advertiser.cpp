@@ -185,8 +185,15 @@ void MgmtAdvertiser::send(const std::vector<std::uint8_t>& packet, const char* w
     ++stats_.adds_sent;
   else
     ++stats_.removes_sent;
-  if (!fd_) return;
-  if (::write(fd_.get(), packet.data(), packet.size()) != static_cast<ssize_t>(packet.size())) {
+  if (!fd_) {
+    ++stats_.failures;
+    problem(std::string(what) + ": no management socket (it could not be watched, or closed)");
+    return;
+  }
+  // MSG_NOSIGNAL: a peer that went (a test's) is an error here, not a SIGPIPE; the kernel's
+  // management socket accepts it.
+  if (::send(fd_.get(), packet.data(), packet.size(), MSG_NOSIGNAL | MSG_DONTWAIT) !=
+      static_cast<ssize_t>(packet.size())) {
     ++stats_.failures;
     problem(std::string(what) + ": " + std::strerror(errno));
   }
