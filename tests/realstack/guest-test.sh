@@ -94,6 +94,14 @@ say "simulated BM6 serving on hci0 ($PERIPHERAL)"
 "$B/tools/bm6ctl" scan --adapter hci1 --timeout 4 >"$OUT/scan.txt" 2>&1 || fail "bm6ctl scan: $(cat "$OUT/scan.txt")"
 grep -q "^$PERIPHERAL  public  BM6" "$OUT/scan.txt" || fail "scan did not list the BM6: $(cat "$OUT/scan.txt")"
 say "bm6ctl scan: $(grep "$PERIPHERAL" "$OUT/scan.txt")"
+# --- passive-tools (issue #11): scan decodes what bm6-sim advertises, values exact ---
+grep -q "^$PERIPHERAL  public  BM6 .* BM6, 12.66 V, 14 C, 77 %, charging\$" "$OUT/scan.txt" ||
+  fail "scan did not decode the advertised reading: $(cat "$OUT/scan.txt")"
+"$B/tools/bm6ctl" scan --adapter hci1 --timeout 3 --json >"$OUT/scan.json" 2>&1 || fail "bm6ctl scan --json: $(cat "$OUT/scan.json")"
+grep -q "\"address\":\"$PERIPHERAL\".*\"model\":\"BM6\",\"voltage\":12.66,\"temperature\":14,\"soc\":77,\"state\":\"charging\",\"source\":\"advertisement\"" \
+  "$OUT/scan.json" || fail "scan --json did not decode the advertised reading: $(cat "$OUT/scan.json")"
+say "bm6ctl scan --json: $(grep "$PERIPHERAL" "$OUT/scan.json")"
+# --- end passive-tools ---
 
 # 2. bm6ctl read reads one value.
 "$B/tools/bm6ctl" read "$PERIPHERAL" --adapter hci1 --timeout 15 --json >"$OUT/read.json" 2>&1 || fail "bm6ctl read: $(cat "$OUT/read.json")"
