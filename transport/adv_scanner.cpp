@@ -4,6 +4,7 @@
 #include <bluetooth/hci.h>
 #include <bluetooth/hci_lib.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -105,6 +106,23 @@ const char* op_name(std::uint16_t op) {
   }
 }
 }  // namespace
+
+// Up to kBatch events per recvmmsg(): fewer back means the socket is drained (no second
+// call ending in EAGAIN); a busy one is served kBatch * kBatchesPerWakeup at a time.
+struct AdvScanner::Batch {
+  static constexpr unsigned kBatch = 16;
+  std::array<std::array<std::uint8_t, 4096>, kBatch> buffers;  // an extended report fits
+  std::array<iovec, kBatch> iov;
+  std::array<mmsghdr, kBatch> messages;
+  Batch() {
+    for (unsigned i = 0; i < kBatch; ++i) {
+      iov[i] = {buffers[i].data(), buffers[i].size()};
+      messages[i] = {};
+      messages[i].msg_hdr.msg_iov = &iov[i];
+      messages[i].msg_hdr.msg_iovlen = 1;
+    }
+  }
+};
 
 AdvScanner::AdvScanner(EventLoop& loop, int adapter_index, StatusHandler on_status, OpenSocket open)
     : loop_(loop),
@@ -279,21 +297,30 @@ void AdvScanner::error_once(const std::string& message) {
 }
 
 void AdvScanner::on_readable() {
-  std::uint8_t buf[4096];
-  for (int i = 0; i < kMaxPacketsPerWakeup; ++i) {
+  constexpr int kBatchesPerWakeup = 4;  // then let the loop serve other fds
+  if (!batch_) batch_ = std::make_unique<Batch>();
+  for (int round = 0; round < kBatchesPerWakeup; ++round) {
     loop_.note_syscalls();
-    const ssize_t n = ::recv(fd_.get(), buf, sizeof buf, MSG_DONTWAIT | MSG_TRUNC);
+    const int n = ::recvmmsg(fd_.get(), batch_->messages.data(), Batch::kBatch,
+                             MSG_DONTWAIT | MSG_TRUNC, nullptr);
     if (n < 0) {
       if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
         error_once(std::string("reading the mgmt socket: ") + std::strerror(errno));
       return;
     }
-    ++stats_.events;
-    if (n == 0 || static_cast<std::size_t>(n) > sizeof buf) {  // MSG_TRUNC: the real size
-      ++stats_.malformed;
-      continue;
+    for (int i = 0; i < n; ++i) {
+      const mmsghdr& m = batch_->messages[static_cast<std::size_t>(i)];
+      ++stats_.events;
+      // MSG_TRUNC: msg_len is the event's real size; a cut one is not parsed.
+      if (m.msg_len == 0 || m.msg_len > batch_->buffers[0].size() ||
+          (m.msg_hdr.msg_flags & MSG_TRUNC) != 0) {
+        ++stats_.malformed;
+        continue;
+      }
+      handle({batch_->buffers[static_cast<std::size_t>(i)].data(), m.msg_len});
+      if (!fd_) return;
     }
-    handle({buf, static_cast<std::size_t>(n)});
+    if (n < static_cast<int>(Batch::kBatch)) return;
   }
 }
 

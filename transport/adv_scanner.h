@@ -32,6 +32,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <span>
@@ -107,6 +108,7 @@ class AdvScanner {
     std::vector<Subscriber> subscribers;
   };
 
+  struct Batch;
   void on_readable();
   void handle(std::span<const std::uint8_t> packet);
   void on_command_done(std::uint16_t opcode, std::uint8_t status,
@@ -125,6 +127,7 @@ class AdvScanner {
   StatusHandler on_status_;
   OpenSocket open_;
   UniqueFd fd_;
+  std::unique_ptr<Batch> batch_;  // receive buffers, made on the first event
   std::map<LeAddress, Entry> entries_;
   std::map<SubscriptionId, LeAddress> by_id_;
   SubscriptionId next_id_ = 1;
