@@ -4,6 +4,7 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <stdexcept>
@@ -87,13 +88,13 @@ class FakeMgmt {
   static Bytes wire(const LeAddress& a) { return Bytes(a.rbegin(), a.rend()); }
   // Device Found's parameters: address, type (1 public), RSSI, flags, AD.
   static Bytes found(const LeAddress& a, std::int8_t rssi, const Bytes& ad, std::uint8_t type = 1) {
-    Bytes p = wire(a);
-    p.push_back(type);
-    p.push_back(static_cast<std::uint8_t>(rssi));
-    p.insert(p.end(), {0, 0, 0, 0});
-    p.push_back(static_cast<std::uint8_t>(ad.size()));
-    p.push_back(static_cast<std::uint8_t>(ad.size() >> 8));
-    p.insert(p.end(), ad.begin(), ad.end());
+    Bytes p(14 + ad.size(), 0);  // flags (bytes 8-11) stay 0
+    std::copy(a.rbegin(), a.rend(), p.begin());
+    p[6] = type;
+    p[7] = static_cast<std::uint8_t>(rssi);
+    p[12] = static_cast<std::uint8_t>(ad.size());
+    p[13] = static_cast<std::uint8_t>(ad.size() >> 8);
+    std::copy(ad.begin(), ad.end(), p.begin() + 14);
     return p;
   }
   void device_found(std::uint16_t index, const LeAddress& a, std::int8_t rssi, const Bytes& ad) {
