@@ -147,6 +147,11 @@ void say(const DeviceLog& log, const std::vector<LinkLog::Note>& notes) {
         }
         break;
       case LinkLog::Note::Kind::kCauseChanged:
+        if (device.passive) {
+          plugin_log(LOG_ERR, "bm6 plugin: device \"%s\" (%s) is still silent, now: %s", name,
+                     address, log.cause.c_str());
+          break;
+        }
         plugin_log(LOG_ERR,
                    "bm6 plugin: device \"%s\" (%s) is still down, now for another reason: %s; "
                    "retrying with backoff up to %s",
@@ -159,6 +164,15 @@ void say(const DeviceLog& log, const std::vector<LinkLog::Note>& notes) {
         break;
       case LinkLog::Note::Kind::kFlapping: {
         const std::string now = note.up ? "up now" : "down now: " + log.cause;
+        if (device.passive) {
+          plugin_log(LOG_WARNING,
+                     "bm6 plugin: device \"%s\" (%s): silent %llu times in the last %s; it keeps "
+                     "going quiet and being heard again (%s); next summary in %s at the earliest",
+                     name, address, static_cast<unsigned long long>(note.losses),
+                     format_duration(note.over).c_str(), now.c_str(),
+                     format_duration(note.next_summary).c_str());
+          break;
+        }
         plugin_log(LOG_WARNING,
                    "bm6 plugin: device \"%s\" (%s): link lost %llu times in the last %s; it keeps "
                    "coming back and going (%s); next summary in %s at the earliest",
@@ -168,6 +182,15 @@ void say(const DeviceLog& log, const std::vector<LinkLog::Note>& notes) {
         break;
       }
       case LinkLog::Note::Kind::kStable:
+        if (device.passive) {
+          plugin_log(LOG_INFO,
+                     "bm6 plugin: device \"%s\" (%s): heard steadily again, after falling silent "
+                     "%llu times in %s",
+                     name, address, static_cast<unsigned long long>(note.losses),
+                     format_duration(note.over).c_str());
+          notification = who + "heard steadily again";
+          break;
+        }
         plugin_log(LOG_INFO,
                    "bm6 plugin: device \"%s\" (%s): link stable again, after being lost %llu "
                    "times in %s",
@@ -176,6 +199,15 @@ void say(const DeviceLog& log, const std::vector<LinkLog::Note>& notes) {
         notification = who + "link stable again";
         break;
       case LinkLog::Note::Kind::kStillDown:
+        if (device.passive) {
+          plugin_log(LOG_ERR,
+                     "bm6 plugin: device \"%s\" (%s): silent for good after falling silent %llu "
+                     "times in %s: %s",
+                     name, address, static_cast<unsigned long long>(note.losses),
+                     format_duration(note.over).c_str(), log.cause.c_str());
+          notification = who + "is silent: " + log.cause;
+          break;
+        }
         plugin_log(LOG_ERR,
                    "bm6 plugin: device \"%s\" (%s): down for good after being lost %llu times "
                    "in %s: %s; retrying with backoff up to %s",
