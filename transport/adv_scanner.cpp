@@ -42,7 +42,6 @@ constexpr std::uint16_t kDevNone = 0xffff;
 constexpr std::uint16_t kChannelControl = 3;
 constexpr std::size_t kHeader = 6;
 constexpr std::size_t kDeviceFoundFixed = 14;  // address 6, type 1, rssi 1, flags 4, length 2
-constexpr int kMaxPacketsPerWakeup = 64;       // then let the loop serve other fds
 
 std::uint16_t le16(const std::uint8_t* p) { return static_cast<std::uint16_t>(p[0] | p[1] << 8); }
 std::uint32_t le32(const std::uint8_t* p) {
@@ -292,7 +291,9 @@ void AdvScanner::set_up(bool up, const std::string& why_down) {
 }
 
 void AdvScanner::error_once(const std::string& message) {
-  if (!errors_said_.insert(message).second) return;
+  // Bounded: a kernel (or a fake one) answering with ever new errors costs no memory.
+  constexpr std::size_t kMaxErrorsSaid = 32;
+  if (errors_said_.size() >= kMaxErrorsSaid || !errors_said_.insert(message).second) return;
   if (on_status_) on_status_(Status::kError, message);
 }
 
