@@ -43,7 +43,7 @@ std::optional<std::vector<std::uint8_t>> encode_add_advertising(std::uint16_t in
   for (int shift = 0; shift < 32; shift += 8)
     p.push_back(static_cast<std::uint8_t>(i.flags >> shift));
   put_le16(p, 0);  // duration: the kernel's default rotation between instances (2 s)
-  put_le16(p, 0);  // timeout: none; the instance stays until removed
+  put_le16(p, i.timeout_s);
   p.push_back(static_cast<std::uint8_t>(i.adv_data.size()));
   p.push_back(static_cast<std::uint8_t>(i.scan_rsp.size()));
   p.insert(p.end(), i.adv_data.begin(), i.adv_data.end());
@@ -78,7 +78,7 @@ std::string status_text(std::uint8_t status) {
     case 0x0a:
       return "busy";
     case 0x0b:
-      return "rejected (is LE enabled on the adapter?)";
+      return "rejected (LE off, or the adapter powered off)";
     case 0x0c:
       return "not supported by the adapter";
     case 0x0d:
