@@ -133,6 +133,7 @@ MgmtAdvertiser::MgmtAdvertiser(EventLoop& loop, UniqueFd control, Options option
 
 MgmtAdvertiser::~MgmtAdvertiser() {
   refresh_.cancel();
+  on_problem_ = nullptr;  // nothing is told from a destructor
   // The kernel handles a management command while it is written: no reply to wait for.
   remove_all();
   if (fd_) loop_.unwatch(fd_.get());
