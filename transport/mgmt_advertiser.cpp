@@ -206,6 +206,7 @@ void MgmtAdvertiser::on_readable() {
   for (int i = 0; i < 64; ++i) {
     const ssize_t n = ::recv(fd_.get(), buf, sizeof buf, MSG_DONTWAIT);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+    if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       // The management socket went away (a test's peer hung up): nothing more to read.
       loop_.unwatch(fd_.get());

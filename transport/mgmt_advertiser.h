@@ -94,6 +94,7 @@ class MgmtAdvertiser {
   };
 
   // `control`: a management socket (mgmt::open_control_socket), or a test's peer.
+  // `on_problem` runs from start(), stop() and the loop; it must not destroy the advertiser.
   MgmtAdvertiser(EventLoop& loop, UniqueFd control, Options options, Source source,
                  ProblemHandler on_problem);
   ~MgmtAdvertiser();
