@@ -34,12 +34,13 @@ TEST(MgmtAdvertising, AddAdvertisingEncodesEveryField) {
   mgmt::AdvertisingInstance i{7,
                               mgmt::kAdvConnectable | mgmt::kAdvDiscoverable,
                               {0x02, 0x01, 0x06},
-                              {0x04, 0x09, 'B', 'M', '6'}};
+                              {0x04, 0x09, 'B', 'M', '6'},
+                              0x0203};
   const auto p = mgmt::encode_add_advertising(0x0102, i);
   ASSERT_TRUE(p);
   const Bytes expected = {0x3e, 0x00, 0x02, 0x01, 19,   0x00,  // opcode, index, length
                           7,    0x03, 0x00, 0x00, 0x00,        // instance, flags
-                          0x00, 0x00, 0x00, 0x00,              // duration, timeout
+                          0x00, 0x00, 0x03, 0x02,              // duration, timeout
                           3,    5,                             // data lengths
                           0x02, 0x01, 0x06, 0x04, 0x09, 'B',  'M', '6'};
   EXPECT_EQ(*p, expected);
@@ -163,6 +164,16 @@ TEST(MgmtAdvertiser, ASocketThatClosedIsReported) {
   EXPECT_GE(rig.advertiser->stats().failures, 5u);
 }
 
+TEST(MgmtAdvertiser, NothingIsToldFromTheDestructor) {
+  Rig rig(0ms);
+  rig.advertiser->start();
+  rig.run_for(5ms);
+  rig.kernel.hang_up();
+  rig.run_for(5ms);        // the advertiser sees the socket close
+  rig.advertiser.reset();  // its removes fail: the handler may be gone by now
+  EXPECT_TRUE(rig.problems.empty());
+}
+
 TEST(MgmtAdvertiser, RepliesForAnotherAdapterOrCommandAndBusyAreNotReported) {
   Rig rig;
   // Busy comes while a central's link is set up: the next refresh tries again.
@@ -188,6 +199,7 @@ TEST(SimAdvertising, Bm6SendsTheEncryptedReadingAndTheIBeacon) {
   for (const auto& i : instances) {
     EXPECT_LE(i.adv_data.size() + 3, mgmt::kMaxLegacyData) << "with the Flags the kernel adds";
     EXPECT_EQ(i.flags, mgmt::kAdvConnectable | mgmt::kAdvDiscoverable) << "the identity address";
+    EXPECT_EQ(i.timeout_s, sim::kAdvertisingTimeoutS) << "gone soon after a SIGKILL";
     EXPECT_EQ(scan::parse_eir(i.scan_rsp).name, "BM6");
   }
   EXPECT_EQ(scan::parse_eir(instances[0].adv_data).uuids16, std::vector<std::uint16_t>{0xfff0});

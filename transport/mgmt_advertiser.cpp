@@ -43,7 +43,7 @@ std::optional<std::vector<std::uint8_t>> encode_add_advertising(std::uint16_t in
   for (int shift = 0; shift < 32; shift += 8)
     p.push_back(static_cast<std::uint8_t>(i.flags >> shift));
   put_le16(p, 0);  // duration: the kernel's default rotation between instances (2 s)
-  put_le16(p, 0);  // timeout: none; the instance stays until removed
+  put_le16(p, i.timeout_s);
   p.push_back(static_cast<std::uint8_t>(i.adv_data.size()));
   p.push_back(static_cast<std::uint8_t>(i.scan_rsp.size()));
   p.insert(p.end(), i.adv_data.begin(), i.adv_data.end());
@@ -78,7 +78,7 @@ std::string status_text(std::uint8_t status) {
     case 0x0a:
       return "busy";
     case 0x0b:
-      return "rejected (is LE enabled on the adapter?)";
+      return "rejected (LE off, or the adapter powered off)";
     case 0x0c:
       return "not supported by the adapter";
     case 0x0d:
@@ -133,6 +133,7 @@ MgmtAdvertiser::MgmtAdvertiser(EventLoop& loop, UniqueFd control, Options option
 
 MgmtAdvertiser::~MgmtAdvertiser() {
   refresh_.cancel();
+  on_problem_ = nullptr;  // nothing is told from a destructor
   // The kernel handles a management command while it is written: no reply to wait for.
   remove_all();
   if (fd_) loop_.unwatch(fd_.get());
@@ -205,6 +206,7 @@ void MgmtAdvertiser::on_readable() {
   for (int i = 0; i < 64; ++i) {
     const ssize_t n = ::recv(fd_.get(), buf, sizeof buf, MSG_DONTWAIT);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+    if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       // The management socket went away (a test's peer hung up): nothing more to read.
       loop_.unwatch(fd_.get());

@@ -42,6 +42,10 @@ struct AdvertisingInstance {
   std::uint32_t flags = 0;
   std::vector<std::uint8_t> adv_data;  // AD structures (length, type, data...)
   std::vector<std::uint8_t> scan_rsp;
+  // Seconds until the kernel removes the instance by itself (0: never): re-adding starts it
+  // again, so an advertiser that dies without removing its instances (SIGKILL) leaves them
+  // for this long only. The kernel refuses a timeout while the adapter is powered off.
+  std::uint16_t timeout_s = 0;
   bool operator==(const AdvertisingInstance&) const = default;
 };
 
@@ -61,7 +65,7 @@ struct CommandReply {
   std::uint8_t status = 0;  // 0: success
 };
 std::optional<CommandReply> decode_command_reply(std::span<const std::uint8_t> packet);
-// "rejected (LE off?)", "invalid parameters", ...
+// "rejected (LE off, or the adapter powered off)", "invalid parameters ...", ...
 std::string status_text(std::uint8_t status);
 
 // A socket on the management channel (HCI_CHANNEL_CONTROL, HCI_DEV_NONE), non-blocking.
@@ -90,6 +94,7 @@ class MgmtAdvertiser {
   };
 
   // `control`: a management socket (mgmt::open_control_socket), or a test's peer.
+  // `on_problem` runs from start(), stop() and the loop; it must not destroy the advertiser.
   MgmtAdvertiser(EventLoop& loop, UniqueFd control, Options options, Source source,
                  ProblemHandler on_problem);
   ~MgmtAdvertiser();

@@ -378,8 +378,8 @@ constexpr const char* kReadOptions =
     "                       soc, state, and rssi where there is a radio\n"
     "  -h, --help           show this help and exit\n";
 constexpr const char* kDecodeOptions =
-    "      --address=MAC    the advertiser's address, AA:BB:CC:DD:EE:FF (required: the\n"
-    "                       encrypted data carries it, which proves key and device)\n"
+    "      --address=MAC    the advertiser's address, AA:BB:CC:DD:EE:FF (required:\n"
+    "                       the encrypted data carries it, which proves key and device)\n"
     "      --model=auto|bm6|bm7|bm2\n"
     "                       the monitor's family (default auto: every family's key; a\n"
     "                       BM2 notification needs --model bm2)\n"

@@ -40,13 +40,14 @@ std::vector<mgmt::AdvertisingInstance> advertising_instances(FamilyCodec& codec,
             {reinterpret_cast<const std::uint8_t*>(name.data()), name.size()});
   const std::uint32_t flags = mgmt::kAdvConnectable | mgmt::kAdvDiscoverable;
 
-  mgmt::AdvertisingInstance encrypted{kEncryptedInstance, flags, {}, scan_rsp};
+  mgmt::AdvertisingInstance encrypted{
+      kEncryptedInstance, flags, {}, scan_rsp, kAdvertisingTimeoutS};
   const std::uint8_t fff0[] = {0xf0, 0xff};
   put_field(encrypted.adv_data, kAdUuid16Complete, fff0);
   put_field(encrypted.adv_data, kAdManufacturerData, *block);
   std::vector<mgmt::AdvertisingInstance> out{encrypted};
   if (model != Family::kBm2) {  // the iBeacon is a BM6's; a BM2's is not known
-    mgmt::AdvertisingInstance beacon{kBeaconInstance, flags, {}, scan_rsp};
+    mgmt::AdvertisingInstance beacon{kBeaconInstance, flags, {}, scan_rsp, kAdvertisingTimeoutS};
     put_field(beacon.adv_data, kAdManufacturerData, encode_ibeacon(reading.soc_percent));
     out.push_back(std::move(beacon));
   }

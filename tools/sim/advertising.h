@@ -26,6 +26,9 @@ inline constexpr std::uint8_t kBeaconInstance = 2;
 // controller (btvirt) shows an advertiser to scanners only when advertising starts, so this
 // stands in for an advertising interval (a BM6's is about 100 ms or more).
 inline constexpr std::chrono::milliseconds kAdvertisingRefresh{150};
+// The instances' lifetime in the kernel, renewed by every refresh: a simulator that is killed
+// (SIGKILL, no clean-up) stops advertising this long after.
+inline constexpr std::uint16_t kAdvertisingTimeoutS = 3;
 
 // The instances for `reading` of `device.model` advertised from `address`: connectable (the
 // identity address, which the encrypted data must carry) and discoverable. Empty when the
