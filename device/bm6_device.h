@@ -43,12 +43,19 @@ struct DeviceOptions {
   // asked as soon as the link is up, so that its first reading carries it, and then once
   // per interval, the reading that goes out carrying the newest answer.
   std::chrono::milliseconds read_interval{10000};
+  // Passive mode: read the monitor's advertisements, never connect (device/passive_device.h).
+  bool passive = false;
+  // Passive: no reading from an advertisement for this long is silence; 0: 3 read intervals.
+  std::chrono::milliseconds passive_timeout{0};
 };
 
 struct TimedReading {
   Reading reading;
   std::chrono::system_clock::time_point received;
   std::optional<int> rssi_dbm{};  // of the link, when the transport can tell (Bluetooth)
+  // Passive mode: a BM2's advertisement has no state; an iBeacon has the charge only.
+  bool voltage_known = true;
+  bool state_known = true;
 };
 
 // The newest reading not yet dispatched, handed from the loop thread to a read callback,
@@ -99,6 +106,7 @@ enum class DeviceEvent {
   kLinkLost,       // an established link went down; `detail` says why
   kModelDetected,  // the first link found the family; `detail` is its name ("BM7")
   kModelChanged,   // a later link found another family; `detail`: "BM6, now BM7"
+  kSilent,         // passive: no reading from an advertisement for the timeout; `detail` why
 };
 
 std::string format_seconds(std::chrono::milliseconds ms);  // "2.5 s"

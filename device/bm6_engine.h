@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "device/bm6_device.h"
+#include "device/passive_device.h"
+#include "transport/adv_scanner.h"
 #include "transport/event_loop.h"
 
 namespace bm6 {
@@ -16,6 +18,13 @@ class Bm6Engine {
   // Throws std::invalid_argument naming the device if an address cannot be used, and
   // std::system_error if the loop cannot be created.
   Bm6Engine(const std::vector<DeviceOptions>& devices, Bm6Device::EventHandler on_event);
+  // With passive devices: what their adapters' scanners have to say (adapter down and up,
+  // errors), and how the scanners open their mgmt socket (tests pass a fake one).
+  using ScannerHandler =
+      std::function<void(int adapter, AdvScanner::Status, const std::string& detail)>;
+  Bm6Engine(const std::vector<DeviceOptions>& devices, Bm6Device::EventHandler on_event,
+            ScannerHandler on_scanner,
+            AdvScanner::OpenSocket open_mgmt = AdvScanner::open_mgmt_socket);
   ~Bm6Engine();
 
   std::shared_ptr<ReadingSlot> slot(const std::string& device) const;
@@ -28,7 +37,10 @@ class Bm6Engine {
  private:
   EventLoop loop_;
   Adapters adapters_{loop_};
+  // One scanner per adapter with passive devices, made before and destroyed after them.
+  std::map<int, std::unique_ptr<AdvScanner>> scanners_;
   std::vector<std::unique_ptr<Bm6Device>> devices_;
+  std::vector<std::unique_ptr<PassiveDevice>> passive_;
   std::map<std::string, std::shared_ptr<ReadingSlot>> slots_;
 };
 

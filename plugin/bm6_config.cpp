@@ -123,6 +123,11 @@ const Floor kResponseTimeoutFloor{1,
                                   "an answer takes a few connection events, longer with a "
                                   "weak signal; healthy links would be dropped"};
 
+const Floor kPassiveTimeoutFloor{2,
+                                 "a monitor advertises about once a second at best, and a "
+                                 "few advertisements are always lost: healthy monitors would "
+                                 "be reported silent"};
+
 // Timing options valid both in <Plugin bm6> (defaults) and in <Device>; false if unknown.
 bool parse_timing(const oconfig_item_t& item, const Where& where, DeviceOptions& o,
                   Errors& errors) {
@@ -135,6 +140,7 @@ bool parse_timing(const oconfig_item_t& item, const Where& where, DeviceOptions&
   if (is(item, "ReconnectMax")) return seconds(o.reconnect_max, kReconnectMaxFloor);
   if (is(item, "StreamTimeout")) return seconds(o.stream_timeout, kStreamTimeoutFloor);
   if (is(item, "ResponseTimeout")) return seconds(o.response_timeout, kResponseTimeoutFloor);
+  if (is(item, "PassiveTimeout")) return seconds(o.passive_timeout, kPassiveTimeoutFloor);
   return false;
 }
 
@@ -149,6 +155,20 @@ void parse_model(const oconfig_item_t& opt, const Where& where, DeviceOptions& o
   } else {
     errors.push_back(where.prefix(opt) + ": \"" + name +
                      "\" is not a monitor model (known: \"auto\", \"BM6\", \"BM7\", \"BM2\")");
+  }
+}
+
+// Mode "connected" | "passive", in any case: hold a link, or read the advertisements.
+void parse_mode(const oconfig_item_t& opt, const Where& where, DeviceOptions& o, Errors& errors) {
+  std::string mode;
+  if (!get_string(opt, where, mode, errors)) return;
+  if (::strcasecmp(mode.c_str(), "connected") == 0) {
+    o.passive = false;
+  } else if (::strcasecmp(mode.c_str(), "passive") == 0) {
+    o.passive = true;
+  } else {
+    errors.push_back(where.prefix(opt) + ": \"" + mode +
+                     "\" is neither \"connected\" nor \"passive\"");
   }
 }
 
@@ -250,11 +270,14 @@ bool parse_device(const oconfig_item_t& dev, const DeviceOptions& defaults, Take
       get_seconds(opt, where, device.interval, errors, kIntervalFloor);
     } else if (is(opt, "Model")) {
       parse_model(opt, where, device.options, errors);
+    } else if (is(opt, "Mode")) {
+      parse_mode(opt, where, device.options, errors);
     } else if (!parse_timing(opt, where, device.options, errors)) {
       errors.push_back("device \"" + device.options.name + "\": unknown option \"" +
                        (opt.key ? opt.key : "") +
-                       "\" (known: Address, AddressType, Adapter, Interval, Model, ConnectTimeout, "
-                       "ReconnectMin, ReconnectMax, StreamTimeout, ResponseTimeout)");
+                       "\" (known: Address, AddressType, Adapter, Interval, Model, Mode, "
+                       "ConnectTimeout, ReconnectMin, ReconnectMax, StreamTimeout, "
+                       "ResponseTimeout, PassiveTimeout)");
     }
   }
   if (!has_address)
@@ -263,6 +286,11 @@ bool parse_device(const oconfig_item_t& dev, const DeviceOptions& defaults, Take
                      "unix:/path/to/socket)");
   else if (validate_address(device.options.address).empty())
     claim_address(device.options, taken, errors);  // even with other mistakes: all at once
+  if (has_address && device.options.passive && !is_bluetooth_address(device.options.address))
+    errors.push_back("device \"" + device.options.name +
+                     "\": option \"Address\": Mode \"passive\" " +
+                     "reads Bluetooth advertisements, so it needs a Bluetooth address " +
+                     "(AA:BB:CC:DD:EE:FF), not \"" + device.options.address + "\"");
   if (device.options.reconnect_min > device.options.reconnect_max)
     errors.push_back("device \"" + device.options.name +
                      "\": ReconnectMin is greater than ReconnectMax");
@@ -278,10 +306,13 @@ void parse_defaults(const oconfig_item_t& block, DeviceOptions& defaults, Errors
     if (is(child, "Device")) continue;
     if (is(child, "Model")) {
       parse_model(child, plugin_level, defaults, errors);
+    } else if (is(child, "Mode")) {
+      parse_mode(child, plugin_level, defaults, errors);
     } else if (!parse_timing(child, plugin_level, defaults, errors)) {
       errors.push_back(std::string("unknown option \"") + (child.key ? child.key : "") +
-                       "\" in <Plugin bm6> (known: Device, Model, ConnectTimeout, ReconnectMin, "
-                       "ReconnectMax, StreamTimeout, ResponseTimeout)");
+                       "\" in <Plugin bm6> (known: Device, Model, Mode, ConnectTimeout, "
+                       "ReconnectMin, ReconnectMax, StreamTimeout, ResponseTimeout, "
+                       "PassiveTimeout)");
     }
   }
 }

@@ -124,11 +124,15 @@ void say(const DeviceLog& log, const std::vector<LinkLog::Note>& notes) {
     std::string notification;
     switch (note.kind) {
       case LinkLog::Note::Kind::kConnected:
-        plugin_log(LOG_INFO, "bm6 plugin: device \"%s\" (%s) connected: readings flow", name,
-                   address);
+        plugin_log(LOG_INFO, "bm6 plugin: device \"%s\" (%s) %s: readings flow", name, address,
+                   device.passive ? "heard (passive)" : "connected");
         break;
       case LinkLog::Note::Kind::kDown:
-        if (log.lost) {
+        if (device.passive) {
+          plugin_log(LOG_WARNING, "bm6 plugin: device \"%s\" (%s) is silent: %s", name, address,
+                     log.cause.c_str());
+          notification = who + "is silent: " + log.cause;
+        } else if (log.lost) {
           plugin_log(LOG_WARNING,
                      "bm6 plugin: device \"%s\" (%s): link lost (%s); reconnecting with backoff "
                      "up to %s",
@@ -143,18 +147,32 @@ void say(const DeviceLog& log, const std::vector<LinkLog::Note>& notes) {
         }
         break;
       case LinkLog::Note::Kind::kCauseChanged:
+        if (device.passive) {
+          plugin_log(LOG_ERR, "bm6 plugin: device \"%s\" (%s) is still silent, now: %s", name,
+                     address, log.cause.c_str());
+          break;
+        }
         plugin_log(LOG_ERR,
                    "bm6 plugin: device \"%s\" (%s) is still down, now for another reason: %s; "
                    "retrying with backoff up to %s",
                    name, address, log.cause.c_str(), backoff.c_str());
         break;
       case LinkLog::Note::Kind::kBack:
-        plugin_log(LOG_INFO, "bm6 plugin: device \"%s\" (%s) is back: readings flow again", name,
-                   address);
+        plugin_log(LOG_INFO, "bm6 plugin: device \"%s\" (%s) is back: readings flow again%s", name,
+                   address, device.passive ? " (passive)" : "");
         notification = who + "is back: readings flow again";
         break;
       case LinkLog::Note::Kind::kFlapping: {
         const std::string now = note.up ? "up now" : "down now: " + log.cause;
+        if (device.passive) {
+          plugin_log(LOG_WARNING,
+                     "bm6 plugin: device \"%s\" (%s): silent %llu times in the last %s; it keeps "
+                     "going quiet and being heard again (%s); next summary in %s at the earliest",
+                     name, address, static_cast<unsigned long long>(note.losses),
+                     format_duration(note.over).c_str(), now.c_str(),
+                     format_duration(note.next_summary).c_str());
+          break;
+        }
         plugin_log(LOG_WARNING,
                    "bm6 plugin: device \"%s\" (%s): link lost %llu times in the last %s; it keeps "
                    "coming back and going (%s); next summary in %s at the earliest",
@@ -164,6 +182,15 @@ void say(const DeviceLog& log, const std::vector<LinkLog::Note>& notes) {
         break;
       }
       case LinkLog::Note::Kind::kStable:
+        if (device.passive) {
+          plugin_log(LOG_INFO,
+                     "bm6 plugin: device \"%s\" (%s): heard steadily again, after falling silent "
+                     "%llu times in %s",
+                     name, address, static_cast<unsigned long long>(note.losses),
+                     format_duration(note.over).c_str());
+          notification = who + "heard steadily again";
+          break;
+        }
         plugin_log(LOG_INFO,
                    "bm6 plugin: device \"%s\" (%s): link stable again, after being lost %llu "
                    "times in %s",
@@ -172,6 +199,15 @@ void say(const DeviceLog& log, const std::vector<LinkLog::Note>& notes) {
         notification = who + "link stable again";
         break;
       case LinkLog::Note::Kind::kStillDown:
+        if (device.passive) {
+          plugin_log(LOG_ERR,
+                     "bm6 plugin: device \"%s\" (%s): silent for good after falling silent %llu "
+                     "times in %s: %s",
+                     name, address, static_cast<unsigned long long>(note.losses),
+                     format_duration(note.over).c_str(), log.cause.c_str());
+          notification = who + "is silent: " + log.cause;
+          break;
+        }
         plugin_log(LOG_ERR,
                    "bm6 plugin: device \"%s\" (%s): down for good after being lost %llu times "
                    "in %s: %s; retrying with backoff up to %s",
@@ -207,13 +243,41 @@ void on_device_event(DeviceLog& log, DeviceEvent event, const std::string& detai
   // what keeps it down now. A cause of another kind while down is said once more.
   log.cause = detail;
   log.lost = event == DeviceEvent::kLinkLost;
-  say(log, log.link.on_down(now, failure_kind(log.lost, detail)));
+  // Passive silence: heard nothing, or only data that was not a reading (a wrong Model).
+  const FailureKind kind =
+      event == DeviceEvent::kSilent
+          ? (detail.find("were not readings") != std::string::npos ? FailureKind::kProtocol
+                                                                   : FailureKind::kUnreachable)
+          : failure_kind(log.lost, detail);
+  say(log, log.link.on_down(now, kind));
 }
 
 // Runs on collectd's read threads.
 void tick(DeviceLog& log) {
   std::lock_guard lock(log.mutex);
   say(log, log.link.tick(LinkLog::Clock::now()));
+}
+
+// Runs on the I/O thread: an adapter's advertisement scanner (passive devices), once per
+// change: the adapter going down and coming back each say one line.
+void on_scanner_status(int adapter, AdvScanner::Status status, const std::string& detail) noexcept {
+  switch (status) {
+    case AdvScanner::Status::kScanning:
+      plugin_log(LOG_INFO, "bm6 plugin: passive: %s", detail.c_str());
+      break;
+    case AdvScanner::Status::kAdapterDown:
+      plugin_log(LOG_WARNING,
+                 "bm6 plugin: passive: adapter hci%d is down (%s): its passive devices hear "
+                 "nothing until it is back",
+                 adapter, detail.c_str());
+      break;
+    case AdvScanner::Status::kAdapterUp:
+      plugin_log(LOG_INFO, "bm6 plugin: passive: adapter %s", detail.c_str());
+      break;
+    case AdvScanner::Status::kError:
+      plugin_log(LOG_WARNING, "bm6 plugin: passive: %s", detail.c_str());
+      break;
+  }
 }
 
 void* io_thread(void* arg) {
@@ -282,10 +346,12 @@ int bm6_init() noexcept {
     }
     // The handler keeps its own copy of the map, which nobody changes: no lock for lookups.
     s.engine = std::make_unique<Bm6Engine>(
-        devices, [logs](const DeviceOptions& device, DeviceEvent event, const std::string& detail) {
+        devices,
+        [logs](const DeviceOptions& device, DeviceEvent event, const std::string& detail) {
           if (const auto it = logs.find(device.name); it != logs.end())
             on_device_event(*it->second, event, detail);
-        });
+        },
+        on_scanner_status);
     // Devices without an Interval of their own read at collectd's, which the plugin's
     // floor for Interval applies to as well: once, for all of them.
     const auto collectd_interval =

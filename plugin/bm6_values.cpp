@@ -39,12 +39,14 @@ void dispatch_reading(const std::string& device, const TimedReading& r, cdtime_t
   // A BM2 has no temperature sensor: no temperature value, rather than a made-up one.
   Value values[5]{};
   std::size_t count = 0;
-  values[count++] = {"voltage", "", r.reading.volts()};
+  // Passive mode: a BM2's advertisement has no state, an iBeacon only the charge.
+  if (r.voltage_known) values[count++] = {"voltage", "", r.reading.volts()};
   if (r.reading.temperature_c)
     values[count++] = {"temperature", "", static_cast<double>(*r.reading.temperature_c)};
   values[count++] = {"percent", "charged", static_cast<double>(r.reading.soc_percent)};
   // 0 normal, 1 low, 2 charging, 3 critical, 4 floating (the last two: BM2 only).
-  values[count++] = {"gauge", "state", static_cast<double>(static_cast<int>(r.reading.state))};
+  if (r.state_known)
+    values[count++] = {"gauge", "state", static_cast<double>(static_cast<int>(r.reading.state))};
   if (r.rssi_dbm)  // no radio, no signal_power
     values[count++] = {"signal_power", "", static_cast<double>(*r.rssi_dbm)};
   value_t value;

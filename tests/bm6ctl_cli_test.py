@@ -2,7 +2,8 @@
 """bm6ctl as a user meets it, against bm6-sim: options anywhere, --help for the tool and each
 command, --version, usage errors (exit 2) that name the cause, unreachable devices (exit 1)
 that say what is at the path, a busy monitor, the --timeout bound, no permission (exit 3),
-scan of a socket directory, and JSON and terminal output that survive hostile socket paths.
+scan of a socket directory, JSON and terminal output that survive hostile socket paths, and
+decode with the protocol notes' public vectors.
 
 usage: bm6ctl_cli_test.py BM6CTL BM6_SIM
 """
@@ -302,6 +303,93 @@ class Bm6ctlCli(unittest.TestCase):
         r = bm6ctl("read", "van\x1b]0;title\x07")
         self.assertEqual(r.returncode, 2)
         self.assertTrue(no_raw_control(r.stderr), r.stderr)
+
+    # --- decode: the notes' public vectors, as a user pastes them -----------------------
+
+    ADVERTISER = "50:54:7B:80:2C:3C"
+    # Company id (little-endian number) then the 14 bytes, from the protocol notes.
+    VECTORS = [(0x286a, "1d 95 ea 13 2b ed 41 fe f0 cc f8 9c a9 4a", 13.51),
+               (0xe5fc, "fd 1b d9 38 5a 06 81 a1 36 0c 16 76 be a4", 13.52),
+               (0x7c25, "44 70 7b b6 77 e7 40 bb af a9 4e 60 dc 64", 13.53)]
+
+    def decoded(self, *args):
+        r = bm6ctl("decode", *args)
+        self.assertEqual(r.returncode, 0, err(r))
+        self.assertEqual(err(r), "")
+        return json.loads(out(r))
+
+    def test_decode_public_vectors(self):
+        for company, rest, volts in self.VECTORS:
+            want = {"address": self.ADVERTISER, "model": "BM6", "voltage": volts,
+                    "temperature": 2, "soc": 100, "state": "charging",
+                    "source": "advertisement"}
+            as_sent = f"{company & 0xff:02x}{company >> 8:02x}" + rest.replace(" ", "")
+            # As sent (btmon's bytes), spaced, with colons and 0x; and as bluetoothctl
+            # prints it (the company id as a number, then the value), options anywhere.
+            self.assertEqual(self.decoded("--address", self.ADVERTISER, as_sent), want)
+            self.assertEqual(self.decoded(as_sent.upper(), "--address", self.ADVERTISER.lower()),
+                             want)
+            spaced = " ".join(as_sent[i:i + 2] for i in range(0, 32, 2))
+            self.assertEqual(self.decoded("--address", self.ADVERTISER, spaced), want)
+            self.assertEqual(self.decoded("--address=" + self.ADVERTISER,
+                                          "0x" + spaced.replace(" ", ":")), want)
+            self.assertEqual(self.decoded(f"0x{company:04x}", *rest.split(), "--model", "bm6",
+                                          "--address", self.ADVERTISER), want)
+        # The notes' live-data frames are notifications; the BM2's needs --model bm2.
+        self.assertEqual(self.decoded("--address", self.ADVERTISER,
+                                      "02ced3fc593fbd09ef57f38a73897610"),
+                         {"address": self.ADVERTISER, "model": "BM6", "voltage": 13.4,
+                          "temperature": 23, "soc": 100, "state": "normal",
+                          "source": "notification"})
+        self.assertEqual(self.decoded("--address", self.ADVERTISER, "--model", "bm7",
+                                      "35a23acd8f8a3b36554fba10f1879507")["temperature"], -7)
+        bm2 = self.decoded("--address", self.ADVERTISER, "--model", "bm2",
+                           "7bfbe42536d68b55ccfb73f63cee4465")
+        self.assertEqual((bm2["voltage"], bm2["soc"], bm2["state"]), (12.71, 87, "charging"))
+        self.assertNotIn("temperature", bm2)
+        # The iBeacon: the state of charge only.
+        beacon = "4c000215 3ba29cd9a42c894856badaf2606ef777 004d 0000 c5"
+        self.assertEqual(self.decoded("--address", self.ADVERTISER, beacon),
+                         {"address": self.ADVERTISER, "soc": 77, "source": "ibeacon"})
+
+    def test_decode_rejects_what_is_no_reading(self):
+        company, rest, _ = self.VECTORS[0]
+        data = f"{company & 0xff:02x}{company >> 8:02x}" + rest.replace(" ", "")
+        # Another device's address: exit 1, the reason on stderr, nothing on stdout.
+        for other in ("50:54:7B:80:2C:3D", "3C:2C:80:7B:54:50"):
+            r = bm6ctl("decode", "--address", other, data)
+            self.assertEqual(r.returncode, 1, err(r))
+            self.assertEqual(out(r), "")
+            self.assertIn("address mismatch", err(r))
+            self.assertIn(other, err(r))
+        # Under the wrong family's key only.
+        r = bm6ctl("decode", "--address", self.ADVERTISER, "--model", "bm2", data)
+        self.assertEqual(r.returncode, 1, err(r))
+        self.assertIn("under the BM2 key", err(r))
+        r = bm6ctl("decode", "--address", self.ADVERTISER, "0102030405")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("5 bytes", err(r))
+        # Usage errors: exit 2, the cause named.
+        self.assertUsage(bm6ctl("decode", "--address", self.ADVERTISER, "6a28zz"), "'6a28zz'",
+                         "not hexadecimal", "bm6ctl decode --help")
+        self.assertUsage(bm6ctl("decode", "--address", self.ADVERTISER, "6a2"), "odd number")
+        self.assertUsage(bm6ctl("decode", "--address", self.ADVERTISER), "needs HEX")
+        self.assertUsage(bm6ctl("decode", data), "needs --address")
+        self.assertUsage(bm6ctl("decode", "--address", "van", data), "'van'")
+        self.assertUsage(bm6ctl("decode", "--address", self.ADVERTISER, "--timeout", "2", data),
+                         "'--timeout'")
+        self.assertUsage(bm6ctl("read", "unix:/x", "--address", self.ADVERTISER), "'--address'")
+        r = bm6ctl("decode", "--address", self.ADVERTISER, "\x1b[2J")
+        self.assertEqual(r.returncode, 2)
+        self.assertTrue(no_raw_control(r.stderr), r.stderr)
+
+    def test_decode_help(self):
+        for args in (["decode", "--help"], ["help", "decode"], ["decode", "x", "--help"]):
+            r = bm6ctl(*args)
+            self.assertEqual(r.returncode, 0, args)
+            self.assertIn("Usage: bm6ctl decode --address MAC", out(r))
+            self.assertIn("Exit status", out(r))
+        self.assertIn("decode --address MAC", out(bm6ctl("--help")))
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@
 
 #include "device/link_errors.h"
 #include "tools/ctl/cli.h"
+#include "tools/ctl/decode.h"
 #include "tools/ctl/format.h"
 #include "tools/ctl/text.h"
 
@@ -387,6 +388,144 @@ TEST(Bm6ctlOutput, ReadingFormatsKeptForTheRealStackTest) {
   d.advert.name = "BM6";
   d.rssi = -40;
   EXPECT_EQ(scan_row(d, false).rfind("00:AA:01:00:00:00  public  BM6", 0), 0u);
+}
+
+// --- decode, and scan's reading ---
+
+Bytes from_hex(const std::string& h) {
+  Bytes b;
+  for (std::size_t i = 0; i + 1 < h.size(); i += 2)
+    b.push_back(static_cast<std::uint8_t>(std::stoi(h.substr(i, 2), nullptr, 16)));
+  return b;
+}
+
+const BdAddr kAdvertiser = {0x50, 0x54, 0x7b, 0x80, 0x2c, 0x3c};
+const std::string kVector1351 = "6a281d95ea132bed41fef0ccf89ca94a";  // company id 10346
+const std::string kVector1353 = "257c44707bb677e740bbafa94e60dc64";  // company id 31781
+const std::string kBeacon77 = "4c0002153ba29cd9a42c894856badaf2606ef777004d0000c5";
+
+TEST(Bm6ctlDecode, HexForms) {
+  using Candidates = std::vector<Bytes>;
+  EXPECT_EQ(std::get<Candidates>(parse_hex_words({"6a:28", "0x1D"})),
+            (Candidates{{0x6a, 0x28, 0x1d}}));
+  EXPECT_EQ(std::get<Candidates>(parse_hex_words({" 6a 28\t1d "})),
+            (Candidates{{0x6a, 0x28, 0x1d}}));
+  // bluetoothctl's "Key: 0x286a": a number (sent 6a 28) or the first two bytes.
+  EXPECT_EQ(std::get<Candidates>(parse_hex_words({"0x286a", "1d"})),
+            (Candidates{{0x6a, 0x28, 0x1d}, {0x28, 0x6a, 0x1d}}));
+  EXPECT_EQ(std::get<Candidates>(parse_hex_words({"0x286a1d"})), (Candidates{{0x28, 0x6a, 0x1d}}));
+  for (const auto& bad : std::vector<std::vector<std::string>>{
+           {}, {"  "}, {"zz"}, {"6a2"}, {"0x"}, {"6a", "-"}, {std::string(1026, 'a')}}) {
+    const auto r = parse_hex_words(bad);
+    EXPECT_TRUE(std::holds_alternative<std::string>(r)) << (bad.empty() ? "" : bad[0]);
+  }
+  EXPECT_TRUE(has(std::get<std::string>(parse_hex_words({"6a", "g1"})), "'g1'"));
+}
+
+TEST(Bm6ctlDecode, CommandLine) {
+  const Command c =
+      command({"decode", "6a 28", "--address", "50-54-7b-80-2c-3c", "--model", "bm6"});
+  EXPECT_EQ(c.verb, Verb::kDecode);
+  EXPECT_EQ(c.address, "50:54:7B:80:2C:3C");
+  EXPECT_EQ(c.model, Family::kBm6);
+  EXPECT_EQ(c.hex, std::vector<Bytes>{(Bytes{0x6a, 0x28})});
+  EXPECT_TRUE(has(usage_error({"decode", "6a28"}).message, "--address"));
+  EXPECT_TRUE(has(usage_error({"decode", "--address", "50:54:7B:80:2C:3C", "--all", "6a"}).message,
+                  "'--all'"));
+  EXPECT_TRUE(has(help_text(Verb::kDecode), "--address=MAC"));
+}
+
+TEST(Bm6ctlDecode, VectorsAndRejections) {
+  const DecodeResult r = decode_input(kAdvertiser, std::nullopt, {from_hex(kVector1351)});
+  ASSERT_TRUE(std::holds_alternative<Decoded>(r)) << std::get<std::string>(r);
+  const Decoded& d = std::get<Decoded>(r);
+  EXPECT_EQ(d.source, Decoded::Source::kAdvertisement);
+  EXPECT_EQ(d.model, Family::kBm6);
+  EXPECT_EQ(d.centivolts, 1351);
+  EXPECT_EQ(d.soc_percent, 100);
+  EXPECT_EQ(d.state, State::kCharging);
+  EXPECT_EQ(d.temperature_c, 2);
+  EXPECT_EQ(decoded_json("50:54:7B:80:2C:3C", d),
+            "{\"address\":\"50:54:7B:80:2C:3C\",\"model\":\"BM6\",\"voltage\":13.51,"
+            "\"temperature\":2,\"soc\":100,\"state\":\"charging\",\"source\":\"advertisement\"}");
+  // The wrong reading of bluetoothctl's form is tried second and does not get in the way.
+  const auto both =
+      std::get<std::vector<Bytes>>(parse_hex_words({"0x286a", kVector1351.substr(4)}));
+  EXPECT_TRUE(std::holds_alternative<Decoded>(decode_input(kAdvertiser, std::nullopt, both)));
+  // Another device's address, or the BM2 key alone: no reading, and why.
+  BdAddr other = kAdvertiser;
+  other[5] ^= 1;
+  const DecodeResult mismatch = decode_input(other, std::nullopt, {from_hex(kVector1351)});
+  ASSERT_TRUE(std::holds_alternative<std::string>(mismatch));
+  EXPECT_TRUE(has(std::get<std::string>(mismatch), "address mismatch"));
+  EXPECT_TRUE(has(std::get<std::string>(mismatch), "50:54:7B:80:2C:3D"));
+  EXPECT_TRUE(std::holds_alternative<std::string>(
+      decode_input(kAdvertiser, Family::kBm2, {from_hex(kVector1351)})));
+  const DecodeResult beacon = decode_input(kAdvertiser, std::nullopt, {from_hex(kBeacon77)});
+  ASSERT_TRUE(std::holds_alternative<Decoded>(beacon));
+  EXPECT_EQ(std::get<Decoded>(beacon).soc_percent, 77);
+  EXPECT_FALSE(std::get<Decoded>(beacon).centivolts);
+}
+
+scan::FoundDevice monitor(std::vector<Bytes> data, const std::string& name = "BM6") {
+  scan::FoundDevice d;
+  d.address = "50:54:7B:80:2C:3C";
+  d.advert.name = name;
+  d.rssi = -67;
+  for (auto& f : data) scan::merge_manufacturer_data(d, {f});
+  return d;
+}
+
+TEST(Bm6ctlDecode, ScanTakesTheNewestReading) {
+  std::string why;
+  auto d = decode_found(
+      monitor({from_hex(kVector1351), from_hex(kBeacon77), from_hex(kVector1353)}), why);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->centivolts, 1353);
+  // Heard again: the older one is the newest now.
+  d = decode_found(monitor({from_hex(kVector1351), from_hex(kVector1353), from_hex(kVector1351)}),
+                   why);
+  EXPECT_EQ(d->centivolts, 1351);
+  d = decode_found(monitor({from_hex(kBeacon77)}), why);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->source, Decoded::Source::kIBeacon);
+  EXPECT_FALSE(decode_found(monitor({}), why));
+  EXPECT_EQ(why, "");
+  auto wrong = monitor({from_hex(kVector1351)});
+  wrong.address = "50:54:7B:80:2C:3D";
+  EXPECT_FALSE(decode_found(wrong, why));
+  EXPECT_EQ(why, "address mismatch under every key");
+  EXPECT_FALSE(decode_found(monitor({{0x59, 0x00, 0x01}}), why));
+  EXPECT_EQ(why, "not a monitor's");
+}
+
+TEST(Bm6ctlOutput, ScanRowsCarryTheReading) {
+  const auto d = monitor({from_hex(kBeacon77), from_hex(kVector1351)});
+  EXPECT_EQ(
+      scan_row(d, false),
+      "50:54:7B:80:2C:3C  public  BM6           -67 dBm   BM6, 13.51 V, 2 C, 100 %, charging");
+  const std::string json = scan_row(d, true);
+  EXPECT_TRUE(JsonCheck::valid(json)) << json;
+  EXPECT_TRUE(has(json,
+                  "\"rssi\":-67,\"model\":\"BM6\",\"voltage\":13.51,\"temperature\":2,"
+                  "\"soc\":100,\"state\":\"charging\",\"source\":\"advertisement\""))
+      << json;
+  EXPECT_TRUE(has(json, "\"manufacturer_data\":[\"" + kBeacon77 + "\",\"" + kVector1351 + "\"]"));
+  // Undecoded data is shown as hex, and hostile names stay inside.
+  for (const auto& name : kHostile) {
+    const auto other = monitor({Bytes{0x1b, 0x5b, 0x32, 0x4a, 0x07, 0x0a}}, name);
+    const std::string j = scan_row(other, true), t = scan_row(other, false);
+    EXPECT_TRUE(JsonCheck::valid(j)) << j;
+    EXPECT_TRUE(has(j, "\"undecoded\":\"not a monitor's\""));
+    EXPECT_FALSE(has_raw_control(j));
+    EXPECT_FALSE(has_raw_control(t)) << t;
+    EXPECT_TRUE(has(t, "undecoded (not a monitor's): 1b5b324a070a")) << t;
+  }
+  scan::FoundDevice plain;
+  plain.address = "AA:BB:CC:DD:EE:FF";
+  plain.rssi = 127;
+  EXPECT_EQ(scan_row(plain, false), "AA:BB:CC:DD:EE:FF  public  -             n/a       -");
+  EXPECT_TRUE(has(scan_row(plain, true), "\"rssi\":null,\"manufacturer_data\":[]}"));
 }
 
 TEST(JsonCheckSelf, RefusesWhatItShould) {

@@ -325,6 +325,83 @@ static void stop_sim(pid_t pid) {
 
 /* ---- tests ---- */
 
+static void passive_mode_config_mistakes_are_errors(void **state) {
+  (void)state;
+  oconfig_item_t *block = item("Plugin");
+  add_child(block, with_string(item("Mode"), "sniff")); /* 1 */
+  oconfig_item_t *sock = device("sock", "unix:/tmp/passive.sock");
+  add_child(sock, with_string(item("Mode"), "passive")); /* 2 */
+  add_child(block, sock);
+  oconfig_item_t *num = device("num", "AA:BB:CC:DD:EE:02");
+  add_child(num, with_number(item("Mode"), 1));                  /* 3 */
+  add_child(num, with_string(item("PassiveTimeout"), "thirty")); /* 4 */
+  add_child(block, num);
+  oconfig_item_t *quick = device("quick", "AA:BB:CC:DD:EE:03");
+  add_child(quick, with_string(item("Mode"), "PASSIVE"));
+  add_child(quick, with_number(item("PassiveTimeout"), 0)); /* 5 */
+  add_child(block, quick);
+  assert_int_not_equal(config_cb(block), 0);
+  free_item(block, 1);
+  const char *want[] = {
+      "option \"Mode\": \"sniff\" is neither \"connected\" nor \"passive\"",
+      "device \"sock\": option \"Address\": Mode \"passive\" reads Bluetooth advertisements, so "
+      "it needs a Bluetooth address (AA:BB:CC:DD:EE:FF), not \"unix:/tmp/passive.sock\"",
+      "device \"num\": option \"Mode\" needs exactly one quoted string, not a number",
+      "device \"num\": option \"PassiveTimeout\" needs one number of seconds, not a string",
+      "device \"quick\": option \"PassiveTimeout\" must be from 0.01 to 86400 seconds",
+  };
+  const int n = (int)(sizeof want / sizeof want[0]);
+  for (int i = 0; i < n; i++) {
+    if (count_logs(LOG_ERR, want[i]) != 1) {
+      print_logs();
+      fail_msg("expected exactly one error containing: %s", want[i]);
+    }
+  }
+  assert_int_equal(count_logs(LOG_ERR, "bm6 plugin:"), n);
+  assert_int_not_equal(init_cb(), 0);
+  assert_int_equal(reads_num, 0);
+}
+
+/* A plugin-level Mode is every device's default; a passive device reads like any other,
+ * and its scanner's trouble (here: no Bluetooth in this kernel, or no permission) is said
+ * once as a warning, not an init failure. */
+static void passive_devices_register_reads_and_say_scanner_trouble_once(void **state) {
+  (void)state;
+  oconfig_item_t *block = item("Plugin");
+  add_child(block, with_string(item("Mode"), "passive"));
+  add_child(block, with_number(item("PassiveTimeout"), 1)); /* warned: below 2 s */
+  add_child(block, device("p1", "AA:BB:CC:DD:EE:04"));
+  oconfig_item_t *p2 = device("p2", "AA:BB:CC:DD:EE:05");
+  add_child(p2, with_string(item("Adapter"), "hci0"));
+  add_child(block, p2);
+  oconfig_item_t *c = device("c", "unix:/nonexistent/c.sock");
+  add_child(c, with_string(item("Mode"), "connected"));
+  add_child(block, c);
+  assert_int_equal(config_cb(block), 0);
+  free_item(block, 1);
+  assert_int_equal(count_logs(LOG_WARNING, "option \"PassiveTimeout\" is 1 s, below 2 s"), 1);
+  expect_read("bm6/p1", 0);
+  expect_read("bm6/p2", 0);
+  expect_read("bm6/c", 0);
+  assert_int_equal(init_cb(), 0);
+  assert_int_equal(reads_num, 3);
+  /* Both passive devices are on one adapter: one scanner, one line about it. */
+  for (int i = 0; i < 100 && count_logs(LOG_WARNING, "bm6 plugin: passive:") == 0; i++)
+    sleep_ms(20);
+  sleep_ms(100);
+  if (count_logs(LOG_WARNING, "bm6 plugin: passive:") != 1) {
+    print_logs();
+    fail_msg("expected one line from the one scanner");
+  }
+  assert_int_equal(count_logs(LOG_ERR, "init failed"), 0);
+  /* Never heard (no scanner at all here): each passive device is said silent, once. */
+  for (int i = 0;
+       i < 150 && count_logs(LOG_WARNING, "is silent: no advertisement heard in 1 s") < 2; i++)
+    sleep_ms(20);
+  assert_int_equal(count_logs(LOG_WARNING, "device \"p1\" (AA:BB:CC:DD:EE:04) is silent"), 1);
+  assert_int_equal(count_logs(LOG_WARNING, "device \"p2\" (AA:BB:CC:DD:EE:05) is silent"), 1);
+}
+
 static void registers_one_read_per_device_with_its_interval(void **state) {
   (void)state;
   oconfig_item_t *block = item("Plugin");
@@ -826,6 +903,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(registers_one_read_per_device_with_its_interval, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(every_config_mistake_gets_its_own_error, setup, teardown),
+      cmocka_unit_test_setup_teardown(passive_mode_config_mistakes_are_errors, setup, teardown),
+      cmocka_unit_test_setup_teardown(passive_devices_register_reads_and_say_scanner_trouble_once,
+                                      setup, teardown),
       cmocka_unit_test_setup_teardown(durations_below_what_a_bm6_does_are_warned_or_refused, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(absurd_durations_are_errors, setup, teardown),

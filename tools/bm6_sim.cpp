@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "tools/sim/advertising.h"
 #include "tools/sim/bm6_peripheral.h"
 #include "tools/sim/cli.h"
 
@@ -46,43 +47,72 @@ int main(int argc, char** argv) {
   try {
     EventLoop loop;
     loop.watch(sigfd.get(), EPOLLIN, [&](std::uint32_t) { loop.stop(); });
+    // Servers go first (declared last): their observers point at the advertisers.
+    std::vector<std::unique_ptr<sim::SimAdvertiser>> advertisers;
     std::vector<std::unique_ptr<sim::Bm6SimServer>> servers;
     for (const auto& endpoint : config.endpoints) {
       const std::string name = endpoint.name();
       const sim::SimDevice& device = endpoint.device;
+      sim::SimAdvertiser* advertiser = nullptr;
       if (endpoint.kind == sim::Endpoint::Kind::kL2cap) {
         servers.push_back(std::make_unique<sim::Bm6SimServer>(
             loop, sim::listen_l2cap(endpoint.address), name, device));
+        // Advertise as a BM6 does while no central holds it. Without the management
+        // interface (no CAP_NET_ADMIN) the device is still served, only not advertised.
+        std::string error;
+        UniqueFd control = mgmt::open_control_socket(error);
+        if (!control) {
+          std::fprintf(stderr, "bm6-sim: %s: not advertising: %s\n", name.c_str(), error.c_str());
+        } else {
+          advertisers.push_back(std::make_unique<sim::SimAdvertiser>(
+              loop, std::move(control), sim::adapter_identity(endpoint.address), device,
+              sim::kAdvertisingRefresh, [name](const std::string& problem) {
+                std::fprintf(stderr, "bm6-sim: %s: advertising: %s\n", name.c_str(),
+                             problem.c_str());
+              }));
+          advertiser = advertisers.back().get();
+        }
       } else {
         servers.push_back(std::make_unique<sim::Bm6SimServer>(loop, endpoint.address, device));
       }
-      servers.back()->set_observer([name, server = servers.back().get()](const char* event) {
-        // Each event on a line of its own, ending with it; what a link cost on the line
-        // before its "disconnected".
-        if (std::string_view(event) == "disconnected") {
-          const auto& link = server->last_link();
-          std::printf(
-              "bm6-sim: %s: link: %llu ATT requests, %llu of them up to the first command; "
-              "%llu frames sent\n",
-              name.c_str(), static_cast<unsigned long long>(link.requests),
-              static_cast<unsigned long long>(link.setup_requests),
-              static_cast<unsigned long long>(link.frames_sent));
-        }
-        std::printf("bm6-sim: %s: central %s\n", name.c_str(), event);
-        std::fflush(stdout);
-      });
+      servers.back()->set_observer(
+          [name, server = servers.back().get(), advertiser](const char* event) {
+            // A BM6 stops advertising while a central holds it, and starts again after.
+            if (advertiser && std::string_view(event) == "connected")
+              advertiser->central_connected();
+            if (advertiser && std::string_view(event) == "disconnected")
+              advertiser->central_disconnected();
+            // Each event on a line of its own, ending with it; what a link cost on the line
+            // before its "disconnected".
+            if (std::string_view(event) == "disconnected") {
+              const auto& link = server->last_link();
+              std::printf(
+                  "bm6-sim: %s: link: %llu ATT requests, %llu of them up to the first command; "
+                  "%llu frames sent\n",
+                  name.c_str(), static_cast<unsigned long long>(link.requests),
+                  static_cast<unsigned long long>(link.setup_requests),
+                  static_cast<unsigned long long>(link.frames_sent));
+            }
+            std::printf("bm6-sim: %s: central %s\n", name.c_str(), event);
+            std::fflush(stdout);
+          });
       // A BM2 sends no temperature.
       const std::string temperature = device.model == Family::kBm2 || !device.reading.temperature_c
                                           ? ""
                                           : std::to_string(*device.reading.temperature_c) + " C, ";
-      std::printf("bm6-sim: serving %s (%s, %.2f V, %s%u %%, %s, every %.2f s)\n", name.c_str(),
+      std::printf("bm6-sim: serving %s (%s, %.2f V, %s%u %%, %s, every %.2f s)%s\n", name.c_str(),
                   to_string(device.model), device.reading.volts(), temperature.c_str(),
                   device.reading.soc_percent, to_string(device.reading.state),
-                  device.period.count() / 1000.0);
+                  device.period.count() / 1000.0, advertiser ? ", advertising" : "");
     }
     std::fflush(stdout);
+    // After "serving" is out: a management command can wait on a busy controller, and
+    // whoever waits for that line should not wait for it too.
+    for (auto& advertiser : advertisers) advertiser->start();
     loop.run();
     loop.unwatch(sigfd.get());
+    servers.clear();
+    advertisers.clear();  // removes the advertising instances
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bm6-sim: %s\n", e.what());
     return sim::kExitFailure;

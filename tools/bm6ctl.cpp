@@ -1,5 +1,5 @@
-// bm6ctl: find BM6 monitors and read one, from the command line. The command line is
-// parsed first (tools/ctl/cli.h), then the command runs (tools/ctl/commands.h).
+// bm6ctl: find BM6 monitors, read one, decode what one sent, from the command line. The command
+// line is parsed first (tools/ctl/cli.h), then the command runs (tools/ctl/commands.h).
 #include <cstdio>
 #include <exception>
 #include <string>
@@ -29,7 +29,9 @@ int main(int argc, char** argv) {
       break;
   }
   try {
-    const int status = *cmd.verb == Verb::kScan ? run_scan(cmd) : run_read(cmd);
+    const int status = *cmd.verb == Verb::kScan   ? run_scan(cmd)
+                       : *cmd.verb == Verb::kRead ? run_read(cmd)
+                                                  : run_decode(cmd);
     if (std::fflush(stdout) != 0) {
       print_error("writing the output failed");
       return kExitFailed;

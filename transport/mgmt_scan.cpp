@@ -80,12 +80,26 @@ Advertisement parse_eir(std::span<const std::uint8_t> eir) {
             a.uuids16.push_back(u);
         }
         break;
+      case 0xff:  // manufacturer specific data
+        if (data.size() >= 2) a.manufacturer_data.emplace_back(data.begin(), data.end());
+        break;
       default:
         break;
     }
     i += 1 + len;
   }
   return a;
+}
+
+void merge_manufacturer_data(FoundDevice& d, const std::vector<Bytes>& fields) {
+  auto& kept = d.advert.manufacturer_data;
+  for (const auto& f : fields) {
+    if (const auto at = std::find(kept.begin(), kept.end(), f); at != kept.end()) kept.erase(at);
+    kept.push_back(f);
+  }
+  if (kept.size() > FoundDevice::kMaxManufacturerData)
+    kept.erase(kept.begin(), kept.begin() + static_cast<std::ptrdiff_t>(
+                                                kept.size() - FoundDevice::kMaxManufacturerData));
 }
 
 bool discover(int adapter_id, std::chrono::milliseconds duration,
@@ -148,6 +162,7 @@ bool discover(int adapter_id, std::chrono::milliseconds duration,
       d.rssi = first ? rssi : std::max(d.rssi, rssi);
       const auto advert = parse_eir({params + 14, eir_len});
       if (!advert.name.empty()) d.advert.name = advert.name;
+      merge_manufacturer_data(d, advert.manufacturer_data);
       for (auto u : advert.uuids16)
         if (std::find(d.advert.uuids16.begin(), d.advert.uuids16.end(), u) ==
             d.advert.uuids16.end())

@@ -12,9 +12,14 @@
 
 namespace bm6::scan {
 
+using Bytes = std::vector<std::uint8_t>;
+
 struct Advertisement {
   std::string name;                    // complete or shortened local name
   std::vector<std::uint16_t> uuids16;  // 16-bit service UUIDs
+  // Manufacturer-specific data fields (AD type 0xFF) of 2 bytes or more, each as sent: the
+  // company id (little-endian) first.
+  std::vector<Bytes> manufacturer_data;
 };
 // Parses EIR/advertising data (length, type, data...); stops at the first malformed field.
 Advertisement parse_eir(std::span<const std::uint8_t> eir);
@@ -23,8 +28,14 @@ struct FoundDevice {
   std::string address;   // "AA:BB:CC:DD:EE:FF"
   bool random = false;   // LE address type
   int rssi = 0;          // dBm, strongest seen
-  Advertisement advert;  // merged over everything seen
+  Advertisement advert;  // merged over everything seen; manufacturer_data: see below
+  // The distinct manufacturer data fields heard, oldest first, at most kMaxManufacturerData
+  // (a monitor alternates two advertisements, and its data changes with its reading).
+  static constexpr std::size_t kMaxManufacturerData = 8;
 };
+// Merges one report's manufacturer data into `d.advert.manufacturer_data`: a field heard
+// again moves to the end; the oldest go beyond the limit.
+void merge_manufacturer_data(FoundDevice& d, const std::vector<Bytes>& fields);
 
 // Runs discovery on `adapter_id` for `duration`. Returns false with `error` set when it
 // cannot (no permission, no adapter, no kernel support).

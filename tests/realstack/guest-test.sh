@@ -44,9 +44,10 @@ wait_for() {  # seconds, command...
 modprobe bluetooth && modprobe hci_vhci || fail "no Bluetooth modules in this kernel"
 # A controller shows in sysfs before its initialisation ends (slowly under emulation on a
 # busy host); until then mgmt commands fail. Ask again until both are powered with LE on.
-both_ready() {
-  for i in 0 1; do mgmt --index $i power on; mgmt --index $i le on; done
-  [ "$(btmgmt_ info 2>/dev/null | grep -c 'current settings: powered.* le')" = 2 ]
+# hci2 is a second monitor, read passively (from its advertisements) by collectd on hci1.
+all_ready() {
+  for i in 0 1 2; do mgmt --index $i power on; mgmt --index $i le on; done
+  [ "$(btmgmt_ info 2>/dev/null | grep -c 'current settings: powered.* le')" = 3 ]
 }
 up=0
 for attempt in 1 2 3; do
@@ -54,13 +55,20 @@ for attempt in 1 2 3; do
   # BR/EDR. Advertising goes through mgmt so the kernel uses the extended commands its
   # extended scanning expects. Under emulation a virtual controller's start-up sometimes
   # never ends (hci0 missing from mgmt's index list): start btvirt again then.
-  btvirt -l2 >"$OUT/btvirt.log" 2>&1 &
+  btvirt -l3 >"$OUT/btvirt.log" 2>&1 &
   BTVIRT=$!
-  if wait_for 10 test -e /sys/class/bluetooth/hci1 && wait_for 25 both_ready; then up=1; break; fi
+  # A reset that timed out (dmesg: "Opcode 0x0c03 failed") never recovers: restart at once.
+  resets_before=$(dmesg | grep -c 'Opcode 0x0c03 failed')
+  reset_failed() { [ "$(dmesg | grep -c 'Opcode 0x0c03 failed')" -gt "$resets_before" ]; }
+  ready_or_failed() { all_ready || reset_failed; }
+  if wait_for 10 test -e /sys/class/bluetooth/hci2 && wait_for 25 ready_or_failed && all_ready; then
+    up=1
+    break
+  fi
   { btmgmt_ info; dmesg | tail -n 20; } >"$OUT/controllers-$attempt.txt" 2>&1
   say "controllers did not come up (attempt $attempt), restarting btvirt"
   kill $BTVIRT; wait $BTVIRT 2>/dev/null
-  wait_for 10 test ! -e /sys/class/bluetooth/hci0 -a ! -e /sys/class/bluetooth/hci1
+  wait_for 10 test ! -e /sys/class/bluetooth/hci0 -a ! -e /sys/class/bluetooth/hci2
 done
 [ $up = 1 ] || fail "the controllers did not come up powered with LE (see controllers-*.txt)"
 mgmt --index 0 connectable on
@@ -86,6 +94,14 @@ say "simulated BM6 serving on hci0 ($PERIPHERAL)"
 "$B/tools/bm6ctl" scan --adapter hci1 --timeout 4 >"$OUT/scan.txt" 2>&1 || fail "bm6ctl scan: $(cat "$OUT/scan.txt")"
 grep -q "^$PERIPHERAL  public  BM6" "$OUT/scan.txt" || fail "scan did not list the BM6: $(cat "$OUT/scan.txt")"
 say "bm6ctl scan: $(grep "$PERIPHERAL" "$OUT/scan.txt")"
+# --- passive-tools (issue #11): scan decodes what bm6-sim advertises, values exact ---
+grep -q "^$PERIPHERAL  public  BM6 .* BM6, 12.66 V, 14 C, 77 %, charging\$" "$OUT/scan.txt" ||
+  fail "scan did not decode the advertised reading: $(cat "$OUT/scan.txt")"
+"$B/tools/bm6ctl" scan --adapter hci1 --timeout 3 --json >"$OUT/scan.json" 2>&1 || fail "bm6ctl scan --json: $(cat "$OUT/scan.json")"
+grep -q "\"address\":\"$PERIPHERAL\".*\"model\":\"BM6\",\"voltage\":12.66,\"temperature\":14,\"soc\":77,\"state\":\"charging\",\"source\":\"advertisement\"" \
+  "$OUT/scan.json" || fail "scan --json did not decode the advertised reading: $(cat "$OUT/scan.json")"
+say "bm6ctl scan --json: $(grep "$PERIPHERAL" "$OUT/scan.json")"
+# --- end passive-tools ---
 
 # 2. bm6ctl read reads one value.
 "$B/tools/bm6ctl" read "$PERIPHERAL" --adapter hci1 --timeout 15 --json >"$OUT/read.json" 2>&1 || fail "bm6ctl read: $(cat "$OUT/read.json")"
@@ -248,7 +264,129 @@ read_family bm7 '"model":"BM7","voltage":11.94,"temperature":-7,"soc":23,"state"
   --period 0.5 --voltage 11.94 --temperature -7 --soc 23 --state low
 READ_BM7=$READ_S
 
+# 6. Passive mode (issue #11): a second bm6-sim, on hci2, that nobody connects to advertises (encrypted
+# manufacturer data and the iBeacon, in turn, as a BM6 does); collectd on hci1 reads it with
+# no link, beside a connected-mode device on the same adapter, while bluetoothd runs with a
+# scan of its own; the advertiser goes away and comes back; hci1 goes down and comes back.
+SOLAR=$(btmgmt_ --index 2 info | sed -n 's/.*addr \([0-9A-F:]*\) .*/\1/p' | head -n 1)
+[ -n "$SOLAR" ] || fail "no address for hci2"
+# bm6-sim advertises its reading (encrypted data, then the iBeacon) through mgmt Add
+# Advertising, re-added every 150 ms: btvirt reports an advertiser only when advertising
+# starts. SIGTERM removes its instances, as a monitor that loses power stops advertising.
+start_solar() {  # VOLTS SOC STATE TEMPERATURE
+  local log="$OUT/sim-solar-$1.log"
+  "$B/tools/bm6-sim" --period 0.5 --voltage "$1" --soc "$2" --state "$3" --temperature "$4" \
+    --l2cap hci2 >"$log" 2>&1 &
+  ADV=$!
+  wait_for 10 grep -q "serving l2cap:hci2" "$log" || fail "bm6-sim on hci2 did not start: $(cat "$log")"
+}
+stop_solar() {
+  kill $ADV
+  wait $ADV 2>/dev/null
+}
+T6=$(now)
+start_solar 12.84 91 normal 17
+kill $SIM 2>/dev/null; wait $SIM 2>/dev/null
+start_sim
+mgmt --index 0 add-adv -u FFF0 -c -g -n 1
+sed -n '1,/^<Plugin bm6>/p' "$RUN/collectd.conf" >"$RUN/passive.conf"
+cat >>"$RUN/passive.conf" <<CONF
+  <Device "van">
+    Address "$PERIPHERAL"
+    Adapter "hci1"
+    ConnectTimeout 10
+    ResponseTimeout 3
+    StreamTimeout 1
+    ReconnectMin 0.5
+    ReconnectMax 2
+  </Device>
+  <Device "solar">
+    Mode "passive"
+    Address "$SOLAR"
+    Adapter "hci1"
+    PassiveTimeout 5
+  </Device>
+</Plugin>
+CONF
+prows() { cat "$RUN/csv/vm/bm6-$1/$2"-* 2>/dev/null | grep -v '^epoch'; }
+fresh() {  # DEVICE TYPE SINCE VALUE: a row newer than SINCE with VALUE
+  prows "$1" "$2" | awk -F, -v t="$3" -v v="$4" '$1 > t && $2 + 0 == v + 0' | grep -q .
+}
+: >"$RUN/collectd.log"
+wait_for 10 no_links || say "a link to the peripheral is still up"
+collectd -f -C "$RUN/passive.conf" >"$OUT/collectd-passive.out" 2>&1 &
+COLLECTD=$!
+wait_for 30 fresh solar voltage "$T6" 12.84 || fail "no passive value from collectd within 30 s"
+say "passive: first value $(echo "$(now) - $T6" | bc) s after the advertiser started"
+fresh solar temperature "$T6" 17 || fail "passive: wrong temperature: $(prows solar temperature | tail -n 1)"
+fresh solar percent-charged "$T6" 91 || fail "passive: wrong charge: $(prows solar percent-charged | tail -n 1)"
+fresh solar gauge-state "$T6" 0 || fail "passive: wrong state: $(prows solar gauge-state | tail -n 1)"
+wait_for 30 fresh van voltage "$T6" 12.66 || fail "the connected device beside the passive one read nothing"
+say "passive: solar $(prows solar voltage | tail -n 1) V beside connected van $(prows van voltage | tail -n 1) V, both on hci1"
+
+# The advertiser goes away: said once (a healthy device's first loss: LinkLog says a loss
+# that follows a recent return only in summaries); it comes back with other values.
+silences() { grep -c 'device "solar" .* is silent' "$RUN/collectd.log"; }
+S0=$(silences)
+stop_solar
+T_AWAY=$(now)
+went_silent() { [ "$(silences)" -gt "$S0" ]; }
+wait_for 20 went_silent || fail "passive: the silence was not logged"
+say "passive: silence logged $(echo "$(now) - $T_AWAY" | bc) s after the advertiser went away"
+sleep 3
+[ "$(( $(silences) - S0 ))" = 1 ] || fail "passive: silence logged more than once"
+start_solar 12.85 92 charging 18
+T_BACK=$(now)
+wait_for 30 fresh solar voltage "$T_BACK" 12.85 || fail "passive: no value after the advertiser came back"
+fresh solar percent-charged "$T_BACK" 92 && fresh solar gauge-state "$T_BACK" 2 || fail "passive: wrong values after the return"
+grep -q 'device "solar" .* is back' "$RUN/collectd.log" || fail "passive: the return was not logged"
+say "passive: values again $(echo "$(now) - $T_BACK" | bc) s after the advertiser came back"
+
+# bluetoothd starts (it removes every Add Device entry and monitor: the plugin registers
+# them again) and scans on hci1 itself, as `bluetoothctl scan on` does, for the rest.
+mkdir -p /run/dbus
+dbus-daemon --system --fork || fail "dbus-daemon did not start"
+/usr/libexec/bluetooth/bluetoothd -n >"$OUT/bluetoothd.log" 2>&1 &
+BLUETOOTHD=$!
+mkfifo "$RUN/btctl-in" && exec 8<>"$RUN/btctl-in"
+bluetoothctl <&8 >"$OUT/bluetoothctl.log" 2>&1 &
+BTCTL=$!
+HCI1=$(btmgmt_ --index 1 info | sed -n 's/.*addr \([0-9A-F:]*\) .*/\1/p' | head -n 1)
+wait_for 30 grep -q "Controller $HCI1" "$OUT/bluetoothctl.log" || fail "bluetoothd did not register hci1"
+echo "select $HCI1" >&8
+echo "scan on" >&8
+wait_for 20 grep -q "Controller $HCI1 Discovering: yes" "$OUT/bluetoothctl.log" ||
+  fail "bluetoothd's scan did not start: $(tail -n 5 "$OUT/bluetoothctl.log")"
+T_SCAN=$(now)
+say "passive: bluetoothd runs and scans on hci1 ($HCI1)"
+wait_for 30 fresh solar voltage "$T_SCAN" 12.85 || fail "passive: no value while bluetoothd scans"
+say "passive: values flow with bluetoothd running and scanning on hci1"
+[ "$(grep -c 'Discovering: no' "$OUT/bluetoothctl.log")" = 0 ] || fail "bluetoothd's scan was stopped"
+
+# hci1 goes down and comes back: said once each way, and reading resumes.
+downs() { grep -c 'adapter hci1 is down' "$RUN/collectd.log"; }
+ups() { grep -c 'passive: adapter hci1 is up' "$RUN/collectd.log"; }
+D0=$(downs); U0=$(ups)
+mgmt --index 1 power off
+went_down() { [ "$(downs)" -gt "$D0" ]; }
+came_up() { [ "$(ups)" -gt "$U0" ]; }
+wait_for 10 went_down || fail "passive: hci1 going down was not logged"
+mgmt --index 1 power on
+T_UP=$(now)
+wait_for 10 came_up || fail "passive: hci1 coming back was not logged"
+wait_for 30 fresh solar voltage "$T_UP" 12.85 || fail "passive: no value after hci1 came back"
+[ "$(( $(downs) - D0 ))" = 1 ] && [ "$(( $(ups) - U0 ))" = 1 ] || fail "passive: adapter down/up not logged once each way"
+say "passive: hci1 down and up logged once each; values resumed $(echo "$(now) - $T_UP" | bc) s after"
+stop_solar
+kill $COLLECTD
+wait $COLLECTD || fail "collectd (passive) exited with $?"
+cp "$RUN/collectd.log" "$OUT/collectd-passive.log"
+kill $BTCTL $BLUETOOTHD 2>/dev/null
+PASSIVE_S=$(echo "$(now) - $T6" | bc)
+say "passive part: $PASSIVE_S s"
+
 {
+  echo "passive_s=$PASSIVE_S"
   echo "first_value_s=$(echo "$T_FIRST - $T_COLLECTD" | bc)"
   echo "read_bm2_s=$READ_BM2"
   echo "read_bm7_s=$READ_BM7"

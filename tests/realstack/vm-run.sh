@@ -66,7 +66,7 @@ rm -f "$OUT/status"
 
 ACCEL=tcg
 if grep -qE 'vmx|svm' /proc/cpuinfo && [ -w /dev/kvm ] && [ -n "${BM6_VM_KVM:-}" ]; then ACCEL=kvm; fi
-timeout "${BM6_VM_TIMEOUT:-240}" qemu-system-x86_64 -accel "$ACCEL" -cpu max -m 1G -smp 2 \
+timeout "${BM6_VM_TIMEOUT:-330}" qemu-system-x86_64 -accel "$ACCEL" -cpu max -m 1G -smp 2 \
   -nographic -no-reboot -nodefaults -serial stdio \
   -kernel "$KERNEL" -initrd "$INITRD" -append "console=ttyS0 panic=-1 quiet loglevel=3" \
   -fsdev local,id=hr,path=/,security_model=none,readonly=on,multidevs=remap \

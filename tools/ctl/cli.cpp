@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "tools/ctl/decode.h"
 #include "transport/connector.h"
 
 #ifndef BM6_VERSION
@@ -30,6 +31,7 @@ enum Opt : int {
   kAll,
   kAddressType,
   kModel,
+  kAddress,
 };
 
 const option kLongOptions[] = {
@@ -41,17 +43,29 @@ const option kLongOptions[] = {
     {"all", no_argument, nullptr, kAll},
     {"address-type", required_argument, nullptr, kAddressType},
     {"model", required_argument, nullptr, kModel},
+    {"address", required_argument, nullptr, kAddress},
     {nullptr, 0, nullptr, 0},
 };
 // Leading '-': non-options come back in order as 1 (options anywhere, whatever
 // POSIXLY_CORRECT says); ':' next: a missing value is reported as ':'.
 constexpr const char* kShortOptions = "-:hi:t:j";
 
-const char* verb_name(Verb v) { return v == Verb::kScan ? "scan" : "read"; }
+const char* verb_name(Verb v) {
+  switch (v) {
+    case Verb::kScan:
+      return "scan";
+    case Verb::kRead:
+      return "read";
+    case Verb::kDecode:
+      return "decode";
+  }
+  return "?";
+}
 
 std::optional<Verb> verb_named(const std::string& s) {
   if (s == "scan") return Verb::kScan;
   if (s == "read") return Verb::kRead;
+  if (s == "decode") return Verb::kDecode;
   return std::nullopt;
 }
 
@@ -60,8 +74,14 @@ bool applies(int opt, Verb verb) {
     case kAll:
       return verb == Verb::kScan;
     case kAddressType:
-    case kModel:
       return verb == Verb::kRead;
+    case kModel:
+      return verb == Verb::kRead || verb == Verb::kDecode;
+    case kAddress:
+      return verb == Verb::kDecode;
+    case kAdapter:
+    case kTimeout:
+      return verb != Verb::kDecode;  // decode uses no radio
     default:
       return true;
   }
@@ -213,7 +233,7 @@ Parsed parse(const std::vector<std::string>& args) {
     cmd.action = Command::Action::kVersion;
     return cmd;
   }
-  if (!verb) return UsageError{"give a command: scan or read", std::nullopt};
+  if (!verb) return UsageError{"give a command: scan, read or decode", std::nullopt};
 
   const std::string name = verb_name(*verb);
   cmd.timeout_s = *verb == Verb::kScan ? kScanTimeout : kReadTimeout;
@@ -260,6 +280,16 @@ Parsed parse(const std::vector<std::string>& args) {
                             verb};
         }
         break;
+      case kAddress:
+        if (const auto bdaddr = normalise_bluetooth_address(g.value)) {
+          cmd.address = *bdaddr;
+        } else {
+          return UsageError{g.written + ": " + quoted(g.value) +
+                                " is not a Bluetooth address (AA:BB:CC:DD:EE:FF or "
+                                "AA-BB-CC-DD-EE-FF)",
+                            verb};
+        }
+        break;
     }
   }
   const std::vector<std::string> operands(positional.begin() + 1, positional.end());
@@ -267,6 +297,15 @@ Parsed parse(const std::vector<std::string>& args) {
     if (!operands.empty()) return UsageError{"scan takes no " + quoted(operands[0]), verb};
     if (cmd.adapter.rfind("unix:", 0) == 0 && cmd.adapter.size() == 5)
       return UsageError{"--adapter unix: needs a directory after it", verb};
+    return cmd;
+  }
+  if (*verb == Verb::kDecode) {
+    if (cmd.address.empty())
+      return UsageError{"decode needs --address MAC: the advertiser's, which the data must carry",
+                        verb};
+    auto parsed = parse_hex_words(operands);
+    if (auto* error = std::get_if<std::string>(&parsed)) return UsageError{*error, verb};
+    cmd.hex = std::move(std::get<std::vector<std::vector<std::uint8_t>>>(parsed));
     return cmd;
   }
   if (operands.empty()) return UsageError{"read needs an ADDRESS", verb};
@@ -300,7 +339,8 @@ namespace {
 constexpr const char* kExitStatus =
     "Exit status:\n"
     "  0  success\n"
-    "  1  failed: nothing found, device unreachable or busy, no reading in time\n"
+    "  1  failed: nothing found, device unreachable or busy, no reading in time;\n"
+    "     decode: the bytes are not a reading (the reason is printed)\n"
     "  2  usage error\n"
     "  3  not permitted (scanning needs CAP_NET_ADMIN; no permission on a socket)\n";
 
@@ -309,6 +349,7 @@ constexpr const char* kScanSynopsis =
 constexpr const char* kReadSynopsis =
     "Usage: bm6ctl read ADDRESS [--adapter hciN] [--address-type public|random]\n"
     "                         [--model M] [--timeout S] [--json]\n";
+constexpr const char* kDecodeSynopsis = "Usage: bm6ctl decode --address MAC [--model M] HEX\n";
 
 constexpr const char* kScanOptions =
     "  -i, --adapter=hciN   the Bluetooth adapter (default: the first that is up)\n"
@@ -317,8 +358,10 @@ constexpr const char* kScanOptions =
     "  -t, --timeout=S      scan for S seconds, more than 0 and at most 3600 (default 10)\n"
     "      --all            list every LE device seen, not only BM6 monitors\n"
     "  -j, --json           one JSON object per device and line: address, address_type,\n"
-    "                       name, rssi (null when unknown); in names, bytes that are\n"
-    "                       not UTF-8 become U+FFFD\n"
+    "                       name, rssi (null when unknown), the reading's keys as\n"
+    "                       decode prints them (or undecoded: the reason) and\n"
+    "                       manufacturer_data (hex); in names, bytes that are not\n"
+    "                       UTF-8 become U+FFFD\n"
     "  -h, --help           show this help and exit\n";
 constexpr const char* kReadOptions =
     "  ADDRESS              AA:BB:CC:DD:EE:FF (or with '-' separators, any case), or\n"
@@ -334,6 +377,18 @@ constexpr const char* kReadOptions =
     "                       voltage, temperature (not for a BM2, which has no sensor),\n"
     "                       soc, state, and rssi where there is a radio\n"
     "  -h, --help           show this help and exit\n";
+constexpr const char* kDecodeOptions =
+    "      --address=MAC    the advertiser's address, AA:BB:CC:DD:EE:FF (required:\n"
+    "                       the encrypted data carries it, which proves key and device)\n"
+    "      --model=auto|bm6|bm7|bm2\n"
+    "                       the monitor's family (default auto: every family's key; a\n"
+    "                       BM2 notification needs --model bm2)\n"
+    "  HEX                  the manufacturer data, company id first as sent\n"
+    "                       (6a281d95...; spaces, colons and 0x allowed), or with the\n"
+    "                       company id as bluetoothctl prints it (0x286a 1d 95 ...);\n"
+    "                       or one notification (16 bytes)\n"
+    "  -j, --json           accepted; decode always prints JSON\n"
+    "  -h, --help           show this help and exit\n";
 
 }  // namespace
 
@@ -344,8 +399,11 @@ std::string help_text(std::optional<Verb> verb) {
   if (verb == Verb::kScan)
     return std::string(kScanSynopsis) +
            "List nearby Bluetooth LE devices that advertise as BM6 battery monitors (named\n"
-           "\"BM6\" or offering service FFF0): address, address type, name, RSSI. Names are\n"
-           "printed with control characters shown as \\xNN. Needs CAP_NET_ADMIN.\n\n" +
+           "\"BM6\" or offering service FFF0, or whose advertisements decode): address,\n"
+           "address type, name, RSSI, and the reading a monitor that no central holds\n"
+           "advertises (voltage, temperature, state of charge, state; from the iBeacon\n"
+           "only the state of charge), or the undecoded data in hex. Names are printed\n"
+           "with control characters shown as \\xNN. Needs CAP_NET_ADMIN.\n\n" +
            kScanOptions + tail;
   if (verb == Verb::kRead)
     return std::string(kReadSynopsis) +
@@ -353,6 +411,15 @@ std::string help_text(std::optional<Verb> verb) {
            "state of charge, state, RSSI), disconnect. A monitor holds one central at a\n"
            "time: while the phone app is connected, it turns others away.\n\n" +
            kReadOptions + tail;
+  if (verb == Verb::kDecode)
+    return std::string(kDecodeSynopsis) +
+           "Decode one advertisement's manufacturer data (as btmon or bluetoothctl show it)\n"
+           "or one notification, given in hex, and print the reading as one JSON object\n"
+           "with the keys of read --json that it carries (address, model, voltage,\n"
+           "temperature, soc, state) and source (advertisement, ibeacon, notification).\n"
+           "No radio is used. Exits 1 with the reason when the bytes are not a reading,\n"
+           "such as data that another device sent (its decrypted address differs).\n\n" +
+           kDecodeOptions + tail;
   return std::string(
              "Usage: bm6ctl [--help] [--version] COMMAND [ARGUMENTS] [OPTIONS]\n"
              "Find and read BM6 Bluetooth LE battery monitors.\n\n"
@@ -362,6 +429,8 @@ std::string help_text(std::optional<Verb> verb) {
              "  read ADDRESS [--adapter hciN] [--address-type public|random] [--model M]\n"
              "       [--timeout S] [--json]\n"
              "                       connect, print one reading, disconnect\n"
+             "  decode --address MAC [--model M] HEX\n"
+             "                       decode advertised data or a notification\n"
              "  help [COMMAND]       show the help of bm6ctl or of COMMAND\n\n"
              "Options:\n"
              "  -h, --help           show this help (after a COMMAND: its help) and exit\n"

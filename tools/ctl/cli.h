@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <variant>
@@ -16,11 +17,12 @@ namespace bm6::ctl {
 
 // Exit status, as --help documents it.
 inline constexpr int kExitOk = 0;
-inline constexpr int kExitFailed = 1;  // nothing found, unreachable, busy, no reading in time
+inline constexpr int kExitFailed = 1;  // nothing found, unreachable, busy, no reading in time,
+                                       // decode: not a reading
 inline constexpr int kExitUsage = 2;
 inline constexpr int kExitNotPermitted = 3;
 
-enum class Verb { kScan, kRead };
+enum class Verb { kScan, kRead, kDecode };
 
 struct Command {
   enum class Action { kRun, kHelp, kVersion };
@@ -28,10 +30,12 @@ struct Command {
   // kRun: what to run. kHelp: whose help (none: the tool's).
   std::optional<Verb> verb;
   std::string adapter;          // "hciN"; empty: the first adapter that is up; scan: "unix:DIR"
-  std::string address;          // read: "AA:BB:CC:DD:EE:FF" (normalised) or "unix:/path"
+  std::string address;          // read: "AA:BB:CC:DD:EE:FF" (normalised) or "unix:/path";
+                                // decode: --address, normalised
   bool random_address = false;  // read --address-type random
-  std::optional<Family> model;  // read --model; unset: detected
-  bool all = false;             // scan --all
+  std::optional<Family> model;  // read, decode --model; unset: detected / every family's key
+  std::vector<std::vector<std::uint8_t>> hex;  // decode: HEX, as parse_hex_words reads it
+  bool all = false;                            // scan --all
   bool json = false;
   double timeout_s = 0;  // the verb's default unless --timeout
   std::chrono::milliseconds timeout() const;

@@ -16,6 +16,7 @@
 
 #include "device/bm6_link.h"
 #include "device/link_errors.h"
+#include "tools/ctl/decode.h"
 #include "tools/ctl/format.h"
 #include "tools/ctl/text.h"
 #include "transport/connector.h"
@@ -130,7 +131,8 @@ int run_scan(const Command& cmd) {
   int shown = 0;
   if (!cmd.json) print_line(scan_header());
   for (const auto& entry : found) {
-    if (!cmd.all && !looks_like_bm6(entry.second)) continue;
+    std::string why;
+    if (!cmd.all && !looks_like_bm6(entry.second) && !decode_found(entry.second, why)) continue;
     ++shown;
     print_line(scan_row(entry.second, cmd.json));
   }
@@ -203,6 +205,21 @@ int run_read(const Command& cmd) {
     return is_permission_error(error) ? kExitNotPermitted : kExitFailed;
   }
   print_line(reading_line(cmd.address, *model, *reading, rssi, cmd.json));
+  return kExitOk;
+}
+
+int run_decode(const Command& cmd) {
+  const auto advertiser = parse_bdaddr(cmd.address);  // normalised by the parser
+  if (!advertiser) {
+    print_error("--address " + cmd.address + ": not a Bluetooth address");
+    return kExitUsage;
+  }
+  const DecodeResult result = decode_input(*advertiser, cmd.model, cmd.hex);
+  if (const auto* why = std::get_if<std::string>(&result)) {
+    print_error(*why);
+    return kExitFailed;
+  }
+  print_line(decoded_json(cmd.address, std::get<Decoded>(result)));
   return kExitOk;
 }
 

@@ -6,12 +6,15 @@
 #include <string>
 
 #include "protocol/family.h"
+#include "tools/ctl/decode.h"
 #include "transport/mgmt_scan.h"
 
 namespace bm6::ctl {
 
 std::string scan_header();
-// One device found by scan: a table row, or a JSON object (rssi null when unknown).
+// One device found by scan: a table row, or a JSON object (rssi null when unknown), with the
+// reading its advertisements carry (decode_found): in JSON the keys of decode's, or
+// "undecoded" with the reason, and the manufacturer data heard as hex strings.
 std::string scan_row(const scan::FoundDevice& d, bool json);
 // One listening simulator socket found by scan --adapter unix:DIR.
 std::string scan_socket_row(const std::string& address, bool json);
@@ -19,5 +22,10 @@ std::string scan_socket_row(const std::string& address, bool json);
 // before "voltage"; a reading without temperature (a BM2) has none in either.
 std::string reading_line(const std::string& address, Family model, const Reading& r,
                          std::optional<int> rssi, bool json);
+// decode's answer: one JSON object with the keys of read --json that the input carries
+// (address, model, voltage, temperature, soc, state) and "source".
+std::string decoded_json(const std::string& address, const Decoded& d);
+// "BM6, 13.51 V, 2 C, 100 %, charging"; an iBeacon's: "iBeacon, 77 %".
+std::string decoded_text(const Decoded& d);
 
 }  // namespace bm6::ctl

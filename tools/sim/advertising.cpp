@@ -1,0 +1,87 @@
+#include "tools/sim/advertising.h"
+
+#include <bluetooth/bluetooth.h>
+#include <bluetooth/hci.h>
+#include <bluetooth/hci_lib.h>
+
+#include <cerrno>
+#include <system_error>
+
+namespace bm6::sim {
+
+namespace {
+constexpr std::uint8_t kAdUuid16Complete = 0x03;
+constexpr std::uint8_t kAdCompleteName = 0x09;
+constexpr std::uint8_t kAdManufacturerData = 0xff;
+
+void put_field(std::vector<std::uint8_t>& out, std::uint8_t type,
+               std::span<const std::uint8_t> data) {
+  out.push_back(static_cast<std::uint8_t>(data.size() + 1));
+  out.push_back(type);
+  out.insert(out.end(), data.begin(), data.end());
+}
+}  // namespace
+
+std::vector<mgmt::AdvertisingInstance> advertising_instances(FamilyCodec& codec, Family model,
+                                                             const Reading& reading,
+                                                             const BdAddr& address) {
+  AdvertisedReading r;
+  r.centivolts = reading.centivolts;
+  r.soc_percent = reading.soc_percent;
+  if (model != Family::kBm2) {
+    r.state = reading.state;
+    r.temperature_c = reading.temperature_c;
+  }
+  const auto block = encode_advertisement(codec, r, address);
+  if (!block) return {};
+  const std::string name = gap_name(model);
+  std::vector<std::uint8_t> scan_rsp;
+  put_field(scan_rsp, kAdCompleteName,
+            {reinterpret_cast<const std::uint8_t*>(name.data()), name.size()});
+  const std::uint32_t flags = mgmt::kAdvConnectable | mgmt::kAdvDiscoverable;
+
+  mgmt::AdvertisingInstance encrypted{
+      kEncryptedInstance, flags, {}, scan_rsp, kAdvertisingTimeoutS};
+  const std::uint8_t fff0[] = {0xf0, 0xff};
+  put_field(encrypted.adv_data, kAdUuid16Complete, fff0);
+  put_field(encrypted.adv_data, kAdManufacturerData, *block);
+  std::vector<mgmt::AdvertisingInstance> out{encrypted};
+  if (model != Family::kBm2) {  // the iBeacon is a BM6's; a BM2's is not known
+    mgmt::AdvertisingInstance beacon{kBeaconInstance, flags, {}, scan_rsp, kAdvertisingTimeoutS};
+    put_field(beacon.adv_data, kAdManufacturerData, encode_ibeacon(reading.soc_percent));
+    out.push_back(std::move(beacon));
+  }
+  return out;
+}
+
+AdapterIdentity adapter_identity(const std::string& adapter) {
+  const int id = ::hci_devid(adapter.c_str());
+  if (id < 0) throw std::system_error(ENODEV, std::generic_category(), "no adapter " + adapter);
+  bdaddr_t local{};
+  if (::hci_devba(id, &local) != 0)
+    throw std::system_error(errno, std::generic_category(), "adapter " + adapter + " is not up");
+  return {static_cast<std::uint16_t>(id),
+          bdaddr_from_lsb_first(std::span<const std::uint8_t, 6>(local.b, 6))};
+}
+
+SimAdvertiser::SimAdvertiser(EventLoop& loop, UniqueFd control, const AdapterIdentity& adapter,
+                             const SimDevice& device, std::chrono::milliseconds refresh,
+                             std::function<void(const std::string&)> on_problem)
+    : device_(device),
+      address_(adapter.address),
+      codec_(std::make_unique<FamilyCodec>(device.model)),
+      advertiser_(
+          loop, std::move(control), {adapter.index, refresh},
+          [this] {
+            // The CLI keeps readings within what the model carries; a cycle swinging past
+            // it is advertised as the configured reading, as the stream does.
+            const Reading now =
+                reading_at(device_, std::chrono::steady_clock::now() - device_.epoch);
+            auto instances = advertising_instances(*codec_, device_.model, now, address_);
+            if (instances.empty())
+              instances = advertising_instances(*codec_, device_.model, device_.reading, address_);
+            return instances;
+          },
+          std::move(on_problem)) {}
+
+}  // namespace bm6::sim
