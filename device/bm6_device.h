@@ -56,8 +56,9 @@ struct DeviceOptions {
   std::chrono::milliseconds read_interval{10000};
   LinkMode link = LinkMode::kPersistent;
   // The most links at once on this device's adapter (MaxLinks; the plugin resolves the
-  // adapter's own value). Devices on one adapter share one LinkBudget (the engine's).
-  unsigned max_links = 5;
+  // adapter's own value, 5 for a Bluetooth adapter unless told). Devices on one adapter
+  // share one LinkBudget (the engine's). 0: no limit.
+  unsigned max_links = 0;
 };
 
 struct TimedReading {

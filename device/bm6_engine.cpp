@@ -11,6 +11,8 @@ namespace {
 // Which budget a device's links count against: its adapter's. Simulated (unix:) devices
 // share one pseudo-adapter, "unix", so budgets are testable without Bluetooth; devices
 // with no Adapter use the first adapter that is up, as their connector does.
+constexpr unsigned kNoLinkLimit = 1u << 20;  // MaxLinks 0: as good as none
+
 std::string budget_key(const DeviceOptions& o) {
   if (o.address.rfind("unix:", 0) == 0) return "unix";
   if (!o.adapter.empty()) return o.adapter;
@@ -25,8 +27,9 @@ Bm6Engine::Bm6Engine(const std::vector<DeviceOptions>& devices, Bm6Device::Event
   // Adapter and with Adapter "hci0" may share hci0).
   std::map<std::string, unsigned> max_links;
   for (const auto& options : devices) {
-    const auto [it, added] = max_links.try_emplace(budget_key(options), options.max_links);
-    if (!added) it->second = std::min(it->second, options.max_links);
+    const unsigned max = options.max_links == 0 ? kNoLinkLimit : options.max_links;
+    const auto [it, added] = max_links.try_emplace(budget_key(options), max);
+    if (!added) it->second = std::min(it->second, max);
   }
   for (const auto& [key, max] : max_links)
     budgets_[key] = std::make_unique<LinkBudget>(loop_, key, max);
