@@ -12,6 +12,7 @@ namespace {
 // share one pseudo-adapter, "unix", so budgets are testable without Bluetooth; devices
 // with no Adapter use the first adapter that is up, as their connector does.
 constexpr unsigned kNoLinkLimit = 1u << 20;  // MaxLinks 0: as good as none
+constexpr std::chrono::seconds kKernelLinkLinger{2};
 
 std::string budget_key(const DeviceOptions& o) {
   if (o.address.rfind("unix:", 0) == 0) return "unix";
@@ -31,8 +32,11 @@ Bm6Engine::Bm6Engine(const std::vector<DeviceOptions>& devices, Bm6Device::Event
     const auto [it, added] = max_links.try_emplace(budget_key(options), max);
     if (!added) it->second = std::min(it->second, max);
   }
+  // A Bluetooth link stays up, idle, about 2 s after its socket closes (the kernel's
+  // disconnect timeout): the controller counts it that long.
   for (const auto& [key, max] : max_links)
-    budgets_[key] = std::make_unique<LinkBudget>(loop_, key, max);
+    budgets_[key] = std::make_unique<LinkBudget>(
+        loop_, key, max, key == "unix" ? std::chrono::seconds(0) : kKernelLinkLinger);
   for (const auto& options : devices) {
     std::string error;
     const ConnectorOptions connector_options{.address = options.address,

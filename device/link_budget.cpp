@@ -6,8 +6,9 @@
 
 namespace bm6 {
 
-LinkBudget::LinkBudget(EventLoop& loop, std::string adapter, unsigned max_links)
-    : loop_(loop), adapter_(std::move(adapter)), max_(std::max(1u, max_links)) {}
+LinkBudget::LinkBudget(EventLoop& loop, std::string adapter, unsigned max_links,
+                       Clock::duration linger)
+    : loop_(loop), adapter_(std::move(adapter)), max_(std::max(1u, max_links)), linger_(linger) {}
 
 bool LinkBudget::reserve() {
   if (reserved_ >= max_) return false;
@@ -41,14 +42,26 @@ void LinkBudget::release(Ticket ticket, Clock::duration held) {
     // A running mean that settles on the recent holds after the first few dozen.
     ++holds_;
     const double alpha = 1.0 / static_cast<double>(std::min<std::uint64_t>(holds_, 32));
-    mean_hold_s_ += alpha * (std::chrono::duration<double>(held).count() - mean_hold_s_);
+    mean_hold_s_ += alpha * (std::chrono::duration<double>(held + linger_).count() - mean_hold_s_);
     check_overbooked();
+  }
+  if (linger_ > Clock::duration::zero()) {
+    // The slot is the kernel's until its idle link goes. A timer per slot given back: it
+    // runs only while its budget lives (the loop's timers die with the loop; the Ref
+    // covers a budget destroyed first).
+    ++lingering_;
+    loop_.add_timer(linger_, [this, self = self_.ref()] {
+      if (!self.alive()) return;
+      --lingering_;
+      grant_next();
+    });
+    return;
   }
   grant_next();
 }
 
 void LinkBudget::grant_next() {
-  while (!waiting_.empty() && reserved_ + holders_.size() < max_) {
+  while (!waiting_.empty() && in_use() < max_) {
     Waiter w = std::move(waiting_.front());
     waiting_.pop_front();
     holders_.push_back(w.ticket);

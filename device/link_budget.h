@@ -10,6 +10,10 @@
 // many monitors on this adapter: each still gets its fair share, and `on_overbooked` is
 // called once with a sentence saying so and what interval they could have.
 //
+// A Bluetooth link outlives its socket: the kernel keeps it up, idle, for about 2 s after
+// the last socket on it closes (`linger`), and the controller counts it until then; so a
+// slot given back is free for the next device only after that.
+//
 // Loop thread only.
 #pragma once
 
@@ -31,7 +35,8 @@ class LinkBudget {
   using Clock = std::chrono::steady_clock;
 
   // `adapter` names it in messages ("hci0", "unix").
-  LinkBudget(EventLoop& loop, std::string adapter, unsigned max_links);
+  LinkBudget(EventLoop& loop, std::string adapter, unsigned max_links,
+             Clock::duration linger = Clock::duration::zero());
   LinkBudget(const LinkBudget&) = delete;
   LinkBudget& operator=(const LinkBudget&) = delete;
 
@@ -56,7 +61,9 @@ class LinkBudget {
   unsigned max_links() const { return max_; }
   unsigned reserved() const { return reserved_; }
   unsigned shared() const { return max_ - reserved_; }
-  unsigned in_use() const { return reserved_ + static_cast<unsigned>(holders_.size()); }
+  unsigned in_use() const {
+    return reserved_ + lingering_ + static_cast<unsigned>(holders_.size());
+  }
   unsigned peak_shared_in_use() const { return peak_; }  // per-read slots at once, at most
   std::size_t waiting() const { return waiting_.size(); }
   unsigned per_read_devices() const { return per_read_; }
@@ -79,7 +86,9 @@ class LinkBudget {
   unsigned reserved_ = 0;
   unsigned peak_ = 0;
   Ticket next_ = 1;
+  Clock::duration linger_;
   std::vector<Ticket> holders_;
+  unsigned lingering_ = 0;  // slots given back whose links the kernel still keeps
   std::deque<Waiter> waiting_;
   std::uint64_t grants_ = 0;
   // The per-read devices: how many, and the sum of 1/interval (turns per second they want).

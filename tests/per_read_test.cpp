@@ -74,6 +74,20 @@ TEST(LinkBudget, AGrantGivenBackBeforeItsTurnRunsIsDropped) {
   EXPECT_TRUE(second);
 }
 
+TEST(LinkBudget, ABluetoothSlotIsFreeOnlyWhenTheKernelLetsTheIdleLinkGo) {
+  EventLoop loop;
+  LinkBudget budget(loop, "hci0", 1, 300ms);
+  bool second = false;
+  const auto first = budget.acquire([] {});
+  loop.run_until([] { return false; }, 20ms);
+  const auto closed = EventLoop::Clock::now();
+  budget.release(first, 50ms);
+  budget.acquire([&] { second = true; });
+  EXPECT_EQ(budget.in_use(), 1u);  // the idle link still counts
+  ASSERT_TRUE(loop.run_until([&] { return second; }, 2s));
+  EXPECT_GE(EventLoop::Clock::now() - closed, 300ms);
+}
+
 TEST(LinkBudget, SaysOnceWhenTheIntervalIsTooShortWithTheFigureItCouldReach) {
   EventLoop loop;
   LinkBudget budget(loop, "hci0", 4);
