@@ -76,6 +76,10 @@ void Bm6Device::per_read_done() {
                           std::memory_order_relaxed);
   const double took = std::chrono::duration<double>(now - wanted_at_).count();
   lead_s_ = lead_s_ == 0 ? took : lead_s_ + 0.25 * (took - lead_s_);
+  // Later than the read it was for (the queue was longer than the lead): start that much
+  // earlier next time, and then some.
+  if (target_ != EventLoop::Clock::time_point{} && now > target_)
+    lead_s_ += std::chrono::duration<double>(now - target_).count() / 2 + 0.25;
   failures_ = 0;
   after_failure_ = false;
   link_->close("per-read: reading taken");  // the fd closes now; on_link_closed follows
@@ -91,13 +95,15 @@ void Bm6Device::schedule_next_turn() {
   if (last_ns == 0) {
     target = now + interval;  // no read yet: its phase is unknown
   } else {
-    // The first read that a link started now would still be ahead of: the one after
-    // now + lead. (A reading that came just after a read is too old for the next one to
-    // be sure of it: the next link serves that read afresh.)
+    // The read that will take this reading: the first one after now.
     target = EventLoop::Clock::time_point(EventLoop::Clock::duration(last_ns));
-    const auto behind = now + ahead - target;
-    if (behind >= EventLoop::Clock::duration::zero()) target += (behind / interval + 1) * interval;
+    if (target <= now) target += ((now - target) / interval + 1) * interval;
+    // Normally the next link is for the read after it. A reading that came just after a
+    // read (less than the lead ago) would be almost an interval old by then: the next
+    // link serves that read afresh.
+    if (target - now <= interval - ahead) target += interval;
   }
+  target_ = last_ns == 0 ? EventLoop::Clock::time_point{} : target;
   reconnect_timer_.start(std::max(target - ahead - now, EventLoop::Clock::duration::zero()),
                          [this] { want_link(); });
 }

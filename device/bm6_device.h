@@ -205,7 +205,8 @@ class Bm6Device {
   bool after_failure_ = false;  // the next connect is a reconnect (counted as one)
   std::chrono::steady_clock::time_point wanted_at_{}, turn_at_{}, link_up_{};
   double lead_s_ = 0;  // running mean: from wanting a link to its reading, seconds
-  WeakSelf self_;      // for late RSSI answers
+  EventLoop::Clock::time_point target_{};  // the read the next link is for (unset: unknown)
+  WeakSelf self_;                          // for late RSSI answers
 };
 
 }  // namespace bm6
