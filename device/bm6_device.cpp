@@ -57,13 +57,14 @@ void Bm6Device::give_back_turn(bool delivered) {
 }
 
 EventLoop::Clock::duration Bm6Device::lead() const {
-  // Twice what a reading took lately (queue, connect, set-up, first frame), at least 1 s,
-  // at most half the interval, so that the reading is never older than the interval when
-  // the read takes it.
+  // Twice what a reading took lately (queue, connect, set-up, first frame), and at least
+  // one round of the adapter's turns and 1 s; at most half the interval, so that the
+  // reading is never older than the interval when the read takes it.
   using namespace std::chrono;
-  const auto wanted = duration_cast<milliseconds>(duration<double>(2 * lead_s_));
-  return std::min<EventLoop::Clock::duration>(std::max<milliseconds>(wanted, seconds(1)),
-                                              options_.read_interval / 2);
+  const double round = budget_ ? budget_->round_seconds() : 0;
+  const double wanted_s = std::max({2 * lead_s_, 1.5 * round, 1.0});
+  const auto wanted = duration_cast<milliseconds>(duration<double>(wanted_s));
+  return std::min<EventLoop::Clock::duration>(wanted, options_.read_interval / 2);
 }
 
 void Bm6Device::per_read_done() {

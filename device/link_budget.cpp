@@ -78,6 +78,12 @@ void LinkBudget::grant_next() {
 
 double LinkBudget::demand() const { return holds_ == 0 ? 0 : turns_per_second_ * mean_hold_s_; }
 
+double LinkBudget::round_seconds() const {
+  const unsigned free = shared();
+  if (holds_ == 0 || free == 0) return 0;
+  return static_cast<double>(per_read_) * mean_hold_s_ / static_cast<double>(free);
+}
+
 void LinkBudget::check_overbooked() {
   // Judged once every device has had about one turn: the mean is a mean of them all.
   if (said_ || per_read_ == 0 || holds_ < per_read_ || !on_overbooked_) return;

@@ -71,6 +71,10 @@ class LinkBudget {
   // Link-seconds per second the per-read devices need, from the mean hold; 0 until known.
   double demand() const;
   bool overbooked_said() const { return said_; }
+  // Seconds for every per-read device to have one turn, from the mean hold; 0 until known.
+  // collectd reads its devices in step, so they all want a turn at about the same time:
+  // a device should ask at least this long before its read.
+  double round_seconds() const;
 
  private:
   struct Waiter {

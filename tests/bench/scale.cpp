@@ -321,11 +321,14 @@ int main(int argc, char** argv) {
   ::setrlimit(RLIMIT_NOFILE, &nofile);
   ::signal(SIGPIPE, SIG_IGN);
 
-  if (only == "per-read" || only.empty()) {
+  // Per-read rows only when asked: each takes four 5 s intervals at least.
+  if (only == "per-read") {
     std::printf("%6s %9s %8s %12s %13s %11s %10s %11s %9s %10s\n", "N", "max_links", "interval",
                 "readings/int", "cpu/reading", "connects/s", "peak_links", "air/link", "cached",
                 "overbooked");
-    for (const auto& [n, max] : {std::pair{100, 5u}, std::pair{1000, 20u}}) {
+    // N=1000 on 20 links is more than 5 s intervals allow (the sentence says so), on 40
+    // it fits.
+    for (const auto& [n, max] : {std::pair{100, 5u}, std::pair{1000, 20u}, std::pair{1000, 40u}}) {
       if (std::find(sizes.begin(), sizes.end(), n) == sizes.end()) continue;
       const auto r = run_per_read(n, max, 5s, std::max(2, seconds / 5));
       std::printf("%6d %9u %7.0fs %12.2f %11.1fus %11.1f %10u %9.1fms %8.0f%% %10s\n", r.n,
@@ -337,7 +340,7 @@ int main(int argc, char** argv) {
                   r.peak_links <= r.max_links ? "PASS" : "FAIL");
       std::fflush(stdout);
     }
-    if (only == "per-read") return 0;
+    return 0;
   }
   std::printf("%6s %-9s %9s %10s %7s %9s %9s %9s %9s %10s %10s %10s %9s %9s\n", "N", "devices",
               "first_all", "cpu/intvl", "cpu%", "peak_rss", "rss/dev", "read_p50", "read_p99",
