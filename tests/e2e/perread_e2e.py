@@ -148,6 +148,32 @@ class PerRead(E2ECase):
         # Two held for good, the six per-read ones sharing the other two.
         self.assertLessEqual(sims.max_links(), 4)
 
+    def test_a_monitor_the_phone_holds_is_logged_once_and_once_back(self):
+        # The phone holds it for 5 s of every 12 (from the simulator's start): three busy
+        # spells in 29 s. The first is said, and the return; the next ones, within 10 min
+        # of coming back, are the flapping summary's business (after 2 min): not a line
+        # each interval.
+        sim = self.multisim("held", ["held"], "--busy", "12:5")
+        block = device("held", sim.paths["held"], '    Link "per-read"\n    Interval 2\n'
+                       '    ReconnectMin 0.5\n    ReconnectMax 2\n')
+        self.collectd = c = Collectd(self.workdir, block, interval=2)
+        started = c.started
+        wait_for(lambda: time.time() > started + 29, 40, step=0.5)
+        rc, _, err = c.stop()
+        self.assertEqual(rc, 0, err)
+        # The plugin's lines about the link (the model line aside; the logfile plugin also
+        # writes the notifications, which are not counted here).
+        said = [line for line in c.log_lines('bm6 plugin: device "held"')
+                if "is a BM6" not in line]
+        self.assertEqual(len(said), 2, "".join(said))
+        self.assertIn("it is busy", said[0])
+        self.assertIn("is back: readings flow again", said[1])
+        self.assertGreaterEqual(sim.events("held", "turned away"), 3)
+        # Readings between the spells: the free 5-12 s and 17-24 s at least.
+        rows = c.rows("held", "voltage")
+        self.assertTrue(any(started + 5 < t < started + 12 for t, _ in rows), rows)
+        self.assertTrue(any(started + 17 < t < started + 24 for t, _ in rows), rows)
+
     def test_more_persistent_devices_than_max_links_is_refused_naming_the_adapter(self):
         block = '  MaxLinks 2\n' + "".join(
             device(n, os.path.join(self.workdir, n + ".sock")) for n in ("a", "b", "c"))
