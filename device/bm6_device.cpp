@@ -250,6 +250,7 @@ void Bm6Device::retry_later() {
   if (stopped_) return;
   ++failures_;
   after_failure_ = true;
+  target_ = {};  // a retry serves whichever read comes: its lateness says nothing of the lead
   reconnect_timer_.start(backoff(failures_), [this] {
     if (per_read()) return want_link();
     connect();
