@@ -1,6 +1,11 @@
 // A configured BM6 and its connection for as long as the plugin runs: connect, set up,
 // stream, and on any failure reconnect with exponential backoff and jitter. Lives on the
 // engine's loop thread; readings cross to collectd's read threads through a ReadingSlot.
+//
+// A per-read device (LinkMode::kPerRead) links only for a reading: ahead of the read that
+// will take it (the slot says when reads happen), it asks its adapter's LinkBudget for a
+// turn, connects, takes the first valid reading and closes at once, leaving the monitor
+// free for a phone until the next turn. Failures back off as a persistent device's do.
 #pragma once
 
 #include <atomic>
@@ -14,12 +19,18 @@
 #include <string>
 
 #include "device/bm6_link.h"
+#include "device/handle_cache.h"
+#include "device/link_budget.h"
 #include "protocol/family.h"
 #include "transport/connector.h"
 #include "transport/event_loop.h"
 #include "transport/lifetime.h"
 
 namespace bm6 {
+
+// Persistent: one link for as long as the plugin runs, a reading every second (the phone
+// app is kept out). Per-read: a link per read interval, just long enough for one reading.
+enum class LinkMode { kPersistent, kPerRead };
 
 struct DeviceOptions {
   std::string name{};
@@ -47,6 +58,11 @@ struct DeviceOptions {
   bool passive = false;
   // Passive: no reading from an advertisement for this long is silence; 0: 3 read intervals.
   std::chrono::milliseconds passive_timeout{0};
+  LinkMode link = LinkMode::kPersistent;
+  // The most links at once on this device's adapter (MaxLinks; the plugin resolves the
+  // adapter's own value, 5 for a Bluetooth adapter unless told). Devices on one adapter
+  // share one LinkBudget (the engine's). 0: no limit.
+  unsigned max_links = 0;
 };
 
 struct TimedReading {
@@ -65,6 +81,10 @@ class ReadingSlot {
   std::atomic<std::uint64_t> frames_dropped{0};  // notifications that were not readings
   std::atomic<std::uint64_t> reconnects{0};      // connections after the first
   std::atomic<std::uint64_t> stored{0};          // readings stored (benchmarks' frame count)
+  std::atomic<std::uint64_t> air_ms{0};          // per-read: milliseconds its links were up, in all
+  // When the latest take() ran (steady clock, ns since its epoch; 0: never): a per-read
+  // device times its next link from it, so the reading is fresh when the read comes.
+  std::atomic<std::int64_t> last_take_ns{0};
 
   void store(const TimedReading& r) {
     stored.fetch_add(1, std::memory_order_relaxed);
@@ -74,6 +94,8 @@ class ReadingSlot {
   // The newest reading, if one arrived since the last take() and not before `not_before`.
   // Either way the slot is empty afterwards: no value is dispatched twice.
   std::optional<TimedReading> take(std::chrono::system_clock::time_point not_before) {
+    last_take_ns.store(std::chrono::steady_clock::now().time_since_epoch().count(),
+                       std::memory_order_relaxed);
     std::lock_guard lock(mutex_);
     std::optional<TimedReading> r;
     r.swap(latest_);
@@ -93,6 +115,8 @@ struct DeviceCounters {
   std::uint64_t connect_failures = 0;  // attempts that did not connect
   std::uint64_t link_losses = 0;       // established links that went down
   std::uint64_t readings = 0;
+  std::uint64_t per_read_links = 0;  // per-read links closed after their reading
+  std::chrono::nanoseconds air{};    // per-read: link up to link down, summed
 };
 
 // A link that delivered readings for this long was healthy: its loss starts the reconnect
@@ -107,6 +131,9 @@ enum class DeviceEvent {
   kModelDetected,  // the first link found the family; `detail` is its name ("BM7")
   kModelChanged,   // a later link found another family; `detail`: "BM6, now BM7"
   kSilent,         // passive: no reading from an advertisement for the timeout; `detail` why
+  // The device's adapter cannot give every per-read device a reading every interval;
+  // `detail` says so and what it can do. Once per adapter, through one of its devices.
+  kAdapterOverbooked,
 };
 
 std::string format_seconds(std::chrono::milliseconds ms);  // "2.5 s"
@@ -123,14 +150,22 @@ class Bm6Device {
   Bm6Device(const Bm6Device&) = delete;
   Bm6Device& operator=(const Bm6Device&) = delete;
 
+  // Per-read turns come from `budget` (the adapter's; it must outlive the device); without
+  // one a per-read device links whenever it is due. Before start().
+  void set_budget(LinkBudget* budget) { budget_ = budget; }
   void start();
   // Closes the link and cancels everything pending; fires no events.
   void stop();
 
   const DeviceCounters& counters() const { return counters_; }
+  const DeviceOptions& options() const { return options_; }
   // Failures in a row that the reconnect backoff counts (loop thread only).
   unsigned consecutive_failures() const { return failures_; }
   bool linked() const { return link_ != nullptr; }
+  bool per_read() const { return options_.link == LinkMode::kPerRead; }
+  const HandleCache& handle_cache() const { return cache_; }
+  // The latest link's statistics (ATT PDUs to its first reading, cache use); zeros before.
+  const Bm6LinkStats& last_link_stats() const { return last_link_stats_; }
   // The family configured, or detected on a link and remembered; nullopt until then.
   std::optional<Family> model() const { return options_.model ? options_.model : detected_; }
   // The delay before reconnect attempt `attempt` (1-based): min * 2^(attempt-1), capped at
@@ -145,6 +180,13 @@ class Bm6Device {
   void ask_rssi();      // once per read interval, from a reading
   void ask_rssi_now();  // the link is up
   void emit(DeviceEvent event, const std::string& detail);
+  // Per-read: ask for a turn (the budget's, if any), then connect.
+  void want_link();
+  void on_turn();
+  void give_back_turn(bool delivered);
+  void per_read_done();       // the reading is in: close, give the turn back, plan the next
+  void schedule_next_turn();  // ahead of the next read that a new reading would serve
+  EventLoop::Clock::duration lead() const;
 
   EventLoop& loop_;
   DeviceOptions options_;
@@ -162,7 +204,17 @@ class Bm6Device {
   bool stopped_ = true;
   std::minstd_rand rng_;
   DeviceCounters counters_;
-  WeakSelf self_;  // for late RSSI answers
+  HandleCache cache_;  // across this device's links
+  Bm6LinkStats last_link_stats_{};
+  // Per-read.
+  LinkBudget* budget_ = nullptr;
+  LinkBudget::Ticket ticket_ = 0;
+  bool taken_ = false;          // the current link delivered its reading
+  bool after_failure_ = false;  // the next connect is a reconnect (counted as one)
+  std::chrono::steady_clock::time_point wanted_at_{}, turn_at_{}, link_up_{};
+  double lead_s_ = 0;  // running mean: from wanting a link to its reading, seconds
+  EventLoop::Clock::time_point target_{};  // the read the next link is for (unset: unknown)
+  WeakSelf self_;                          // for late RSSI answers
 };
 
 }  // namespace bm6

@@ -1,14 +1,47 @@
 #include "device/bm6_engine.h"
 
+#include <algorithm>
 #include <stdexcept>
 
+#include "transport/l2cap_connector.h"
+
 namespace bm6 {
+
+namespace {
+// Which budget a device's links count against: its adapter's. Simulated (unix:) devices
+// share one pseudo-adapter, "unix", so budgets are testable without Bluetooth; devices
+// with no Adapter use the first adapter that is up, as their connector does.
+constexpr unsigned kNoLinkLimit = 1u << 20;  // MaxLinks 0: as good as none
+constexpr std::chrono::seconds kKernelLinkLinger{2};
+
+std::string budget_key(const DeviceOptions& o) {
+  if (o.address.rfind("unix:", 0) == 0) return "unix";
+  if (!o.adapter.empty()) return o.adapter;
+  std::string error;
+  const int id = resolve_adapter("", error);
+  return id >= 0 ? "hci" + std::to_string(id) : "the default adapter";
+}
+}  // namespace
 
 Bm6Engine::Bm6Engine(const std::vector<DeviceOptions>& devices, Bm6Device::EventHandler on_event)
     : Bm6Engine(devices, std::move(on_event), nullptr) {}
 
 Bm6Engine::Bm6Engine(const std::vector<DeviceOptions>& devices, Bm6Device::EventHandler on_event,
                      ScannerHandler on_scanner, AdvScanner::OpenSocket open_mgmt) {
+  // One budget per adapter, with the smallest MaxLinks its devices give (devices with no
+  // Adapter and with Adapter "hci0" may share hci0).
+  std::map<std::string, unsigned> max_links;
+  for (const auto& options : devices) {
+    if (options.passive) continue;  // it takes no link
+    const unsigned max = options.max_links == 0 ? kNoLinkLimit : options.max_links;
+    const auto [it, added] = max_links.try_emplace(budget_key(options), max);
+    if (!added) it->second = std::min(it->second, max);
+  }
+  // A Bluetooth link stays up, idle, about 2 s after its socket closes (the kernel's
+  // disconnect timeout): the controller counts it that long.
+  for (const auto& [key, max] : max_links)
+    budgets_[key] = std::make_unique<LinkBudget>(
+        loop_, key, max, key == "unix" ? std::chrono::seconds(0) : kKernelLinkLinger);
   for (const auto& options : devices) {
     if (options.passive) {
       const int index = AdvScanner::adapter_index(options.adapter);
@@ -35,14 +68,47 @@ Bm6Engine::Bm6Engine(const std::vector<DeviceOptions>& devices, Bm6Device::Event
                                              .timeout = options.connect_timeout};
     auto connector = make_connector(loop_, connector_options, &adapters_, error);
     if (!connector) throw std::invalid_argument("device \"" + options.name + "\": " + error);
+    auto& budget = *budgets_.at(budget_key(options));
+    if (options.link == LinkMode::kPersistent && !budget.reserve())
+      throw std::invalid_argument(
+          "adapter " + budget.adapter() + ": more persistent devices than MaxLinks " +
+          std::to_string(budget.max_links()) + " (device \"" + options.name +
+          "\" is one too many): raise MaxLinks, make some Link \"per-read\", or give some "
+          "another Adapter");
+    if (options.link == LinkMode::kPerRead) {
+      // Said once, through the adapter's first per-read device: the handler wants one.
+      if (budget.per_read_devices() == 0)
+        budget.set_overbooked_handler([on_event, first = options](const std::string& text) {
+          if (on_event) on_event(first, DeviceEvent::kAdapterOverbooked, text);
+        });
+      budget.add_per_read(options.read_interval);
+    }
     auto slot = std::make_shared<ReadingSlot>();
     slots_[options.name] = slot;
     devices_.push_back(
         std::make_unique<Bm6Device>(loop_, options, std::move(connector), slot, on_event));
+    devices_.back()->set_budget(&budget);
   }
+  for (const auto& [key, budget] : budgets_)
+    if (budget->per_read_devices() > 0 && budget->shared() == 0)
+      throw std::invalid_argument("adapter " + key + ": its MaxLinks " +
+                                  std::to_string(budget->max_links()) +
+                                  " are all taken by persistent devices: none is left for its "
+                                  "per-read devices (raise MaxLinks)");
 }
 
 Bm6Engine::~Bm6Engine() = default;
+
+const LinkBudget* Bm6Engine::budget(const std::string& adapter) const {
+  const auto it = budgets_.find(adapter);
+  return it == budgets_.end() ? nullptr : it->second.get();
+}
+
+const Bm6Device* Bm6Engine::device(const std::string& name) const {
+  for (const auto& d : devices_)
+    if (d->options().name == name) return d.get();
+  return nullptr;
+}
 
 std::shared_ptr<ReadingSlot> Bm6Engine::slot(const std::string& device) const {
   auto it = slots_.find(device);

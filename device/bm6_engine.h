@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "device/bm6_device.h"
+#include "device/link_budget.h"
 #include "device/passive_device.h"
 #include "transport/adv_scanner.h"
 #include "transport/event_loop.h"
@@ -15,8 +16,9 @@ namespace bm6 {
 
 class Bm6Engine {
  public:
-  // Throws std::invalid_argument naming the device if an address cannot be used, and
-  // std::system_error if the loop cannot be created.
+  // Throws std::invalid_argument naming the device if an address cannot be used, naming
+  // the adapter if it has more persistent devices than its MaxLinks, and std::system_error
+  // if the loop cannot be created.
   Bm6Engine(const std::vector<DeviceOptions>& devices, Bm6Device::EventHandler on_event);
   // With passive devices: what their adapters' scanners have to say (adapter down and up,
   // errors), and how the scanners open their mgmt socket (tests pass a fake one).
@@ -33,12 +35,17 @@ class Bm6Engine {
   // Any thread.
   void stop() { loop_.stop(); }
   EventLoop& loop() { return loop_; }
+  // Loop thread (or after run()): the link budget of `adapter` ("hci0", "unix"), if used.
+  const LinkBudget* budget(const std::string& adapter) const;
+  const Bm6Device* device(const std::string& name) const;
 
  private:
   EventLoop loop_;
   Adapters adapters_{loop_};
   // One scanner per adapter with passive devices, made before and destroyed after them.
   std::map<int, std::unique_ptr<AdvScanner>> scanners_;
+  // Before the devices, which hold pointers to them.
+  std::map<std::string, std::unique_ptr<LinkBudget>> budgets_;
   std::vector<std::unique_ptr<Bm6Device>> devices_;
   std::vector<std::unique_ptr<PassiveDevice>> passive_;
   std::map<std::string, std::shared_ptr<ReadingSlot>> slots_;

@@ -39,8 +39,34 @@ Bm6Link::Bm6Link(EventLoop& loop, UniqueFd fd, Options options, Handlers handler
   gatt_.exchange_mtu([this, gen](const std::string& err) {
     if (!current(gen)) return;
     if (!err.empty()) return fail(err);
+    if (options_.cache)
+      if (const auto cached = options_.cache->take_for_link()) return use_cached(*cached);
     discover();
   });
+}
+
+void Bm6Link::use_cached(const CachedHandles& handles) {
+  using_cache_ = true;
+  stats_.from_cache = true;
+  command_handle_ = handles.command;
+  command_with_response_ = handles.command_with_response;
+  data_handle_ = handles.data;
+  enable_notifications(handles.cccd);
+}
+
+bool Bm6Link::abandon_cache() {
+  if (!using_cache_) return false;
+  using_cache_ = false;
+  ++stats_.cache_abandoned;
+  options_.cache->drop();
+  // As after Service Changed: whatever step is in flight belongs to the abandoned set-up.
+  ++generation_;
+  data_handle_ = 0;
+  command_handle_ = 0;
+  command_unanswered_ = false;
+  watchdog_.cancel();
+  discover();
+  return true;
 }
 
 Bm6Link::~Bm6Link() = default;
@@ -140,6 +166,8 @@ void Bm6Link::on_bm6_characteristics(std::vector<GattCharacteristic> chars) {
             [](const GattDescriptor& d) { return d.uuid == att::kClientCharacteristicConfig; });
         if (cccd == descriptors.end())
           return fail("the data characteristic (FFF4) has no notification switch (CCCD 2902)");
+        discovered_ =
+            CachedHandles{command_handle_, command_with_response_, data_handle_, cccd->handle};
         enable_notifications(cccd->handle);
       },
       att::kClientCharacteristicConfig);
@@ -150,7 +178,10 @@ void Bm6Link::enable_notifications(std::uint16_t cccd) {
   const auto gen = generation_;
   gatt_.write(cccd, {0x01, 0x00}, [this, gen](const std::string& err) {
     if (!current(gen)) return;
-    if (!err.empty()) return fail("enabling notifications: " + err);
+    if (!err.empty()) {
+      if (abandon_cache()) return;
+      return fail("enabling notifications: " + err);
+    }
     start_stream();
   });
 }
@@ -176,6 +207,8 @@ void Bm6Link::detect_step() {
   const Family family = detection_order_[next_request_++ % detection_order_.size()];
   const auto window = std::min(options_.detection_window, options_.stream_timeout);
   watchdog_.start(window, [this] {
+    // Not a frame of any kind on the cached handle: the handles may have moved.
+    if (!cache_confirmed_ && abandon_cache()) return;
     const auto bound = options_.stream_timeout * options_.max_silent_commands;
     if (std::chrono::steady_clock::now() - detection_started_ >= bound)
       return fail("no frame of a BM6, BM7 or BM2 in " + std::to_string(bound.count()) +
@@ -218,6 +251,7 @@ void Bm6Link::write_command(const Block& ciphertext) {
   gatt_.write(command_handle_, std::move(value), [this, gen](const std::string& err) {
     if (!current(gen)) return;
     command_unanswered_ = false;
+    if (!err.empty() && abandon_cache()) return;  // a cached handle refused the command
     // While detecting, a monitor of another family may refuse a request not under its key.
     if (!codec_) return;
     if (!err.empty()) return fail("writing the live-data command: " + err);
@@ -229,6 +263,7 @@ void Bm6Link::arm_stream_watchdog() {
   watchdog_.start(options_.stream_timeout, [this] {
     // Some units stop streaming, or never start: ask again, a few times.
     if (!got_reading_since_command_) {
+      if (!cache_confirmed_ && abandon_cache()) return;
       if (++silent_commands_ >= options_.max_silent_commands) {
         std::string reason = "no reading for " + std::to_string(silent_commands_) + " x " +
                              std::to_string(options_.stream_timeout.count()) +
@@ -289,10 +324,14 @@ void Bm6Link::settle(Family family, std::span<const std::uint8_t> value) {
 
 void Bm6Link::on_notification(std::uint16_t handle, std::span<const std::uint8_t> value) {
   if (handle != data_handle_ || data_handle_ == 0) {
+    // Before anything came on the cached data handle, a notification elsewhere says the
+    // handles moved.
+    if (data_handle_ != 0 && !cache_confirmed_ && abandon_cache()) return;
     ++stats_.other_notifications;
     if (handlers_.on_dropped) handlers_.on_dropped();
     return;
   }
+  if (using_cache_) cache_confirmed_ = true;
   if (!codec_) return on_detection_frame(value);
   const auto decoded = codec_->decode_notification(value);
   if (const auto* rejection = std::get_if<LiveRejection>(&decoded)) {
@@ -310,7 +349,12 @@ void Bm6Link::on_notification(std::uint16_t handle, std::span<const std::uint8_t
     if (handlers_.on_dropped) handlers_.on_dropped();
     return;
   }
-  ++stats_.readings;
+  if (++stats_.readings == 1) {
+    stats_.pdus_to_first_reading = bearer_.stats().pdus_out;
+    // A discovery whose link delivers: its handles serve the next links.
+    if (discovered_ && options_.cache) options_.cache->remember(*discovered_);
+    discovered_.reset();
+  }
   got_reading_since_command_ = true;
   silent_commands_ = 0;
   if (handlers_.on_reading)
@@ -325,6 +369,9 @@ void Bm6Link::on_indication(std::uint16_t handle, std::span<const std::uint8_t> 
   const std::uint16_t end = att::get_le16(value.data() + 2);
   if (start == 0 || start > end) return;
   // Handles may have moved: drop what we knew, and whatever set-up step is in flight.
+  if (options_.cache) options_.cache->drop();
+  using_cache_ = false;
+  discovered_.reset();
   ++stats_.rediscoveries;
   ++generation_;
   data_handle_ = 0;

@@ -1,7 +1,8 @@
 // One connected monitor (BM6, BM7 or BM2): GATT set-up (MTU, discovery of FFF0/FFF3/FFF4 and
 // FFF4's CCCD by UUID, notifications on, live-data command) and then decoded readings from
 // FFF4 notifications. Re-sends the command when the stream stalls; rediscovers on Service
-// Changed.
+// Changed. With a HandleCache (Options::cache), a later link skips discovery and writes the
+// cached CCCD and command handles (see device/handle_cache.h for the checks).
 //
 // The family is configured (Options::family) or detected on the link: notifications on (a
 // BM2 then streams by itself), the BM6 request, and after a detection window without a frame
@@ -17,6 +18,7 @@
 
 #include <optional>
 
+#include "device/handle_cache.h"
 #include "protocol/family.h"
 #include "transport/att_bearer.h"
 #include "transport/event_loop.h"
@@ -39,6 +41,9 @@ struct Bm6LinkStats {
   std::uint64_t other_notifications = 0;             // on handles that are not FFF4's value
   std::uint64_t commands_sent = 0;
   std::uint64_t rediscoveries = 0;
+  bool from_cache = false;                  // set up from the device's handle cache
+  std::uint64_t cache_abandoned = 0;        // the cached handles failed a check: discovered
+  std::uint64_t pdus_to_first_reading = 0;  // ATT PDUs sent before the first reading
   std::uint64_t rejected_total() const;
 };
 
@@ -61,6 +66,9 @@ class Bm6Link {
     // Detection: how long to wait for a frame after a request before writing the other
     // family's (at most stream_timeout).
     std::chrono::milliseconds detection_window{2000};
+    // The device's handles from earlier links (used, checked, dropped or filled here);
+    // nullptr: every link discovers. Must outlive the link.
+    HandleCache* cache = nullptr;
   };
   struct Handlers {
     std::function<void()> on_streaming{};  // set-up done, command written: the link streams
@@ -91,6 +99,10 @@ class Bm6Link {
 
  private:
   void discover();
+  void use_cached(const CachedHandles& handles);
+  // Cached handles failed a check: drop them and discover on this link. False if the link
+  // was not set up from the cache (the caller then fails as without one).
+  bool abandon_cache();
   void on_services(std::vector<GattService> services);
   void on_bm6_characteristics(std::vector<GattCharacteristic> chars);
   void enable_notifications(std::uint16_t cccd);
@@ -130,8 +142,11 @@ class Bm6Link {
   std::vector<Family> detection_order_;
   std::size_t next_request_ = 0;
   std::chrono::steady_clock::time_point detection_started_{};
-  unsigned bm2_frames_ = 0;          // frames that are BM2 evidence, on this link
-  std::optional<Family> foreign_{};  // configured family: another family whose frames came
+  unsigned bm2_frames_ = 0;                  // frames that are BM2 evidence, on this link
+  std::optional<Family> foreign_{};          // configured family: another family whose frames came
+  bool using_cache_ = false;                 // set up from the cache, not yet confirmed
+  bool cache_confirmed_ = false;             // a notification came on the cached data handle
+  std::optional<CachedHandles> discovered_;  // by this link: cached at its first reading
   Bm6LinkStats stats_;
 };
 

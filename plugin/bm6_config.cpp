@@ -172,6 +172,64 @@ void parse_mode(const oconfig_item_t& opt, const Where& where, DeviceOptions& o,
   }
 }
 
+// Link "persistent" | "per-read", in any case.
+void parse_link(const oconfig_item_t& opt, const Where& where, DeviceOptions& o, Errors& errors) {
+  std::string mode;
+  if (!get_string(opt, where, mode, errors)) return;
+  if (::strcasecmp(mode.c_str(), "persistent") == 0) {
+    o.link = LinkMode::kPersistent;
+  } else if (::strcasecmp(mode.c_str(), "per-read") == 0) {
+    o.link = LinkMode::kPerRead;
+  } else {
+    errors.push_back(where.prefix(opt) + ": \"" + mode +
+                     "\" is neither \"persistent\" nor \"per-read\"");
+  }
+}
+
+// MaxLinks N: links at once on one adapter, 1 to 64 (no controller holds more).
+bool parse_max_links(const oconfig_item_t& opt, const std::string& where, unsigned& out,
+                     Errors& errors) {
+  const bool number = opt.values_num == 1 && opt.values[0].type == OCONFIG_TYPE_NUMBER;
+  const double v = number ? opt.values[0].value.number : 0;
+  if (!number || v != std::floor(v) || v < 1 || v > 64) {
+    errors.push_back(where + "option \"MaxLinks\" needs a whole number from 1 to 64");
+    return false;
+  }
+  out = static_cast<unsigned>(v);
+  return true;
+}
+
+bool valid_adapter_name(const std::string& a) {
+  return a.size() > 3 && a.size() < 8 && a.rfind("hci", 0) == 0 &&
+         a.find_first_not_of("0123456789", 3) == std::string::npos;
+}
+
+// <Adapter "hci0"> MaxLinks N </Adapter> ("unix": the simulated devices' pseudo-adapter).
+void parse_adapter_block(const oconfig_item_t& block, PluginConfig& config, Errors& errors) {
+  if (block.values_num != 1 || block.values[0].type != OCONFIG_TYPE_STRING) {
+    errors.push_back(
+        "<Adapter> in <Plugin bm6> needs one quoted adapter name, as in <Adapter \"hci0\">");
+    return;
+  }
+  const std::string name = block.values[0].value.string;
+  if (!valid_adapter_name(name) && name != "unix") {
+    errors.push_back("<Adapter \"" + name +
+                     "\">: not an adapter name like \"hci0\" (or \"unix\" for simulators)");
+    return;
+  }
+  const std::string where = "adapter \"" + name + "\": ";
+  for (int i = 0; i < block.children_num; ++i) {
+    const auto& opt = block.children[i];
+    if (is(opt, "MaxLinks")) {
+      unsigned n = 0;
+      if (parse_max_links(opt, where, n, errors)) config.adapter_max_links[name] = n;
+    } else {
+      errors.push_back(where + "unknown option \"" + (opt.key ? opt.key : "") +
+                       "\" (known: MaxLinks)");
+    }
+  }
+}
+
 // ---- <Device> options ----
 
 // Address: validated here; whether another device has it is the block's question.
@@ -192,9 +250,7 @@ void parse_adapter(const oconfig_item_t& opt, const Where& where, DeviceOptions&
                    Errors& errors) {
   if (!get_string(opt, where, o.adapter, errors)) return;
   const auto& a = o.adapter;
-  const bool ok = a.size() > 3 && a.size() < 8 && a.rfind("hci", 0) == 0 &&
-                  a.find_first_not_of("0123456789", 3) == std::string::npos;
-  if (!ok)
+  if (!valid_adapter_name(a))
     errors.push_back(where.prefix(opt) + ": \"" + a + "\" is not an adapter name like \"hci0\"");
 }
 
@@ -272,10 +328,12 @@ bool parse_device(const oconfig_item_t& dev, const DeviceOptions& defaults, Take
       parse_model(opt, where, device.options, errors);
     } else if (is(opt, "Mode")) {
       parse_mode(opt, where, device.options, errors);
+    } else if (is(opt, "Link")) {
+      parse_link(opt, where, device.options, errors);
     } else if (!parse_timing(opt, where, device.options, errors)) {
       errors.push_back("device \"" + device.options.name + "\": unknown option \"" +
                        (opt.key ? opt.key : "") +
-                       "\" (known: Address, AddressType, Adapter, Interval, Model, Mode, "
+                       "\" (known: Address, AddressType, Adapter, Interval, Model, Mode, Link, "
                        "ConnectTimeout, ReconnectMin, ReconnectMax, StreamTimeout, "
                        "ResponseTimeout, PassiveTimeout)");
     }
@@ -298,8 +356,8 @@ bool parse_device(const oconfig_item_t& dev, const DeviceOptions& defaults, Take
 }
 
 // Plugin-level options: the defaults for every <Device>, wherever they stand in the block.
-void parse_defaults(const oconfig_item_t& block, DeviceOptions& defaults, Errors& errors,
-                    Errors& warnings) {
+void parse_defaults(const oconfig_item_t& block, DeviceOptions& defaults, PluginConfig& config,
+                    Errors& errors, Errors& warnings) {
   const Where plugin_level{"", &warnings};
   for (int i = 0; i < block.children_num; ++i) {
     const auto& child = block.children[i];
@@ -308,11 +366,18 @@ void parse_defaults(const oconfig_item_t& block, DeviceOptions& defaults, Errors
       parse_model(child, plugin_level, defaults, errors);
     } else if (is(child, "Mode")) {
       parse_mode(child, plugin_level, defaults, errors);
+    } else if (is(child, "Link")) {
+      parse_link(child, plugin_level, defaults, errors);
+    } else if (is(child, "MaxLinks")) {
+      unsigned n = 0;
+      if (parse_max_links(child, "", n, errors)) config.max_links = n;
+    } else if (is(child, "Adapter") && child.children_num > 0) {
+      parse_adapter_block(child, config, errors);
     } else if (!parse_timing(child, plugin_level, defaults, errors)) {
       errors.push_back(std::string("unknown option \"") + (child.key ? child.key : "") +
-                       "\" in <Plugin bm6> (known: Device, Model, Mode, ConnectTimeout, "
-                       "ReconnectMin, ReconnectMax, StreamTimeout, ResponseTimeout, "
-                       "PassiveTimeout)");
+                       "\" in <Plugin bm6> (known: Device, Adapter block, Model, Mode, Link, "
+                       "MaxLinks, ConnectTimeout, ReconnectMin, ReconnectMax, StreamTimeout, "
+                       "ResponseTimeout, PassiveTimeout)");
     }
   }
 }
@@ -341,6 +406,39 @@ std::string lexically_normal(const std::string& path) {
   std::string out = absolute ? "/" : "";
   for (std::size_t k = 0; k < parts.size(); ++k) out += (k ? "/" : "") + parts[k];
   return out.empty() ? "." : out;
+}
+
+// The adapter's own MaxLinks, or the plugin's, or the default; 0: no limit.
+unsigned max_links_of(const PluginConfig& config, const std::string& adapter) {
+  const auto it = config.adapter_max_links.find(adapter);
+  if (it != config.adapter_max_links.end()) return it->second;
+  if (config.max_links) return *config.max_links;
+  return adapter == "unix" ? 0 : kDefaultMaxLinks;
+}
+
+// Each device's MaxLinks from its adapter's <Adapter> block or the plugin's; an adapter with
+// more persistent devices than that is an error naming it.
+void resolve_max_links(PluginConfig& config, Errors& errors) {
+  std::map<std::string, std::vector<std::string>> persistent;  // adapter -> device names
+  for (auto& d : config.devices) {
+    const bool simulated = d.options.address.rfind("unix:", 0) == 0;
+    const std::string adapter = simulated ? "unix" : d.options.adapter;
+    d.options.max_links = max_links_of(config, adapter);
+    if (d.options.link == LinkMode::kPersistent && !d.options.passive)  // passive: no link
+      persistent[adapter].push_back(d.options.name);
+  }
+  for (const auto& [adapter, names] : persistent) {
+    const unsigned max = max_links_of(config, adapter);
+    if (max == 0 || names.size() <= max) continue;
+    std::string list;
+    for (const auto& n : names) list += (list.empty() ? "\"" : ", \"") + n + "\"";
+    const std::string which =
+        adapter.empty() ? std::string("the default adapter") : "adapter \"" + adapter + "\"";
+    errors.push_back(which + " has " + std::to_string(names.size()) + " persistent devices (" +
+                     list + ") but MaxLinks " + std::to_string(max) +
+                     ": each holds a link for good; raise MaxLinks, make some Link "
+                     "\"per-read\", or give some another Adapter");
+  }
 }
 
 }  // namespace
@@ -381,7 +479,7 @@ void parse_plugin_block(const oconfig_item_t& block, PluginConfig& config, Error
                         Errors& warnings) {
   const std::size_t errors_before = errors.size();
   DeviceOptions defaults;
-  parse_defaults(block, defaults, errors, warnings);
+  parse_defaults(block, defaults, config, errors, warnings);
 
   Taken taken;
   for (const auto& d : config.devices) {
@@ -398,6 +496,7 @@ void parse_plugin_block(const oconfig_item_t& block, PluginConfig& config, Error
   }
   if (errors.size() != errors_before) return;
   for (auto& d : added) config.devices.push_back(std::move(d));
+  resolve_max_links(config, errors);
 }
 
 }  // namespace bm6::plugin

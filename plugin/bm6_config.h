@@ -3,6 +3,8 @@
 #pragma once
 
 #include <chrono>
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,8 +18,17 @@ struct DeviceConfig {
   std::chrono::milliseconds interval{0};  // 0: collectd's interval for the plugin
 };
 
+// MaxLinks when neither <Plugin bm6> nor the adapter's <Adapter> block gives one: about
+// what a small controller (a Raspberry Pi's) holds.
+inline constexpr unsigned kDefaultMaxLinks = 5;
+
 struct PluginConfig {
   std::vector<DeviceConfig> devices;
+  // Plugin-level MaxLinks, if given: for every adapter without its own. Unset: 5 for a
+  // Bluetooth adapter, no limit for simulated (unix:) devices, which use no radio.
+  std::optional<unsigned> max_links;
+  // <Adapter "hci0"> MaxLinks N </Adapter>: by adapter name ("unix" for simulated devices).
+  std::map<std::string, unsigned> adapter_max_links;
 };
 
 // Adds the devices of one <Plugin bm6> block to `config`. Every mistake is appended to

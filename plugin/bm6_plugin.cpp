@@ -44,6 +44,10 @@ struct ReadContext {
   std::string name;
   std::shared_ptr<ReadingSlot> slot;
   std::shared_ptr<DeviceLog> log;
+  bool per_read = false;
+  // ReadingSlot::air_ms at the previous read. collectd never runs one read callback on two
+  // threads at once, so no lock.
+  std::uint64_t air_ms_seen = 0;
 };
 
 // Touched only by collectd's config, init and shutdown callbacks, which collectd calls
@@ -66,12 +70,18 @@ void tick(DeviceLog& log);
 
 int bm6_read(user_data_t* ud) noexcept {
   try {
-    const auto* ctx = static_cast<const ReadContext*>(ud->data);
+    auto* ctx = static_cast<ReadContext*>(ud->data);
     const cdtime_t interval = plugin_get_interval();
     // Nothing older than one interval: a reading that sat unread is not "now".
     const auto not_before = std::chrono::system_clock::now() - from_cdtime(interval);
     if (const auto r = ctx->slot->take(not_before)) dispatch_reading(ctx->name, *r, interval);
     dispatch_counters(ctx->name, *ctx->slot, interval);
+    if (ctx->per_read) {
+      const auto air = ctx->slot->air_ms.load(std::memory_order_relaxed);
+      dispatch_time_on_air(ctx->name, static_cast<double>(air - ctx->air_ms_seen) / 1000.0,
+                           interval);
+      ctx->air_ms_seen = air;
+    }
     tick(*ctx->log);  // a flapping device's summary, or the end of its flapping
     // Success even with nothing to dispatch: an error would make collectd back this read
     // off for ever longer intervals, and the device's state is logged from its events.
@@ -229,6 +239,10 @@ void on_device_event(DeviceLog& log, DeviceEvent event, const std::string& detai
     plugin_log(LOG_INFO, "bm6 plugin: device \"%s\" is a %s", name, detail.c_str());
     return;
   }
+  if (event == DeviceEvent::kAdapterOverbooked) {
+    plugin_log(LOG_WARNING, "bm6 plugin: %s", detail.c_str());  // once per adapter
+    return;
+  }
   if (event == DeviceEvent::kModelChanged) {
     plugin_log(LOG_WARNING,
                "bm6 plugin: device \"%s\" answers as another model than before (%s): "
@@ -369,8 +383,8 @@ int bm6_init() noexcept {
                  format_seconds(kMinInterval).c_str());
     for (const auto& d : s.config.devices) {
       const std::string read_name = std::string(kPlugin) + "/" + d.options.name;
-      auto* ctx =
-          new ReadContext{d.options.name, s.engine->slot(d.options.name), logs.at(d.options.name)};
+      auto* ctx = new ReadContext{d.options.name, s.engine->slot(d.options.name),
+                                  logs.at(d.options.name), d.options.link == LinkMode::kPerRead};
       user_data_t ud{};
       ud.data = ctx;
       ud.free_func = free_read_context;

@@ -86,4 +86,19 @@ void dispatch_counters(const std::string& device, const ReadingSlot& slot, cdtim
   plugin_dispatch_values(&vl);
 }
 
+void dispatch_time_on_air(const std::string& device, double seconds, cdtime_t interval) {
+  value_t value;
+  value.gauge = seconds;
+  value_list_t vl{};
+  vl.values = &value;
+  vl.values_len = 1;
+  vl.time = to_cdtime(std::chrono::system_clock::now());
+  vl.interval = interval;
+  copy(vl.plugin, "bm6");
+  copy(vl.plugin_instance, device.c_str());
+  copy(vl.type, "duration");  // types.db: seconds, GAUGE, 0 to U
+  copy(vl.type_instance, "time_on_air");
+  plugin_dispatch_values(&vl);
+}
+
 }  // namespace bm6::plugin

@@ -22,4 +22,9 @@ void dispatch_reading(const std::string& device, const TimedReading& r, cdtime_t
 // (they restart at 0 with collectd: a reset is an unknown, never a wrap).
 void dispatch_counters(const std::string& device, const ReadingSlot& slot, cdtime_t interval);
 
+// Dispatches duration-time_on_air: the seconds a per-read device's links were up (link up
+// to link down) since the previous read; with one link per interval, the time on air of
+// the reading dispatched with it.
+void dispatch_time_on_air(const std::string& device, double seconds, cdtime_t interval);
+
 }  // namespace bm6::plugin

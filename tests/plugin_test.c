@@ -566,6 +566,78 @@ static void every_config_mistake_gets_its_own_error(void **state) {
   assert_int_equal(reads_num, 0);
 }
 
+/* Link, MaxLinks and <Adapter> (issue #13): one error per mistake, and an adapter with more
+ * persistent devices than its MaxLinks is named with them. */
+static oconfig_item_t *three_radios_on_hci0(int max_links) {
+  static const char *radios[] = {"AA:BB:CC:DD:EE:01", "AA:BB:CC:DD:EE:02", "AA:BB:CC:DD:EE:03"};
+  oconfig_item_t *block = item("Plugin");
+  oconfig_item_t *hci0 = with_string(item("Adapter"), "hci0");
+  add_child(hci0, with_number(item("MaxLinks"), max_links));
+  add_child(block, hci0);
+  for (int i = 0; i < 3; i++) {
+    char name[8];
+    snprintf(name, sizeof name, "r%d", i);
+    oconfig_item_t *radio = device(name, radios[i]);
+    add_child(radio, with_string(item("Adapter"), "hci0"));
+    if (i == 2) add_child(radio, with_string(item("Link"), "per-read"));
+    add_child(block, radio);
+  }
+  return block;
+}
+
+static void link_budget_mistakes_are_errors(void **state) {
+  (void)state;
+  oconfig_item_t *block = three_radios_on_hci0(2);
+  add_child(block, with_number(item("MaxLinks"), 0));             /* 1 */
+  add_child(block, with_string(item("Link"), "sometimes"));       /* 2 */
+  oconfig_item_t *adapter = with_string(item("Adapter"), "usb0"); /* 3 */
+  add_child(adapter, with_number(item("MaxLinks"), 2));
+  add_child(block, adapter);
+  oconfig_item_t *hci1 = with_string(item("Adapter"), "hci1");
+  add_child(hci1, with_number(item("MaxLinks"), 2.5)); /* 4 */
+  add_child(hci1, with_number(item("Links"), 2));      /* 5 */
+  add_child(block, hci1);
+  assert_int_not_equal(config_cb(block), 0);
+  free_item(block, 1);
+  const char *want[] = {
+      "bm6 plugin: option \"MaxLinks\" needs a whole number from 1 to 64",
+      "option \"Link\": \"sometimes\" is neither \"persistent\" nor \"per-read\"",
+      "<Adapter \"usb0\">: not an adapter name like \"hci0\"",
+      "adapter \"hci1\": option \"MaxLinks\" needs a whole number from 1 to 64",
+      "adapter \"hci1\": unknown option \"Links\" (known: MaxLinks)",
+  };
+  const int n = (int)(sizeof want / sizeof want[0]);
+  for (int i = 0; i < n; i++) {
+    if (count_logs(LOG_ERR, want[i]) != 1) {
+      print_logs();
+      fail_msg("expected exactly one error containing: %s", want[i]);
+    }
+  }
+  assert_int_equal(count_logs(LOG_ERR, "bm6 plugin:"), n);
+}
+
+static void more_persistent_devices_than_max_links_names_the_adapter(void **state) {
+  (void)state;
+  oconfig_item_t *block = three_radios_on_hci0(1); /* r0, r1 persistent; r2 per-read */
+  assert_int_not_equal(config_cb(block), 0);
+  free_item(block, 1);
+  if (count_logs(LOG_ERR,
+                 "adapter \"hci0\" has 2 persistent devices (\"r0\", \"r1\") but "
+                 "MaxLinks 1") != 1) {
+    print_logs();
+    fail_msg("no error naming the adapter and its persistent devices");
+  }
+  assert_int_equal(count_logs(LOG_ERR, "bm6 plugin:"), 1);
+}
+
+static void max_links_three_fits_two_persistent_and_a_per_read_device(void **state) {
+  (void)state;
+  oconfig_item_t *block = three_radios_on_hci0(3);
+  assert_int_equal(config_cb(block), 0);
+  free_item(block, 1);
+  assert_int_equal(count_logs(LOG_ERR, "bm6 plugin:"), 0);
+}
+
 /* One device however its address is spelled: a second device with it would be refused by
  * the monitor for as long as the first holds the connection. */
 static void same_address_spelled_differently_is_refused(void **state) {
@@ -909,6 +981,11 @@ int main(void) {
       cmocka_unit_test_setup_teardown(durations_below_what_a_bm6_does_are_warned_or_refused, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(absurd_durations_are_errors, setup, teardown),
+      cmocka_unit_test_setup_teardown(link_budget_mistakes_are_errors, setup, teardown),
+      cmocka_unit_test_setup_teardown(more_persistent_devices_than_max_links_names_the_adapter,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(max_links_three_fits_two_persistent_and_a_per_read_device,
+                                      setup, teardown),
       cmocka_unit_test_setup_teardown(same_address_spelled_differently_is_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(dispatches_readings_once_and_nothing_stale, setup, teardown),
       cmocka_unit_test_setup_teardown(dead_device_logs_once_and_reads_succeed_empty, setup,

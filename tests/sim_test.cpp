@@ -249,6 +249,22 @@ TEST(SimCommandLine, ValueOptionsApplyToTheSocketsAfterThem) {
   EXPECT_EQ(e[2].name(), "l2cap:hci0");
 }
 
+TEST(SimCommandLine, BusyTakesPeriodAndDurationInSeconds) {
+  const auto r = parse({"--busy", "20:5.5", "--socket", "a"});
+  ASSERT_TRUE(r.ok()) << r.error;
+  const auto& d = r.config->endpoints[0].device;
+  EXPECT_EQ(d.busy_period, std::chrono::milliseconds(20000));
+  EXPECT_EQ(d.busy_duration, std::chrono::milliseconds(5500));
+  EXPECT_TRUE(busy_at(d, std::chrono::milliseconds(45000)));         // 5 s into the third period
+  EXPECT_FALSE(busy_at(d, std::chrono::milliseconds(46000)));        // 6 s into it
+  EXPECT_FALSE(busy_at(SimDevice{}, std::chrono::milliseconds(0)));  // never, by default
+  for (const char* bad : {"20", "20:30", "x:1", "20:-1", "0:0"}) {
+    const auto e = parse({"--busy", bad, "--socket", "a"});
+    ASSERT_FALSE(e.ok()) << bad;
+    EXPECT_NE(e.error.find("'--busy'"), std::string::npos) << e.error;
+  }
+}
+
 TEST(SimCommandLine, TrailingValueOptionIsRefusedByName) {
   const auto r = parse({"--socket", "a", "--voltage", "13.2", "--soc", "50"});
   ASSERT_FALSE(r.ok());

@@ -3,6 +3,7 @@
 #include <sys/signalfd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -47,6 +48,8 @@ int main(int argc, char** argv) {
   try {
     EventLoop loop;
     loop.watch(sigfd.get(), EPOLLIN, [&](std::uint32_t) { loop.stop(); });
+    // Declared before the servers, which leave it as they go.
+    sim::LinkTally tally;
     // Servers go first (declared last): their observers point at the advertisers.
     std::vector<std::unique_ptr<sim::SimAdvertiser>> advertisers;
     std::vector<std::unique_ptr<sim::Bm6SimServer>> servers;
@@ -75,23 +78,32 @@ int main(int argc, char** argv) {
       } else {
         servers.push_back(std::make_unique<sim::Bm6SimServer>(loop, endpoint.address, device));
       }
+      servers.back()->set_tally(&tally);
       servers.back()->set_observer(
-          [name, server = servers.back().get(), advertiser](const char* event) {
+          [name, server = servers.back().get(), advertiser, &tally](const char* event) {
+            const std::string_view what(event);
             // A BM6 stops advertising while a central holds it, and starts again after.
-            if (advertiser && std::string_view(event) == "connected")
-              advertiser->central_connected();
-            if (advertiser && std::string_view(event) == "disconnected")
-              advertiser->central_disconnected();
+            if (advertiser && what == "connected") advertiser->central_connected();
+            if (advertiser && what == "disconnected") advertiser->central_disconnected();
             // Each event on a line of its own, ending with it; what a link cost on the line
-            // before its "disconnected".
-            if (std::string_view(event) == "disconnected") {
+            // before its "disconnected"; the links this process has at once on the line before
+            // its "connected" (with the wall-clock time, to merge the logs of several).
+            if (what == "disconnected") {
               const auto& link = server->last_link();
               std::printf(
                   "bm6-sim: %s: link: %llu ATT requests, %llu of them up to the first command; "
-                  "%llu frames sent\n",
+                  "%llu frames sent; connected %.3f s\n",
                   name.c_str(), static_cast<unsigned long long>(link.requests),
                   static_cast<unsigned long long>(link.setup_requests),
-                  static_cast<unsigned long long>(link.frames_sent));
+                  static_cast<unsigned long long>(link.frames_sent),
+                  std::chrono::duration<double>(link.connected).count());
+            } else if (what == "connected") {
+              const unsigned now = tally.count();
+              std::printf(
+                  "bm6-sim: %s: at %.3f, %u link(s) at once (at most %u so far)\n", name.c_str(),
+                  std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+                      .count(),
+                  now, tally.max());
             }
             std::printf("bm6-sim: %s: central %s\n", name.c_str(), event);
             std::fflush(stdout);
@@ -113,6 +125,8 @@ int main(int argc, char** argv) {
     loop.unwatch(sigfd.get());
     servers.clear();
     advertisers.clear();  // removes the advertising instances
+    std::printf("bm6-sim: at most %u link(s) at once\n", tally.max());
+    std::fflush(stdout);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bm6-sim: %s\n", e.what());
     return sim::kExitFailure;

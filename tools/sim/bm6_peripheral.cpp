@@ -4,6 +4,7 @@
 #include <bluetooth/hci.h>
 #include <bluetooth/hci_lib.h>
 #include <bluetooth/l2cap.h>
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -309,6 +310,7 @@ void Bm6SimServer::watch_listener() {
 }
 
 Bm6SimServer::~Bm6SimServer() {
+  if (tally_) tally_->remove(this);
   peripheral_.reset();
   for (auto& [fd, conn] : held_) loop_.unwatch(fd);
   held_.clear();
@@ -348,7 +350,8 @@ void Bm6SimServer::on_accept() {
       if (!self.alive()) return;
       continue;
     }
-    if (peripheral_) {
+    if (peripheral_ || busy_at(device_, std::chrono::steady_clock::now() - device_.epoch)) {
+      if (!peripheral_) ++busy_refusals_;  // the phone holds it
       ++turned_away_;
       tell("turned away");
       if (!self.alive()) return;
@@ -364,13 +367,38 @@ void Bm6SimServer::on_accept() {
     peripheral_ =
         std::make_unique<Bm6Peripheral>(loop_, std::move(conn), device, [this, self = self_.ref()] {
           if (!self.alive()) return;
-          last_link_ = peripheral_->stats();
+          last_link_ = peripheral_->stats_now();
           peripheral_.reset();
           tell("disconnected");
         });
     tell("connected");
     if (!self.alive()) return;
   }
+}
+
+bool busy_at(const SimDevice& device, std::chrono::steady_clock::duration elapsed) {
+  if (device.busy_period.count() <= 0) return false;
+  return elapsed % device.busy_period < device.busy_duration;
+}
+
+bool Bm6SimServer::link_up() const {
+  if (!peripheral_ || !peripheral_->bearer().is_open()) return false;
+  pollfd p{peripheral_->bearer().fd(), POLLRDHUP, 0};
+  return ::poll(&p, 1, 0) == 0 || !(p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
+void Bm6SimServer::set_tally(LinkTally* tally) {
+  tally_ = tally;
+  if (tally_) tally_->add(this);
+}
+
+void LinkTally::remove(const Bm6SimServer* server) { std::erase(servers_, server); }
+
+unsigned LinkTally::count() {
+  unsigned n = 0;
+  for (const auto* s : servers_) n += s->link_up() ? 1 : 0;
+  max_ = std::max(max_, n);
+  return n;
 }
 
 void Bm6SimServer::hold(UniqueFd conn) {

@@ -43,7 +43,15 @@ struct SimDevice {
   // never answered.
   std::uint64_t fault_connections = ~0ull;
   std::uint16_t first_handle = 1;  // where the database starts (firmware update)
+  // --busy PERIOD:DURATION: for DURATION of every PERIOD (from the start), another central
+  // (the owner's phone) holds the monitor: centrals are turned away as while one is
+  // connected. A link already up is left alone. Zero period: never busy.
+  std::chrono::milliseconds busy_period{0};
+  std::chrono::milliseconds busy_duration{0};
 };
+
+// Whether `device` is held by its phone `elapsed` after the simulator started.
+bool busy_at(const SimDevice& device, std::chrono::steady_clock::duration elapsed);
 
 // The reading a device shows `elapsed` after the simulator started.
 Reading reading_at(const SimDevice& device, std::chrono::steady_clock::duration elapsed);
@@ -73,6 +81,7 @@ class Bm6Peripheral {
     std::uint64_t setup_requests = 0;
     std::uint64_t commands = 0;
     std::uint64_t frames_sent = 0;
+    std::chrono::steady_clock::duration connected{};  // from accept to the link's end
   };
   // `on_closed` runs from the loop once the link is gone; it may destroy the peripheral.
   Bm6Peripheral(EventLoop& loop, UniqueFd conn, const SimDevice& device,
@@ -81,6 +90,12 @@ class Bm6Peripheral {
   Bm6Peripheral& operator=(const Bm6Peripheral&) = delete;
 
   const Stats& stats() const { return stats_; }
+  // The stats with `connected` up to now.
+  Stats stats_now() const {
+    Stats s = stats_;
+    s.connected = std::chrono::steady_clock::now() - since_;
+    return s;
+  }
   bool notifying() const { return notify_; }
   const AttBearer& bearer() const { return bearer_; }
   // Sends a Service Changed indication for the whole database (tests of rediscovery).
@@ -110,6 +125,25 @@ class Bm6Peripheral {
   bool notify_ = false;
   Stats stats_;
   std::uint64_t ticks_ = 0;
+  std::chrono::steady_clock::time_point since_ = std::chrono::steady_clock::now();
+};
+
+class Bm6SimServer;
+
+// The servers of one process, for counting links at once: a link whose central has hung up
+// is not counted even before its server's loop has seen the hang-up, so a central that
+// leaves one device and at once connects to another is never counted twice.
+class LinkTally {
+ public:
+  void add(const Bm6SimServer* server) { servers_.push_back(server); }
+  void remove(const Bm6SimServer* server);
+  // Counts the links up now and keeps the maximum; returns the count.
+  unsigned count();
+  unsigned max() const { return max_; }
+
+ private:
+  std::vector<const Bm6SimServer*> servers_;
+  unsigned max_ = 0;
 };
 
 // A listening socket that serves one central at a time; others are accepted and closed at
@@ -134,6 +168,10 @@ class Bm6SimServer {
   std::uint64_t connections() const { return connections_; }
   std::uint64_t turned_away() const { return turned_away_; }
   std::uint64_t never_answered() const { return never_answered_; }  // kNeverAccept attempts
+  std::uint64_t busy_refusals() const { return busy_refusals_; }    // --busy: turned away
+  // A central is connected and has not hung up (LinkTally).
+  bool link_up() const;
+  void set_tally(LinkTally* tally);
   std::size_t held() const { return held_.size(); }
   // What the last central that left cost and got (zeros before one left).
   const Bm6Peripheral::Stats& last_link() const { return last_link_; }
@@ -167,6 +205,8 @@ class Bm6SimServer {
   std::uint64_t connections_ = 0;
   std::uint64_t turned_away_ = 0;
   std::uint64_t never_answered_ = 0;
+  std::uint64_t busy_refusals_ = 0;
+  LinkTally* tally_ = nullptr;
   Bm6Peripheral::Stats last_link_{};
   WeakSelf self_;
 };

@@ -13,9 +13,9 @@ namespace bm6::sim {
 
 namespace {
 
-const std::set<std::string> kValueOptions = {"--voltage", "--temperature", "--soc",
-                                             "--state",   "--period",      "--mtu",
-                                             "--cycle",   "--fault",       "--model"};
+const std::set<std::string> kValueOptions = {"--voltage", "--temperature", "--soc",   "--state",
+                                             "--period",  "--mtu",         "--cycle", "--fault",
+                                             "--model",   "--busy"};
 
 std::string quote(const std::string& s) { return "'" + s + "'"; }
 
@@ -59,6 +59,25 @@ bool apply_value(const std::string& opt, const std::string& value, SimDevice& d,
       return false;
     }
     d.model = *model;
+    return true;
+  }
+  if (opt == "--busy") {
+    // PERIOD:DURATION in seconds: busy for DURATION at the start of every PERIOD.
+    const auto colon = value.find(':');
+    if (colon == std::string::npos) {
+      error = "option '--busy': \"" + value + "\" is not PERIOD:DURATION (seconds, as in 20:5)";
+      return false;
+    }
+    const auto period = number(opt, value.substr(0, colon), 0.01, 86400, error);
+    if (!period) return false;
+    const auto duration = number(opt, value.substr(colon + 1), 0, *period, error);
+    if (!duration) {
+      error = "option '--busy': the duration \"" + value.substr(colon + 1) +
+              "\" is not a number of seconds from 0 to the period";
+      return false;
+    }
+    d.busy_period = std::chrono::milliseconds(std::lround(*period * 1000));
+    d.busy_duration = std::chrono::milliseconds(std::lround(*duration * 1000));
     return true;
   }
   if (opt == "--fault") {
@@ -220,6 +239,8 @@ std::string usage_text() {
          "                         drop-mid-stream, silent, garbage, error-discovery,\n"
          "                         error-cccd, error-command, peer-requests, firmware-update,\n"
          "                         flood, late, never-accept\n"
+         "  --busy PERIOD:DURATION for DURATION seconds of every PERIOD (from the start) the\n"
+         "                         owner's phone holds the monitor: centrals are turned away\n"
          "  -h, --help             this text\n"
          "  --version              the version\n\n"
          "Exit status: 0 when stopped by SIGINT or SIGTERM, 1 if a device cannot be served,\n"

@@ -1,0 +1,190 @@
+#!/usr/bin/env python3
+"""End-to-end (issue #13): the real collectd with bm6.so and per-read devices. Twenty
+per-read simulated monitors in one bm6-sim process, MaxLinks 4 on the pseudo-adapter, a 10 s
+interval: each delivers a reading every interval, the simulator never counts more than 4
+links at once, and each link costs 3 ATT requests after the first (the handle cache). A
+"phone" (bm6ctl) reads a per-read monitor between two reads. Persistent and per-read
+devices mixed on one adapter; more persistent devices than MaxLinks refused."""
+import os
+import re
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import BM6_SIM, BUILD, Collectd, E2ECase, require_built, wait_for  # noqa: E402
+
+BM6CTL = os.path.join(BUILD, "tools", "bm6ctl")
+
+
+class MultiSim:
+    """One bm6-sim process serving several sockets: its log counts links at once."""
+
+    def __init__(self, workdir, name, names, *args):
+        self.paths = {n: os.path.join(workdir, n + ".sock") for n in names}
+        self.log_path = os.path.join(workdir, name + ".sim.log")
+        cmd = [BM6_SIM]
+        for n in names:
+            cmd += [*args, "--socket", self.paths[n]]
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
+        if not wait_for(lambda: all(os.path.exists(p) for p in self.paths.values()), 5):
+            raise RuntimeError("bm6-sim did not create its sockets")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=5)
+            self.log.close()
+
+    def lines(self):
+        with open(self.log_path) as f:
+            return f.readlines()
+
+    def max_links(self):
+        counts = [int(m.group(1)) for line in self.lines()
+                  for m in [re.search(r", (\d+) link\(s\) at once", line)] if m]
+        return max(counts, default=0)
+
+    def links(self, name):
+        """(ATT requests up to the command, seconds connected) of each finished link."""
+        out = []
+        for line in self.lines():
+            m = re.search(re.escape(self.paths[name]) +
+                          r": link: \d+ ATT requests, (\d+) of them up to the first command;"
+                          r" \d+ frames sent; connected ([0-9.]+) s", line)
+            if m:
+                out.append((int(m.group(1)), float(m.group(2))))
+        return out
+
+    def events(self, name, what):
+        return sum(1 for line in self.lines()
+                   if line.rstrip().endswith(self.paths[name] + ": central " + what))
+
+
+def device(name, path, extra=""):
+    return f'  <Device "{name}">\n    Address "unix:{path}"\n{extra}  </Device>\n'
+
+
+class PerRead(E2ECase):
+    def multisim(self, name, names, *args):
+        s = MultiSim(self.workdir, name, names, *args)
+        self.sims.append(s)
+        return s
+
+    def test_twenty_per_read_monitors_on_four_links_each_read_every_interval(self):
+        names = [f"m{i:02d}" for i in range(20)]
+        fleet = self.multisim("fleet", names)
+        phoned = self.multisim("phoned", ["phoned"], "--voltage", "12.55")
+        block = '  Link "per-read"\n  <Adapter "unix">\n    MaxLinks 4\n  </Adapter>\n'
+        block += "".join(device(n, fleet.paths[n]) for n in names)
+        block += device("phoned", phoned.paths["phoned"])
+        self.collectd = c = Collectd(self.workdir, block, interval=10)
+        t0 = c.started
+
+        # The phone: between two reads (just after collectd's link for the monitor went
+        # down), it connects and gets its data; collectd's next reading still comes.
+        self.assertTrue(wait_for(lambda: phoned.events("phoned", "disconnected") >= 2, 30))
+        phone = subprocess.run([BM6CTL, "read", "unix:" + phoned.paths["phoned"], "--timeout",
+                                "5"], capture_output=True, text=True, timeout=15)
+        self.assertEqual(phone.returncode, 0, phone.stdout + phone.stderr)
+        self.assertIn("12.55 V", phone.stdout)
+        phone_done = time.time()
+
+        wait_for(lambda: time.time() > t0 + 41, 60, step=0.5)
+        rc, _, err = c.stop()
+        self.assertEqual(rc, 0, err)
+
+        for n in names + ["phoned"]:
+            rows = c.rows(n, "voltage")
+            # The reads at about 20, 30 and 40 s each dispatched a reading of their own.
+            recent = [t for t, _ in rows if t > t0 + 12]
+            self.assertGreaterEqual(len(recent), 3, f"{n}: {rows}")
+            gaps = [b - a for (a, _), (b, _) in zip(rows, rows[1:])]
+            self.assertTrue(all(g < 15 for g in gaps), f"{n}: a reading was missed: {rows}")
+            for _, v in rows:
+                self.assertAlmostEqual(v, 12.55 if n == "phoned" else 13.40, places=6)
+            air = c.rows(n, "duration-time_on_air")
+            self.assertTrue(air, n)
+            self.assertTrue(all(0 <= s < 2 for _, s in air), f"{n}: {air}")
+        self.assertTrue(any(t > phone_done for t, _ in c.rows("phoned", "voltage")))
+
+        # Never more than MaxLinks links at once, counted by the simulator.
+        self.assertLessEqual(fleet.max_links(), 4, "".join(fleet.lines()[-20:]))
+        self.assertGreaterEqual(fleet.max_links(), 1)
+        # Each link cost 7 ATT requests up to the command the first time, 3 after.
+        for n in names:
+            links = fleet.links(n)
+            self.assertGreaterEqual(len(links), 3, n)
+            self.assertEqual(links[0][0], 7, n)
+            self.assertTrue(all(r == 3 for r, _ in links[1:]), f"{n}: {links}")
+        on_air = sorted(s for n in names for _, s in fleet.links(n)[1:])
+        print(f"\nper-read links: {len(on_air)}, connected median {on_air[len(on_air) // 2]:.3f} s,"
+              f" max {on_air[-1]:.3f} s; at most {fleet.max_links()} at once", file=sys.stderr)
+        # Per-read closes are not losses: nothing bad said.
+        self.assertEqual(c.log_lines("link lost"), [])
+        self.assertEqual(c.log_lines("unreachable"), [])
+        self.assertEqual(c.log_lines("too short"), [])
+
+    def test_persistent_and_per_read_share_an_adapter(self):
+        names = ["p1", "p2", "r1", "r2", "r3", "r4", "r5", "r6"]
+        sims = self.multisim("mixed", names, "--period", "0.5")
+        block = '  <Adapter "unix">\n    MaxLinks 4\n  </Adapter>\n'
+        block += "".join(device(n, sims.paths[n]) for n in names[:2])
+        block += "".join(device(n, sims.paths[n], '    Link "per-read"\n') for n in names[2:])
+        self.collectd = c = Collectd(self.workdir, block, interval=3)
+        wait_for(lambda: all(len(c.rows(n, "voltage")) >= 4 for n in names), 25)
+        rc, _, err = c.stop()
+        self.assertEqual(rc, 0, err)
+        for n in names:
+            self.assertGreaterEqual(len(c.rows(n, "voltage")), 4, n)
+        for n in names[:2]:  # one link each, for good
+            self.assertEqual(sims.events(n, "connected"), 1, n)
+            self.assertEqual(c.rows(n, "duration-time_on_air"), [], n)
+        for n in names[2:]:  # a link per reading
+            self.assertGreaterEqual(sims.events(n, "connected"), 3, n)
+            self.assertTrue(c.rows(n, "duration-time_on_air"), n)
+        # Two held for good, the six per-read ones sharing the other two.
+        self.assertLessEqual(sims.max_links(), 4)
+
+    def test_a_monitor_the_phone_holds_is_logged_once_and_once_back(self):
+        # The phone holds it for 5 s of every 12 (from the simulator's start): three busy
+        # spells in 29 s. The first is said, and the return; the next ones, within 10 min
+        # of coming back, are the flapping summary's business (after 2 min): not a line
+        # each interval.
+        sim = self.multisim("held", ["held"], "--busy", "12:5")
+        block = device("held", sim.paths["held"], '    Link "per-read"\n    Interval 2\n'
+                       '    ReconnectMin 0.5\n    ReconnectMax 2\n')
+        self.collectd = c = Collectd(self.workdir, block, interval=2)
+        started = c.started
+        wait_for(lambda: time.time() > started + 29, 40, step=0.5)
+        rc, _, err = c.stop()
+        self.assertEqual(rc, 0, err)
+        # The plugin's lines about the link (the model line aside; the logfile plugin also
+        # writes the notifications, which are not counted here).
+        said = [line for line in c.log_lines('bm6 plugin: device "held"')
+                if "is a BM6" not in line]
+        self.assertEqual(len(said), 2, "".join(said))
+        self.assertIn("it is busy", said[0])
+        self.assertIn("is back: readings flow again", said[1])
+        self.assertGreaterEqual(sim.events("held", "turned away"), 3)
+        # Readings between the spells: the free 5-12 s and 17-24 s at least.
+        rows = c.rows("held", "voltage")
+        self.assertTrue(any(started + 5 < t < started + 12 for t, _ in rows), rows)
+        self.assertTrue(any(started + 17 < t < started + 24 for t, _ in rows), rows)
+
+    def test_more_persistent_devices_than_max_links_is_refused_naming_the_adapter(self):
+        block = '  MaxLinks 2\n' + "".join(
+            device(n, os.path.join(self.workdir, n + ".sock")) for n in ("a", "b", "c"))
+        self.collectd = c = Collectd(self.workdir, block)
+        self.assertTrue(wait_for(lambda: c.log_lines("persistent devices"), 10))
+        line = c.log_lines("persistent devices")[0]
+        self.assertIn('adapter "unix" has 3 persistent devices ("a", "b", "c") but MaxLinks 2',
+                      line)
+        c.stop()
+
+
+if __name__ == "__main__":
+    require_built()
+    unittest.main(verbosity=2)

@@ -1,0 +1,410 @@
+// Issue #13: the link budget per adapter (slots, FIFO turns, the overbooking sentence), the
+// handle cache across a device's links (what a reconnect costs, when the cache is dropped),
+// and per-read devices against the simulator (one reading per link, turns within the budget,
+// a monitor the phone holds).
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "device/bm6_device.h"
+#include "device/bm6_engine.h"
+#include "device/link_budget.h"
+#include "tools/sim/bm6_peripheral.h"
+#include "transport/connector.h"
+
+namespace bm6 {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string temp_dir() {
+  char tmpl[] = "/tmp/bm6-perread-XXXXXX";
+  const char* dir = ::mkdtemp(tmpl);
+  if (!dir) throw std::runtime_error("mkdtemp failed");
+  return dir;
+}
+
+// ---- LinkBudget ----
+
+TEST(LinkBudget, PersistentDevicesReserveAndNoMoreThanMaxLinks) {
+  EventLoop loop;
+  LinkBudget budget(loop, "hci0", 3);
+  EXPECT_TRUE(budget.reserve());
+  EXPECT_TRUE(budget.reserve());
+  EXPECT_EQ(budget.shared(), 1u);
+  EXPECT_TRUE(budget.reserve());
+  EXPECT_FALSE(budget.reserve());  // a fourth persistent device is one too many
+  EXPECT_EQ(budget.in_use(), 3u);
+}
+
+TEST(LinkBudget, TurnsGoInTheOrderAskedAndNeverExceedTheSharedSlots) {
+  EventLoop loop;
+  LinkBudget budget(loop, "unix", 3);
+  ASSERT_TRUE(budget.reserve());  // one persistent device: two slots shared
+  std::vector<int> granted;
+  std::vector<LinkBudget::Ticket> tickets(6);
+  for (int i = 0; i < 6; ++i) tickets[i] = budget.acquire([&, i] { granted.push_back(i); });
+  EXPECT_TRUE(granted.empty());  // never from inside acquire()
+  loop.run_until([&] { return granted.size() == 2; }, 1s);
+  EXPECT_EQ(granted, (std::vector<int>{0, 1}));
+  EXPECT_EQ(budget.in_use(), 3u);
+  EXPECT_EQ(budget.waiting(), 4u);
+  budget.release(tickets[3]);  // gave up while waiting: skipped
+  budget.release(tickets[0], 100ms);
+  loop.run_until([&] { return granted.size() == 3; }, 1s);
+  EXPECT_EQ(granted.back(), 2);
+  budget.release(tickets[1], 100ms);
+  budget.release(tickets[2], 100ms);
+  loop.run_until([&] { return granted.size() == 5; }, 1s);
+  EXPECT_EQ(granted, (std::vector<int>{0, 1, 2, 4, 5}));
+  EXPECT_EQ(budget.peak_shared_in_use(), 2u);
+  EXPECT_LE(budget.in_use(), 3u);
+}
+
+TEST(LinkBudget, AGrantGivenBackBeforeItsTurnRunsIsDropped) {
+  EventLoop loop;
+  LinkBudget budget(loop, "unix", 1);
+  bool first = false, second = false;
+  const auto t1 = budget.acquire([&] { first = true; });
+  budget.release(t1);  // granted, but the turn had not come through the loop yet
+  budget.acquire([&] { second = true; });
+  loop.run_until([&] { return second; }, 1s);
+  EXPECT_FALSE(first);
+  EXPECT_TRUE(second);
+}
+
+TEST(LinkBudget, ABluetoothSlotIsFreeOnlyWhenTheKernelLetsTheIdleLinkGo) {
+  EventLoop loop;
+  LinkBudget budget(loop, "hci0", 1, 300ms);
+  bool second = false;
+  const auto first = budget.acquire([] {});
+  loop.run_until([] { return false; }, 20ms);
+  const auto closed = EventLoop::Clock::now();
+  budget.release(first, 50ms);
+  budget.acquire([&] { second = true; });
+  EXPECT_EQ(budget.in_use(), 1u);  // the idle link still counts
+  ASSERT_TRUE(loop.run_until([&] { return second; }, 2s));
+  EXPECT_GE(EventLoop::Clock::now() - closed, 300ms);
+}
+
+TEST(LinkBudget, SaysOnceWhenTheIntervalIsTooShortWithTheFigureItCouldReach) {
+  EventLoop loop;
+  LinkBudget budget(loop, "hci0", 4);
+  std::vector<std::string> said;
+  budget.set_overbooked_handler([&](const std::string& s) { said.push_back(s); });
+  // 30 devices every 10 s, 1.5 s a link, 4 slots: 45 link-seconds per 10 s into 40.
+  for (int i = 0; i < 30; ++i) budget.add_per_read(10s);
+  for (int round = 0; round < 3; ++round) {
+    for (int i = 0; i < 30; ++i) {
+      const auto t = budget.acquire([] {});
+      budget.release(t, 1500ms);
+    }
+  }
+  ASSERT_EQ(said.size(), 1u);
+  EXPECT_NE(said[0].find("adapter hci0: 30 per-read device(s) need 45.0 s of links every 10 s"),
+            std::string::npos)
+      << said[0];
+  EXPECT_NE(said[0].find("a reading about every 12 s instead of every 10 s"), std::string::npos)
+      << said[0];
+  EXPECT_NEAR(budget.demand(), 4.5, 1e-9);
+}
+
+TEST(LinkBudget, SaysNothingWhenTheTurnsFit) {
+  EventLoop loop;
+  LinkBudget budget(loop, "hci0", 4);
+  bool said = false;
+  budget.set_overbooked_handler([&](const std::string&) { said = true; });
+  for (int i = 0; i < 20; ++i) budget.add_per_read(10s);
+  for (int i = 0; i < 100; ++i) budget.release(budget.acquire([] {}), 1900ms);  // 38 s of 40
+  EXPECT_FALSE(said);
+}
+
+// ---- the handle cache on links ----
+
+struct Probe {
+  std::vector<Reading> readings;
+  bool closed = false;
+  std::string reason;
+  Bm6Link::Handlers handlers() {
+    Bm6Link::Handlers h;
+    h.on_reading = [this](const Reading& r, std::chrono::system_clock::time_point) {
+      readings.push_back(r);
+    };
+    h.on_closed = [this](const std::string& why) {
+      closed = true;
+      reason = why;
+    };
+    return h;
+  }
+};
+
+UniqueFd connect_unix(EventLoop& loop, const std::string& path) {
+  std::string err;
+  auto connector = make_connector(loop, {.address = "unix:" + path}, nullptr, err);
+  EXPECT_TRUE(connector) << err;
+  UniqueFd result;
+  bool done = false;
+  connector->connect([&](UniqueFd fd, const std::string&) {
+    result = std::move(fd);
+    done = true;
+  });
+  loop.run_until([&] { return done; }, 2s);
+  return result;
+}
+
+class CacheTest : public ::testing::Test {
+ protected:
+  EventLoop loop;
+  std::string dir = temp_dir();
+  void TearDown() override { std::filesystem::remove_all(dir); }
+
+  // One link to `server` with `cache`, until its first reading; the simulator's count of
+  // the ATT requests up to the command, and the link's stats.
+  std::pair<std::uint64_t, Bm6LinkStats> one_link(sim::Bm6SimServer& server, HandleCache& cache,
+                                                  Bm6Link::Options options = {}) {
+    options.cache = &cache;
+    options.family = Family::kBm6;
+    Probe probe;
+    auto link = std::make_unique<Bm6Link>(loop, connect_unix(loop, server.path()), options,
+                                          probe.handlers());
+    EXPECT_TRUE(loop.run_until([&] { return !probe.readings.empty() || probe.closed; }, 5s));
+    EXPECT_FALSE(probe.closed) << probe.reason;
+    EXPECT_NE(server.peripheral(), nullptr);
+    const std::uint64_t setup =
+        server.peripheral() ? server.peripheral()->stats().setup_requests : 0;
+    const Bm6LinkStats stats = link->stats();
+    link.reset();
+    loop.run_until([&] { return server.peripheral() == nullptr; }, 2s);
+    return {setup, stats};
+  }
+};
+
+TEST_F(CacheTest, AReconnectCostsTheCccdWriteAndTheCommandAfterTheMtuExchange) {
+  sim::SimDevice device;
+  device.period = 30ms;
+  sim::Bm6SimServer server(loop, dir + "/c.sock", device);
+  HandleCache cache;
+  const auto [first, first_stats] = one_link(server, cache);
+  EXPECT_EQ(first, 7u);  // MTU, FFF0 by UUID, 2 x characteristics, descriptors, CCCD, command
+  EXPECT_FALSE(first_stats.from_cache);
+  ASSERT_TRUE(cache.handles());
+  for (int i = 0; i < 3; ++i) {
+    const auto [again, stats] = one_link(server, cache);
+    EXPECT_EQ(again, 3u);  // MTU, CCCD, command
+    EXPECT_TRUE(stats.from_cache);
+    EXPECT_EQ(stats.pdus_to_first_reading, 3u);
+  }
+  EXPECT_EQ(cache.stats().hits, 3u);
+  EXPECT_EQ(cache.stats().misses, 1u);
+  EXPECT_EQ(cache.stats().dropped, 0u);
+}
+
+TEST_F(CacheTest, HandlesThatMovedAreDroppedAndDiscoveredOnTheSameLink) {
+  // A firmware update between links moves every handle: the cached ones name other
+  // attributes now, and the link must notice and still deliver.
+  sim::SimDevice device;
+  device.period = 30ms;
+  device.fault = sim::Fault::kFirmwareUpdate;
+  device.fault_connections = 2;  // handles move on the second link; no Service Changed after
+  sim::Bm6SimServer server(loop, dir + "/fw.sock", device);
+  HandleCache cache;
+  Bm6Link::Options options;
+  options.stream_timeout = 300ms;
+  one_link(server, cache, options);
+  const auto before = cache.handles();
+  ASSERT_TRUE(before);
+  const auto [setup, stats] = one_link(server, cache, options);
+  EXPECT_TRUE(stats.from_cache);
+  EXPECT_EQ(stats.cache_abandoned, 1u);
+  EXPECT_GE(setup, 3u);
+  ASSERT_TRUE(cache.handles());  // filled again by the discovery that delivered
+  EXPECT_NE(*cache.handles(), *before);
+  EXPECT_EQ(cache.stats().dropped, 1u);
+}
+
+TEST_F(CacheTest, AnErrorOnACachedHandleDropsTheCache) {
+  sim::SimDevice device;
+  device.period = 30ms;
+  sim::Bm6SimServer server(loop, dir + "/e.sock", device);
+  HandleCache cache;
+  one_link(server, cache);
+  ASSERT_TRUE(cache.handles());
+  CachedHandles wrong = *cache.handles();
+  wrong.cccd = 0x00f0;  // no attribute there: the write gets Invalid Handle
+  cache.remember(wrong);
+  const auto [setup, stats] = one_link(server, cache);
+  EXPECT_EQ(stats.cache_abandoned, 1u);
+  EXPECT_EQ(setup, 3u + 5u);  // MTU, the failed CCCD write, then discovery, CCCD, command
+  ASSERT_TRUE(cache.handles());
+  EXPECT_NE(cache.handles()->cccd, 0x00f0);
+}
+
+TEST_F(CacheTest, ServiceChangedDropsTheCache) {
+  sim::SimDevice device;
+  device.period = 30ms;
+  sim::Bm6SimServer server(loop, dir + "/sc.sock", device);
+  HandleCache cache;
+  Probe probe;
+  Bm6Link::Options options;
+  options.cache = &cache;
+  Bm6Link link(loop, connect_unix(loop, server.path()), options, probe.handlers());
+  ASSERT_TRUE(loop.run_until([&] { return !probe.readings.empty(); }, 5s));
+  ASSERT_TRUE(cache.handles());
+  server.peripheral()->indicate_service_changed();
+  ASSERT_TRUE(loop.run_until([&] { return link.stats().rediscoveries == 1; }, 2s));
+  EXPECT_FALSE(cache.handles());
+  EXPECT_EQ(cache.stats().dropped, 1u);
+}
+
+// ---- per-read devices ----
+
+struct Events {
+  std::vector<std::pair<DeviceEvent, std::string>> seen;
+  Bm6Device::EventHandler handler() {
+    return [this](const DeviceOptions&, DeviceEvent e, const std::string& d) {
+      seen.emplace_back(e, d);
+    };
+  }
+  int count(DeviceEvent e) const {
+    int n = 0;
+    for (const auto& s : seen) n += s.first == e;
+    return n;
+  }
+};
+
+TEST(PerRead, OneReadingPerLinkThenTheMonitorIsFree) {
+  EventLoop loop;
+  const std::string dir = temp_dir();
+  sim::SimDevice sim_device;
+  sim_device.period = 50ms;
+  sim::Bm6SimServer server(loop, dir + "/p.sock", sim_device);
+  Events events;
+  DeviceOptions o{.name = "p", .address = "unix:" + dir + "/p.sock"};
+  o.link = LinkMode::kPerRead;
+  o.read_interval = 1000ms;  // lead 0.5 s: a link about every second
+  std::string err;
+  auto slot = std::make_shared<ReadingSlot>();
+  Bm6Device device(loop, o, make_connector(loop, {.address = o.address}, nullptr, err), slot,
+                   events.handler());
+  device.start();
+  ASSERT_TRUE(loop.run_until([&] { return device.counters().per_read_links >= 1; }, 3s));
+  // Closed at once after its reading: the monitor is free until the next turn.
+  ASSERT_TRUE(loop.run_until([&] { return server.peripheral() == nullptr; }, 1s));
+  EXPECT_FALSE(device.linked());
+  EXPECT_TRUE(slot->take(std::chrono::system_clock::now() - 1s));
+  EXPECT_GT(slot->air_ms.load() + 1, 0u);
+  ASSERT_TRUE(loop.run_until([&] { return device.counters().per_read_links >= 3; }, 5s));
+  // A link per reading (the last one may still be closing, or the next one coming).
+  EXPECT_GE(server.connections(), device.counters().per_read_links);
+  EXPECT_LE(server.connections(), device.counters().per_read_links + 1);
+  EXPECT_EQ(device.counters().readings, device.counters().per_read_links);  // one each
+  EXPECT_EQ(events.count(DeviceEvent::kLinkLost), 0);                       // closing is not a loss
+  EXPECT_EQ(slot->reconnects.load(), 0u);                                   // nor a reconnect
+  EXPECT_EQ(device.last_link_stats().pdus_to_first_reading, 3u);            // from the cache
+  EXPECT_GT(device.counters().air, 0ns);
+  EXPECT_LT(device.counters().air / device.counters().per_read_links, 500ms);
+  device.stop();
+  std::filesystem::remove_all(dir);
+}
+
+TEST(PerRead, TwelveDevicesOnABudgetOfThreeAllDeliverAndNeverExceedIt) {
+  const std::string dir = temp_dir();
+  std::vector<DeviceOptions> devices;
+  EventLoop sim_loop;
+  sim::SimDevice sim_device;
+  sim_device.period = 50ms;
+  std::vector<std::unique_ptr<sim::Bm6SimServer>> servers;
+  sim::LinkTally tally;
+  for (int i = 0; i < 12; ++i) {
+    const std::string path = dir + "/d" + std::to_string(i) + ".sock";
+    servers.push_back(std::make_unique<sim::Bm6SimServer>(sim_loop, path, sim_device));
+    servers.back()->set_tally(&tally);
+    servers.back()->set_observer([&](const char* e) {
+      if (std::string_view(e) == "connected") tally.count();
+    });
+    DeviceOptions o{.name = "d" + std::to_string(i), .address = "unix:" + path};
+    o.link = LinkMode::kPerRead;
+    o.read_interval = 2000ms;
+    o.max_links = 3;
+    devices.push_back(o);
+  }
+  Bm6Engine engine(devices, nullptr);
+  std::thread io([&] { engine.run(); });
+  // The simulators on this thread, the engine on its own, as two processes would be.
+  sim_loop.run_until(
+      [&] {
+        for (const auto& s : servers)
+          if (s->connections() < 2) return false;
+        return true;
+      },
+      10s);
+  engine.stop();
+  io.join();
+  for (const auto& s : servers) EXPECT_GE(s->connections(), 2u) << s->path();
+  EXPECT_LE(tally.max(), 3u);
+  EXPECT_GE(tally.max(), 1u);
+  const LinkBudget* budget = engine.budget("unix");
+  ASSERT_NE(budget, nullptr);
+  EXPECT_LE(budget->peak_shared_in_use(), 3u);
+  servers.clear();
+  std::filesystem::remove_all(dir);
+}
+
+TEST(PerRead, MorePersistentDevicesThanMaxLinksIsRefusedNamingTheAdapter) {
+  std::vector<DeviceOptions> devices;
+  for (int i = 0; i < 3; ++i) {
+    DeviceOptions o{.name = "d" + std::to_string(i),
+                    .address = "unix:/nonexistent" + std::to_string(i)};
+    o.max_links = 2;
+    devices.push_back(o);
+  }
+  try {
+    Bm6Engine engine(devices, nullptr);
+    FAIL() << "accepted 3 persistent devices with MaxLinks 2";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("adapter unix: more persistent devices than MaxLinks 2"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(PerRead, AMonitorThePhoneHoldsBacksOffAndComesBack) {
+  EventLoop loop;
+  const std::string dir = temp_dir();
+  sim::SimDevice sim_device;
+  sim_device.period = 50ms;
+  sim_device.busy_period = 100000ms;  // the phone holds it for the first 1.5 s
+  sim_device.busy_duration = 1500ms;
+  sim::Bm6SimServer server(loop, dir + "/b.sock", sim_device);
+  Events events;
+  DeviceOptions o{.name = "b",
+                  .address = "unix:" + dir + "/b.sock",
+                  .reconnect_min = 100ms,
+                  .reconnect_max = 400ms};
+  o.link = LinkMode::kPerRead;
+  o.read_interval = 1000ms;
+  std::string err;
+  auto slot = std::make_shared<ReadingSlot>();
+  Bm6Device device(loop, o, make_connector(loop, {.address = o.address}, nullptr, err), slot,
+                   events.handler());
+  device.start();
+  ASSERT_TRUE(loop.run_until([&] { return device.counters().per_read_links >= 1; }, 5s));
+  EXPECT_GE(server.busy_refusals(), 2u);
+  ASSERT_GE(events.count(DeviceEvent::kConnectFailed), 2);
+  EXPECT_NE(events.seen.front().second.find("busy"), std::string::npos)
+      << events.seen.front().second;
+  // Backed off: fewer attempts than 1.5 s at the minimum delay would make.
+  EXPECT_LT(server.busy_refusals(), 15u);
+  // Each connect after a failure is a reconnect (the first attempt is not); the planned
+  // links after it are not.
+  const auto reconnects = slot->reconnects.load();
+  EXPECT_EQ(reconnects, server.busy_refusals());
+  ASSERT_TRUE(loop.run_until([&] { return device.counters().per_read_links >= 2; }, 3s));
+  EXPECT_EQ(slot->reconnects.load(), reconnects);
+  device.stop();
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace bm6
