@@ -12,9 +12,12 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "device/bm6_link.h"
 #include "protocol/family.h"
+#include "protocol/history.h"
 #include "transport/connector.h"
 #include "transport/event_loop.h"
 #include "transport/lifetime.h"
@@ -43,6 +46,13 @@ struct DeviceOptions {
   // asked as soon as the link is up, so that its first reading carries it, and then once
   // per interval, the reading that goes out carrying the newest answer.
   std::chrono::milliseconds read_interval{10000};
+  // Backfill (device/history_download.h): when a link's first reading comes more than a
+  // record period after the last reading dispatched (ReadingSlot::last_dispatched), the
+  // stored records covering the gap (at most backfill_max of it) are downloaded and handed
+  // to the read callback (ReadingSlot::take_history) before any live reading of that link.
+  bool backfill = false;
+  std::chrono::seconds backfill_max{std::chrono::hours(48)};
+  std::chrono::milliseconds record_period{kHistoryPeriod};  // the monitor's, whole seconds
 };
 
 struct TimedReading {
@@ -64,6 +74,19 @@ class ReadingSlot {
     std::lock_guard lock(mutex_);
     latest_ = r;
   }
+  // Backfill: stored records for the read callback, oldest first, to dispatch before any
+  // live reading it takes afterwards; and the time of the last reading it dispatched (ns
+  // since the epoch, 0: unknown), which tells the loop thread where a gap starts.
+  std::atomic<std::int64_t> last_dispatched_ns{0};
+  void store_history(std::vector<TimedHistoryRecord> records) {
+    std::lock_guard lock(mutex_);
+    history_.insert(history_.end(), records.begin(), records.end());
+  }
+  std::vector<TimedHistoryRecord> take_history() {
+    std::lock_guard lock(mutex_);
+    return std::exchange(history_, {});
+  }
+
   // The newest reading, if one arrived since the last take() and not before `not_before`.
   // Either way the slot is empty afterwards: no value is dispatched twice.
   std::optional<TimedReading> take(std::chrono::system_clock::time_point not_before) {
@@ -77,6 +100,7 @@ class ReadingSlot {
  private:
   std::mutex mutex_;
   std::optional<TimedReading> latest_;
+  std::vector<TimedHistoryRecord> history_;
 };
 
 // Counters a device keeps for the life of the plugin, for tests and benchmarks: loop thread
@@ -94,14 +118,18 @@ struct DeviceCounters {
 inline constexpr std::chrono::seconds kStableLink{60};
 
 enum class DeviceEvent {
-  kFirstReading,   // the first reading on a new link: readings flow
-  kConnectFailed,  // an attempt failed; `detail` says why
-  kLinkLost,       // an established link went down; `detail` says why
-  kModelDetected,  // the first link found the family; `detail` is its name ("BM7")
-  kModelChanged,   // a later link found another family; `detail`: "BM6, now BM7"
+  kFirstReading,    // the first reading on a new link: readings flow
+  kConnectFailed,   // an attempt failed; `detail` says why
+  kLinkLost,        // an established link went down; `detail` says why
+  kModelDetected,   // the first link found the family; `detail` is its name ("BM7")
+  kModelChanged,    // a later link found another family; `detail`: "BM6, now BM7"
+  kBackfilled,      // a history download filled a gap; `detail` says how much
+  kBackfillFailed,  // a history download failed; `detail` says why (once per gap)
 };
 
 std::string format_seconds(std::chrono::milliseconds ms);  // "2.5 s"
+
+class Backfill;
 
 class Bm6Device {
  public:
@@ -123,6 +151,7 @@ class Bm6Device {
   // Failures in a row that the reconnect backoff counts (loop thread only).
   unsigned consecutive_failures() const { return failures_; }
   bool linked() const { return link_ != nullptr; }
+  const Backfill* backfill() const { return backfill_.get(); }
   // The family configured, or detected on a link and remembered; nullopt until then.
   std::optional<Family> model() const { return options_.model ? options_.model : detected_; }
   // The delay before reconnect attempt `attempt` (1-based): min * 2^(attempt-1), capped at
@@ -137,6 +166,7 @@ class Bm6Device {
   void ask_rssi();      // once per read interval, from a reading
   void ask_rssi_now();  // the link is up
   void emit(DeviceEvent event, const std::string& detail);
+  std::unique_ptr<Backfill> make_backfill();
 
   EventLoop& loop_;
   DeviceOptions options_;
@@ -144,6 +174,7 @@ class Bm6Device {
   std::shared_ptr<ReadingSlot> slot_;
   EventHandler on_event_;
   std::unique_ptr<Bm6Link> link_;
+  std::unique_ptr<Backfill> backfill_;  // with options_.backfill; told before link_ goes
   Timer reconnect_timer_;
   unsigned failures_ = 0;     // consecutive, reset when a stable link (kStableLink) goes down
   bool got_reading_ = false;  // on the current link

@@ -16,6 +16,7 @@
 #include <string>
 
 #include <optional>
+#include <span>
 
 #include "protocol/family.h"
 #include "transport/att_bearer.h"
@@ -84,6 +85,16 @@ class Bm6Link {
   Phase phase() const { return phase_; }
   const Bm6LinkStats& stats() const { return stats_; }
   const AttBearer& bearer() const { return bearer_; }
+  // For an exchange beside the live stream (device/history_download.h). FFF4 notifications go
+  // to the tap first (ciphertext, once the family is known); those it returns true for are
+  // neither readings nor dropped, and count as the stream's activity. nullptr removes it.
+  using NotificationTap = std::function<bool(std::span<const std::uint8_t> ciphertext)>;
+  void set_notification_tap(NotificationTap tap) { tap_ = std::move(tap); }
+  // Writes a 16-byte request (ciphertext) to the command characteristic (FFF3); `done` runs
+  // with "" once it is written, or with the error. false (nothing written) unless streaming.
+  bool write_request(const Block& ciphertext, std::function<void(const std::string&)> done);
+  // The bearer's flood guard (AttBearer::set_max_peer_pdus_per_second).
+  void set_peer_pdu_limit(unsigned limit) { bearer_.set_max_peer_pdus_per_second(limit); }
   // The family configured or detected; nullopt while detecting.
   std::optional<Family> family() const {
     return codec_ ? std::optional<Family>(codec_->family()) : std::nullopt;
@@ -133,6 +144,7 @@ class Bm6Link {
   unsigned bm2_frames_ = 0;          // frames that are BM2 evidence, on this link
   std::optional<Family> foreign_{};  // configured family: another family whose frames came
   Bm6LinkStats stats_;
+  NotificationTap tap_;
 };
 
 }  // namespace bm6

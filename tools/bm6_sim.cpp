@@ -63,14 +63,28 @@ int main(int argc, char** argv) {
           const auto& link = server->last_link();
           std::printf(
               "bm6-sim: %s: link: %llu ATT requests, %llu of them up to the first command; "
-              "%llu frames sent\n",
+              "%llu frames sent; %llu history requests answered in %llu notifications\n",
               name.c_str(), static_cast<unsigned long long>(link.requests),
               static_cast<unsigned long long>(link.setup_requests),
-              static_cast<unsigned long long>(link.frames_sent));
+              static_cast<unsigned long long>(link.frames_sent),
+              static_cast<unsigned long long>(link.history_requests),
+              static_cast<unsigned long long>(link.history_notifications));
         }
         std::printf("bm6-sim: %s: central %s\n", name.c_str(), event);
         std::fflush(stdout);
       });
+      if (device.model != Family::kBm2) {
+        // Each stored record with the time it was taken, for tests that check where a
+        // backfilled value landed.
+        servers.back()->history().set_observer([name](const HistoryRecord& r,
+                                                      std::chrono::system_clock::time_point at) {
+          const double t = std::chrono::duration<double>(at.time_since_epoch()).count();
+          std::printf("bm6-sim: %s: record %.2f V, %u %%, %s C at %.3f\n", name.c_str(), r.volts(),
+                      r.soc_percent,
+                      r.temperature_c ? std::to_string(*r.temperature_c).c_str() : "unknown", t);
+          std::fflush(stdout);
+        });
+      }
       // A BM2 sends no temperature.
       const std::string temperature = device.model == Family::kBm2 || !device.reading.temperature_c
                                           ? ""

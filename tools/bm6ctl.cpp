@@ -29,7 +29,9 @@ int main(int argc, char** argv) {
       break;
   }
   try {
-    const int status = *cmd.verb == Verb::kScan ? run_scan(cmd) : run_read(cmd);
+    const int status = *cmd.verb == Verb::kScan   ? run_scan(cmd)
+                       : *cmd.verb == Verb::kRead ? run_read(cmd)
+                                                  : run_history(cmd);
     if (std::fflush(stdout) != 0) {
       print_error("writing the output failed");
       return kExitFailed;

@@ -2,10 +2,13 @@
 // passes through json_string() or terminal_safe() here; the lines end without '\n'.
 #pragma once
 
+#include <chrono>
+#include <cstddef>
 #include <optional>
 #include <string>
 
 #include "protocol/family.h"
+#include "protocol/history.h"
 #include "transport/mgmt_scan.h"
 
 namespace bm6::ctl {
@@ -19,5 +22,15 @@ std::string scan_socket_row(const std::string& address, bool json);
 // before "voltage"; a reading without temperature (a BM2) has none in either.
 std::string reading_line(const std::string& address, Family model, const Reading& r,
                          std::optional<int> rssi, bool json);
+
+// history: the note that times are estimates (text: a "#" line first; CSV: the header).
+std::string history_note(const std::string& address, Family model, std::size_t records,
+                         std::chrono::seconds uncertainty);
+std::string history_csv_header();
+// One stored record with its estimated time: a text row (local time), a CSV row or a JSON
+// object (UTC, ISO 8601).
+enum class HistoryFormat { kText, kCsv, kJson };
+std::string history_row(const std::string& address, const TimedHistoryRecord& r,
+                        std::chrono::seconds uncertainty, HistoryFormat format);
 
 }  // namespace bm6::ctl
