@@ -204,11 +204,11 @@ void Backfill::on_done(HistoryResult result, SysClock::time_point since) {
   char text[192];
   std::snprintf(text, sizeof text,
                 "%zu of %zu stored records fill the gap since %s (times estimated, each within "
-                "%lld s; download %.3g s, %llu notifications)",
+                "%lld s; download %lld ms, %llu notifications)",
                 fill.size(), result.records.size(), clock_time(since).c_str(),
                 static_cast<long long>(
                     std::chrono::duration_cast<std::chrono::seconds>(options_.period).count()),
-                static_cast<double>(result.took.count()) / 1000.0,
+                static_cast<long long>(result.took.count()),
                 static_cast<unsigned long long>(result.notifications));
   if (!fill.empty() && hooks_.deliver) hooks_.deliver(std::move(fill));
   if (hooks_.report) hooks_.report(true, text);

@@ -18,6 +18,9 @@ struct DeviceConfig {
 
 struct PluginConfig {
   std::vector<DeviceConfig> devices;
+  // StateDir: where each device's state file goes (backfill); empty: "bm6" under
+  // collectd's BaseDir.
+  std::string state_dir;
 };
 
 // Adds the devices of one <Plugin bm6> block to `config`. Every mistake is appended to

@@ -1,6 +1,7 @@
 // bm6-sim: simulated BM6 battery monitors on Unix SEQPACKET sockets (or an L2CAP socket).
 #include <signal.h>
 #include <sys/signalfd.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -35,6 +36,8 @@ int main(int argc, char** argv) {
   sigemptyset(&mask);
   sigaddset(&mask, SIGINT);
   sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGUSR1);  // every device goes out of range
+  sigaddset(&mask, SIGUSR2);  // and comes back
   sigprocmask(SIG_BLOCK, &mask, nullptr);
   signal(SIGPIPE, SIG_IGN);
   UniqueFd sigfd(::signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC));
@@ -45,8 +48,20 @@ int main(int argc, char** argv) {
 
   try {
     EventLoop loop;
-    loop.watch(sigfd.get(), EPOLLIN, [&](std::uint32_t) { loop.stop(); });
     std::vector<std::unique_ptr<sim::Bm6SimServer>> servers;
+    loop.watch(sigfd.get(), EPOLLIN, [&](std::uint32_t) {
+      signalfd_siginfo info{};
+      while (::read(sigfd.get(), &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
+        if (info.ssi_signo == SIGUSR1 || info.ssi_signo == SIGUSR2) {
+          const bool in_range = info.ssi_signo == SIGUSR2;
+          for (auto& server : servers) server->set_in_range(in_range);
+          std::printf("bm6-sim: %s\n", in_range ? "back in range" : "out of range");
+          std::fflush(stdout);
+        } else {
+          loop.stop();
+        }
+      }
+    });
     for (const auto& endpoint : config.endpoints) {
       const std::string name = endpoint.name();
       const sim::SimDevice& device = endpoint.device;

@@ -427,7 +427,7 @@ void Bm6SimServer::on_accept() {
       if (!self.alive()) return;
       continue;
     }
-    if (peripheral_) {
+    if (peripheral_ || !in_range_) {
       ++turned_away_;
       tell("turned away");
       if (!self.alive()) return;
@@ -453,6 +453,11 @@ void Bm6SimServer::on_accept() {
     tell("connected");
     if (!self.alive()) return;
   }
+}
+
+void Bm6SimServer::set_in_range(bool in_range) {
+  in_range_ = in_range;
+  if (!in_range_ && peripheral_) peripheral_->drop("out of range");
 }
 
 void Bm6SimServer::hold(UniqueFd conn) {

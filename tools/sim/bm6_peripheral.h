@@ -120,6 +120,8 @@ class Bm6Peripheral {
   const Stats& stats() const { return stats_; }
   bool notifying() const { return notify_; }
   const AttBearer& bearer() const { return bearer_; }
+  // Drops the link (its closed handler runs from the loop).
+  void drop(const std::string& why) { close(why); }
   // Sends a Service Changed indication for the whole database (tests of rediscovery).
   void indicate_service_changed();
 
@@ -179,6 +181,9 @@ class Bm6SimServer {
   Bm6Peripheral* peripheral() { return peripheral_.get(); }
   SimHistory& history() { return history_; }
   void set_device(const SimDevice& device) { device_ = device; }
+  // Out of range: the central's link drops and new ones are turned away, while the monitor
+  // goes on keeping its history; back in range: served again.
+  void set_in_range(bool in_range);
   // Told "connected", "disconnected", "turned away" or "never answered" as centrals come
   // and go.
   void set_observer(std::function<void(const char* event)> observer) {
@@ -208,6 +213,7 @@ class Bm6SimServer {
   std::uint64_t connections_ = 0;
   std::uint64_t turned_away_ = 0;
   std::uint64_t never_answered_ = 0;
+  bool in_range_ = true;
   Bm6Peripheral::Stats last_link_{};
   WeakSelf self_;
 };
