@@ -241,6 +241,8 @@ std::string usage_text() {
          "                         history-corrupt\n"
          "  -h, --help             this text\n"
          "  --version              the version\n\n"
+         "SIGUSR1 takes every device out of range (its link drops, new ones are turned away,\n"
+         "records are still stored); SIGUSR2 brings it back.\n\n"
          "Exit status: 0 when stopped by SIGINT or SIGTERM, 1 if a device cannot be served,\n"
          "2 for a usage error.\n";
 }
