@@ -168,11 +168,17 @@ bool Backfill::on_reading(Bm6Link& link) {
   const auto now = SysClock::now();
   if (now - *last <= options_.period) return true;          // no record can be missing
   if (tried_since_ && *tried_since_ == *last) return true;  // this gap was tried: never again
+  if (link.family() == Family::kBm2) {  // detected (Model "auto"): nothing to ask, ever
+    if (!said_bm2_ && hooks_.report)
+      hooks_.report(false, "no backfill: a BM2's stored history is not supported");
+    said_bm2_ = true;
+    return true;
+  }
   tried_since_ = *last;
   const auto span =
       std::min(std::chrono::duration_cast<std::chrono::seconds>(now - *last), options_.max);
   HistoryDownload::Options o;
-  o.pages = pages_for(span, options_.period);
+  o.pages = std::min(pages_for(span, options_.period), kMaxBackfillPages);
   o.period = options_.period;
   o.peer_pdu_limit = options_.peer_pdu_limit;
   ++downloads_;

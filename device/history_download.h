@@ -30,6 +30,10 @@ struct HistoryResult {
 
 // The history request's page count that covers `span` of records every `period`: at least
 // 1, at most 255 (one byte in the request).
+//
+// Backfill asks at most kMaxBackfillPages: a monitor keeps ~1,500 records (~50 h, six
+// pages); more pages would only lengthen the download's bound, live readings held meanwhile.
+inline constexpr std::uint8_t kMaxBackfillPages = 8;
 std::uint8_t pages_for(std::chrono::seconds span, std::chrono::milliseconds period);
 
 // One download on a link that streams, with a known family (not BM2: its history protocol is
@@ -118,6 +122,7 @@ class Backfill {
   // The gap a download was tried for (its start): never tried twice.
   std::optional<std::chrono::system_clock::time_point> tried_since_;
   std::uint64_t downloads_ = 0;
+  bool said_bm2_ = false;  // a BM2 has no history to ask: said once
 };
 
 }  // namespace bm6

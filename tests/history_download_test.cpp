@@ -272,5 +272,36 @@ TEST_F(HistoryTest, DeviceWhoseDownloadFailsSaysSoOnceAndStreams) {
   dev.stop();
 }
 
+TEST_F(HistoryTest, DetectedBm2SaysOnceThatItHasNoHistoryAndStreams) {
+  sim::SimDevice sim = device(0);
+  sim.model = Family::kBm2;
+  auto server = std::make_unique<sim::Bm6SimServer>(loop, path, sim);
+  auto slot = std::make_shared<ReadingSlot>();
+  slot->last_dispatched_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                 (SysClock::now() - 1h).time_since_epoch())
+                                 .count();
+  DeviceOptions o{.name = "bm2",
+                  .address = "unix:" + path,
+                  .reconnect_min = 20ms,
+                  .reconnect_max = 50ms,
+                  .backfill = true};
+  Events events;
+  std::string err;
+  auto connector = make_connector(loop, {.address = o.address}, nullptr, err);
+  ASSERT_TRUE(connector) << err;
+  Bm6Device dev(loop, o, std::move(connector), slot,
+                [&](const DeviceOptions&, DeviceEvent e, const std::string& d) {
+                  events.seen.emplace_back(e, d);
+                });
+  dev.start();
+  ASSERT_TRUE(loop.run_until([&] { return slot->stored.load() >= 2; }, 8s));
+  server.reset();
+  server = std::make_unique<sim::Bm6SimServer>(loop, path, sim);
+  ASSERT_TRUE(loop.run_until([&] { return events.count(DeviceEvent::kFirstReading) == 2; }, 8s));
+  EXPECT_EQ(events.count(DeviceEvent::kBackfillFailed), 1);
+  EXPECT_EQ(dev.backfill()->downloads(), 0u);
+  dev.stop();
+}
+
 }  // namespace
 }  // namespace bm6
