@@ -242,7 +242,8 @@ int run_history(const Command& cmd) {
       HistoryDownload::Options o;
       o.pages = static_cast<std::uint8_t>(cmd.pages);
       o.period = cmd.record_period;
-      o.timeout = limit;  // the overall bound ends the run first
+      // The download's own bound, within the overall one: a truncated answer says so.
+      o.timeout = std::min(HistoryDownload::timeout_for(o.pages), limit);
       download = std::make_unique<HistoryDownload>(loop, *link, o, [&](HistoryResult r) {
         result = std::move(r);
         finished = true;
