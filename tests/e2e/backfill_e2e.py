@@ -110,7 +110,7 @@ class Backfill(E2ECase):
 
     def check_log_clean(self, c):
         bad = [l for l in c.log_lines("") if re.search(
-            r"rrdtool plugin.*(illegal|failed|error)|Value too old|uc_update", l, re.I)]
+            r"rrdtool plugin.*(illegal|failed|error|last_value)|Value too old|uc_update", l, re.I)]
         self.assertEqual(bad, [])
 
     def test_link_cut_then_back(self):
