@@ -137,8 +137,8 @@ void note_dispatched(const ReadContext& ctx, BackfillState& st, SysTime at) {
 }
 
 // Stored records first, oldest first, then the live reading: times only go up, as rrdtool
-// wants them (in whole seconds: records are at whole seconds, and nothing goes out in the
-// same second as the one before it).
+// wants them, also in whole seconds (records are stamped at whole seconds; none goes out in
+// the second of the last value dispatched, nor a live reading in that of a record).
 void read_backfilled(const ReadContext& ctx, cdtime_t interval, SysTime not_before) {
   BackfillState& st = *ctx.backfill;
   std::lock_guard lock(st.mutex);
