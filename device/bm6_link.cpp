@@ -226,7 +226,9 @@ void Bm6Link::write_command(const Block& ciphertext) {
 }
 
 bool Bm6Link::write_request(const Block& ciphertext, std::function<void(const std::string&)> done) {
-  if (phase_ != Phase::kStreaming || !bearer_.is_open()) return false;
+  // Once the family and the handles are known: a reading may come before the live-data
+  // command's Write Response, and a request written then is queued behind it.
+  if (!codec_ || command_handle_ == 0 || !bearer_.is_open()) return false;
   std::vector<std::uint8_t> value(ciphertext.begin(), ciphertext.end());
   if (!command_with_response_) {
     gatt_.write_without_response(command_handle_, std::move(value));

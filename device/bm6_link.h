@@ -91,7 +91,8 @@ class Bm6Link {
   using NotificationTap = std::function<bool(std::span<const std::uint8_t> ciphertext)>;
   void set_notification_tap(NotificationTap tap) { tap_ = std::move(tap); }
   // Writes a 16-byte request (ciphertext) to the command characteristic (FFF3); `done` runs
-  // with "" once it is written, or with the error. false (nothing written) unless streaming.
+  // with "" once it is written, or with the error. false (nothing written) while the family
+  // or the handles are not known (detection, rediscovery) or the link is closed.
   bool write_request(const Block& ciphertext, std::function<void(const std::string&)> done);
   // The bearer's flood guard (AttBearer::set_max_peer_pdus_per_second).
   void set_peer_pdu_limit(unsigned limit) { bearer_.set_max_peer_pdus_per_second(limit); }
