@@ -201,12 +201,12 @@ void Backfill::on_done(HistoryResult result, SysClock::time_point since) {
                                "); the gap stays unfilled, live readings go on");
     return;
   }
-  // Only what falls after the last dispatched reading (checked again where it is
-  // dispatched) and within the longest gap filled.
+  // Only what falls after the last dispatched reading, in a later second (checked again
+  // where it is dispatched), and within the longest gap filled.
   const auto oldest = SysClock::now() - options_.max;
   std::vector<TimedHistoryRecord> fill;
   for (const auto& r : result.records)
-    if (r.at > since && r.at >= oldest) fill.push_back(r);
+    if (files_after(r.at, since) && r.at >= oldest) fill.push_back(r);
   char text[192];
   std::snprintf(text, sizeof text,
                 "%zu of %zu stored records fill the gap since %s (times estimated, each within "

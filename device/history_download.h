@@ -34,6 +34,18 @@ struct HistoryResult {
 // Backfill asks at most kMaxBackfillPages: a monitor keeps ~1,500 records (~50 h, six
 // pages); more pages would only lengthen the download's bound, live readings held meanwhile.
 inline constexpr std::uint8_t kMaxBackfillPages = 8;
+
+// Whether a value at `t` can follow one at `last` in a series that rrdtool keeps: a later
+// second, as collectd's rrdtool plugin files a time (rounded: 69.83 s is second 70; a tie
+// at .5 counts as either).
+inline bool files_after(std::chrono::system_clock::time_point t,
+                        std::chrono::system_clock::time_point last) {
+  using std::chrono::floor;
+  using std::chrono::milliseconds;
+  using std::chrono::seconds;
+  return t > last + milliseconds(500) &&
+         floor<seconds>(t + milliseconds(500)) > floor<seconds>(last + milliseconds(500));
+}
 std::uint8_t pages_for(std::chrono::seconds span, std::chrono::milliseconds period);
 
 // One download on a link that streams, with a known family (not BM2: its history protocol is

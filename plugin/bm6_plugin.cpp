@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "device/bm6_engine.h"
+#include "device/history_download.h"
 #include "device/link_errors.h"
 #include "device/link_log.h"
 #include "plugin/bm6_config.h"
@@ -137,14 +138,16 @@ void note_dispatched(const ReadContext& ctx, BackfillState& st, SysTime at) {
 }
 
 // Stored records first, oldest first, then the live reading: times only go up, as rrdtool
-// wants them, also in whole seconds (records are stamped at whole seconds; none goes out in
-// the second of the last value dispatched, nor a live reading in that of a record).
+// wants them, also in the whole seconds it files them under (records are stamped at whole
+// seconds; none goes out in the second of the last value dispatched, nor a live reading
+// within a second of a record).
 void read_backfilled(const ReadContext& ctx, cdtime_t interval, SysTime not_before) {
   BackfillState& st = *ctx.backfill;
   std::lock_guard lock(st.mutex);
   const auto whole = [](SysTime t) { return std::chrono::floor<std::chrono::seconds>(t); };
   for (const auto& record : ctx.slot->take_history()) {
-    if (st.last && whole(record.at) <= whole(*st.last)) continue;  // dispatched already
+    // Dispatched already, or in the second rrdtool files the last value under.
+    if (st.last && !files_after(record.at, *st.last)) continue;
     write_record(ctx.name, record, to_cdtime(st.record_period));
     st.newest_record = record.at;
     note_dispatched(ctx, st, record.at);
