@@ -1,5 +1,6 @@
 #include "device/bm6_device.h"
 
+#include "device/history_download.h"
 #include "device/link_errors.h"
 
 #include <algorithm>
@@ -17,7 +18,9 @@ Bm6Device::Bm6Device(EventLoop& loop, DeviceOptions options, std::unique_ptr<Con
       reconnect_timer_(loop),
       rng_(static_cast<std::minstd_rand::result_type>(
           std::hash<std::string>{}(options_.name) ^
-          static_cast<std::size_t>(std::chrono::steady_clock::now().time_since_epoch().count()))) {}
+          static_cast<std::size_t>(std::chrono::steady_clock::now().time_since_epoch().count()))) {
+  if (options_.backfill) backfill_ = make_backfill();
+}
 
 Bm6Device::~Bm6Device() { stop(); }
 
@@ -31,6 +34,7 @@ void Bm6Device::stop() {
   stopped_ = true;
   reconnect_timer_.cancel();
   connector_->cancel();
+  if (backfill_) backfill_->on_link_gone();
   link_.reset();  // the link's closed handler is not run from its destructor
   if (budget_ && ticket_ != 0) budget_->release(ticket_);
   ticket_ = 0;
@@ -176,13 +180,16 @@ void Bm6Device::on_connected(UniqueFd fd, const std::string& error) {
     if (taken_) return;  // per-read: closing after its reading
     ++counters_.readings;
     ask_rssi();
-    slot_->store({r, at, rssi_});
+    // Held back while stored records are downloaded: they go out first, this is older.
+    const bool stored = !backfill_ || backfill_->on_reading(*link_);
+    if (stored) slot_->store({r, at, rssi_});
     if (!got_reading_) {
       got_reading_ = true;
       first_reading_ = std::chrono::steady_clock::now();
       emit(DeviceEvent::kFirstReading, "");
     }
-    if (per_read() && link_) {
+    // Per-read: the first reading that goes out ends the link (after a backfill's download).
+    if (per_read() && link_ && stored) {
       taken_ = true;
       per_read_done();
     }
@@ -233,6 +240,7 @@ void Bm6Device::on_link_closed(const std::string& socket_reason) {
   // "Broken pipe" says what the socket saw; a monitor that closed before answering is busy.
   const std::string reason = explain_link_closed(socket_reason, link_->bearer().stats().pdus_in);
   // Called from the link's own deferred handler, never from inside the link's code.
+  if (backfill_) backfill_->on_link_gone();
   link_.reset();
   give_back_turn(false);
   if (was_streaming) {
@@ -244,6 +252,28 @@ void Bm6Device::on_link_closed(const std::string& socket_reason) {
     emit(DeviceEvent::kConnectFailed, reason);
   }
   retry_later();
+}
+
+std::unique_ptr<Backfill> Bm6Device::make_backfill() {
+  Backfill::Options o;
+  o.period = options_.record_period;
+  o.max = options_.backfill_max;
+  o.peer_pdu_limit = options_.peer_pdu_limit;
+  Backfill::Hooks hooks;
+  hooks.last_dispatched = [slot = slot_]() -> std::optional<std::chrono::system_clock::time_point> {
+    const auto ns = slot->last_dispatched_ns.load(std::memory_order_relaxed);
+    if (ns <= 0) return std::nullopt;
+    return std::chrono::system_clock::time_point(
+        std::chrono::duration_cast<std::chrono::system_clock::duration>(
+            std::chrono::nanoseconds(ns)));
+  };
+  hooks.deliver = [slot = slot_](std::vector<TimedHistoryRecord> records) {
+    slot->store_history(std::move(records));
+  };
+  hooks.report = [this](bool ok, const std::string& detail) {
+    emit(ok ? DeviceEvent::kBackfilled : DeviceEvent::kBackfillFailed, detail);
+  };
+  return std::make_unique<Backfill>(loop_, o, std::move(hooks));
 }
 
 void Bm6Device::retry_later() {

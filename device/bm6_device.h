@@ -17,11 +17,14 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "device/bm6_link.h"
 #include "device/handle_cache.h"
 #include "device/link_budget.h"
 #include "protocol/family.h"
+#include "protocol/history.h"
 #include "transport/connector.h"
 #include "transport/event_loop.h"
 #include "transport/lifetime.h"
@@ -63,6 +66,13 @@ struct DeviceOptions {
   // adapter's own value, 5 for a Bluetooth adapter unless told). Devices on one adapter
   // share one LinkBudget (the engine's). 0: no limit.
   unsigned max_links = 0;
+  // Backfill (device/history_download.h): when a link's first reading comes more than a
+  // record period after the last reading dispatched (ReadingSlot::last_dispatched), the
+  // stored records covering the gap (at most backfill_max of it) are downloaded and handed
+  // to the read callback (ReadingSlot::take_history) before any live reading of that link.
+  bool backfill = false;
+  std::chrono::seconds backfill_max{std::chrono::hours(48)};
+  std::chrono::milliseconds record_period{kHistoryPeriod};  // the monitor's, whole seconds
 };
 
 struct TimedReading {
@@ -91,6 +101,19 @@ class ReadingSlot {
     std::lock_guard lock(mutex_);
     latest_ = r;
   }
+  // Backfill: stored records for the read callback, oldest first, to dispatch before any
+  // live reading it takes afterwards; and the time of the last reading it dispatched (ns
+  // since the epoch, 0: unknown), which tells the loop thread where a gap starts.
+  std::atomic<std::int64_t> last_dispatched_ns{0};
+  void store_history(std::vector<TimedHistoryRecord> records) {
+    std::lock_guard lock(mutex_);
+    history_.insert(history_.end(), records.begin(), records.end());
+  }
+  std::vector<TimedHistoryRecord> take_history() {
+    std::lock_guard lock(mutex_);
+    return std::exchange(history_, {});
+  }
+
   // The newest reading, if one arrived since the last take() and not before `not_before`.
   // Either way the slot is empty afterwards: no value is dispatched twice.
   std::optional<TimedReading> take(std::chrono::system_clock::time_point not_before) {
@@ -106,6 +129,7 @@ class ReadingSlot {
  private:
   std::mutex mutex_;
   std::optional<TimedReading> latest_;
+  std::vector<TimedHistoryRecord> history_;
 };
 
 // Counters a device keeps for the life of the plugin, for tests and benchmarks: loop thread
@@ -125,18 +149,22 @@ struct DeviceCounters {
 inline constexpr std::chrono::seconds kStableLink{60};
 
 enum class DeviceEvent {
-  kFirstReading,   // the first reading on a new link: readings flow
-  kConnectFailed,  // an attempt failed; `detail` says why
-  kLinkLost,       // an established link went down; `detail` says why
-  kModelDetected,  // the first link found the family; `detail` is its name ("BM7")
-  kModelChanged,   // a later link found another family; `detail`: "BM6, now BM7"
-  kSilent,         // passive: no reading from an advertisement for the timeout; `detail` why
+  kFirstReading,    // the first reading on a new link: readings flow
+  kConnectFailed,   // an attempt failed; `detail` says why
+  kLinkLost,        // an established link went down; `detail` says why
+  kModelDetected,   // the first link found the family; `detail` is its name ("BM7")
+  kModelChanged,    // a later link found another family; `detail`: "BM6, now BM7"
+  kSilent,          // passive: no reading from an advertisement for the timeout; `detail` why
+  kBackfilled,      // a history download filled a gap; `detail` says how much
+  kBackfillFailed,  // a history download failed; `detail` says why (once per gap)
   // The device's adapter cannot give every per-read device a reading every interval;
   // `detail` says so and what it can do. Once per adapter, through one of its devices.
   kAdapterOverbooked,
 };
 
 std::string format_seconds(std::chrono::milliseconds ms);  // "2.5 s"
+
+class Backfill;
 
 class Bm6Device {
  public:
@@ -166,6 +194,7 @@ class Bm6Device {
   const HandleCache& handle_cache() const { return cache_; }
   // The latest link's statistics (ATT PDUs to its first reading, cache use); zeros before.
   const Bm6LinkStats& last_link_stats() const { return last_link_stats_; }
+  const Backfill* backfill() const { return backfill_.get(); }
   // The family configured, or detected on a link and remembered; nullopt until then.
   std::optional<Family> model() const { return options_.model ? options_.model : detected_; }
   // The delay before reconnect attempt `attempt` (1-based): min * 2^(attempt-1), capped at
@@ -187,6 +216,7 @@ class Bm6Device {
   void per_read_done();       // the reading is in: close, give the turn back, plan the next
   void schedule_next_turn();  // ahead of the next read that a new reading would serve
   EventLoop::Clock::duration lead() const;
+  std::unique_ptr<Backfill> make_backfill();
 
   EventLoop& loop_;
   DeviceOptions options_;
@@ -194,6 +224,7 @@ class Bm6Device {
   std::shared_ptr<ReadingSlot> slot_;
   EventHandler on_event_;
   std::unique_ptr<Bm6Link> link_;
+  std::unique_ptr<Backfill> backfill_;  // with options_.backfill; told before link_ goes
   Timer reconnect_timer_;
   unsigned failures_ = 0;     // consecutive, reset when a stable link (kStableLink) goes down
   bool got_reading_ = false;  // on the current link

@@ -259,6 +259,24 @@ void Bm6Link::write_command(const Block& ciphertext) {
   });
 }
 
+bool Bm6Link::write_request(const Block& ciphertext, std::function<void(const std::string&)> done) {
+  // Once the family and the handles are known: a reading may come before the live-data
+  // command's Write Response, and a request written then is queued behind it.
+  if (!codec_ || command_handle_ == 0 || !bearer_.is_open()) return false;
+  std::vector<std::uint8_t> value(ciphertext.begin(), ciphertext.end());
+  if (!command_with_response_) {
+    gatt_.write_without_response(command_handle_, std::move(value));
+    if (done) done("");
+    return true;
+  }
+  const auto gen = generation_;
+  gatt_.write(command_handle_, std::move(value),
+              [this, gen, done = std::move(done)](const std::string& err) {
+                if (current(gen) && done) done(err);
+              });
+  return true;
+}
+
 void Bm6Link::arm_stream_watchdog() {
   watchdog_.start(options_.stream_timeout, [this] {
     // Some units stop streaming, or never start: ask again, a few times.
@@ -333,6 +351,13 @@ void Bm6Link::on_notification(std::uint16_t handle, std::span<const std::uint8_t
   }
   if (using_cache_) cache_confirmed_ = true;
   if (!codec_) return on_detection_frame(value);
+  if (tap_) {
+    const NotificationTap tap = tap_;  // the tap may remove itself
+    if (tap(value)) {
+      got_reading_since_command_ = true;  // the monitor is busy answering: not silent
+      return;
+    }
+  }
   const auto decoded = codec_->decode_notification(value);
   if (const auto* rejection = std::get_if<LiveRejection>(&decoded)) {
     ++stats_.rejected[static_cast<int>(*rejection)];

@@ -17,6 +17,7 @@
 #include <string>
 
 #include <optional>
+#include <span>
 
 #include "device/handle_cache.h"
 #include "protocol/family.h"
@@ -92,6 +93,17 @@ class Bm6Link {
   Phase phase() const { return phase_; }
   const Bm6LinkStats& stats() const { return stats_; }
   const AttBearer& bearer() const { return bearer_; }
+  // For an exchange beside the live stream (device/history_download.h). FFF4 notifications go
+  // to the tap first (ciphertext, once the family is known); those it returns true for are
+  // neither readings nor dropped, and count as the stream's activity. nullptr removes it.
+  using NotificationTap = std::function<bool(std::span<const std::uint8_t> ciphertext)>;
+  void set_notification_tap(NotificationTap tap) { tap_ = std::move(tap); }
+  // Writes a 16-byte request (ciphertext) to the command characteristic (FFF3); `done` runs
+  // with "" once it is written, or with the error. false (nothing written) while the family
+  // or the handles are not known (detection, rediscovery) or the link is closed.
+  bool write_request(const Block& ciphertext, std::function<void(const std::string&)> done);
+  // The bearer's flood guard (AttBearer::set_max_peer_pdus_per_second).
+  void set_peer_pdu_limit(unsigned limit) { bearer_.set_max_peer_pdus_per_second(limit); }
   // The family configured or detected; nullopt while detecting.
   std::optional<Family> family() const {
     return codec_ ? std::optional<Family>(codec_->family()) : std::nullopt;
@@ -148,6 +160,7 @@ class Bm6Link {
   bool cache_confirmed_ = false;             // a notification came on the cached data handle
   std::optional<CachedHandles> discovered_;  // by this link: cached at its first reading
   Bm6LinkStats stats_;
+  NotificationTap tap_;
 };
 
 }  // namespace bm6

@@ -230,6 +230,77 @@ void parse_adapter_block(const oconfig_item_t& block, PluginConfig& config, Erro
   }
 }
 
+// Backfill true|false.
+void parse_backfill(const oconfig_item_t& opt, const Where& where, DeviceOptions& o,
+                    Errors& errors) {
+  if (opt.values_num != 1 || opt.values[0].type != OCONFIG_TYPE_BOOLEAN) {
+    errors.push_back(
+        where.prefix(opt) + " needs true or false" +
+        (opt.values_num == 1 ? std::string(", not ") + value_type(opt.values[0]) : ""));
+    return;
+  }
+  o.backfill = opt.values[0].value.boolean != 0;
+}
+
+// A whole number of seconds from `lo` to `hi`.
+bool get_whole_seconds(const oconfig_item_t& opt, const Where& where, double lo, double hi,
+                       std::int64_t& out, Errors& errors) {
+  char range[64];
+  std::snprintf(range, sizeof range, "from %g to %g", lo, hi);
+  if (opt.values_num != 1 || opt.values[0].type != OCONFIG_TYPE_NUMBER) {
+    errors.push_back(
+        where.prefix(opt) + " needs one whole number of seconds, " + range +
+        (opt.values_num == 1 ? std::string(", not ") + value_type(opt.values[0]) : ""));
+    return false;
+  }
+  const double s = opt.values[0].value.number;
+  if (!std::isfinite(s) || s != std::floor(s) || s < lo || s > hi) {
+    errors.push_back(where.prefix(opt) + " must be a whole number of seconds " + range);
+    return false;
+  }
+  out = static_cast<std::int64_t>(s);
+  return true;
+}
+
+// BackfillMax SECONDS: the longest gap filled (a monitor keeps ~50 h; 255 pages at most).
+void parse_backfill_max(const oconfig_item_t& opt, const Where& where, DeviceOptions& o,
+                        Errors& errors) {
+  std::int64_t s = 0;
+  if (get_whole_seconds(opt, where, 1, 30 * 86400, s, errors))
+    o.backfill_max = std::chrono::seconds(s);
+}
+
+// RecordPeriod SECONDS: the monitor's time between stored records (120 for a BM6 or BM7;
+// the simulator's --record-period): the step of the estimated times.
+void parse_record_period(const oconfig_item_t& opt, const Where& where, DeviceOptions& o,
+                         Errors& errors) {
+  std::int64_t s = 0;
+  if (get_whole_seconds(opt, where, 1, 86400, s, errors)) o.record_period = std::chrono::seconds(s);
+}
+
+// Backfill options, valid in <Plugin bm6> (defaults) and in <Device>; false if unknown.
+bool parse_backfill_option(const oconfig_item_t& item, const Where& where, DeviceOptions& o,
+                           Errors& errors) {
+  if (is(item, "Backfill")) {
+    parse_backfill(item, where, o, errors);
+  } else if (is(item, "BackfillMax")) {
+    parse_backfill_max(item, where, o, errors);
+  } else if (is(item, "RecordPeriod")) {
+    parse_record_period(item, where, o, errors);
+  } else {
+    return false;
+  }
+  return true;
+}
+
+// StateDir "/path": an absolute directory for the backfill state files.
+void parse_state_dir(const oconfig_item_t& opt, const Where& where, std::string& dir,
+                     Errors& errors) {
+  if (!get_string(opt, where, dir, errors)) return;
+  if (dir.empty() || dir[0] != '/')
+    errors.push_back(where.prefix(opt) + ": \"" + dir + "\" is not an absolute path");
+}
+
 // ---- <Device> options ----
 
 // Address: validated here; whether another device has it is the block's question.
@@ -330,14 +401,23 @@ bool parse_device(const oconfig_item_t& dev, const DeviceOptions& defaults, Take
       parse_mode(opt, where, device.options, errors);
     } else if (is(opt, "Link")) {
       parse_link(opt, where, device.options, errors);
-    } else if (!parse_timing(opt, where, device.options, errors)) {
+    } else if (!parse_timing(opt, where, device.options, errors) &&
+               !parse_backfill_option(opt, where, device.options, errors)) {
       errors.push_back("device \"" + device.options.name + "\": unknown option \"" +
                        (opt.key ? opt.key : "") +
                        "\" (known: Address, AddressType, Adapter, Interval, Model, Mode, Link, "
                        "ConnectTimeout, ReconnectMin, ReconnectMax, StreamTimeout, "
-                       "ResponseTimeout, PassiveTimeout)");
+                       "ResponseTimeout, PassiveTimeout, Backfill, BackfillMax, RecordPeriod)");
     }
   }
+  if (device.options.backfill && device.options.model == Family::kBm2)
+    errors.push_back("device \"" + device.options.name +
+                     "\": option \"Backfill\": a BM2's stored history is not supported (only "
+                     "BM6 and BM7); set Backfill false for it");
+  if (device.options.backfill && device.options.passive)
+    errors.push_back("device \"" + device.options.name +
+                     "\": option \"Backfill\": the stored history is downloaded over a link, "
+                     "and Mode \"passive\" makes none; use Mode \"connected\" for it");
   if (!has_address)
     errors.push_back("device \"" + device.options.name +
                      "\": option \"Address\" is missing (a Bluetooth address or "
@@ -373,11 +453,15 @@ void parse_defaults(const oconfig_item_t& block, DeviceOptions& defaults, Plugin
       if (parse_max_links(child, "", n, errors)) config.max_links = n;
     } else if (is(child, "Adapter") && child.children_num > 0) {
       parse_adapter_block(child, config, errors);
-    } else if (!parse_timing(child, plugin_level, defaults, errors)) {
+    } else if (is(child, "StateDir")) {
+      parse_state_dir(child, plugin_level, config.state_dir, errors);
+    } else if (!parse_timing(child, plugin_level, defaults, errors) &&
+               !parse_backfill_option(child, plugin_level, defaults, errors)) {
       errors.push_back(std::string("unknown option \"") + (child.key ? child.key : "") +
                        "\" in <Plugin bm6> (known: Device, Adapter block, Model, Mode, Link, "
                        "MaxLinks, ConnectTimeout, ReconnectMin, ReconnectMax, StreamTimeout, "
-                       "ResponseTimeout, PassiveTimeout)");
+                       "ResponseTimeout, PassiveTimeout, Backfill, BackfillMax, RecordPeriod, "
+                       "StateDir)");
     }
   }
 }

@@ -29,6 +29,9 @@ struct PluginConfig {
   std::optional<unsigned> max_links;
   // <Adapter "hci0"> MaxLinks N </Adapter>: by adapter name ("unix" for simulated devices).
   std::map<std::string, unsigned> adapter_max_links;
+  // StateDir: where each device's state file goes (backfill); empty: "bm6" under
+  // collectd's BaseDir.
+  std::string state_dir;
 };
 
 // Adds the devices of one <Plugin bm6> block to `config`. Every mistake is appended to

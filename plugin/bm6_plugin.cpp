@@ -9,13 +9,16 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "device/bm6_engine.h"
+#include "device/history_download.h"
 #include "device/link_errors.h"
 #include "device/link_log.h"
 #include "plugin/bm6_config.h"
+#include "plugin/bm6_state.h"
 #include "plugin/bm6_values.h"
 #include "plugin/collectd_api.h"
 
@@ -38,12 +41,47 @@ struct DeviceLog {
 };
 using DeviceLogs = std::map<std::string, std::shared_ptr<DeviceLog>>;
 
+// Backfill, per device: the last reading dispatched and its state file. Read callbacks of
+// one device run one at a time, and shutdown after them; the mutex makes that not matter.
+struct BackfillState {
+  std::string path;  // the state file
+  std::chrono::milliseconds record_period{0};
+  std::mutex mutex;
+  std::optional<SysTime> last;           // the last reading or record dispatched
+  std::optional<SysTime> saved;          // what the file holds
+  std::optional<SysTime> newest_record;  // dispatched by this process
+  std::chrono::steady_clock::time_point saved_at = std::chrono::steady_clock::now();
+  bool save_failed = false;  // said once
+};
+
+// At most once a minute (a Pi's SD card wears), and at shutdown (`force`).
+constexpr std::chrono::minutes kSaveEvery{1};
+
+void save(const std::string& name, BackfillState& st, bool force) {
+  const auto now = std::chrono::steady_clock::now();
+  if (!st.last || st.last == st.saved || (!force && now - st.saved_at < kSaveEvery)) return;
+  st.saved_at = now;
+  std::string error;
+  if (save_state(st.path, *st.last, error)) {
+    st.saved = st.last;
+    st.save_failed = false;
+    return;
+  }
+  if (!st.save_failed)
+    plugin_log(LOG_WARNING,
+               "bm6 plugin: device \"%s\": backfill state not saved (%s): a gap while collectd "
+               "is down will not be filled",
+               name.c_str(), error.c_str());
+  st.save_failed = true;
+}
+
 // Handed to collectd as a read callback's user_data; collectd frees it. The slot and the
 // log are shared with the engine and its event handler, so they outlive both.
 struct ReadContext {
   std::string name;
   std::shared_ptr<ReadingSlot> slot;
   std::shared_ptr<DeviceLog> log;
+  std::shared_ptr<BackfillState> backfill;  // with Backfill true
   bool per_read = false;
   // ReadingSlot::air_ms at the previous read. collectd never runs one read callback on two
   // threads at once, so no lock.
@@ -57,6 +95,7 @@ struct PluginState {
   PluginConfig config;
   bool config_failed = false;
   std::unique_ptr<Bm6Engine> engine;
+  std::map<std::string, std::shared_ptr<BackfillState>> backfill;  // saved at shutdown
   pthread_t thread{};
   bool thread_running = false;
 };
@@ -68,13 +107,76 @@ PluginState& state() {
 
 void tick(DeviceLog& log);
 
+// A stored record as the values a live reading carries (voltage, temperature when known,
+// percent-charged), at its estimated time; no state, no RSSI. Written to every writer at
+// once, in order, from this thread (plugin_write), not through collectd's write queue: its
+// several write threads may take a burst of one series' values out of order, and the value
+// cache then refuses the older ones ("Value too old") while writers get them out of order.
+// Records so bypass the cache and filter chains, as the "write" target does.
+void write_record(const std::string& device, const TimedHistoryRecord& r, cdtime_t interval) {
+  value_t value;
+  value_list_t vl{};
+  vl.values = &value;
+  vl.values_len = 1;
+  vl.time = to_cdtime(r.at);
+  vl.interval = interval;
+  std::snprintf(vl.host, sizeof vl.host, "%s", hostname_g != nullptr ? hostname_g : "");
+  std::snprintf(vl.plugin, sizeof vl.plugin, "%s", kPlugin);
+  std::snprintf(vl.plugin_instance, sizeof vl.plugin_instance, "%s", device.c_str());
+  auto send = [&](const char* type, const char* type_instance, double v) {
+    value.gauge = v;
+    std::snprintf(vl.type, sizeof vl.type, "%s", type);
+    std::snprintf(vl.type_instance, sizeof vl.type_instance, "%s", type_instance);
+    plugin_write(nullptr, nullptr, &vl);
+  };
+  send("voltage", "", r.record.volts());
+  if (r.record.temperature_c) send("temperature", "", *r.record.temperature_c);
+  send("percent", "charged", r.record.soc_percent);
+}
+
+void note_dispatched(const ReadContext& ctx, BackfillState& st, SysTime at) {
+  st.last = at;
+  ctx.slot->last_dispatched_ns.store(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(at.time_since_epoch()).count(),
+      std::memory_order_relaxed);
+}
+
+// Stored records first, oldest first, then the live reading: times only go up, as rrdtool
+// wants them, also in the whole seconds it files them under (records are stamped at whole
+// seconds; none goes out in the second of the last value dispatched, nor a live reading
+// within a second of a record).
+void read_backfilled(const ReadContext& ctx, cdtime_t interval, SysTime not_before) {
+  BackfillState& st = *ctx.backfill;
+  std::lock_guard lock(st.mutex);
+  const auto whole = [](SysTime t) { return std::chrono::floor<std::chrono::seconds>(t); };
+  for (const auto& record : ctx.slot->take_history()) {
+    // Dispatched already, or in the second rrdtool files the last value under.
+    if (st.last && !files_after(record.at, *st.last)) continue;
+    write_record(ctx.name, record, to_cdtime(st.record_period));
+    st.newest_record = record.at;
+    note_dispatched(ctx, st, record.at);
+  }
+  if (const auto r = ctx.slot->take(not_before)) {
+    // Never one older than, or in the same second as, a record that went out before it.
+    if (!st.newest_record || whole(r->received) > whole(*st.newest_record)) {
+      dispatch_reading(ctx.name, *r, interval);
+      note_dispatched(ctx, st, r->received);
+    }
+  }
+  save(ctx.name, st, false);
+}
+
 int bm6_read(user_data_t* ud) noexcept {
   try {
     auto* ctx = static_cast<ReadContext*>(ud->data);
     const cdtime_t interval = plugin_get_interval();
     // Nothing older than one interval: a reading that sat unread is not "now".
     const auto not_before = std::chrono::system_clock::now() - from_cdtime(interval);
-    if (const auto r = ctx->slot->take(not_before)) dispatch_reading(ctx->name, *r, interval);
+    if (ctx->backfill) {
+      read_backfilled(*ctx, interval, not_before);
+    } else if (const auto r = ctx->slot->take(not_before)) {
+      dispatch_reading(ctx->name, *r, interval);
+    }
     dispatch_counters(ctx->name, *ctx->slot, interval);
     if (ctx->per_read) {
       const auto air = ctx->slot->air_ms.load(std::memory_order_relaxed);
@@ -250,6 +352,15 @@ void on_device_event(DeviceLog& log, DeviceEvent event, const std::string& detai
                name, detail.c_str());
     return;
   }
+  if (event == DeviceEvent::kBackfilled) {
+    plugin_log(LOG_INFO, "bm6 plugin: device \"%s\": backfill: %s", name, detail.c_str());
+    return;
+  }
+  if (event == DeviceEvent::kBackfillFailed) {
+    // Once per gap: a gap is never tried twice.
+    plugin_log(LOG_WARNING, "bm6 plugin: device \"%s\": %s", name, detail.c_str());
+    return;
+  }
   const auto now = LinkLog::Clock::now();
   std::lock_guard lock(log.mutex);
   if (event == DeviceEvent::kFirstReading) return say(log, log.link.on_up(now));
@@ -328,6 +439,53 @@ int bm6_config(oconfig_item_t* ci) noexcept {
 
 int bm6_shutdown() noexcept;
 
+// StateDir as configured, or "bm6" under collectd's BaseDir.
+std::string state_dir(const PluginConfig& config) {
+  if (!config.state_dir.empty()) return config.state_dir;
+  const char* base = global_option_get("BaseDir");
+  return std::string(base != nullptr && *base != '\0' ? base : ".") + "/bm6";
+}
+
+// Each Backfill device's state: the last reading dispatched before collectd stopped. A
+// missing or corrupt file is "no gap known", said once; it never stops the plugin.
+std::map<std::string, std::shared_ptr<BackfillState>> load_backfill_states(
+    const PluginConfig& config) {
+  std::map<std::string, std::shared_ptr<BackfillState>> out;
+  const std::string dir = state_dir(config);
+  bool dir_ok = false, dir_tried = false;
+  const auto now = std::chrono::system_clock::now();
+  for (const auto& d : config.devices) {
+    if (!d.options.backfill) continue;
+    if (!dir_tried) {
+      dir_tried = true;
+      std::string error;
+      dir_ok = ensure_state_dir(dir, error);
+      if (!dir_ok)
+        plugin_log(LOG_WARNING,
+                   "bm6 plugin: StateDir: %s: backfill works only for gaps while collectd runs",
+                   error.c_str());
+    }
+    auto st = std::make_shared<BackfillState>();
+    st->path = state_path(dir, d.options.name);
+    st->record_period = d.options.record_period;
+    const char* name = d.options.name.c_str();
+    const LoadedState loaded = load_state(st->path, now);
+    if (loaded.last_dispatched) {
+      st->last = st->saved = loaded.last_dispatched;
+    } else if (!loaded.problem.empty()) {
+      plugin_log(LOG_WARNING,
+                 "bm6 plugin: device \"%s\": state file %s is ignored (%s): no gap known; it "
+                 "is rewritten from the next reading",
+                 name, st->path.c_str(), loaded.problem.c_str());
+    } else if (dir_ok) {
+      plugin_log(LOG_INFO, "bm6 plugin: device \"%s\": no state file %s yet: no gap known", name,
+                 st->path.c_str());
+    }
+    out.emplace(d.options.name, std::move(st));
+  }
+  return out;
+}
+
 // init could not start: nothing of it may stay registered with collectd.
 void abandon_init() {
   auto& s = state();
@@ -350,6 +508,7 @@ int bm6_init() noexcept {
     }
     std::vector<DeviceOptions> devices;
     DeviceLogs logs;
+    const auto backfill = load_backfill_states(s.config);
     for (const auto& d : s.config.devices) {
       devices.push_back(d.options);
       // The device is read once per interval: its own, or collectd's for the plugin.
@@ -383,8 +542,13 @@ int bm6_init() noexcept {
                  format_seconds(kMinInterval).c_str());
     for (const auto& d : s.config.devices) {
       const std::string read_name = std::string(kPlugin) + "/" + d.options.name;
-      auto* ctx = new ReadContext{d.options.name, s.engine->slot(d.options.name),
-                                  logs.at(d.options.name), d.options.link == LinkMode::kPerRead};
+      std::shared_ptr<BackfillState> st;
+      if (const auto it = backfill.find(d.options.name); it != backfill.end()) st = it->second;
+      auto* ctx =
+          new ReadContext{d.options.name, s.engine->slot(d.options.name), logs.at(d.options.name),
+                          st, d.options.link == LinkMode::kPerRead};
+      // Where a gap starts, for the I/O thread, before it runs.
+      if (st && st->last) note_dispatched(*ctx, *st, *st->last);
       user_data_t ud{};
       ud.data = ctx;
       ud.free_func = free_read_context;
@@ -403,6 +567,7 @@ int bm6_init() noexcept {
       return -1;
     }
     s.thread_running = true;
+    s.backfill = backfill;
     plugin_log(LOG_INFO, "bm6 plugin: %zu device(s), I/O thread started", devices.size());
     return 0;
   } catch (const std::exception& e) {
@@ -424,6 +589,11 @@ int bm6_shutdown() noexcept {
     }
     plugin_unregister_read_group(kPlugin);
     s.engine.reset();
+    for (auto& [name, st] : s.backfill) {
+      std::lock_guard lock(st->mutex);
+      save(name, *st, true);
+    }
+    s.backfill.clear();
     s.config = PluginConfig{};
     s.config_failed = false;
     return 0;

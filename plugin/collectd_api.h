@@ -3,6 +3,7 @@
 
 extern "C" {
 #include "collectd/core/daemon/collectd.h"
+#include "collectd/core/daemon/configfile.h"
 #include "collectd/core/daemon/globals.h"
 #include "collectd/core/daemon/plugin.h"
 #include "liboconfig/oconfig.h"

@@ -169,6 +169,46 @@ class Bm6ctlCli(unittest.TestCase):
         self.assertEqual(r.returncode, 2)
         self.assertIn("'bm9' is not auto, bm6, bm7 or bm2", err(r))
 
+    # --- history: the stored records, oldest first, at estimated times ----------------
+
+    def test_history_prints_the_simulators_records(self):
+        path = self.sim("van.sock", "--record-period", "60", "--history-seed", "300")
+        before = time.time()
+        r = bm6ctl("history", "unix:" + path, "--pages", "2", "--json", "--record-period", "60")
+        self.assertEqual(r.returncode, 0, err(r))
+        rows = [json.loads(line) for line in out(r).splitlines()]
+        self.assertEqual(len(rows), 300)
+        self.assertEqual([row["slot"] for row in rows], list(range(299, -1, -1)))
+        self.assertTrue(all(row["voltage"] == 12.74 and row["soc"] == 81 and
+                            row["temperature"] == 9 and row["uncertainty_s"] == 60 for row in rows))
+        # Each a record period before the next; the newest a second or two before now.
+        epochs = [row["epoch"] for row in rows]
+        self.assertEqual({b - a for a, b in zip(epochs, epochs[1:])}, {60})
+        self.assertLessEqual(epochs[-1], time.time() - 1)
+        self.assertGreaterEqual(epochs[-1], before - 2)
+        r = bm6ctl("history", "unix:" + path, "--record-period", "60")
+        self.assertEqual(r.returncode, 0, err(r))
+        lines = out(r).splitlines()
+        self.assertIn("256 stored records, oldest first; times are estimated: each record was "
+                      "taken up to 60 s before the time shown", lines[0])
+        self.assertEqual(len(lines), 257)
+        self.assertRegex(lines[1], r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d   12\.74 V   81 %    9 C  event 0$")
+        r = bm6ctl("history", "unix:" + path, "--csv")
+        self.assertEqual(r.returncode, 0, err(r))
+        lines = out(r).splitlines()
+        self.assertEqual(lines[0], "time,epoch,uncertainty_s,voltage,soc,temperature,event,slot")
+        self.assertRegex(lines[-1], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ,\d+,120,12\.74,81,9,0,0$")
+
+    def test_history_refuses_a_corrupt_answer(self):
+        path = self.sim("bad.sock", "--history-seed", "5", "--fault", "history-corrupt")
+        r = bm6ctl("history", "unix:" + path)
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(out(r), "")
+        self.assertIn("history: rejected: garbage record", err(r))
+        self.assertUsage(bm6ctl("history", "unix:" + path, "--pages", "0"), "'0' is not a whole number from 1 to 255")
+        self.assertUsage(bm6ctl("history", "unix:" + path, "--json", "--csv"), "not both")
+        self.assertUsage(bm6ctl("read", "unix:" + path, "--pages", "2"), "read has no option '--pages'")
+
     # --- unreachable: exit 1, what is at the path -------------------------------------
 
     def test_unreachable(self):

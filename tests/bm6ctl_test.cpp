@@ -97,6 +97,30 @@ TEST(Bm6ctlParse, HelpListsEveryOption) {
     EXPECT_TRUE(has(tool, o)) << o;
 }
 
+TEST(Bm6ctlParse, History) {
+  const Command h = command({"history", "unix:/x"});
+  EXPECT_EQ(h.verb, Verb::kHistory);
+  EXPECT_EQ(h.pages, 1u);
+  EXPECT_EQ(h.record_period, std::chrono::seconds(120));
+  EXPECT_EQ(h.timeout_s, 60);
+  EXPECT_FALSE(h.json || h.csv);
+  const Command c = command({"--csv", "history", "aa-bb-cc-dd-ee-ff", "--pages=6",
+                             "--record-period", "2", "--model", "bm7"});
+  EXPECT_EQ(c.address, "AA:BB:CC:DD:EE:FF");
+  EXPECT_TRUE(c.csv);
+  EXPECT_EQ(c.pages, 6u);
+  EXPECT_EQ(c.record_period, std::chrono::seconds(2));
+  EXPECT_EQ(c.model, Family::kBm7);
+  EXPECT_TRUE(has(usage_error({"history"}).message, "history needs an ADDRESS"));
+  EXPECT_TRUE(has(usage_error({"history", "unix:/x", "--pages", "256"}).message, "1 to 255"));
+  EXPECT_TRUE(has(usage_error({"history", "unix:/x", "--pages", "+3"}).message, "1 to 255"));
+  EXPECT_TRUE(
+      has(usage_error({"history", "unix:/x", "--record-period", "0"}).message, "1 to 86400"));
+  EXPECT_TRUE(has(usage_error({"history", "unix:/x", "--json", "--csv"}).message, "not both"));
+  EXPECT_TRUE(has(usage_error({"scan", "--csv"}).message, "scan has no option '--csv'"));
+  EXPECT_TRUE(has(help_text(Verb::kHistory), "up to one\nrecord period before the time shown"));
+}
+
 TEST(Bm6ctlParse, UsageErrorsNameTheCause) {
   EXPECT_TRUE(has(usage_error({}).message, "give a command"));
   EXPECT_TRUE(has(usage_error({"frobnicate"}).message, "'frobnicate'"));

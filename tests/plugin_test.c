@@ -62,6 +62,12 @@ static cdtime_t test_interval = ((cdtime_t)1) << 30; /* 1 s */
 
 char *hostname_g = "testhost";
 
+/* collectd's global options, as far as the plugin asks: BaseDir. */
+static char base_dir[128] = "/tmp";
+const char *global_option_get(const char *option) {
+  return strcmp(option, "BaseDir") == 0 ? base_dir : NULL;
+}
+
 #define MAX_NOTIF 32
 static struct {
   int severity;
@@ -139,6 +145,13 @@ int plugin_dispatch_values(value_list_t const *vl) {
   dispatched[dispatched_num].time = vl->time;
   dispatched_num++;
   return 0;
+}
+
+/* Backfilled records go to the writers directly: recorded like dispatched values. */
+int plugin_write(const char *plugin, const data_set_t *ds, const value_list_t *vl) {
+  (void)plugin;
+  (void)ds;
+  return plugin_dispatch_values(vl);
 }
 
 static void vlog(int level, const char *format, va_list ap) {
@@ -616,6 +629,51 @@ static void link_budget_mistakes_are_errors(void **state) {
   assert_int_equal(count_logs(LOG_ERR, "bm6 plugin:"), n);
 }
 
+static oconfig_item_t *with_boolean(oconfig_item_t *ci, int b) {
+  ci->values = realloc(ci->values, sizeof(oconfig_value_t) * (ci->values_num + 1));
+  ci->values[ci->values_num].type = OCONFIG_TYPE_BOOLEAN;
+  ci->values[ci->values_num].value.boolean = b;
+  ci->values_num++;
+  return ci;
+}
+
+static void backfill_mistakes_name_the_device_and_option(void **state) {
+  (void)state;
+  oconfig_item_t *block = item("Plugin");
+  add_child(block, with_string(item("StateDir"), "var/bm6")); /* 1 */
+  oconfig_item_t *a = device("a", "unix:/tmp/bf-a.sock");
+  add_child(a, with_string(item("Backfill"), "yes"));   /* 2 */
+  add_child(a, with_number(item("BackfillMax"), 0));    /* 3 */
+  add_child(a, with_number(item("RecordPeriod"), 1.5)); /* 4 */
+  add_child(block, a);
+  oconfig_item_t *b = device("b", "unix:/tmp/bf-b.sock");
+  add_child(b, with_boolean(item("Backfill"), 1));
+  add_child(b, with_string(item("Model"), "BM2")); /* 5 */
+  add_child(block, b);
+  oconfig_item_t *c = device("c", "AA:BB:CC:DD:EE:09");
+  add_child(c, with_string(item("Mode"), "passive"));
+  add_child(c, with_boolean(item("Backfill"), 1)); /* 6 */
+  add_child(block, c);
+  assert_int_not_equal(config_cb(block), 0);
+  free_item(block, 1);
+  const char *want[] = {
+      "option \"StateDir\": \"var/bm6\" is not an absolute path",
+      "device \"a\": option \"Backfill\" needs true or false, not a string",
+      "device \"a\": option \"BackfillMax\" must be a whole number of seconds from 1 to",
+      "device \"a\": option \"RecordPeriod\" must be a whole number of seconds from 1 to 86400",
+      "device \"b\": option \"Backfill\": a BM2's stored history is not supported",
+      "device \"c\": option \"Backfill\": the stored history is downloaded over a link",
+  };
+  const int n = (int)(sizeof want / sizeof want[0]);
+  for (int i = 0; i < n; i++) {
+    if (count_logs(LOG_ERR, want[i]) != 1) {
+      print_logs();
+      fail_msg("expected exactly one error containing: %s", want[i]);
+    }
+  }
+  assert_int_equal(count_logs(LOG_ERR, "bm6 plugin:"), n);
+}
+
 static void more_persistent_devices_than_max_links_names_the_adapter(void **state) {
   (void)state;
   oconfig_item_t *block = three_radios_on_hci0(1); /* r0, r1 persistent; r2 per-read */
@@ -636,6 +694,47 @@ static void max_links_three_fits_two_persistent_and_a_per_read_device(void **sta
   assert_int_equal(config_cb(block), 0);
   free_item(block, 1);
   assert_int_equal(count_logs(LOG_ERR, "bm6 plugin:"), 0);
+}
+
+/* StateDir by default: "bm6" under BaseDir, created at init. A corrupt state file there is
+ * said once and ignored (no gap known); the plugin starts and reads as usual. */
+static void corrupt_state_file_is_said_once_and_ignored(void **state) {
+  (void)state;
+  char dir[160], file[192];
+  snprintf(base_dir, sizeof base_dir, "/tmp/bm6-plugin-base-%d", (int)getpid());
+  snprintf(dir, sizeof dir, "%s/bm6", base_dir);
+  snprintf(file, sizeof file, "%s/van.state", dir);
+  assert_int_equal(mkdir(base_dir, 0700), 0);
+  oconfig_item_t *block = item("Plugin");
+  oconfig_item_t *van = device("van", "unix:/tmp/bm6-plugin-no-such.sock");
+  add_child(van, with_boolean(item("Backfill"), 1));
+  add_child(block, van);
+  oconfig_item_t *bus = device("bus", "unix:/tmp/bm6-plugin-no-such-2.sock");
+  add_child(bus, with_boolean(item("Backfill"), 1));
+  add_child(block, bus);
+  assert_int_equal(config_cb(block), 0);
+  free_item(block, 1);
+  /* Where the default StateDir is, a file no save_state() wrote (a torn write, an editor). */
+  assert_int_equal(mkdir(dir, 0700), 0);
+  FILE *f = fopen(file, "w");
+  assert_non_null(f);
+  fputs("bm6-collectd state 1\nlast_dispatched 17956\x01\n", f);
+  fclose(f);
+  expect_read("bm6/van", 0);
+  expect_read("bm6/bus", 0);
+  assert_int_equal(init_cb(), 0);
+  if (count_logs(LOG_WARNING, "device \"van\": state file") != 1) print_logs();
+  assert_int_equal(count_logs(LOG_WARNING, "device \"van\": state file"), 1);
+  assert_int_equal(count_logs(LOG_WARNING, "is ignored (last_dispatched is not SECONDS"), 1);
+  /* The other device has no file yet: said at info level, no warning. */
+  assert_int_equal(count_logs(LOG_INFO, "device \"bus\": no state file"), 1);
+  assert_int_equal(count_logs(LOG_WARNING, "device \"bus\""), 0);
+  for (int i = 0; i < reads_num; i++) assert_int_equal(reads[i].cb(&reads[i].ud), 0);
+  assert_int_equal(shutdown_cb(), 0);
+  unlink(file);
+  rmdir(dir);
+  rmdir(base_dir);
+  snprintf(base_dir, sizeof base_dir, "/tmp");
 }
 
 /* One device however its address is spelled: a second device with it would be refused by
@@ -978,6 +1077,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(passive_mode_config_mistakes_are_errors, setup, teardown),
       cmocka_unit_test_setup_teardown(passive_devices_register_reads_and_say_scanner_trouble_once,
                                       setup, teardown),
+      cmocka_unit_test_setup_teardown(backfill_mistakes_name_the_device_and_option, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(corrupt_state_file_is_said_once_and_ignored, setup, teardown),
       cmocka_unit_test_setup_teardown(durations_below_what_a_bm6_does_are_warned_or_refused, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(absurd_durations_are_errors, setup, teardown),

@@ -265,6 +265,26 @@ TEST(SimCommandLine, BusyTakesPeriodAndDurationInSeconds) {
   }
 }
 
+TEST(SimCommandLine, HistoryOptions) {
+  auto r = parse({"--socket", "a", "--record-period", "2", "--history-seed=40", "--socket", "b"});
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(r.config->endpoints[0].device.record_period, std::chrono::seconds(120));
+  EXPECT_EQ(r.config->endpoints[0].device.history_seed, 0u);
+  EXPECT_EQ(r.config->endpoints[1].device.record_period, std::chrono::seconds(2));
+  EXPECT_EQ(r.config->endpoints[1].device.history_seed, 40u);
+  r = parse({"--record-period", "1.5", "--socket", "a"});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error.find("'--record-period': \"1.5\" is not a whole number"), std::string::npos)
+      << r.error;
+  r = parse({"--history-seed", "1537", "--socket", "a"});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error.find("from 0 to 1536"), std::string::npos) << r.error;
+  r = parse({"--fault", "history-truncated:1", "--socket", "a"});
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(r.config->endpoints[0].device.fault, Fault::kHistoryTruncated);
+  EXPECT_EQ(r.config->endpoints[0].device.fault_connections, 1u);
+}
+
 TEST(SimCommandLine, TrailingValueOptionIsRefusedByName) {
   const auto r = parse({"--socket", "a", "--voltage", "13.2", "--soc", "50"});
   ASSERT_FALSE(r.ok());

@@ -1,6 +1,7 @@
 // bm6-sim: simulated BM6 battery monitors on Unix SEQPACKET sockets (or an L2CAP socket).
 #include <signal.h>
 #include <sys/signalfd.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
@@ -37,6 +38,8 @@ int main(int argc, char** argv) {
   sigemptyset(&mask);
   sigaddset(&mask, SIGINT);
   sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGUSR1);  // every device goes out of range
+  sigaddset(&mask, SIGUSR2);  // and comes back
   sigprocmask(SIG_BLOCK, &mask, nullptr);
   signal(SIGPIPE, SIG_IGN);
   UniqueFd sigfd(::signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC));
@@ -47,12 +50,24 @@ int main(int argc, char** argv) {
 
   try {
     EventLoop loop;
-    loop.watch(sigfd.get(), EPOLLIN, [&](std::uint32_t) { loop.stop(); });
     // Declared before the servers, which leave it as they go.
     sim::LinkTally tally;
     // Servers go first (declared last): their observers point at the advertisers.
     std::vector<std::unique_ptr<sim::SimAdvertiser>> advertisers;
     std::vector<std::unique_ptr<sim::Bm6SimServer>> servers;
+    loop.watch(sigfd.get(), EPOLLIN, [&](std::uint32_t) {
+      signalfd_siginfo info{};
+      while (::read(sigfd.get(), &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
+        if (info.ssi_signo == SIGUSR1 || info.ssi_signo == SIGUSR2) {
+          const bool in_range = info.ssi_signo == SIGUSR2;
+          for (auto& server : servers) server->set_in_range(in_range);
+          std::printf("bm6-sim: %s\n", in_range ? "back in range" : "out of range");
+          std::fflush(stdout);
+        } else {
+          loop.stop();
+        }
+      }
+    });
     for (const auto& endpoint : config.endpoints) {
       const std::string name = endpoint.name();
       const sim::SimDevice& device = endpoint.device;
@@ -92,11 +107,14 @@ int main(int argc, char** argv) {
               const auto& link = server->last_link();
               std::printf(
                   "bm6-sim: %s: link: %llu ATT requests, %llu of them up to the first command; "
-                  "%llu frames sent; connected %.3f s\n",
+                  "%llu frames sent; connected %.3f s; %llu history requests answered in %llu "
+                  "notifications\n",
                   name.c_str(), static_cast<unsigned long long>(link.requests),
                   static_cast<unsigned long long>(link.setup_requests),
                   static_cast<unsigned long long>(link.frames_sent),
-                  std::chrono::duration<double>(link.connected).count());
+                  std::chrono::duration<double>(link.connected).count(),
+                  static_cast<unsigned long long>(link.history_requests),
+                  static_cast<unsigned long long>(link.history_notifications));
             } else if (what == "connected") {
               const unsigned now = tally.count();
               std::printf(
@@ -108,6 +126,18 @@ int main(int argc, char** argv) {
             std::printf("bm6-sim: %s: central %s\n", name.c_str(), event);
             std::fflush(stdout);
           });
+      if (device.model != Family::kBm2) {
+        // Each stored record with the time it was taken, for tests that check where a
+        // backfilled value landed.
+        servers.back()->history().set_observer([name](const HistoryRecord& r,
+                                                      std::chrono::system_clock::time_point at) {
+          const double t = std::chrono::duration<double>(at.time_since_epoch()).count();
+          std::printf("bm6-sim: %s: record %.2f V, %u %%, %s C at %.3f\n", name.c_str(), r.volts(),
+                      r.soc_percent,
+                      r.temperature_c ? std::to_string(*r.temperature_c).c_str() : "unknown", t);
+          std::fflush(stdout);
+        });
+      }
       // A BM2 sends no temperature.
       const std::string temperature = device.model == Family::kBm2 || !device.reading.temperature_c
                                           ? ""

@@ -29,9 +29,10 @@ int main(int argc, char** argv) {
       break;
   }
   try {
-    const int status = *cmd.verb == Verb::kScan   ? run_scan(cmd)
-                       : *cmd.verb == Verb::kRead ? run_read(cmd)
-                                                  : run_decode(cmd);
+    const int status = *cmd.verb == Verb::kScan     ? run_scan(cmd)
+                       : *cmd.verb == Verb::kRead   ? run_read(cmd)
+                       : *cmd.verb == Verb::kDecode ? run_decode(cmd)
+                                                    : run_history(cmd);
     if (std::fflush(stdout) != 0) {
       print_error("writing the output failed");
       return kExitFailed;

@@ -264,6 +264,12 @@ void AttBearer::read_pdus() {
   }
 }
 
+void AttBearer::set_max_peer_pdus_per_second(unsigned limit) {
+  options_.max_peer_pdus_per_second = limit;
+  budget_window_ = EventLoop::Clock::now();
+  budget_used_ = 0;
+}
+
 bool AttBearer::within_peer_budget() {
   const unsigned limit = options_.max_peer_pdus_per_second;
   if (limit == 0) return true;

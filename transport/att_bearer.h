@@ -120,6 +120,11 @@ class AttBearer {
   std::uint16_t mtu() const { return mtu_; }
   // The MTU both sides agreed on: min(ours, theirs), never below 23.
   void set_peer_mtu(std::uint16_t peer_rx_mtu);
+  // Changes Options::max_peer_pdus_per_second, for an exchange the owner knows is bigger than
+  // its peer's normal rate (a bulk download), and back. Starts a fresh one-second window, so
+  // the PDUs of a burst allowed under a raised limit do not count against the restored one.
+  void set_max_peer_pdus_per_second(unsigned limit);
+  unsigned max_peer_pdus_per_second() const { return options_.max_peer_pdus_per_second; }
   std::uint16_t rx_mtu() const { return options_.rx_mtu; }
   const Stats& stats() const { return stats_; }
 

@@ -62,7 +62,7 @@ class Collectd:
     def __init__(self, workdir, plugin_block, interval=1, plugins=(), extra_conf=""):
         self.workdir = workdir
         self.plugin_dir = os.path.join(workdir, "plugins")
-        os.makedirs(self.plugin_dir)
+        os.makedirs(self.plugin_dir, exist_ok=True)  # a restart reuses it
         # collectd loads plugins from one directory and refuses symlinks: copy.
         for p in ("csv", "logfile", *plugins):
             shutil.copy(os.path.join(COLLECTD_PLUGINS, p + ".so"), self.plugin_dir)

@@ -13,7 +13,9 @@ namespace {
 
 const char* const kKeys[] = {"Device",        "Address",         "AddressType",  "Adapter",
                              "Interval",      "ConnectTimeout",  "ReconnectMin", "ReconnectMax",
-                             "StreamTimeout", "ResponseTimeout", "Bogus",        ""};
+                             "StreamTimeout", "ResponseTimeout", "Bogus",        "",
+                             "Backfill",      "BackfillMax",     "RecordPeriod", "StateDir",
+                             "Model"};
 
 // Address-like strings, so that two devices often name one socket or monitor in two ways.
 const char* const kAddresses[] = {"unix:/tmp/a.sock",

@@ -21,6 +21,7 @@ namespace {
 constexpr double kMaxTimeout = 3600;
 constexpr double kScanTimeout = 10;
 constexpr double kReadTimeout = 20;
+constexpr double kHistoryTimeout = 60;
 
 enum Opt : int {
   kHelp = 'h',
@@ -32,6 +33,9 @@ enum Opt : int {
   kAddressType,
   kModel,
   kAddress,
+  kPages,
+  kCsv,
+  kRecordPeriod,
 };
 
 const option kLongOptions[] = {
@@ -44,6 +48,9 @@ const option kLongOptions[] = {
     {"address-type", required_argument, nullptr, kAddressType},
     {"model", required_argument, nullptr, kModel},
     {"address", required_argument, nullptr, kAddress},
+    {"pages", required_argument, nullptr, kPages},
+    {"csv", no_argument, nullptr, kCsv},
+    {"record-period", required_argument, nullptr, kRecordPeriod},
     {nullptr, 0, nullptr, 0},
 };
 // Leading '-': non-options come back in order as 1 (options anywhere, whatever
@@ -58,6 +65,8 @@ const char* verb_name(Verb v) {
       return "read";
     case Verb::kDecode:
       return "decode";
+    case Verb::kHistory:
+      return "history";
   }
   return "?";
 }
@@ -66,6 +75,7 @@ std::optional<Verb> verb_named(const std::string& s) {
   if (s == "scan") return Verb::kScan;
   if (s == "read") return Verb::kRead;
   if (s == "decode") return Verb::kDecode;
+  if (s == "history") return Verb::kHistory;
   return std::nullopt;
 }
 
@@ -74,14 +84,18 @@ bool applies(int opt, Verb verb) {
     case kAll:
       return verb == Verb::kScan;
     case kAddressType:
-      return verb == Verb::kRead;
+      return verb == Verb::kRead || verb == Verb::kHistory;
     case kModel:
-      return verb == Verb::kRead || verb == Verb::kDecode;
+      return verb == Verb::kRead || verb == Verb::kDecode || verb == Verb::kHistory;
     case kAddress:
       return verb == Verb::kDecode;
     case kAdapter:
     case kTimeout:
       return verb != Verb::kDecode;  // decode uses no radio
+    case kPages:
+    case kCsv:
+    case kRecordPeriod:
+      return verb == Verb::kHistory;
     default:
       return true;
   }
@@ -110,6 +124,15 @@ struct Given {
   std::string written;  // as on the command line, for messages
   std::string value;
 };
+
+// A whole number from lo to hi, written in decimal digits only.
+std::optional<unsigned> whole(const std::string& v, unsigned lo, unsigned hi) {
+  if (v.empty() || v.size() > 9 || v.find_first_not_of("0123456789") != std::string::npos)
+    return std::nullopt;
+  const unsigned long n = std::strtoul(v.c_str(), nullptr, 10);
+  if (n < lo || n > hi) return std::nullopt;
+  return static_cast<unsigned>(n);
+}
 
 std::optional<double> seconds(const std::string& v) {
   if (v.empty() || std::isspace(static_cast<unsigned char>(v[0]))) return std::nullopt;
@@ -233,19 +256,21 @@ Parsed parse(const std::vector<std::string>& args) {
     cmd.action = Command::Action::kVersion;
     return cmd;
   }
-  if (!verb) return UsageError{"give a command: scan, read or decode", std::nullopt};
+  if (!verb) return UsageError{"give a command: scan, read, decode or history", std::nullopt};
 
   const std::string name = verb_name(*verb);
-  cmd.timeout_s = *verb == Verb::kScan ? kScanTimeout : kReadTimeout;
+  cmd.timeout_s = *verb == Verb::kScan   ? kScanTimeout
+                  : *verb == Verb::kRead ? kReadTimeout
+                                         : kHistoryTimeout;
   for (const auto& g : given) {
     if (!applies(g.opt, *verb))
       return UsageError{name + " has no option " + quoted(g.written), verb};
     switch (g.opt) {
       case kAdapter:
         if (g.value.empty()) return UsageError{g.written + ": give an adapter such as hci0", verb};
-        if (*verb == Verb::kRead && g.value.rfind("unix:", 0) == 0)
-          return UsageError{g.written +
-                                ": read takes a Bluetooth adapter (hciN); a unix: "
+        if (*verb != Verb::kScan && g.value.rfind("unix:", 0) == 0)
+          return UsageError{g.written + ": " + name +
+                                " takes a Bluetooth adapter (hciN); a unix: "
                                 "ADDRESS needs none",
                             verb};
         cmd.adapter = g.value;
@@ -260,8 +285,30 @@ Parsed parse(const std::vector<std::string>& args) {
         break;
       }
       case kJson:
+        if (cmd.csv) return UsageError{"give --json or --csv, not both", verb};
         cmd.json = true;
         break;
+      case kCsv:
+        if (cmd.json) return UsageError{"give --json or --csv, not both", verb};
+        cmd.csv = true;
+        break;
+      case kPages: {
+        const auto n = whole(g.value, 1, 255);
+        if (!n)
+          return UsageError{
+              g.written + ": " + quoted(g.value) + " is not a whole number from 1 to 255", verb};
+        cmd.pages = *n;
+        break;
+      }
+      case kRecordPeriod: {
+        const auto n = whole(g.value, 1, 86400);
+        if (!n)
+          return UsageError{g.written + ": " + quoted(g.value) +
+                                " is not a whole number of seconds from 1 to 86400",
+                            verb};
+        cmd.record_period = std::chrono::seconds(*n);
+        break;
+      }
       case kAll:
         cmd.all = true;
         break;
@@ -308,9 +355,10 @@ Parsed parse(const std::vector<std::string>& args) {
     cmd.hex = std::move(std::get<std::vector<std::vector<std::uint8_t>>>(parsed));
     return cmd;
   }
-  if (operands.empty()) return UsageError{"read needs an ADDRESS", verb};
+  if (operands.empty()) return UsageError{name + " needs an ADDRESS", verb};
   if (operands.size() > 1)
-    return UsageError{"read takes one ADDRESS; " + quoted(operands[1]) + " is one too many", verb};
+    return UsageError{name + " takes one ADDRESS; " + quoted(operands[1]) + " is one too many",
+                      verb};
   const std::string& address = operands[0];
   if (address.rfind("unix:", 0) == 0) {
     const std::string error = validate_address(address);
@@ -339,8 +387,9 @@ namespace {
 constexpr const char* kExitStatus =
     "Exit status:\n"
     "  0  success\n"
-    "  1  failed: nothing found, device unreachable or busy, no reading in time;\n"
-    "     decode: the bytes are not a reading (the reason is printed)\n"
+    "  1  failed: nothing found, device unreachable or busy, no reading in time, a history\n"
+    "     answer truncated or corrupt; decode: the bytes are not a reading (the reason is\n"
+    "     printed)\n"
     "  2  usage error\n"
     "  3  not permitted (scanning needs CAP_NET_ADMIN; no permission on a socket)\n";
 
@@ -350,6 +399,32 @@ constexpr const char* kReadSynopsis =
     "Usage: bm6ctl read ADDRESS [--adapter hciN] [--address-type public|random]\n"
     "                         [--model M] [--timeout S] [--json]\n";
 constexpr const char* kDecodeSynopsis = "Usage: bm6ctl decode --address MAC [--model M] HEX\n";
+
+constexpr const char* kHistorySynopsis =
+    "Usage: bm6ctl history ADDRESS [--pages N] [--json|--csv] [--record-period S]\n"
+    "                      [--adapter hciN] [--address-type public|random] [--model M]\n"
+    "                      [--timeout S]\n";
+constexpr const char* kHistoryOptions =
+    "  ADDRESS              AA:BB:CC:DD:EE:FF (or with '-' separators, any case), or\n"
+    "                       unix:/path/to/bm6-sim.sock\n"
+    "      --pages=N        ask for N pages of 256 records, 1-255 (default 1: ~8.5 h at\n"
+    "                       one record every 2 minutes)\n"
+    "      --record-period=S\n"
+    "                       the monitor's seconds between records, for the estimated\n"
+    "                       times (default 120, a BM6's and BM7's)\n"
+    "  -j, --json           one JSON object per record and line: address, time (UTC,\n"
+    "                       estimated), epoch, uncertainty_s, voltage, soc, temperature\n"
+    "                       (null when the record's is unknown), event, slot\n"
+    "      --csv            CSV with a header line: the same fields\n"
+    "  -i, --adapter=hciN   the Bluetooth adapter (default: the first that is up)\n"
+    "      --address-type=public|random\n"
+    "                       the monitor's LE address type (default public)\n"
+    "      --model=auto|bm6|bm7\n"
+    "                       the monitor's family (default auto: detected on the link); a\n"
+    "                       BM2's history is not supported\n"
+    "  -t, --timeout=S      give up after S seconds in all, more than 0 and at most 3600\n"
+    "                       (default 60)\n"
+    "  -h, --help           show this help and exit\n";
 
 constexpr const char* kScanOptions =
     "  -i, --adapter=hciN   the Bluetooth adapter (default: the first that is up)\n"
@@ -420,6 +495,14 @@ std::string help_text(std::optional<Verb> verb) {
            "No radio is used. Exits 1 with the reason when the bytes are not a reading,\n"
            "such as data that another device sent (its decrypted address differs).\n\n" +
            kDecodeOptions + tail;
+  if (verb == Verb::kHistory)
+    return std::string(kHistorySynopsis) +
+           "Connect to one BM6 or BM7, download the readings it stored (one about every\n"
+           "2 minutes), print them oldest first, disconnect. Records carry no time: each is\n"
+           "printed with an estimated time, the newest a second before the answer came and\n"
+           "each older one a record period before the next. A record was taken up to one\n"
+           "record period before the time shown.\n\n" +
+           kHistoryOptions + tail;
   return std::string(
              "Usage: bm6ctl [--help] [--version] COMMAND [ARGUMENTS] [OPTIONS]\n"
              "Find and read BM6 Bluetooth LE battery monitors.\n\n"
@@ -431,6 +514,8 @@ std::string help_text(std::optional<Verb> verb) {
              "                       connect, print one reading, disconnect\n"
              "  decode --address MAC [--model M] HEX\n"
              "                       decode advertised data or a notification\n"
+             "  history ADDRESS [--pages N] [--json|--csv] [OPTIONS]\n"
+             "                       print the readings the monitor stored, oldest first\n"
              "  help [COMMAND]       show the help of bm6ctl or of COMMAND\n\n"
              "Options:\n"
              "  -h, --help           show this help (after a COMMAND: its help) and exit\n"

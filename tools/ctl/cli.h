@@ -22,7 +22,7 @@ inline constexpr int kExitFailed = 1;  // nothing found, unreachable, busy, no r
 inline constexpr int kExitUsage = 2;
 inline constexpr int kExitNotPermitted = 3;
 
-enum class Verb { kScan, kRead, kDecode };
+enum class Verb { kScan, kRead, kDecode, kHistory };
 
 struct Command {
   enum class Action { kRun, kHelp, kVersion };
@@ -30,14 +30,17 @@ struct Command {
   // kRun: what to run. kHelp: whose help (none: the tool's).
   std::optional<Verb> verb;
   std::string adapter;          // "hciN"; empty: the first adapter that is up; scan: "unix:DIR"
-  std::string address;          // read: "AA:BB:CC:DD:EE:FF" (normalised) or "unix:/path";
+  std::string address;          // read, history: "AA:BB:CC:DD:EE:FF" (normalised) or "unix:/path";
                                 // decode: --address, normalised
   bool random_address = false;  // read --address-type random
   std::optional<Family> model;  // read, decode --model; unset: detected / every family's key
   std::vector<std::vector<std::uint8_t>> hex;  // decode: HEX, as parse_hex_words reads it
   bool all = false;                            // scan --all
   bool json = false;
-  double timeout_s = 0;  // the verb's default unless --timeout
+  bool csv = false;                         // history --csv
+  unsigned pages = 1;                       // history --pages, 1-255
+  std::chrono::seconds record_period{120};  // history --record-period: the estimates' step
+  double timeout_s = 0;                     // the verb's default unless --timeout
   std::chrono::milliseconds timeout() const;
 };
 

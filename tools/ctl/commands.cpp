@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "device/bm6_link.h"
+#include "device/history_download.h"
 #include "device/link_errors.h"
 #include "tools/ctl/decode.h"
 #include "tools/ctl/format.h"
@@ -220,6 +221,83 @@ int run_decode(const Command& cmd) {
     return kExitFailed;
   }
   print_line(decoded_json(cmd.address, std::get<Decoded>(result)));
+  return kExitOk;
+}
+
+int run_history(const Command& cmd) {
+  // --timeout bounds everything: the connect, the set-up, the first reading, the download.
+  const auto limit = cmd.timeout();
+  ConnectorOptions options;
+  options.address = cmd.address;
+  options.adapter = cmd.adapter;
+  options.random_address = cmd.random_address;
+  options.timeout = limit;
+  EventLoop loop;
+  Adapters adapters(loop);
+  std::string error;
+  auto connector = make_connector(loop, options, &adapters, error);
+  if (!connector) {
+    print_error(cmd.address + ": " + error);
+    return kExitUsage;
+  }
+  std::unique_ptr<Bm6Link> link;
+  std::unique_ptr<HistoryDownload> download;
+  std::optional<HistoryResult> result;
+  std::optional<Family> model;
+  bool finished = false;
+  connector->connect([&](UniqueFd fd, const std::string& e) {
+    if (!fd) {
+      error = e;
+      finished = true;
+      return;
+    }
+    Bm6Link::Handlers h;
+    // The live stream first, as the monitor expects; its first reading starts the download.
+    h.on_reading = [&](const Reading&, std::chrono::system_clock::time_point) {
+      if (download || result) return;
+      model = link->family();
+      HistoryDownload::Options o;
+      o.pages = static_cast<std::uint8_t>(cmd.pages);
+      o.period = cmd.record_period;
+      // The download's own bound, within the overall one: a truncated answer says so.
+      o.timeout = std::min(HistoryDownload::timeout_for(o.pages), limit);
+      download = std::make_unique<HistoryDownload>(loop, *link, o, [&](HistoryResult r) {
+        result = std::move(r);
+        finished = true;
+      });
+    };
+    h.on_closed = [&](const std::string& reason) {
+      download.reset();  // before the link goes
+      error = explain_link_closed(reason, link->bearer().stats().pdus_in);
+      finished = true;
+    };
+    Bm6Link::Options link_options;
+    link_options.family = cmd.model;  // unset: detected
+    link = std::make_unique<Bm6Link>(loop, std::move(fd), link_options, h);
+  });
+  loop.run_until([&] { return finished; }, limit);
+  download.reset();
+  link.reset();
+  connector.reset();
+  if (!result) {
+    if (error.empty())
+      error = std::string(model ? "no complete history answer" : "no reading") + " within " +
+              format_seconds(cmd.timeout_s) + " s";
+    print_error(cmd.address + ": " + error);
+    return is_permission_error(error) ? kExitNotPermitted : kExitFailed;
+  }
+  if (!result->ok()) {
+    print_error(cmd.address + ": history: " + result->error);
+    return kExitFailed;
+  }
+  const auto format = cmd.json  ? HistoryFormat::kJson
+                      : cmd.csv ? HistoryFormat::kCsv
+                                : HistoryFormat::kText;
+  if (format == HistoryFormat::kText)
+    print_line(history_note(cmd.address, *model, result->records.size(), cmd.record_period));
+  if (format == HistoryFormat::kCsv) print_line(history_csv_header());
+  for (const auto& r : result->records)
+    print_line(history_row(cmd.address, r, cmd.record_period, format));
   return kExitOk;
 }
 

@@ -1,6 +1,7 @@
 #include "tools/ctl/format.h"
 
 #include <cstdio>
+#include <ctime>
 
 #include "tools/ctl/text.h"
 
@@ -105,6 +106,68 @@ std::string reading_line(const std::string& address, Family model, const Reading
                 temperature.c_str(), r.soc_percent, to_string(r.state));
   return terminal_safe(address) + ": " + values +
          (rssi ? ", " + std::to_string(*rssi) + " dBm" : "");
+}
+
+namespace {
+std::string clock_time(std::chrono::system_clock::time_point t, bool utc) {
+  const std::time_t s = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  if (utc)
+    ::gmtime_r(&s, &tm);
+  else
+    ::localtime_r(&s, &tm);
+  char buf[40];
+  std::strftime(buf, sizeof buf, utc ? "%Y-%m-%dT%H:%M:%SZ" : "%Y-%m-%d %H:%M:%S", &tm);
+  return buf;
+}
+}  // namespace
+
+std::string history_note(const std::string& address, Family model, std::size_t records,
+                         std::chrono::seconds uncertainty) {
+  return "# " + terminal_safe(address) + ": " + to_string(model) + ", " + std::to_string(records) +
+         " stored records, oldest first; times are estimated: each record was taken up to " +
+         std::to_string(uncertainty.count()) + " s before the time shown";
+}
+
+std::string history_csv_header() {
+  return "time,epoch,uncertainty_s,voltage,soc,temperature,event,slot";
+}
+
+std::string history_row(const std::string& address, const TimedHistoryRecord& t,
+                        std::chrono::seconds uncertainty, HistoryFormat format) {
+  const HistoryRecord& r = t.record;
+  const long long epoch =
+      std::chrono::duration_cast<std::chrono::seconds>(t.at.time_since_epoch()).count();
+  char values[200];
+  switch (format) {
+    case HistoryFormat::kJson: {
+      const std::string temperature =
+          r.temperature_c ? std::to_string(*r.temperature_c) : std::string("null");
+      std::snprintf(values, sizeof values,
+                    "\"time\":\"%s\",\"epoch\":%lld,\"uncertainty_s\":%lld,\"voltage\":%.2f,"
+                    "\"soc\":%u,\"temperature\":%s,\"event\":%u,\"slot\":%u",
+                    clock_time(t.at, true).c_str(), epoch,
+                    static_cast<long long>(uncertainty.count()), r.volts(), r.soc_percent,
+                    temperature.c_str(), r.event, r.slot);
+      return "{\"address\":" + json_string(address) + "," + values + "}";
+    }
+    case HistoryFormat::kCsv: {
+      const std::string temperature = r.temperature_c ? std::to_string(*r.temperature_c) : "";
+      std::snprintf(values, sizeof values, "%s,%lld,%lld,%.2f,%u,%s,%u,%u",
+                    clock_time(t.at, true).c_str(), epoch,
+                    static_cast<long long>(uncertainty.count()), r.volts(), r.soc_percent,
+                    temperature.c_str(), r.event, r.slot);
+      return values;
+    }
+    case HistoryFormat::kText:
+      break;
+  }
+  const std::string temperature =
+      r.temperature_c ? std::to_string(*r.temperature_c) + " C" : std::string("? C");
+  std::snprintf(values, sizeof values, "%s  %6.2f V  %3u %%  %5s  event %u",
+                clock_time(t.at, false).c_str(), r.volts(), r.soc_percent, temperature.c_str(),
+                r.event);
+  return values;
 }
 
 }  // namespace bm6::ctl

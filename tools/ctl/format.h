@@ -2,10 +2,13 @@
 // passes through json_string() or terminal_safe() here; the lines end without '\n'.
 #pragma once
 
+#include <chrono>
+#include <cstddef>
 #include <optional>
 #include <string>
 
 #include "protocol/family.h"
+#include "protocol/history.h"
 #include "tools/ctl/decode.h"
 #include "transport/mgmt_scan.h"
 
@@ -27,5 +30,15 @@ std::string reading_line(const std::string& address, Family model, const Reading
 std::string decoded_json(const std::string& address, const Decoded& d);
 // "BM6, 13.51 V, 2 C, 100 %, charging"; an iBeacon's: "iBeacon, 77 %".
 std::string decoded_text(const Decoded& d);
+
+// history: the note that times are estimates (text: a "#" line first; CSV: the header).
+std::string history_note(const std::string& address, Family model, std::size_t records,
+                         std::chrono::seconds uncertainty);
+std::string history_csv_header();
+// One stored record with its estimated time: a text row (local time), a CSV row or a JSON
+// object (UTC, ISO 8601).
+enum class HistoryFormat { kText, kCsv, kJson };
+std::string history_row(const std::string& address, const TimedHistoryRecord& r,
+                        std::chrono::seconds uncertainty, HistoryFormat format);
 
 }  // namespace bm6::ctl

@@ -83,9 +83,46 @@ Bm6Database make_bm6_database(std::uint16_t first_handle, const std::string& nam
 
 // --- one connection ---
 
+// --- the stored history ---
+
+SimHistory::SimHistory(EventLoop& loop, const SimDevice& device) : device_(device), timer_(loop) {
+  const auto now = std::chrono::steady_clock::now();
+  const auto seed = std::min<std::size_t>(device.history_seed, kSimHistoryCapacity);
+  for (std::size_t k = 0; k < seed; ++k)
+    stored_.push_back(record_at(now - device.record_period * static_cast<std::int64_t>(k)));
+  if (device.record_period.count() > 0) timer_.start(device.record_period, [this] { take(); });
+}
+
+HistoryRecord SimHistory::record_at(std::chrono::steady_clock::time_point t) const {
+  const Reading r = reading_at(device_, t - device_.epoch);
+  HistoryRecord h;
+  h.centivolts = static_cast<std::uint16_t>(std::min<int>(r.centivolts, 0xfff));
+  h.soc_percent = r.soc_percent;
+  // Below 0 C the record's coding is not known: such a record says "unknown".
+  if (r.temperature_c && *r.temperature_c >= 0) h.temperature_c = r.temperature_c;
+  return h;
+}
+
+void SimHistory::take() {
+  const HistoryRecord r = record_at(std::chrono::steady_clock::now());
+  stored_.push_front(r);
+  if (stored_.size() > kSimHistoryCapacity) stored_.pop_back();
+  timer_.start(device_.record_period, [this] { take(); });
+  if (observer_) observer_(r, std::chrono::system_clock::now());
+}
+
+std::vector<HistoryRecord> SimHistory::records() const {
+  std::vector<HistoryRecord> out(stored_.begin(), stored_.end());
+  for (std::size_t i = 0; i < out.size(); ++i) out[i].slot = static_cast<std::uint32_t>(i);
+  return out;
+}
+
+// --- one connection ---
+
 Bm6Peripheral::Bm6Peripheral(EventLoop& loop, UniqueFd conn, const SimDevice& device,
-                             std::function<void()> on_closed)
+                             std::function<void()> on_closed, const SimHistory* history)
     : device_(device),
+      history_(history),
       codec_(device.model),
       plan_(device.fault),
       on_closed_(std::move(on_closed)),
@@ -201,8 +238,42 @@ void Bm6Peripheral::on_command(const Block& plaintext) {
     case CommandKind::kVersion:
       notify(encode_version(Bm6Version{{0x01, 0x08, 0x00, 0x05, 0x00}}));
       return;
+    case CommandKind::kHistory:
+      if (history_) answer_history(plaintext[7]);
+      return;
     default:
-      return;  // history and unknown commands: a real unit stays quiet too
+      return;  // unknown commands: a real unit stays quiet too
+  }
+}
+
+void Bm6Peripheral::answer_history(std::uint8_t pages) {
+  ++stats_.history_requests;
+  if (!notify_ || !bearer_.is_open()) return;
+  pages = std::max<std::uint8_t>(pages, 1);
+  std::vector<Block> blocks = encode_history_answer(history_->records(), pages);
+  switch (plan_.history_answer()) {
+    case FaultPlan::HistoryAnswer::kTruncated:
+      blocks.resize(blocks.size() / 2);  // and no trailer
+      break;
+    case FaultPlan::HistoryAnswer::kCorrupt:
+      // Stream byte 38, the second byte of record 7: its state of charge becomes 0xf0 or
+      // more, which no record has (an empty slot turns into such a record too).
+      if (blocks.size() > 3) blocks[2][6] = 0xff;
+      break;
+    case FaultPlan::HistoryAnswer::kWhole:
+      break;
+  }
+  // As many 16-byte blocks per notification as the MTU carries, each encrypted on its own;
+  // all queued at once, the live stream going on beside them.
+  const std::size_t per = std::max<std::size_t>(1, (bearer_.mtu() - 3u) / 16u);
+  for (std::size_t i = 0; i < blocks.size(); i += per) {
+    std::vector<std::uint8_t> value;
+    for (std::size_t j = i; j < std::min(blocks.size(), i + per); ++j) {
+      const Block c = codec_.encrypt(blocks[j]);
+      value.insert(value.end(), c.begin(), c.end());
+    }
+    ++stats_.history_notifications;
+    bearer_.send_notification(db_.data, value);
   }
 }
 
@@ -293,13 +364,21 @@ void Bm6Peripheral::indicate_service_changed() {
 // --- the listening socket ---
 
 Bm6SimServer::Bm6SimServer(EventLoop& loop, std::string path, SimDevice device)
-    : loop_(loop), path_(std::move(path)), device_(device), unix_(path_, 64) {
+    : loop_(loop),
+      path_(std::move(path)),
+      device_(device),
+      unix_(path_, 64),
+      history_(loop, device) {
   listen_fd_ = unix_.fd();
   watch_listener();
 }
 
 Bm6SimServer::Bm6SimServer(EventLoop& loop, UniqueFd listening, std::string name, SimDevice device)
-    : loop_(loop), path_(std::move(name)), device_(device), listen_(std::move(listening)) {
+    : loop_(loop),
+      path_(std::move(name)),
+      device_(device),
+      listen_(std::move(listening)),
+      history_(loop, device) {
   listen_fd_ = listen_.get();
   watch_listener();
 }
@@ -350,8 +429,9 @@ void Bm6SimServer::on_accept() {
       if (!self.alive()) return;
       continue;
     }
-    if (peripheral_ || busy_at(device_, std::chrono::steady_clock::now() - device_.epoch)) {
-      if (!peripheral_) ++busy_refusals_;  // the phone holds it
+    if (peripheral_ || !in_range_ ||
+        busy_at(device_, std::chrono::steady_clock::now() - device_.epoch)) {
+      if (!peripheral_ && in_range_) ++busy_refusals_;  // the phone holds it
       ++turned_away_;
       tell("turned away");
       if (!self.alive()) return;
@@ -364,13 +444,16 @@ void Bm6SimServer::on_accept() {
     // A firmware update between connections: every handle moves.
     if (device_.fault == Fault::kFirmwareUpdate)
       device.first_handle = static_cast<std::uint16_t>(1 + 3 * (connections_ - 1));
-    peripheral_ =
-        std::make_unique<Bm6Peripheral>(loop_, std::move(conn), device, [this, self = self_.ref()] {
+    // A BM2's history protocol is not simulated: it ignores the request.
+    peripheral_ = std::make_unique<Bm6Peripheral>(
+        loop_, std::move(conn), device,
+        [this, self = self_.ref()] {
           if (!self.alive()) return;
           last_link_ = peripheral_->stats_now();
           peripheral_.reset();
           tell("disconnected");
-        });
+        },
+        device.model == Family::kBm2 ? nullptr : &history_);
     tell("connected");
     if (!self.alive()) return;
   }
@@ -399,6 +482,11 @@ unsigned LinkTally::count() {
   for (const auto* s : servers_) n += s->link_up() ? 1 : 0;
   max_ = std::max(max_, n);
   return n;
+}
+
+void Bm6SimServer::set_in_range(bool in_range) {
+  in_range_ = in_range;
+  if (!in_range_ && peripheral_) peripheral_->drop("out of range");
 }
 
 void Bm6SimServer::hold(UniqueFd conn) {

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -14,6 +15,7 @@
 
 #include "protocol/bm6_frame.h"
 #include "protocol/family.h"
+#include "protocol/history.h"
 #include "tools/sim/attribute_server.h"
 #include "tools/sim/fault.h"
 #include "tools/sim/unix_listener.h"
@@ -48,6 +50,38 @@ struct SimDevice {
   // connected. A link already up is left alone. Zero period: never busy.
   std::chrono::milliseconds busy_period{0};
   std::chrono::milliseconds busy_duration{0};
+  // History (BM6, BM7): a record of the reading every record_period, kept across
+  // connections (at most kSimHistoryCapacity); history_seed records are there at the start,
+  // one period apart, the newest taken at the start.
+  std::chrono::seconds record_period{kHistoryPeriod};
+  std::uint32_t history_seed = 0;
+};
+
+// What the simulated monitor keeps: six pages, about the ~1,500 records (50 h) one real unit
+// gave.
+inline constexpr std::size_t kSimHistoryCapacity = 6 * kHistoryRecordsPerPage;
+
+// The records of one simulated monitor, newest first, one taken every record period on the
+// server's loop for as long as it serves.
+class SimHistory {
+ public:
+  using Observer =
+      std::function<void(const HistoryRecord&, std::chrono::system_clock::time_point taken)>;
+  SimHistory(EventLoop& loop, const SimDevice& device);
+  // Told each record as it is taken (not the seed).
+  void set_observer(Observer observer) { observer_ = std::move(observer); }
+  // Slot 0 is the newest.
+  std::vector<HistoryRecord> records() const;
+  std::size_t size() const { return stored_.size(); }
+
+ private:
+  void take();
+  HistoryRecord record_at(std::chrono::steady_clock::time_point t) const;
+
+  SimDevice device_;
+  std::deque<HistoryRecord> stored_;  // newest first
+  Timer timer_;
+  Observer observer_;
 };
 
 // Whether `device` is held by its phone `elapsed` after the simulator started.
@@ -82,10 +116,13 @@ class Bm6Peripheral {
     std::uint64_t commands = 0;
     std::uint64_t frames_sent = 0;
     std::chrono::steady_clock::duration connected{};  // from accept to the link's end
+    std::uint64_t history_requests = 0;
+    std::uint64_t history_notifications = 0;  // of the answers
   };
   // `on_closed` runs from the loop once the link is gone; it may destroy the peripheral.
+  // `history`: the monitor's records (none: the history request is not answered).
   Bm6Peripheral(EventLoop& loop, UniqueFd conn, const SimDevice& device,
-                std::function<void()> on_closed);
+                std::function<void()> on_closed, const SimHistory* history = nullptr);
   Bm6Peripheral(const Bm6Peripheral&) = delete;
   Bm6Peripheral& operator=(const Bm6Peripheral&) = delete;
 
@@ -98,6 +135,8 @@ class Bm6Peripheral {
   }
   bool notifying() const { return notify_; }
   const AttBearer& bearer() const { return bearer_; }
+  // Drops the link (its closed handler runs from the loop).
+  void drop(const std::string& why) { close(why); }
   // Sends a Service Changed indication for the whole database (tests of rediscovery).
   void indicate_service_changed();
 
@@ -111,9 +150,11 @@ class Bm6Peripheral {
   void after_cccd_enabled();
   void start_stream();
   void notify(const Block& plaintext);
+  void answer_history(std::uint8_t pages);
   void close(const std::string& why);
 
   SimDevice device_;
+  const SimHistory* history_;
   FamilyCodec codec_;  // the model's key
   FaultPlan plan_;
   std::function<void()> on_closed_;
@@ -176,7 +217,11 @@ class Bm6SimServer {
   // What the last central that left cost and got (zeros before one left).
   const Bm6Peripheral::Stats& last_link() const { return last_link_; }
   Bm6Peripheral* peripheral() { return peripheral_.get(); }
+  SimHistory& history() { return history_; }
   void set_device(const SimDevice& device) { device_ = device; }
+  // Out of range: the central's link drops and new ones are turned away, while the monitor
+  // goes on keeping its history; back in range: served again.
+  void set_in_range(bool in_range);
   // Told "connected", "disconnected", "turned away" or "never answered" as centrals come
   // and go.
   void set_observer(std::function<void(const char* event)> observer) {
@@ -198,6 +243,7 @@ class Bm6SimServer {
   UnixListener unix_;
   UniqueFd listen_;  // the L2CAP listener, when serving one
   int listen_fd_ = -1;
+  SimHistory history_;
   std::unique_ptr<Bm6Peripheral> peripheral_;
   std::map<int, UniqueFd> held_;
   std::function<void(const char*)> observer_;
@@ -207,6 +253,7 @@ class Bm6SimServer {
   std::uint64_t never_answered_ = 0;
   std::uint64_t busy_refusals_ = 0;
   LinkTally* tally_ = nullptr;
+  bool in_range_ = true;
   Bm6Peripheral::Stats last_link_{};
   WeakSelf self_;
 };

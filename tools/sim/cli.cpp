@@ -13,9 +13,9 @@ namespace bm6::sim {
 
 namespace {
 
-const std::set<std::string> kValueOptions = {"--voltage", "--temperature", "--soc",   "--state",
-                                             "--period",  "--mtu",         "--cycle", "--fault",
-                                             "--model",   "--busy"};
+const std::set<std::string> kValueOptions = {
+    "--voltage", "--temperature", "--soc",   "--state", "--period",        "--mtu",
+    "--cycle",   "--fault",       "--model", "--busy",  "--record-period", "--history-seed"};
 
 std::string quote(const std::string& s) { return "'" + s + "'"; }
 
@@ -101,6 +101,22 @@ bool apply_value(const std::string& opt, const std::string& value, SimDevice& d,
     }
     d.fault = fault;
     d.fault_connections = count;
+    return true;
+  }
+  if (opt == "--record-period" || opt == "--history-seed") {
+    // Whole numbers: records are whole seconds apart, as the plugin's estimates assume.
+    const double hi = opt == "--record-period" ? 86400 : static_cast<double>(kSimHistoryCapacity);
+    const double lo = opt == "--record-period" ? 1 : 0;
+    const auto v = number(opt, value, lo, hi, error);
+    if (!v) return false;
+    if (*v != std::floor(*v)) {
+      error = "option " + quote(opt) + ": \"" + value + "\" is not a whole number";
+      return false;
+    }
+    if (opt == "--record-period")
+      d.record_period = std::chrono::seconds(static_cast<std::int64_t>(*v));
+    else
+      d.history_seed = static_cast<std::uint32_t>(*v);
     return true;
   }
   struct Range {
@@ -233,16 +249,23 @@ std::string usage_text() {
          "  --period S             seconds between frames (default 1)\n"
          "  --mtu N                the server's ATT MTU, 23-517 (default 23)\n"
          "  --cycle S              swing the values through a charge cycle of S seconds\n"
+         "  --record-period S      seconds between stored records, whole, 1-86400 (default\n"
+         "                         120); bm6 and bm7 answer the history request with them\n"
+         "  --history-seed N       records stored already at the start, one period apart\n"
+         "                         (default 0; at most 1536, the six pages kept)\n"
          "  --fault NAME[:N]       misbehave (for the first N connections; never-accept: leave\n"
          "                         the first N connection attempts unanswered, then serve):\n"
          "                         drop-at-mtu, drop-at-discovery, drop-after-cccd,\n"
          "                         drop-mid-stream, silent, garbage, error-discovery,\n"
          "                         error-cccd, error-command, peer-requests, firmware-update,\n"
-         "                         flood, late, never-accept\n"
+         "                         flood, late, never-accept, history-truncated,\n"
+         "                         history-corrupt\n"
          "  --busy PERIOD:DURATION for DURATION seconds of every PERIOD (from the start) the\n"
          "                         owner's phone holds the monitor: centrals are turned away\n"
          "  -h, --help             this text\n"
          "  --version              the version\n\n"
+         "SIGUSR1 takes every device out of range (its link drops, new ones are turned away,\n"
+         "records are still stored); SIGUSR2 brings it back.\n\n"
          "Exit status: 0 when stopped by SIGINT or SIGTERM, 1 if a device cannot be served,\n"
          "2 for a usage error.\n";
 }

@@ -36,12 +36,16 @@ const char* to_string(Fault fault) {
       return "late";
     case Fault::kNeverAccept:
       return "never-accept";
+    case Fault::kHistoryTruncated:
+      return "history-truncated";
+    case Fault::kHistoryCorrupt:
+      return "history-corrupt";
   }
   return "?";
 }
 
 bool parse_fault(const std::string& name, Fault& fault) {
-  for (int f = 0; f <= static_cast<int>(Fault::kNeverAccept); ++f) {
+  for (int f = 0; f <= static_cast<int>(kLastFault); ++f) {
     if (name == to_string(static_cast<Fault>(f))) {
       fault = static_cast<Fault>(f);
       return true;

@@ -12,22 +12,25 @@ namespace bm6::sim {
 // Ways a simulated BM6 misbehaves, one per device, for the first `fault_connections`.
 enum class Fault {
   kNone,
-  kDropAtMtu,        // the link drops at the MTU exchange
-  kDropAtDiscovery,  // ... at primary service discovery
-  kDropAfterCccd,    // ... right after notifications were enabled
-  kDropMidStream,    // ... after three frames
-  kSilent,           // accepts, then answers nothing
-  kGarbage,          // between real frames: random bytes, wrong lengths, bad fields, frames
-                     // on another handle, acknowledgements, all-zero frames
-  kErrorDiscovery,   // ATT error response to primary service discovery
-  kErrorCccd,        // ATT error response to the CCCD write
-  kErrorCommand,     // ATT error response to the command write
-  kPeerRequests,     // sends the client requests and an indication of its own
-  kFirmwareUpdate,   // handles move with every connection; Service Changed mid-stream
-  kFlood,            // thousands of frames per second
-  kLate,             // answers every request 1.5 s late (past a 1 s client timeout)
-  kNeverAccept,      // listens, but never accepts a central (for the first N attempts)
+  kDropAtMtu,         // the link drops at the MTU exchange
+  kDropAtDiscovery,   // ... at primary service discovery
+  kDropAfterCccd,     // ... right after notifications were enabled
+  kDropMidStream,     // ... after three frames
+  kSilent,            // accepts, then answers nothing
+  kGarbage,           // between real frames: random bytes, wrong lengths, bad fields, frames
+                      // on another handle, acknowledgements, all-zero frames
+  kErrorDiscovery,    // ATT error response to primary service discovery
+  kErrorCccd,         // ATT error response to the CCCD write
+  kErrorCommand,      // ATT error response to the command write
+  kPeerRequests,      // sends the client requests and an indication of its own
+  kFirmwareUpdate,    // handles move with every connection; Service Changed mid-stream
+  kFlood,             // thousands of frames per second
+  kLate,              // answers every request 1.5 s late (past a 1 s client timeout)
+  kNeverAccept,       // listens, but never accepts a central (for the first N attempts)
+  kHistoryTruncated,  // the history answer stops half-way, without its trailer
+  kHistoryCorrupt,    // the history answer has a record that cannot be one (charge > 100 %)
 };
+inline constexpr Fault kLastFault = Fault::kHistoryCorrupt;
 const char* to_string(Fault fault);
 bool parse_fault(const std::string& name, Fault& fault);
 
@@ -74,6 +77,13 @@ class FaultPlan {
   std::uint8_t error_at(Step step) const;
   // kPeerRequests: once notifications are on, the peripheral asks things of the central.
   bool sends_peer_requests() const { return fault_ == Fault::kPeerRequests; }
+  // How the history request is answered.
+  enum class HistoryAnswer { kWhole, kTruncated, kCorrupt };
+  HistoryAnswer history_answer() const {
+    return fault_ == Fault::kHistoryTruncated ? HistoryAnswer::kTruncated
+           : fault_ == Fault::kHistoryCorrupt ? HistoryAnswer::kCorrupt
+                                              : HistoryAnswer::kWhole;
+  }
   // The period between stream ticks, given the device's own.
   std::chrono::milliseconds stream_period(std::chrono::milliseconds device_period) const;
   // What the stream's `tick`-th period (from 1) does.
