@@ -240,6 +240,42 @@ TEST_F(HistoryTest, DeviceFillsAGapBeforeAnyLiveReadingAndNeverTriesItTwice) {
   dev.stop();
 }
 
+// A per-read link with a gap to fill stays up for the download: the records first, then
+// one live reading after them, then it closes as any per-read link does.
+TEST_F(HistoryTest, PerReadLinkFillsTheGapThenTakesOneReadingAndCloses) {
+  sim::SimDevice sim = device(40);
+  sim.record_period = 1s;
+  sim::Bm6SimServer server(loop, path, sim);
+  auto slot = std::make_shared<ReadingSlot>();
+  const auto since = SysClock::now() - 6500ms;
+  slot->last_dispatched_ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(since.time_since_epoch()).count();
+  DeviceOptions o{.name = "van", .address = "unix:" + path, .backfill = true, .record_period = 1s};
+  o.link = LinkMode::kPerRead;
+  o.read_interval = 2000ms;
+  Events events;
+  std::string err;
+  auto connector = make_connector(loop, {.address = o.address}, nullptr, err);
+  ASSERT_TRUE(connector) << err;
+  Bm6Device dev(loop, o, std::move(connector), slot,
+                [&](const DeviceOptions&, DeviceEvent e, const std::string& d) {
+                  events.seen.emplace_back(e, d);
+                });
+  dev.start();
+  ASSERT_TRUE(loop.run_until([&] { return events.count(DeviceEvent::kBackfilled) == 1; }, 5s));
+  // Closed after the live reading that followed the records, not before the download.
+  ASSERT_TRUE(loop.run_until([&] { return !dev.linked() && server.peripheral() == nullptr; }, 3s));
+  const auto records = slot->take_history();
+  ASSERT_GE(records.size(), 5u);
+  EXPECT_GT(records.front().at, since);
+  const auto live = slot->take(SysClock::now() - 1h);
+  ASSERT_TRUE(live);
+  EXPECT_GE(live->received, records.back().at + 1s);
+  EXPECT_GE(dev.counters().readings, 2u);  // the one that started the download, and this one
+  EXPECT_EQ(events.count(DeviceEvent::kLinkLost), 0);
+  dev.stop();
+}
+
 TEST_F(HistoryTest, DeviceWhoseDownloadFailsSaysSoOnceAndStreams) {
   sim::SimDevice sim = device(40, sim::Fault::kHistoryCorrupt);
   sim.record_period = 1s;
