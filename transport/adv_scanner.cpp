@@ -1,4 +1,5 @@
 #include "transport/adv_scanner.h"
+#include "transport/mgmt_socket.h"
 
 #include <bluetooth/bluetooth.h>
 #include <bluetooth/hci.h>
@@ -38,8 +39,6 @@ constexpr std::uint8_t kActionBackgroundScan = 0x00;
 constexpr std::uint32_t kSettingPowered = 1u << 0;
 constexpr std::uint32_t kMonitorOffloadOrPatterns = 1u << 0;  // supported_features
 constexpr std::uint8_t kStatusInvalidIndex = 0x11;
-constexpr std::uint16_t kDevNone = 0xffff;
-constexpr std::uint16_t kChannelControl = 3;
 constexpr std::size_t kHeader = 6;
 constexpr std::size_t kDeviceFoundFixed = 14;  // address 6, type 1, rssi 1, flags 4, length 2
 
@@ -142,24 +141,9 @@ AdvScanner::~AdvScanner() {
 }
 
 UniqueFd AdvScanner::open_mgmt_socket(std::string& error) {
-  UniqueFd fd(::socket(PF_BLUETOOTH, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, BTPROTO_HCI));
-  if (!fd) {
-    error = errno == EAFNOSUPPORT ? "this kernel has no Bluetooth support"
-                                  : std::string("mgmt socket: ") + std::strerror(errno);
-    return fd;
-  }
-  sockaddr_hci addr{};
-  addr.hci_family = AF_BLUETOOTH;
-  addr.hci_dev = kDevNone;
-  addr.hci_channel = kChannelControl;
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    error = (errno == EPERM || errno == EACCES)
-                ? "passive mode needs CAP_NET_ADMIN (the kernel's Bluetooth management "
-                  "interface); collectd runs as root by default"
-                : std::string("binding the mgmt channel: ") + std::strerror(errno);
-    fd.reset();
-  }
-  return fd;
+  return mgmt::open_control_socket(error,
+                                   "passive mode needs CAP_NET_ADMIN (the kernel's Bluetooth "
+                                   "management interface); collectd runs as root by default");
 }
 
 int AdvScanner::adapter_index(const std::string& name) {

@@ -16,8 +16,6 @@ namespace mgmt {
 std::uint16_t le16(const std::uint8_t* p) { return static_cast<std::uint16_t>(p[0] | p[1] << 8); }
 
 namespace {
-constexpr std::uint16_t kDevNone = 0xffff;
-constexpr std::uint16_t kChannelControl = 3;  // HCI_CHANNEL_CONTROL
 
 void put_le16(std::vector<std::uint8_t>& out, std::uint16_t v) {
   out.push_back(static_cast<std::uint8_t>(v & 0xff));
@@ -90,26 +88,6 @@ std::string status_text(std::uint8_t status) {
     default:
       return "error status " + std::to_string(status);
   }
-}
-
-UniqueFd open_control_socket(std::string& error) {
-  UniqueFd fd(::socket(PF_BLUETOOTH, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, BTPROTO_HCI));
-  if (!fd) {
-    error = errno == EAFNOSUPPORT ? "this kernel has no Bluetooth support"
-                                  : std::string("mgmt socket: ") + std::strerror(errno);
-    return {};
-  }
-  sockaddr_hci addr{};
-  addr.hci_family = AF_BLUETOOTH;
-  addr.hci_dev = kDevNone;
-  addr.hci_channel = kChannelControl;
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    error = (errno == EPERM || errno == EACCES)
-                ? "the management interface needs CAP_NET_ADMIN"
-                : std::string("binding the mgmt channel: ") + std::strerror(errno);
-    return {};
-  }
-  return fd;
 }
 
 }  // namespace mgmt

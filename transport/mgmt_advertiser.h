@@ -21,6 +21,7 @@
 
 #include "transport/event_loop.h"
 #include "transport/lifetime.h"
+#include "transport/mgmt_socket.h"
 #include "transport/unique_fd.h"
 
 namespace bm6 {
@@ -67,10 +68,6 @@ struct CommandReply {
 std::optional<CommandReply> decode_command_reply(std::span<const std::uint8_t> packet);
 // "rejected (LE off, or the adapter powered off)", "invalid parameters ...", ...
 std::string status_text(std::uint8_t status);
-
-// A socket on the management channel (HCI_CHANNEL_CONTROL, HCI_DEV_NONE), non-blocking.
-// Invalid with `error` set when it cannot be opened (no Bluetooth, no CAP_NET_ADMIN).
-UniqueFd open_control_socket(std::string& error);
 
 }  // namespace mgmt
 

@@ -1,4 +1,5 @@
 #include "transport/mgmt_scan.h"
+#include "transport/mgmt_socket.h"
 
 #include <bluetooth/bluetooth.h>
 #include <bluetooth/hci.h>
@@ -22,8 +23,6 @@ constexpr std::uint16_t kEvCommandComplete = 0x0001;
 constexpr std::uint16_t kEvCommandStatus = 0x0002;
 constexpr std::uint16_t kEvDeviceFound = 0x0012;
 constexpr std::uint8_t kLeAddressTypes = 0x06;  // LE public | LE random
-constexpr std::uint16_t kDevNone = 0xffff;
-constexpr std::uint16_t kChannelControl = 3;
 
 std::uint16_t le16(const std::uint8_t* p) { return static_cast<std::uint16_t>(p[0] | p[1] << 8); }
 
@@ -104,23 +103,13 @@ void merge_manufacturer_data(FoundDevice& d, const std::vector<Bytes>& fields) {
 
 bool discover(int adapter_id, std::chrono::milliseconds duration,
               std::map<std::string, FoundDevice>& found, std::string& error) {
-  UniqueFd fd(::socket(PF_BLUETOOTH, SOCK_RAW | SOCK_CLOEXEC, BTPROTO_HCI));
-  if (!fd) {
-    error = errno == EAFNOSUPPORT ? "this kernel has no Bluetooth support"
-                                  : std::string("mgmt socket: ") + std::strerror(errno);
-    return false;
-  }
-  sockaddr_hci addr{};
-  addr.hci_family = AF_BLUETOOTH;
-  addr.hci_dev = kDevNone;
-  addr.hci_channel = kChannelControl;
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    error = (errno == EPERM || errno == EACCES)
-                ? "scanning needs CAP_NET_ADMIN: run as root, or once: sudo setcap "
-                  "cap_net_admin,cap_net_raw+ep $(command -v bm6ctl)"
-                : std::string("binding the mgmt channel: ") + std::strerror(errno);
-    return false;
-  }
+  // Blocking: discovery is one synchronous loop with its own poll() deadline.
+  UniqueFd fd = mgmt::open_control_socket(error,
+                                          "scanning needs CAP_NET_ADMIN: run as root, or once: "
+                                          "sudo setcap cap_net_admin,cap_net_raw+ep "
+                                          "$(command -v bm6ctl)",
+                                          /*nonblocking=*/false);
+  if (!fd) return false;
   const auto index = static_cast<std::uint16_t>(adapter_id);
   if (!send_command(fd.get(), kOpStartDiscovery, index, kLeAddressTypes)) {
     error = std::string("starting discovery: ") + std::strerror(errno);

@@ -143,22 +143,31 @@ int run_scan(const Command& cmd) {
   return shown > 0 ? kExitOk : kExitFailed;
 }
 
-int run_read(const Command& cmd) {
-  // --timeout bounds everything: the connect, the set-up, the reading and the RSSI.
-  const auto limit = cmd.timeout();
+namespace {
+
+// The connector to cmd.address within --timeout; null, said, when the address cannot be used.
+std::unique_ptr<Connector> connector_for(const Command& cmd, EventLoop& loop, Adapters& adapters) {
   ConnectorOptions options;
   options.address = cmd.address;
   options.adapter = cmd.adapter;
   options.random_address = cmd.random_address;
-  options.timeout = limit;
-  EventLoop loop;
-  Adapters adapters(loop);
+  options.timeout = cmd.timeout();
   std::string error;
   auto connector = make_connector(loop, options, &adapters, error);
-  if (!connector) {
-    print_error(cmd.address + ": " + error);
-    return kExitUsage;
-  }
+  if (!connector) print_error(cmd.address + ": " + error);
+  return connector;
+}
+
+}  // namespace
+
+int run_read(const Command& cmd) {
+  // --timeout bounds everything: the connect, the set-up, the reading and the RSSI.
+  const auto limit = cmd.timeout();
+  EventLoop loop;
+  Adapters adapters(loop);
+  auto connector = connector_for(cmd, loop, adapters);
+  if (!connector) return kExitUsage;
+  std::string error;
   std::unique_ptr<Bm6Link> link;
   std::optional<Reading> reading;
   std::optional<Family> model;
@@ -227,19 +236,11 @@ int run_decode(const Command& cmd) {
 int run_history(const Command& cmd) {
   // --timeout bounds everything: the connect, the set-up, the first reading, the download.
   const auto limit = cmd.timeout();
-  ConnectorOptions options;
-  options.address = cmd.address;
-  options.adapter = cmd.adapter;
-  options.random_address = cmd.random_address;
-  options.timeout = limit;
   EventLoop loop;
   Adapters adapters(loop);
+  auto connector = connector_for(cmd, loop, adapters);
+  if (!connector) return kExitUsage;
   std::string error;
-  auto connector = make_connector(loop, options, &adapters, error);
-  if (!connector) {
-    print_error(cmd.address + ": " + error);
-    return kExitUsage;
-  }
   std::unique_ptr<Bm6Link> link;
   std::unique_ptr<HistoryDownload> download;
   std::optional<HistoryResult> result;
