@@ -5,26 +5,14 @@
 
 #include <filesystem>
 
+#include "tests/device_test_support.h"
 #include "tools/sim/bm6_peripheral.h"
 
 namespace bm6 {
 namespace {
 
 using namespace std::chrono_literals;
-
-struct Events {
-  std::vector<std::pair<DeviceEvent, std::string>> seen;
-  Bm6Device::EventHandler handler() {
-    return [this](const DeviceOptions&, DeviceEvent e, const std::string& d) {
-      seen.emplace_back(e, d);
-    };
-  }
-  int count(DeviceEvent e) const {
-    int n = 0;
-    for (const auto& s : seen) n += s.first == e;
-    return n;
-  }
-};
+using test::Events;
 
 std::unique_ptr<Bm6Device> make_device(EventLoop& loop, DeviceOptions o,
                                        std::shared_ptr<ReadingSlot> slot, Events& events) {

@@ -9,6 +9,7 @@
 
 #include "device/bm6_device.h"
 #include "device/bm6_link.h"
+#include "tests/device_test_support.h"
 #include "tools/sim/bm6_peripheral.h"
 #include "transport/connector.h"
 
@@ -16,6 +17,7 @@ namespace bm6 {
 namespace {
 
 using namespace std::chrono_literals;
+using test::connect_unix;
 
 class FamilyTest : public ::testing::Test {
  protected:
@@ -25,20 +27,6 @@ class FamilyTest : public ::testing::Test {
     dir = tmpl;
   }
   void TearDown() override { std::filesystem::remove_all(dir); }
-
-  UniqueFd connect(const std::string& path) {
-    std::string err;
-    auto connector = make_connector(loop, {.address = "unix:" + path}, nullptr, err);
-    EXPECT_TRUE(connector) << err;
-    UniqueFd result;
-    bool done = false;
-    connector->connect([&](UniqueFd fd, const std::string&) {
-      result = std::move(fd);
-      done = true;
-    });
-    loop.run_until([&] { return done; }, 2s);
-    return result;
-  }
 
   static sim::SimDevice device(Family model, Reading reading) {
     sim::SimDevice d;
@@ -72,7 +60,7 @@ class FamilyTest : public ::testing::Test {
       closed = true;
     };
     const auto start = std::chrono::steady_clock::now();
-    Bm6Link link(loop, connect(path), options, h);
+    Bm6Link link(loop, connect_unix(loop, path), options, h);
     loop.run_until([&] { return closed || out.reading.has_value(); }, limit);
     out.took = std::chrono::steady_clock::now() - start;
     out.stats = link.stats();

@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "device/bm6_device.h"
+#include "tests/device_test_support.h"
 #include "tools/sim/bm6_peripheral.h"
 #include "transport/connector.h"
 
@@ -17,6 +18,8 @@ namespace bm6 {
 namespace {
 
 using namespace std::chrono_literals;
+using test::connect_unix;
+using test::Events;
 using SysClock = std::chrono::system_clock;
 
 class HistoryTest : public ::testing::Test {
@@ -28,20 +31,6 @@ class HistoryTest : public ::testing::Test {
     path = dir + "/m.sock";
   }
   void TearDown() override { std::filesystem::remove_all(dir); }
-
-  UniqueFd connect() {
-    std::string err;
-    auto connector = make_connector(loop, {.address = "unix:" + path}, nullptr, err);
-    EXPECT_TRUE(connector) << err;
-    UniqueFd result;
-    bool done = false;
-    connector->connect([&](UniqueFd fd, const std::string&) {
-      result = std::move(fd);
-      done = true;
-    });
-    loop.run_until([&] { return done; }, 2s);
-    return result;
-  }
 
   static sim::SimDevice device(std::uint32_t seed, sim::Fault fault = sim::Fault::kNone) {
     sim::SimDevice d;
@@ -92,7 +81,7 @@ class HistoryTest : public ::testing::Test {
     Bm6Link::Options options;
     options.family = Family::kBm6;
     options.att.max_peer_pdus_per_second = 100;
-    link = std::make_unique<Bm6Link>(loop, connect(), options, h);
+    link = std::make_unique<Bm6Link>(loop, connect_unix(loop, path), options, h);
     loop.run_until([&] { return closed || run.readings_after >= 3; }, 20s);
     dl.reset();
     link.reset();
@@ -168,15 +157,6 @@ TEST(HistoryPages, CoverTheSpanWithOneRecordToSpare) {
   EXPECT_EQ(pages_for(48h, 120s), 6);  // 1,441 records
   EXPECT_EQ(pages_for(std::chrono::hours(24 * 365), 1s), 255);
 }
-
-struct Events {
-  std::vector<std::pair<DeviceEvent, std::string>> seen;
-  int count(DeviceEvent e) const {
-    int n = 0;
-    for (const auto& s : seen) n += s.first == e;
-    return n;
-  }
-};
 
 TEST_F(HistoryTest, DeviceFillsAGapBeforeAnyLiveReadingAndNeverTriesItTwice) {
   sim::SimDevice sim = device(40);

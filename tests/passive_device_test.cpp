@@ -7,12 +7,14 @@
 
 #include "mgmt_fake.h"
 #include "protocol/advertisement.h"
+#include "tests/device_test_support.h"
 
 namespace bm6 {
 namespace {
 
 using namespace std::chrono_literals;
 using test::Bytes;
+using test::Events;
 using test::FakeMgmt;
 namespace mgmt = test::mgmt;
 
@@ -40,20 +42,6 @@ Bytes encrypted(Family family, const AdvertisedReading& r, const BdAddr& inside)
   EXPECT_TRUE(block);
   return Bytes(block->begin(), block->end());
 }
-
-struct Events {
-  std::vector<std::pair<DeviceEvent, std::string>> seen;
-  Bm6Device::EventHandler handler() {
-    return [this](const DeviceOptions&, DeviceEvent e, const std::string& d) {
-      seen.emplace_back(e, d);
-    };
-  }
-  int count(DeviceEvent e) const {
-    int n = 0;
-    for (const auto& s : seen) n += s.first == e;
-    return n;
-  }
-};
 
 void spin(EventLoop& loop) {
   for (int i = 0; i < 5; ++i) loop.run_once(5ms);

@@ -10,6 +10,7 @@
 #include "device/bm6_device.h"
 #include "device/bm6_engine.h"
 #include "device/link_budget.h"
+#include "tests/device_test_support.h"
 #include "tools/sim/bm6_peripheral.h"
 #include "transport/connector.h"
 
@@ -17,6 +18,8 @@ namespace bm6 {
 namespace {
 
 using namespace std::chrono_literals;
+using test::connect_unix;
+using test::Events;
 
 std::string temp_dir() {
   char tmpl[] = "/tmp/bm6-perread-XXXXXX";
@@ -139,20 +142,6 @@ struct Probe {
   }
 };
 
-UniqueFd connect_unix(EventLoop& loop, const std::string& path) {
-  std::string err;
-  auto connector = make_connector(loop, {.address = "unix:" + path}, nullptr, err);
-  EXPECT_TRUE(connector) << err;
-  UniqueFd result;
-  bool done = false;
-  connector->connect([&](UniqueFd fd, const std::string&) {
-    result = std::move(fd);
-    done = true;
-  });
-  loop.run_until([&] { return done; }, 2s);
-  return result;
-}
-
 class CacheTest : public ::testing::Test {
  protected:
   EventLoop loop;
@@ -258,20 +247,6 @@ TEST_F(CacheTest, ServiceChangedDropsTheCache) {
 }
 
 // ---- per-read devices ----
-
-struct Events {
-  std::vector<std::pair<DeviceEvent, std::string>> seen;
-  Bm6Device::EventHandler handler() {
-    return [this](const DeviceOptions&, DeviceEvent e, const std::string& d) {
-      seen.emplace_back(e, d);
-    };
-  }
-  int count(DeviceEvent e) const {
-    int n = 0;
-    for (const auto& s : seen) n += s.first == e;
-    return n;
-  }
-};
 
 TEST(PerRead, OneReadingPerLinkThenTheMonitorIsFree) {
   EventLoop loop;
