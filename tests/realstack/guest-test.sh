@@ -5,6 +5,10 @@
 set -u
 B=$1
 OUT=/bm6out
+# A program that crashes leaves its core in $OUT, for gdb on the host (run.sh prints the
+# backtrace). Seen once in CI: bm6ctl read of the BM2 (step 5) died of SIGSEGV, not reproduced.
+ulimit -c unlimited
+echo "$OUT/core.%e.%p" >/proc/sys/kernel/core_pattern 2>/dev/null
 PERIPHERAL=00:AA:01:00:00:00
 RUN=/run/bm6
 mkdir -p "$RUN/plugins" "$RUN/csv"
