@@ -150,12 +150,17 @@ void write_record(const std::string& device, const TimedHistoryRecord& r, cdtime
   send("percent", "charged", r.record.soc_percent);
 }
 
-void note_dispatched(const ReadContext& ctx, BackfillState& st, SysTime at) {
-  if (st.last && at <= *st.last) return;  // the state file's time, ahead of a live reading
-  st.last = at;
+// Where the I/O thread sees a gap start.
+void tell_gap_start(const ReadContext& ctx, SysTime at) {
   ctx.slot->last_dispatched_ns.store(
       std::chrono::duration_cast<std::chrono::nanoseconds>(at.time_since_epoch()).count(),
       std::memory_order_relaxed);
+}
+
+void note_dispatched(const ReadContext& ctx, BackfillState& st, SysTime at) {
+  if (st.last && at <= *st.last) return;  // the state file's time, ahead of a live reading
+  st.last = at;
+  tell_gap_start(ctx, at);
 }
 
 // Stored records first, oldest first, then the live reading: times only go up, as rrdtool
@@ -580,7 +585,7 @@ int bm6_init() noexcept {
           new ReadContext{d.options.name, s.engine->slot(d.options.name), logs.at(d.options.name),
                           st, d.options.link == LinkMode::kPerRead};
       // Where a gap starts, for the I/O thread, before it runs.
-      if (st && st->last) note_dispatched(*ctx, *st, *st->last);
+      if (st && st->last) tell_gap_start(*ctx, *st->last);
       user_data_t ud{};
       ud.data = ctx;
       ud.free_func = free_read_context;
