@@ -1029,6 +1029,238 @@ static void flapping_device_is_said_once_each_way(void **state) {
   assert_int_equal(notified[1].severity, NOTIF_OKAY);
 }
 
+/* ---- StateDir: files planted by another user ---- */
+
+#define VICTIM_TEXT "precious: not the plugin's\n"
+
+static void write_text(const char *path, const char *text) {
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  fputs(text, f);
+  fclose(f);
+}
+
+static void assert_file_text(const char *path, const char *text) {
+  char buf[256] = {0};
+  FILE *f = fopen(path, "r");
+  assert_non_null(f);
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  assert_string_equal(buf, text);
+}
+
+static int is_symlink(const char *path) {
+  struct stat st;
+  return lstat(path, &st) == 0 && S_ISLNK(st.st_mode);
+}
+
+/* Entries in `dir` besides . and .. */
+static int entries(const char *dir) {
+  char cmd[256];
+  snprintf(cmd, sizeof cmd, "ls -A '%s' | wc -l", dir);
+  FILE *p = popen(cmd, "r");
+  int n = -1;
+  assert_int_equal(fscanf(p, "%d", &n), 1);
+  pclose(p);
+  return n;
+}
+
+static oconfig_item_t *backfill_block(const char *state_dir, const char *const *names,
+                                      const char *const *addresses, int n) {
+  oconfig_item_t *block = item("Plugin");
+  if (state_dir) add_child(block, with_string(item("StateDir"), state_dir));
+  for (int i = 0; i < n; i++) {
+    oconfig_item_t *d = device(names[i], addresses[i]);
+    add_child(d, with_boolean(item("Backfill"), 1));
+    add_child(block, d);
+  }
+  return block;
+}
+
+/* In a StateDir of collectd's own: a FIFO at one device's state file (open() would wait
+ * for a writer for ever: init would never return), a symbolic link to a victim file at
+ * another's, links at the temporary names of earlier versions, and a temporary file a
+ * killed collectd left. Each state file is refused with one line, init returns, readings
+ * flow, and at shutdown the state files are replaced by regular files: the victim is
+ * untouched, the leftover gone. */
+static void planted_fifo_and_symlinks_are_refused(void **state) {
+  (void)state;
+  alarm(30); /* a blocked init fails the test instead of hanging it */
+  char dir[96], victim[96], file[160], sock[2][96], address[2][104];
+  snprintf(dir, sizeof dir, "/tmp/bm6-plugin-planted-%d", (int)getpid());
+  snprintf(victim, sizeof victim, "/tmp/bm6-plugin-victim-%d", (int)getpid());
+  assert_int_equal(mkdir(dir, 0755), 0);
+  write_text(victim, VICTIM_TEXT);
+  snprintf(file, sizeof file, "%s/van.state", dir);
+  assert_int_equal(mkfifo(file, 0600), 0);
+  snprintf(file, sizeof file, "%s/bus.state", dir);
+  assert_int_equal(symlink(victim, file), 0);
+  const char *const names[] = {"van", "bus"};
+  for (int i = 0; i < 2; i++) {
+    snprintf(file, sizeof file, "%s/%s.state.tmp", dir, names[i]);
+    assert_int_equal(symlink(victim, file), 0);
+  }
+  snprintf(file, sizeof file, "%s/.van.state.tmp-0123456789ab", dir);
+  write_text(file, "left by a collectd killed while it saved\n");
+  pid_t sims[2];
+  for (int i = 0; i < 2; i++) {
+    snprintf(sock[i], sizeof sock[i], "/tmp/bm6-plugin-planted-%d-%s.sock", (int)getpid(),
+             names[i]);
+    snprintf(address[i], sizeof address[i], "unix:%s", sock[i]);
+    char *extra[] = {"--period", "0.1", NULL};
+    sims[i] = start_sim(sock[i], extra);
+  }
+  const char *const addresses[] = {address[0], address[1]};
+  oconfig_item_t *block = backfill_block(dir, names, addresses, 2);
+  assert_int_equal(config_cb(block), 0);
+  free_item(block, 1);
+  expect_read("bm6/van", 0);
+  expect_read("bm6/bus", 0);
+  assert_int_equal(init_cb(), 0);
+  const char *want[] = {"device \"van\": state file /tmp/bm6-plugin-planted-",
+                        "device \"bus\": state file /tmp/bm6-plugin-planted-"};
+  expect_each_once(LOG_WARNING, want, 2);
+  assert_int_equal(count_logs(LOG_WARNING, "van.state is ignored (is a FIFO)"), 1);
+  assert_int_equal(count_logs(LOG_WARNING, "bus.state is ignored (is a symbolic link)"), 1);
+  for (int i = 0; i < 100 && reading_values() < 8; i++) {
+    for (int r = 0; r < reads_num; r++) assert_int_equal(reads[r].cb(&reads[r].ud), 0);
+    sleep_ms(50);
+  }
+  if (reading_values() < 8) print_logs();
+  assert_true(reading_values() >= 8); /* both devices read */
+  assert_int_equal(shutdown_cb(), 0);
+  for (int i = 0; i < 2; i++) {
+    stop_sim(sims[i]);
+    unlink(sock[i]);
+  }
+  assert_file_text(victim, VICTIM_TEXT);
+  assert_int_equal(count_logs(LOG_WARNING, "not saved"), 0);
+  for (int i = 0; i < 2; i++) {
+    struct stat st;
+    snprintf(file, sizeof file, "%s/%s.state", dir, names[i]);
+    assert_int_equal(lstat(file, &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+    snprintf(file, sizeof file, "%s/%s.state.tmp", dir, names[i]);
+    assert_true(is_symlink(file));
+    unlink(file);
+    snprintf(file, sizeof file, "%s/%s.state", dir, names[i]);
+    unlink(file);
+  }
+  assert_int_equal(entries(dir), 0); /* the leftover temporary file is gone */
+  assert_int_equal(rmdir(dir), 0);
+  unlink(victim);
+  alarm(0);
+}
+
+/* A StateDir another user could plant files in is not used at all: one error naming it
+ * and why, nothing read or written in it, and the plugin reads as usual. */
+static void unsafe_state_dirs_are_refused_once(void **state) {
+  (void)state;
+  char dir[96], real[96], victim[96], file[160], want[256];
+  snprintf(dir, sizeof dir, "/tmp/bm6-plugin-unsafe-%d", (int)getpid());
+  snprintf(real, sizeof real, "/tmp/bm6-plugin-unsafe-real-%d", (int)getpid());
+  snprintf(victim, sizeof victim, "/tmp/bm6-plugin-unsafe-victim-%d", (int)getpid());
+  write_text(victim, VICTIM_TEXT);
+  const char *const names[] = {"van", "bus"};
+  const char *const addresses[] = {"unix:/nonexistent/van.sock", "unix:/nonexistent/bus.sock"};
+  enum { kWorldWritable, kGroupWritable, kOtherOwner, kSymlink, kCases };
+  for (int c = 0; c < kCases; c++) {
+    if (c == kOtherOwner && geteuid() != 0) continue; /* only root can give a folder away */
+    setup(NULL);
+    if (c == kSymlink) {
+      assert_int_equal(mkdir(real, 0755), 0);
+      assert_int_equal(symlink(real, dir), 0);
+    } else {
+      assert_int_equal(mkdir(dir, 0755), 0);
+      assert_int_equal(chmod(dir, c == kWorldWritable   ? 01777
+                                  : c == kGroupWritable ? 0775
+                                                        : 0755),
+                       0);
+      if (c == kOtherOwner) assert_int_equal(chown(dir, 65534, 65534), 0);
+      snprintf(file, sizeof file, "%s/van.state", dir);
+      assert_int_equal(symlink(victim, file), 0);
+    }
+    oconfig_item_t *block = backfill_block(dir, names, addresses, 2);
+    assert_int_equal(config_cb(block), 0);
+    free_item(block, 1);
+    expect_read("bm6/van", 0);
+    expect_read("bm6/bus", 0);
+    assert_int_equal(init_cb(), 0);
+    for (int r = 0; r < reads_num; r++) assert_int_equal(reads[r].cb(&reads[r].ud), 0);
+    assert_int_equal(shutdown_cb(), 0);
+    const char *why[] = {"is writable by every user (mode 1777)",
+                         "is writable by its group (mode 0775)", "is owned by uid 65534",
+                         "is a symbolic link, not a directory"};
+    snprintf(want, sizeof want, "bm6 plugin: StateDir \"%s\" %s", dir, why[c]);
+    if (count_logs(LOG_ERR, want) != 1 || count_logs(-1, "StateDir") != 1) {
+      print_logs();
+      fail_msg("case %d: expected one line: %s", c, want);
+    }
+    assert_int_equal(count_logs(-1, "state file"), 0);
+    assert_file_text(victim, VICTIM_TEXT);
+    if (c == kSymlink) {
+      assert_int_equal(entries(real), 0);
+      unlink(dir);
+      rmdir(real);
+    } else {
+      assert_int_equal(entries(dir), 1); /* the planted link alone */
+      snprintf(file, sizeof file, "%s/van.state", dir);
+      unlink(file);
+      rmdir(dir);
+    }
+  }
+  unlink(victim);
+}
+
+/* State times the plugin cannot have written: 0, twelve digits of seconds (the year 33658,
+ * which nanoseconds since 1970 cannot hold), an hour ahead of the clock. One line each; a
+ * time a minute ago is taken without a word. */
+static void state_times_out_of_range_are_refused_once_each(void **state) {
+  (void)state;
+  char dir[96], file[160], text[96];
+  snprintf(dir, sizeof dir, "/tmp/bm6-plugin-times-%d", (int)getpid());
+  assert_int_equal(mkdir(dir, 0755), 0);
+  const char *const names[] = {"zero", "far", "ahead", "fine"};
+  const char *const addresses[] = {"unix:/nonexistent/zero.sock", "unix:/nonexistent/far.sock",
+                                   "unix:/nonexistent/ahead.sock", "unix:/nonexistent/fine.sock"};
+  const long long now = (long long)now_s();
+  const long long times[] = {0, 999999999999LL, now + 3600, now - 60};
+  for (int i = 0; i < 4; i++) {
+    snprintf(file, sizeof file, "%s/%s.state", dir, names[i]);
+    snprintf(text, sizeof text, "bm6-collectd state 1\nlast_dispatched %lld.000000000\n", times[i]);
+    write_text(file, text);
+  }
+  oconfig_item_t *block = backfill_block(dir, names, addresses, 4);
+  assert_int_equal(config_cb(block), 0);
+  free_item(block, 1);
+  expect_read("bm6/zero", 0);
+  expect_read("bm6/far", 0);
+  expect_read("bm6/ahead", 0);
+  expect_read("bm6/fine", 0);
+  assert_int_equal(init_cb(), 0);
+  const char *want[] = {
+      "device \"zero\": state file /tmp/bm6-plugin-times-",
+      "device \"far\": state file /tmp/bm6-plugin-times-",
+      "device \"ahead\": state file /tmp/bm6-plugin-times-",
+  };
+  expect_each_once(LOG_WARNING, want, 3);
+  assert_int_equal(count_logs(LOG_WARNING, "(last_dispatched 0 is before 2024)"), 1);
+  assert_int_equal(
+      count_logs(LOG_WARNING,
+                 "(last_dispatched 999999999999 is more than 5 minutes after the clock)"),
+      1);
+  assert_int_equal(count_logs(LOG_WARNING, "ahead.state is ignored (last_dispatched 1"), 1);
+  assert_int_equal(count_logs(-1, "device \"fine\": state file"), 0);
+  assert_int_equal(count_logs(-1, "device \"fine\": no state file"), 0);
+  assert_int_equal(shutdown_cb(), 0);
+  for (int i = 0; i < 4; i++) {
+    snprintf(file, sizeof file, "%s/%s.state", dir, names[i]);
+    unlink(file);
+  }
+  assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(registers_one_read_per_device_with_its_interval, setup,
@@ -1040,6 +1272,10 @@ int main(void) {
       cmocka_unit_test_setup_teardown(backfill_mistakes_name_the_device_and_option, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(corrupt_state_file_is_said_once_and_ignored, setup, teardown),
+      cmocka_unit_test_setup_teardown(planted_fifo_and_symlinks_are_refused, setup, teardown),
+      cmocka_unit_test_setup_teardown(unsafe_state_dirs_are_refused_once, setup, teardown),
+      cmocka_unit_test_setup_teardown(state_times_out_of_range_are_refused_once_each, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(durations_below_what_a_bm6_does_are_warned_or_refused, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(absurd_durations_are_errors, setup, teardown),
