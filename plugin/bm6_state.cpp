@@ -92,7 +92,7 @@ bool write_all(int fd, const std::string& text) {
 std::unique_ptr<StateDir> StateDir::open(const std::string& path, std::string& error) {
   const std::string quoted = "\"" + path + "\"";
   if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) {
-    error = "cannot create " + quoted + ": " + errno_text();
+    error = quoted + " cannot be created: " + errno_text();
     return nullptr;
   }
   // Not through a symbolic link: one in a folder others can write may lead anywhere.
@@ -102,12 +102,12 @@ std::unique_ptr<StateDir> StateDir::open(const std::string& path, std::string& e
     if ((errno == ELOOP || errno == ENOTDIR) && ::lstat(path.c_str(), &st) == 0)
       error = quoted + " is " + kind_of(st.st_mode) + ", not a directory";
     else
-      error = "cannot open " + quoted + ": " + errno_text();
+      error = quoted + " cannot be opened: " + errno_text();
     return nullptr;
   }
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) {
-    error = "cannot stat " + quoted + ": " + errno_text();
+    error = quoted + " cannot be examined: " + errno_text();
     return nullptr;
   }
   if (const std::string problem = dir_problem(st); !problem.empty()) {
