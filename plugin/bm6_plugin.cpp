@@ -111,6 +111,7 @@ struct PluginState {
   PluginConfig config;
   bool config_failed = false;
   std::unique_ptr<Bm6Engine> engine;
+  std::shared_ptr<const StateDir> state_dir;                       // null: none needed, or refused
   std::map<std::string, std::shared_ptr<BackfillState>> backfill;  // saved at shutdown
   pthread_t thread{};
   bool thread_running = false;
@@ -545,7 +546,8 @@ int bm6_init() noexcept {
     }
     std::vector<DeviceOptions> devices;
     DeviceLogs logs;
-    const auto backfill = load_backfill_states(s.config, open_state_dir(s.config));
+    s.state_dir = open_state_dir(s.config);
+    const auto backfill = load_backfill_states(s.config, s.state_dir);
     for (const auto& d : s.config.devices) {
       devices.push_back(d.options);
       // The device is read once per interval: its own, or collectd's for the plugin.
@@ -631,6 +633,7 @@ int bm6_shutdown() noexcept {
       save_last(name, *st);
     }
     s.backfill.clear();
+    s.state_dir.reset();
     s.config = PluginConfig{};
     s.config_failed = false;
     return 0;
