@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 
@@ -55,17 +56,23 @@ std::string dir_problem(const struct stat& st) {
   return {};
 }
 
-// ".NAME.tmp-" and 12 hex digits: a name nobody can have planted before it is made.
-bool temp_name(const std::string& name, std::string& out) {
+// ".NAME.tmp-" and 12 hex digits: a name nobody can guess before it is made (O_EXCL
+// refuses one that is there anyway).
+std::string temp_name(const std::string& name) {
   unsigned char random[kTmpRandom / 2];
-  if (::getrandom(random, sizeof random, 0) != static_cast<ssize_t>(sizeof random)) return false;
-  out = "." + name + kTmpMark;
+  // Early at boot the kernel may have no randomness yet: never wait for it, use the clock.
+  if (::getrandom(random, sizeof random, GRND_NONBLOCK) != static_cast<ssize_t>(sizeof random)) {
+    auto t =
+        static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+    for (auto& b : random) b = static_cast<unsigned char>(t >> (8 * (&b - random)));
+  }
+  std::string out = "." + name + kTmpMark;
   for (unsigned char b : random) {
     static const char* const hex = "0123456789abcdef";
     out += hex[b >> 4];
     out += hex[b & 0xf];
   }
-  return true;
+  return out;
 }
 
 bool is_temp_name(const char* name) {
@@ -175,11 +182,7 @@ StateDir::Read StateDir::read(const std::string& name, std::size_t max_bytes, st
 }
 
 bool StateDir::replace(const std::string& name, const std::string& text, std::string& error) const {
-  std::string tmp;
-  if (!temp_name(name, tmp)) {
-    error = "no random name for a temporary file: " + errno_text();
-    return false;
-  }
+  const std::string tmp = temp_name(name);
   // O_EXCL: never a file (or link) that is there already.
   UniqueFd fd(
       ::openat(fd_.get(), tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
