@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
@@ -29,6 +30,7 @@ constexpr std::size_t kTmpRandom = 12;  // hex digits
 std::string errno_text() { return std::strerror(errno); }
 
 const char* kind_of(mode_t mode) {
+  if (S_ISREG(mode)) return "a regular file";
   if (S_ISLNK(mode)) return "a symbolic link";
   if (S_ISFIFO(mode)) return "a FIFO";
   if (S_ISDIR(mode)) return "a directory";
@@ -96,7 +98,10 @@ bool write_all(int fd, const std::string& text) {
 }
 }  // namespace
 
-std::unique_ptr<StateDir> StateDir::open(const std::string& path, std::string& error) {
+std::unique_ptr<StateDir> StateDir::open(const std::string& given, std::string& error) {
+  // "DIR/" would be followed if DIR were a symbolic link.
+  const std::string path =
+      given.substr(0, std::max<std::size_t>(1, given.find_last_not_of('/') + 1));
   const std::string quoted = "\"" + path + "\"";
   if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) {
     error = quoted + " cannot be created: " + errno_text();

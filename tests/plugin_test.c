@@ -1160,8 +1160,9 @@ static void planted_fifo_and_symlinks_are_refused(void **state) {
   alarm(0);
 }
 
-/* A StateDir another user could plant files in is not used at all: one error naming it
- * and why, nothing read or written in it, and the plugin reads as usual. */
+/* A StateDir another user could plant files in (or a link that another user could have
+ * planted in its parent) is not used at all: one error naming it and why, nothing read or
+ * written in it, and the plugin reads as usual. */
 static void unsafe_state_dirs_are_refused_once(void **state) {
   (void)state;
   char dir[96], real[96], victim[96], file[160], want[256];
@@ -1171,11 +1172,12 @@ static void unsafe_state_dirs_are_refused_once(void **state) {
   write_text(victim, VICTIM_TEXT);
   const char *const names[] = {"van", "bus"};
   const char *const addresses[] = {"unix:/nonexistent/van.sock", "unix:/nonexistent/bus.sock"};
-  enum { kWorldWritable, kGroupWritable, kOtherOwner, kSymlink, kCases };
+  /* The last: "DIR/", through which path resolution would follow the link. */
+  enum { kWorldWritable, kGroupWritable, kOtherOwner, kSymlink, kSymlinkSlash, kCases };
   for (int c = 0; c < kCases; c++) {
     if (c == kOtherOwner && geteuid() != 0) continue; /* only root can give a folder away */
     setup(NULL);
-    if (c == kSymlink) {
+    if (c >= kSymlink) {
       assert_int_equal(mkdir(real, 0755), 0);
       assert_int_equal(symlink(real, dir), 0);
     } else {
@@ -1188,7 +1190,9 @@ static void unsafe_state_dirs_are_refused_once(void **state) {
       snprintf(file, sizeof file, "%s/van.state", dir);
       assert_int_equal(symlink(victim, file), 0);
     }
-    oconfig_item_t *block = backfill_block(dir, names, addresses, 2);
+    char configured[104];
+    snprintf(configured, sizeof configured, "%s%s", dir, c == kSymlinkSlash ? "/" : "");
+    oconfig_item_t *block = backfill_block(configured, names, addresses, 2);
     assert_int_equal(config_cb(block), 0);
     free_item(block, 1);
     expect_read("bm6/van", 0);
@@ -1198,6 +1202,7 @@ static void unsafe_state_dirs_are_refused_once(void **state) {
     assert_int_equal(shutdown_cb(), 0);
     const char *why[] = {"is writable by every user (mode 1777)",
                          "is writable by its group (mode 0775)", "is owned by uid 65534",
+                         "is a symbolic link, not a directory",
                          "is a symbolic link, not a directory"};
     snprintf(want, sizeof want, "bm6 plugin: StateDir \"%s\" %s", dir, why[c]);
     if (count_logs(LOG_ERR, want) != 1 || count_logs(-1, "StateDir") != 1) {
@@ -1206,7 +1211,7 @@ static void unsafe_state_dirs_are_refused_once(void **state) {
     }
     assert_int_equal(count_logs(-1, "state file"), 0);
     assert_file_text(victim, VICTIM_TEXT);
-    if (c == kSymlink) {
+    if (c >= kSymlink) {
       assert_int_equal(entries(real), 0);
       unlink(dir);
       rmdir(real);
