@@ -22,6 +22,7 @@ namespace bm6 {
 namespace {
 
 using namespace std::chrono_literals;
+using test::Bytes;
 using test::connect_unix;
 using test::Events;
 using SysClock = std::chrono::system_clock;
@@ -305,7 +306,7 @@ const Bytes kEnd = {0xd2, 0x9c, 0xbe, 0xfa, 0xc3, 0x72, 0x17, 0x80,
 }  // namespace bm7_vectors
 
 Bytes notification(std::initializer_list<Bytes> blocks) {
-  Bytes pdu{att::kHandleValueNtf, 5, 0};  // the data characteristic of minimal_bm6
+  Bytes pdu{att::kHandleValueNotification, 5, 0};  // the data characteristic of minimal_bm6
   for (const Bytes& b : blocks) pdu.insert(pdu.end(), b.begin(), b.end());
   return pdu;
 }
@@ -333,8 +334,21 @@ ScriptedRun run_script(EventLoop& loop, const Script& script) {
   const Bytes live = notification({bm7 ? bm7_vectors::kLive : bm6_vectors::kLive});
   ScriptedRun run;
   auto pair = test::seqpacket_pair();
-  Timer pause(loop);
+  Timer pace(loop);
   std::unique_ptr<test::ScriptedPeer> peer;
+  // The answer 50 notifications a millisecond (what the socket buffer holds, with room), the
+  // rest after the pause.
+  std::function<void(std::size_t)> send_from = [&](std::size_t at) {
+    const std::size_t end = std::min(script.answer.size(), at + 50);
+    for (; at < end; ++at) peer->send(script.answer[at]);
+    if (at < script.answer.size()) {
+      pace.start(1ms, [&send_from, at] { send_from(at); });
+    } else if (!script.after_pause.empty()) {
+      pace.start(sim::kHistoryPauseLength, [&] {
+        for (const Bytes& n : script.after_pause) peer->send(n);
+      });
+    }
+  };
   peer = std::make_unique<test::ScriptedPeer>(
       loop, std::move(pair.theirs), [&](const Bytes& pdu) -> std::vector<Bytes> {
         if (pdu[0] == att::kExchangeMtuReq)
@@ -346,11 +360,7 @@ ScriptedRun run_script(EventLoop& loop, const Script& script) {
           if (value == live_request) out.push_back(live);
           if (value == history_request) {
             run.request_seen = true;
-            out.insert(out.end(), script.answer.begin(), script.answer.end());
-            if (!script.after_pause.empty())
-              pause.start(sim::kHistoryPauseLength, [&] {
-                for (const Bytes& n : script.after_pause) peer->send(n);
-              });
+            pace.start(0ms, [&] { send_from(0); });  // after the write's response
           }
           return out;
         }
@@ -541,7 +551,8 @@ TEST(HistoryVectors, CorruptAnswersAreRefused) {
       {{notification({kStart}), notification({kRecords0}), notification({kMisplacedEnd})},
        "rejected: end marker inside a record"},
       {{notification({kStart}), notification({kRecords0}),
-        Bytes{att::kHandleValueNtf, 5, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9}},  // not a whole block
+        Bytes{att::kHandleValueNotification, 5, 0, 1, 2, 3, 4, 5, 6, 7, 8,
+              9}},  // not a whole block
        "rejected: wrong length"},
   };
   for (const Case& c : cases) {
