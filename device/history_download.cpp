@@ -219,6 +219,12 @@ void Backfill::on_done(HistoryResult result, SysClock::time_point since) {
                                "); the gap stays unfilled, live readings go on");
     return;
   }
+  if (result.empty_answer) {  // not a failure: there is nothing to fill the gap with
+    if (hooks_.report)
+      hooks_.report(true, "the monitor has no stored records; the gap since " + clock_time(since) +
+                              " stays unfilled");
+    return;
+  }
   // Only what falls after the last dispatched reading, in a later second (checked again
   // where it is dispatched), and within the longest gap filled.
   const auto oldest = SysClock::now() - options_.max;

@@ -705,6 +705,36 @@ TEST_F(HistoryTest, DeviceWhoseDownloadFailsSaysSoOnceAndStreams) {
   dev.stop();
 }
 
+TEST_F(HistoryTest, DeviceWhoseMonitorHasNoRecordsSaysSoAndStreams) {
+  sim::SimDevice sim = device(40, sim::Fault::kHistoryEmpty);
+  sim.record_period = 1s;
+  sim::Bm6SimServer server(loop, path, sim);
+  auto slot = std::make_shared<ReadingSlot>();
+  slot->last_dispatched_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                 (SysClock::now() - 30s).time_since_epoch())
+                                 .count();
+  DeviceOptions o{.name = "van", .address = "unix:" + path, .backfill = true, .record_period = 1s};
+  Events events;
+  std::string err;
+  auto connector = make_connector(loop, {.address = o.address}, nullptr, err);
+  ASSERT_TRUE(connector) << err;
+  Bm6Device dev(loop, o, std::move(connector), slot,
+                [&](const DeviceOptions&, DeviceEvent e, const std::string& d) {
+                  events.seen.emplace_back(e, d);
+                });
+  dev.start();
+  ASSERT_TRUE(loop.run_until([&] { return events.count(DeviceEvent::kBackfilled) == 1; }, 5s));
+  ASSERT_TRUE(loop.run_until([&] { return slot->stored.load() >= 3; }, 3s));
+  EXPECT_TRUE(slot->take_history().empty());
+  EXPECT_EQ(events.count(DeviceEvent::kBackfillFailed), 0);
+  for (const auto& [e, d] : events.seen) {
+    if (e == DeviceEvent::kBackfilled) {
+      EXPECT_NE(d.find("the monitor has no stored records"), std::string::npos) << d;
+    }
+  }
+  dev.stop();
+}
+
 TEST_F(HistoryTest, DetectedBm2SaysOnceThatItHasNoHistoryAndStreams) {
   sim::SimDevice sim = device(0);
   sim.model = Family::kBm2;
