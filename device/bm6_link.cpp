@@ -358,6 +358,11 @@ void Bm6Link::on_notification(std::uint16_t handle, std::span<const std::uint8_t
       return;
     }
   }
+  take_live_frame(value);
+}
+
+void Bm6Link::take_live_frame(std::span<const std::uint8_t> value) {
+  if (!codec_) return;
   const auto decoded = codec_->decode_notification(value);
   if (const auto* rejection = std::get_if<LiveRejection>(&decoded)) {
     ++stats_.rejected[static_cast<int>(*rejection)];

@@ -98,6 +98,9 @@ class Bm6Link {
   // neither readings nor dropped, and count as the stream's activity. nullptr removes it.
   using NotificationTap = std::function<bool(std::span<const std::uint8_t> ciphertext)>;
   void set_notification_tap(NotificationTap tap) { tap_ = std::move(tap); }
+  // A live frame (ciphertext) the tap found inside a notification it took (a reading between
+  // a history answer's blocks): decoded as if it had come alone.
+  void take_live_frame(std::span<const std::uint8_t> ciphertext);
   // Writes a 16-byte request (ciphertext) to the command characteristic (FFF3); `done` runs
   // with "" once it is written, or with the error. false (nothing written) while the family
   // or the handles are not known (detection, rediscovery) or the link is closed.

@@ -2,8 +2,9 @@
 """Backfill end to end: the real collectd with bm6.so, csv and rrdtool, simulated BM6s that
 store a record every 2 s. (a) The devices go out of range for a while and come back: the
 gap is filled from the monitor's history, at the right times (within one record period),
-followed by live values, nothing twice, no rrdtool error; a truncated and a corrupt history
-answer are rejected once each and live readings go on. (b) collectd itself stops for a
+followed by live values, nothing twice, no rrdtool error, also from a monitor whose answer
+has live frames among its blocks; a truncated and a corrupt history answer are rejected once
+each and live readings go on. (b) collectd itself stops for a
 while and starts again: the state file says where the gap starts, and it is filled the same
 way; a corrupt state file is logged and ignored. (c) collectd is killed (kill -9) after a
 fill and live values: the next start writes none of them again."""
@@ -136,9 +137,11 @@ class Backfill(E2ECase):
 
     def test_link_cut_then_back(self):
         good = self.sim("good", *SIM_ARGS)
+        interleaved = self.sim("interleaved", *SIM_ARGS, "--fault", "history-interleaved")
         truncated = self.sim("truncated", *SIM_ARGS, "--fault", "history-truncated")
         corrupt = self.sim("corrupt", *SIM_ARGS, "--fault", "history-corrupt")
-        sims = {"good": good, "truncated": truncated, "corrupt": corrupt}
+        sims = {"good": good, "interleaved": interleaved, "truncated": truncated,
+                "corrupt": corrupt}
         block = "".join(self.device(n, s, DEVICE_OPTIONS) for n, s in sims.items())
         self.collectd = c = self.start_collectd(block)
         self.assertTrue(wait_for(lambda: all(len(c.rows(n, "voltage")) >= 4 for n in sims), 20))
@@ -152,7 +155,8 @@ class Backfill(E2ECase):
         for s in sims.values():
             s.proc.send_signal(signal.SIGUSR2)  # back
         # The truncated answer waits out the download's bound (12 s for one page).
-        self.assertTrue(wait_for(lambda: len(self.filled(c, "good")) == 1 and all(
+        self.assertTrue(wait_for(lambda: all(len(self.filled(c, n)) == 1
+                                             for n in ("good", "interleaved")) and all(
             len(c.log_lines(f'device "{n}": history download failed')) == 1
             for n in ("truncated", "corrupt")), 25), c.log_lines("backfill"))
         # Live values again from every device, for a few seconds.
@@ -161,11 +165,13 @@ class Backfill(E2ECase):
                                              for n in sims), 15))
         rc, _, err = c.stop()
         self.assertEqual(rc, 0, err)
+        for name, sim in (("good", good), ("interleaved", interleaved)):
+            count = self.records_after(c, name, before[name])
+            # About one record per period of the cut (the link was away ~11.5 s).
+            self.assertGreaterEqual(count, 10 // PERIOD - 1, name)
+            fill = self.check_backfill(c, sim, name, before[name], count)
+            self.assertLess(fill[0][0], cut + PERIOD, name)
         count = self.records_after(c, "good", before["good"])
-        # About one record per period of the cut (the link was away ~11.5 s).
-        self.assertGreaterEqual(count, 10 // PERIOD - 1)
-        fill = self.check_backfill(c, good, "good", before["good"], count)
-        self.assertLess(fill[0][0], cut + PERIOD)
         for n in ("truncated", "corrupt"):
             line = c.log_lines(f'device "{n}": history download failed')[0]
             self.assertIn("truncated" if n == "truncated" else "garbage record", line)

@@ -124,6 +124,7 @@ std::string clock_time(std::chrono::system_clock::time_point t, bool utc) {
 
 std::string history_note(const std::string& address, Family model, std::size_t records,
                          std::chrono::seconds uncertainty) {
+  if (records == 0) return "# " + terminal_safe(address) + ": " + to_string(model) + ", no records";
   return "# " + terminal_safe(address) + ": " + to_string(model) + ", " + std::to_string(records) +
          " stored records, oldest first; times are estimated: each record was taken up to " +
          std::to_string(uncertainty.count()) + " s before the time shown";

@@ -28,6 +28,14 @@ AttBearer::Options bearer_options(const SimDevice& device) {
   return options;
 }
 
+// The live frame `device` sends now; one its model's frame cannot carry (a cycle swinging past
+// a BM2's 40.95 V) is sent as the configured reading.
+Block live_frame_of(const SimDevice& device) {
+  const Reading now = reading_at(device, std::chrono::steady_clock::now() - device.epoch);
+  const auto encoded = encode_live(device.model, now);
+  return encoded ? *encoded : encode_live(device.model, device.reading).value();
+}
+
 }  // namespace
 
 Reading reading_at(const SimDevice& device, std::chrono::steady_clock::duration elapsed) {
@@ -130,7 +138,8 @@ Bm6Peripheral::Bm6Peripheral(EventLoop& loop, UniqueFd conn, const SimDevice& de
       server_(db_.attributes),
       bearer_(loop, std::move(conn), bearer_options(device)),
       stream_timer_(loop),
-      late_answer_(loop) {
+      late_answer_(loop),
+      history_pause_(loop) {
   server_.set_write_hook([this](const GattAttribute& a, std::span<const std::uint8_t> value) {
     return on_write(a, value);
   });
@@ -144,6 +153,7 @@ Bm6Peripheral::Bm6Peripheral(EventLoop& loop, UniqueFd conn, const SimDevice& de
   bearer_.set_closed_handler([this](const std::string&) {
     stream_timer_.cancel();
     late_answer_.cancel();
+    history_pause_.cancel();
     if (auto closed = std::move(on_closed_)) closed();  // may destroy this peripheral
   });
 }
@@ -151,6 +161,7 @@ Bm6Peripheral::Bm6Peripheral(EventLoop& loop, UniqueFd conn, const SimDevice& de
 void Bm6Peripheral::close(const std::string& why) {
   stream_timer_.cancel();
   late_answer_.cancel();
+  history_pause_.cancel();
   bearer_.close(why);
 }
 
@@ -249,24 +260,27 @@ void Bm6Peripheral::on_command(const Block& plaintext) {
 void Bm6Peripheral::answer_history(std::uint8_t pages) {
   ++stats_.history_requests;
   if (!notify_ || !bearer_.is_open()) return;
-  pages = std::max<std::uint8_t>(pages, 1);
-  std::vector<Block> blocks = encode_history_answer(history_->records(), pages);
-  switch (plan_.history_answer()) {
-    case FaultPlan::HistoryAnswer::kTruncated:
-      blocks.resize(blocks.size() / 2);  // and no trailer
-      break;
-    case FaultPlan::HistoryAnswer::kCorrupt:
-      // Stream byte 38, the second byte of record 7: its state of charge becomes 0xf0 or
-      // more, which no record has (an empty slot turns into such a record too).
-      if (blocks.size() > 3) blocks[2][6] = 0xff;
-      break;
-    case FaultPlan::HistoryAnswer::kWhole:
-      break;
-  }
+  SimHistoryAnswer answer = make_history_answer(history_->records(), pages, plan_.history_answer(),
+                                                device_.model, live_frame_of(device_));
+  if (answer.pause_at >= answer.blocks.size()) return send_history(answer.blocks);
+  std::vector<Block> rest(answer.blocks.begin() + static_cast<std::ptrdiff_t>(answer.pause_at),
+                          answer.blocks.end());
+  answer.blocks.resize(answer.pause_at);
+  send_history(answer.blocks);
+  // Silent altogether, live stream included, then the rest and the stream again.
+  const bool streaming = stream_timer_.armed();
+  stream_timer_.cancel();
+  history_pause_.start(kHistoryPauseLength, [this, rest = std::move(rest), streaming] {
+    send_history(rest);
+    if (streaming && bearer_.is_open()) start_stream();
+  });
+}
+
+void Bm6Peripheral::send_history(std::span<const Block> blocks) {
   // As many 16-byte blocks per notification as the MTU carries, each encrypted on its own;
-  // all queued at once, the live stream going on beside them.
+  // all queued at once.
   const std::size_t per = std::max<std::size_t>(1, (bearer_.mtu() - 3u) / 16u);
-  for (std::size_t i = 0; i < blocks.size(); i += per) {
+  for (std::size_t i = 0; i < blocks.size() && bearer_.is_open(); i += per) {
     std::vector<std::uint8_t> value;
     for (std::size_t j = i; j < std::min(blocks.size(), i + per); ++j) {
       const Block c = codec_.encrypt(blocks[j]);

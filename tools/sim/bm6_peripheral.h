@@ -18,6 +18,7 @@
 #include "protocol/history.h"
 #include "tools/sim/attribute_server.h"
 #include "tools/sim/fault.h"
+#include "tools/sim/history_answer.h"
 #include "tools/sim/unix_listener.h"
 #include "transport/att.h"
 #include "transport/att_bearer.h"
@@ -57,9 +58,8 @@ struct SimDevice {
   std::uint32_t history_seed = 0;
 };
 
-// What the simulated monitor keeps: six pages, about the ~1,500 records (50 h) one real unit
-// gave.
-inline constexpr std::size_t kSimHistoryCapacity = 6 * kHistoryRecordsPerPage;
+// What the simulated monitor keeps: 32 pages, the 8,192 records (11.4 days) one real BM6 gave.
+inline constexpr std::size_t kSimHistoryCapacity = 32 * kHistoryRecordsPerPage;
 
 // The records of one simulated monitor, newest first, one taken every record period on the
 // server's loop for as long as it serves.
@@ -151,6 +151,7 @@ class Bm6Peripheral {
   void start_stream();
   void notify(const Block& plaintext);
   void answer_history(std::uint8_t pages);
+  void send_history(std::span<const Block> blocks);
   void close(const std::string& why);
 
   SimDevice device_;
@@ -161,8 +162,9 @@ class Bm6Peripheral {
   Bm6Database db_;
   AttributeServer server_;
   AttBearer bearer_;
-  Timer stream_timer_;  // the next stream period
-  Timer late_answer_;   // kLate: the pending request's answer
+  Timer stream_timer_;   // the next stream period
+  Timer late_answer_;    // kLate: the pending request's answer
+  Timer history_pause_;  // kHistoryPause: the rest of the history answer
   bool notify_ = false;
   Stats stats_;
   std::uint64_t ticks_ = 0;
