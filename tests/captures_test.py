@@ -140,6 +140,16 @@ class BrokenCaptures(unittest.TestCase):
         self.assertEqual(r.returncode, 2)
         self.assertIn("takes no HEX", r.stderr.decode())
 
+    def test_capture_of_nothing_says_why(self):
+        r = subprocess.run([BM6CTL, "capture", "unix:/nonexistent/bm6.sock", "--seconds", "1"],
+                           capture_output=True, timeout=30)
+        self.assertEqual(r.returncode, 1)
+        lines = [json.loads(line) for line in r.stdout.decode().splitlines()]
+        self.assertEqual([line["type"] for line in lines], ["capture", "end"])
+        self.assertEqual(lines[1]["notifications"], 0)
+        self.assertIn("/nonexistent/bm6.sock", lines[1]["link"])
+        self.assertIn("/nonexistent/bm6.sock", r.stderr.decode())
+
     def test_hostile_text_is_escaped(self):
         # An address with control characters and a quote comes back as valid, escaped JSON.
         path = self.write('{"type":"advertisement","address":"\\u001b[2J\\"x",'

@@ -168,8 +168,8 @@ std::chrono::milliseconds phase_length(const Command& cmd) {
   return std::chrono::milliseconds(std::llround(cmd.seconds * 1000));
 }
 
-// Every advertisement of cmd.address for --seconds; false (said) when nothing can be heard.
-bool capture_advertisements(CaptureRun& run, EventLoop& loop) {
+// Every advertisement of cmd.address for --seconds; "" or (said) why nothing can be heard.
+std::string capture_advertisements(CaptureRun& run, EventLoop& loop) {
   const int index = AdvScanner::adapter_index(run.cmd.adapter);
   std::string problem;
   AdvScanner scanner(loop, index, [&](AdvScanner::Status s, const std::string& detail) {
@@ -182,7 +182,7 @@ bool capture_advertisements(CaptureRun& run, EventLoop& loop) {
   scanner.start();
   loop.run_until([&] { return !problem.empty(); }, phase_length(run.cmd));
   if (!problem.empty()) print_error("advertisements: " + problem);
-  return problem.empty();
+  return problem;
 }
 
 // Every notification of a link to cmd.address for --seconds; "" or why the link failed.
@@ -225,16 +225,15 @@ int run_capture(const Command& cmd) {
   Adapters adapters(loop);
   run.header();
   const bool radio = cmd.address.rfind("unix:", 0) != 0;
-  bool not_permitted = false;
-  if (radio && !capture_advertisements(run, loop)) not_permitted = true;
+  const std::string ad_problem = radio ? capture_advertisements(run, loop) : "";
   const std::string error = capture_link(run, loop, adapters);
   run.end(error);
   if (!error.empty()) print_error(cmd.address + ": " + error);
   if (run.advertisements + run.notifications > 0) return kExitOk;
   if (error.empty())
     print_error(cmd.address + ": nothing heard in " + fixed(cmd.seconds, 0) + " s");
-  return is_permission_error(error) || (not_permitted && !error.empty()) ? kExitNotPermitted
-                                                                         : kExitFailed;
+  return is_permission_error(error) || is_permission_error(ad_problem) ? kExitNotPermitted
+                                                                       : kExitFailed;
 }
 
 int run_decode_file(const Command& cmd) {
