@@ -171,6 +171,10 @@ std::chrono::milliseconds phase_length(const Command& cmd) {
 // Every advertisement of cmd.address for --seconds; "" or (said) why nothing can be heard.
 std::string capture_advertisements(CaptureRun& run, EventLoop& loop) {
   const int index = AdvScanner::adapter_index(run.cmd.adapter);
+  if (index < 0) {
+    print_error("advertisements: " + run.cmd.adapter + " is not an adapter name (hciN)");
+    return "not an adapter name";
+  }
   std::string problem;
   AdvScanner scanner(loop, index, [&](AdvScanner::Status s, const std::string& detail) {
     if (s == AdvScanner::Status::kError || s == AdvScanner::Status::kAdapterDown)
