@@ -80,6 +80,10 @@ class Bm6Link {
     std::function<void()> on_dropped{};
     // Detection settled on the family (once per link; not called with Options::family).
     std::function<void(Family)> on_family{};
+    // Every ATT notification as it arrived, on any handle, before the link makes anything
+    // of it (bm6ctl capture records them). Must not destroy the link.
+    std::function<void(std::uint16_t handle, std::span<const std::uint8_t> value)>
+        on_raw_notification{};
   };
   enum class Phase { kMtu, kDiscovery, kEnable, kCommand, kStreaming, kClosed };
 

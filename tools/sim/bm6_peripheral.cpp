@@ -242,6 +242,7 @@ void Bm6Peripheral::on_command(const Block& plaintext) {
   switch (classify_command(plaintext)) {
     case CommandKind::kLiveData: {
       if (!device_.streams) return;
+      if (device_.replay) return start_stream();  // its acknowledgement, if any, is in it
       notify(encode_acknowledgement());
       start_stream();
       return;
@@ -291,7 +292,25 @@ void Bm6Peripheral::send_history(std::span<const Block> blocks) {
   }
 }
 
+void Bm6Peripheral::replay_period() {
+  const auto& frames = *device_.replay;
+  const ReplayFrame& frame = frames[replay_next_];
+  replay_next_ = (replay_next_ + 1) % frames.size();
+  const ReplayFrame& next = frames[replay_next_];
+  if (notify_ && bearer_.is_open()) {
+    ++stats_.frames_sent;
+    bearer_.send_notification(db_.data, frame.value);
+  }
+  // The capture's own step, bounded (a capture spanning a night need not be waited out).
+  std::chrono::milliseconds step = device_.period;
+  if (!device_.period_given && replay_next_ != 0 && frame.t && next.t && *next.t >= *frame.t)
+    step = std::chrono::milliseconds(
+        std::clamp<long long>(std::llround((*next.t - *frame.t) * 1000), 10, 60000));
+  if (bearer_.is_open()) stream_timer_.start(step, [this] { on_period(); });
+}
+
 void Bm6Peripheral::on_period() {
+  if (device_.replay) return replay_period();
   // The CLI keeps readings within what the model's frame carries; one that is not (a cycle
   // swinging past a BM2's 40.95 V) is sent as the configured reading.
   const Reading now = reading_at(device_, std::chrono::steady_clock::now() - device_.epoch);

@@ -10,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,13 @@
 #include "transport/unique_fd.h"
 
 namespace bm6::sim {
+
+// One notification of a capture to replay (bm6-sim --replay): its value as the monitor sent
+// it (ciphertext) and when, in seconds since the capture began, if the capture says.
+struct ReplayFrame {
+  std::vector<std::uint8_t> value;
+  std::optional<double> t;
+};
 
 struct SimDevice {
   // BM6 and BM7 stream after the live-data request under their own key (and ignore one
@@ -56,6 +64,13 @@ struct SimDevice {
   // one period apart, the newest taken at the start.
   std::chrono::seconds record_period{kHistoryPeriod};
   std::uint32_t history_seed = 0;
+  // --replay CAPTURE: these notifications instead of frames of `reading`, in order, each
+  // link from the first and round again after the last, sent as they are (the model's key
+  // still checks the live-data request, which a BM6 or BM7 replay waits for, sending no
+  // acknowledgement of its own). Paced as the capture was (its "t") unless period_given;
+  // frames without times, and the step from the last back to the first, take `period`.
+  std::shared_ptr<const std::vector<ReplayFrame>> replay;
+  bool period_given = false;  // --period given for this device
 };
 
 // What the simulated monitor keeps: 32 pages, the 8,192 records (11.4 days) one real BM6 gave.
@@ -145,7 +160,8 @@ class Bm6Peripheral {
   void answer(std::uint8_t opcode, std::span<const std::uint8_t> params);
   std::uint8_t on_write(const GattAttribute& attribute, std::span<const std::uint8_t> value);
   void on_command(const Block& plaintext);
-  void on_period();  // one stream period: a frame, or the fault's doing
+  void on_period();      // one stream period: a frame, or the fault's doing
+  void replay_period();  // one frame of SimDevice::replay, and the timer for the next
   void send_garbage(Garbage kind, const Block& frame);
   void after_cccd_enabled();
   void start_stream();
@@ -168,6 +184,7 @@ class Bm6Peripheral {
   bool notify_ = false;
   Stats stats_;
   std::uint64_t ticks_ = 0;
+  std::size_t replay_next_ = 0;  // the index of the next replayed frame
   std::chrono::steady_clock::time_point since_ = std::chrono::steady_clock::now();
 };
 

@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <set>
 
+#include "tools/capture/capture_file.h"
+
 #ifndef BM6_VERSION
 #error "BM6_VERSION must be defined (the project version, from CMake)"
 #endif
@@ -14,8 +16,9 @@ namespace bm6::sim {
 namespace {
 
 const std::set<std::string> kValueOptions = {
-    "--voltage", "--temperature", "--soc",   "--state", "--period",        "--mtu",
-    "--cycle",   "--fault",       "--model", "--busy",  "--record-period", "--history-seed"};
+    "--voltage",       "--temperature",  "--soc",   "--state", "--period",
+    "--mtu",           "--cycle",        "--fault", "--model", "--busy",
+    "--record-period", "--history-seed", "--replay"};
 
 std::string quote(const std::string& s) { return "'" + s + "'"; }
 
@@ -39,6 +42,28 @@ std::optional<double> number(const std::string& opt, const std::string& value, d
   return v;
 }
 
+// --replay CAPTURE: its notifications, and the model they are of (the capture's header, or
+// detected from them; a --model after --replay overrides it).
+bool apply_replay(const std::string& path, SimDevice& d, std::string& error) {
+  const auto parsed = capture::read_capture(path);
+  if (const auto* e = std::get_if<std::string>(&parsed)) {
+    error = "option '--replay': " + *e;
+    return false;
+  }
+  const auto& cap = std::get<capture::Capture>(parsed);
+  auto frames = std::make_shared<std::vector<ReplayFrame>>();
+  for (const auto& r : cap.records)
+    if (r.type == capture::Record::Type::kNotification) frames->push_back({r.ciphertext, r.t});
+  if (frames->empty()) {
+    error = "option '--replay': " + path +
+            " has no notifications to replay (its advertisements are not replayed)";
+    return false;
+  }
+  if (const auto family = capture::notification_family(cap)) d.model = *family;
+  d.replay = std::move(frames);
+  return true;
+}
+
 // Sets `error` and returns false for a value option with a bad value.
 bool apply_value(const std::string& opt, const std::string& value, SimDevice& d,
                  std::string& error) {
@@ -52,6 +77,7 @@ bool apply_value(const std::string& opt, const std::string& value, SimDevice& d,
     d.reading.state = *state;
     return true;
   }
+  if (opt == "--replay") return apply_replay(value, d, error);
   if (opt == "--model") {
     const auto model = parse_family(value);
     if (!model) {
@@ -138,6 +164,7 @@ bool apply_value(const std::string& opt, const std::string& value, SimDevice& d,
     d.reading.soc_percent = static_cast<std::uint8_t>(std::lround(*v));
   } else if (opt == "--period") {
     d.period = std::chrono::milliseconds(std::lround(*v * 1000));
+    d.period_given = true;
   } else if (opt == "--cycle") {
     d.cycle = std::chrono::milliseconds(std::lround(*v * 1000));
   } else {
@@ -159,6 +186,7 @@ std::string check_model(const SimDevice& d, const std::string& opt, const std::s
   if (!bm2 && (d.reading.state == State::kCritical || d.reading.state == State::kFloating))
     return where + "a " + to_string(d.model) + " reports normal, low or charging; state " +
            to_string(d.reading.state) + " is a BM2's (give --model bm2 before " + opt + ")";
+  if (d.replay) return "";  // the capture's frames are sent, not the reading
   if (bm2 && d.reading.centivolts > 4095)
     return where + "a BM2 reports at most 40.95 V (its frame has 12 bits for the voltage)";
   return "";
@@ -269,6 +297,12 @@ std::string usage_text() {
          "                         asked, fe fe fe end on a bm7)\n"
          "  --busy PERIOD:DURATION for DURATION seconds of every PERIOD (from the start) the\n"
          "                         owner's phone holds the monitor: centrals are turned away\n"
+         "  --replay CAPTURE       send the notifications of CAPTURE (JSON Lines, as written by\n"
+         "                         bm6ctl capture) as they are, in order, each link from the\n"
+         "                         first and round again; at the capture's pace, or every\n"
+         "                         --period if given (or if it has no times); the model is\n"
+         "                         the capture's (a --model after it overrides); a BM6 or\n"
+         "                         BM7 replay starts on the live-data request\n"
          "  -h, --help             this text\n"
          "  --version              the version\n\n"
          "SIGUSR1 takes every device out of range (its link drops, new ones are turned away,\n"
