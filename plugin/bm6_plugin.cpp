@@ -3,6 +3,7 @@
 // No exception leaves a function collectd calls.
 #include <pthread.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -486,6 +487,23 @@ std::map<std::string, std::shared_ptr<BackfillState>> load_backfill_states(
   return out;
 }
 
+// Where the passive scanners keep what they registered with the kernel (so that the next
+// start removes what a killed collectd left): StateDir, when there are passive devices and
+// it can be made; otherwise nothing is kept, said once.
+std::string passive_record_dir(const PluginConfig& config) {
+  const bool passive = std::any_of(config.devices.begin(), config.devices.end(),
+                                   [](const DeviceConfig& d) { return d.options.passive; });
+  if (!passive) return {};
+  const std::string dir = state_dir(config);
+  std::string error;
+  if (ensure_state_dir(dir, error)) return dir;
+  plugin_log(LOG_WARNING,
+             "bm6 plugin: StateDir: %s: passive mode cannot record the addresses it registers "
+             "with the kernel; if collectd is killed they stay registered",
+             error.c_str());
+  return {};
+}
+
 // init could not start: nothing of it may stay registered with collectd.
 void abandon_init() {
   auto& s = state();
@@ -524,7 +542,7 @@ int bm6_init() noexcept {
           if (const auto it = logs.find(device.name); it != logs.end())
             on_device_event(*it->second, event, detail);
         },
-        on_scanner_status);
+        on_scanner_status, AdvScanner::open_mgmt_socket, passive_record_dir(s.config));
     // Devices without an Interval of their own read at collectd's, which the plugin's
     // floor for Interval applies to as well: once, for all of them.
     const auto collectd_interval =
