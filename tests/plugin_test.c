@@ -189,7 +189,8 @@ int plugin_thread_create(pthread_t *thread, void *(*start)(void *), void *arg, c
 enum { kPfBluetooth = 31, kBtprotoHci = 1 };
 static int fake_mgmt_on;
 static int fake_mgmt_plugin = -1, fake_mgmt_kernel = -1;
-static char mgmt_removed[8][18]; /* the addresses of Remove Device, as written */
+static char mgmt_removed[8][18];                 /* the addresses of Remove Device, as written */
+static char passive_dir[64], passive_record[96]; /* StateDir, and the scanner's record in it */
 static int mgmt_removed_num;
 
 int socket(int domain, int type, int protocol) {
@@ -382,6 +383,11 @@ static int teardown(void **state) {
   }
   assert_int_equal(shutdown_cb(), 0);
   fake_mgmt_reset();
+  if (passive_dir[0] != '\0') { /* a passive test that failed half-way left its StateDir */
+    unlink(passive_record);
+    rmdir(passive_dir);
+    passive_dir[0] = '\0';
+  }
   return 0;
 }
 
@@ -551,7 +557,6 @@ static int find_value(const char *type, const char *type_instance, double *value
 
 /* A passive device "boat" at the notes' BM6, configured with `option` (NULL: none) at
  * plugin level, fed its public advertisement by the fake kernel and read until values come. */
-static char passive_dir[64], passive_record[96]; /* StateDir, and the scanner's record in it */
 
 static void read_the_public_advertisement(const char *option) {
   snprintf(passive_dir, sizeof passive_dir, "/tmp/bm6-plugin-passive-%d", (int)getpid());
@@ -601,6 +606,7 @@ static void remove_passive_dir(void) {
   assert_int_equal(shutdown_cb(), 0);
   unlink(passive_record);
   assert_int_equal(rmdir(passive_dir), 0); /* nothing else was left in it */
+  passive_dir[0] = '\0';
 }
 
 /* Byte 10 of the advertisement is probably not a temperature (public captures only ever
