@@ -514,6 +514,10 @@ static void passive_devices_register_reads_and_say_scanner_trouble_once(void **s
   oconfig_item_t *block = item("Plugin");
   add_child(block, with_string(item("Mode"), "passive"));
   add_child(block, with_number(item("PassiveTimeout"), 1)); /* warned: below 2 s */
+  /* Passive devices keep their registration record there: not in the shared /tmp/bm6. */
+  snprintf(passive_dir, sizeof passive_dir, "/tmp/bm6-plugin-passive-%d", (int)getpid());
+  snprintf(passive_record, sizeof passive_record, "%s/passive-hci0.registered", passive_dir);
+  add_child(block, with_string(item("StateDir"), passive_dir));
   add_child(block, device("p1", "AA:BB:CC:DD:EE:04"));
   oconfig_item_t *p2 = device("p2", "AA:BB:CC:DD:EE:05");
   add_child(p2, with_string(item("Adapter"), "hci0"));
