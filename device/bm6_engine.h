@@ -46,6 +46,10 @@ class Bm6Engine {
   void add_passive(const DeviceOptions& options, const Bm6Device::EventHandler& on_event,
                    const ScannerHandler& on_scanner, const AdvScanner::OpenSocket& open_mgmt,
                    const std::string& record_dir);
+  void clean_up_records(const std::string& record_dir, const ScannerHandler& on_scanner,
+                        const AdvScanner::OpenSocket& open_mgmt);
+  AdvScanner& scanner_for(int index, const ScannerHandler& on_scanner,
+                          const AdvScanner::OpenSocket& open_mgmt, const std::string& record_dir);
 
   EventLoop loop_;
   Adapters adapters_{loop_};

@@ -2,6 +2,7 @@
 // read (dispatch the newest reading, never wait on the network) -> shutdown.
 // No exception leaves a function collectd calls.
 #include <pthread.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <chrono>
@@ -488,13 +489,15 @@ std::map<std::string, std::shared_ptr<BackfillState>> load_backfill_states(
 }
 
 // Where the passive scanners keep what they registered with the kernel (so that the next
-// start removes what a killed collectd left): StateDir, when there are passive devices and
-// it can be made; otherwise nothing is kept, said once.
+// start removes what a killed collectd left): StateDir, made if there are passive devices
+// (if it cannot be, nothing is kept, said once).
 std::string passive_record_dir(const PluginConfig& config) {
   const bool passive = std::any_of(config.devices.begin(), config.devices.end(),
                                    [](const DeviceConfig& d) { return d.options.passive; });
-  if (!passive) return {};
   const std::string dir = state_dir(config);
+  // No passive device now: only a record a killed run left is of interest, if any.
+  struct stat st {};
+  if (!passive) return ::stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode) ? dir : "";
   std::string error;
   if (ensure_state_dir(dir, error)) return dir;
   plugin_log(LOG_WARNING,

@@ -191,6 +191,8 @@ static int fake_mgmt_on;
 static int fake_mgmt_plugin = -1, fake_mgmt_kernel = -1;
 static char mgmt_removed[8][18];                 /* the addresses of Remove Device, as written */
 static char passive_dir[64], passive_record[96]; /* StateDir, and the scanner's record in it */
+static void remove_passive_dir(void);
+static void file_is(const char *path, const char *want);
 static int mgmt_removed_num;
 
 int socket(int domain, int type, int protocol) {
@@ -472,6 +474,40 @@ static void passive_mode_config_mistakes_are_errors(void **state) {
   expect_each_once(LOG_ERR, want, (int)(sizeof want / sizeof want[0]));
   assert_int_not_equal(init_cb(), 0);
   assert_int_equal(reads_num, 0);
+}
+
+/* A killed run read a passive device on hci0; this configuration has none (moved to a
+ * connected device): the record it left is still worked off at start, and nothing is said
+ * about an adapter that no device here uses. */
+static void a_record_no_passive_device_uses_now_is_worked_off(void **state) {
+  (void)state;
+  snprintf(passive_dir, sizeof passive_dir, "/tmp/bm6-plugin-passive-%d", (int)getpid());
+  snprintf(passive_record, sizeof passive_record, "%s/passive-hci0.registered", passive_dir);
+  assert_int_equal(mkdir(passive_dir, 0700), 0);
+  FILE *f = fopen(passive_record, "w");
+  assert_non_null(f);
+  fputs("50:54:7B:80:2C:3C public\n", f);
+  fclose(f);
+  oconfig_item_t *block = item("Plugin");
+  add_child(block, with_string(item("StateDir"), passive_dir));
+  add_child(block, device("van", "unix:/nonexistent/van.sock"));
+  assert_int_equal(config_cb(block), 0);
+  free_item(block, 1);
+  fake_mgmt_on = 1;
+  expect_read("bm6/van", 0);
+  assert_int_equal(init_cb(), 0);
+  for (int i = 0; i < 200 && mgmt_removed_num == 0; i++) {
+    if (__atomic_load_n(&fake_mgmt_kernel, __ATOMIC_ACQUIRE) >= 0) mgmt_answer();
+    sleep_ms(10);
+  }
+  assert_int_equal(mgmt_removed_num, 1);
+  assert_string_equal(mgmt_removed[0], "50:54:7B:80:2C:3C");
+  sleep_ms(100);
+  mgmt_answer(); /* the adapter is up: nothing to say about it */
+  sleep_ms(100);
+  file_is(passive_record, "");
+  assert_int_equal(count_logs(-1, "bm6 plugin: passive:"), 0);
+  remove_passive_dir();
 }
 
 /* PassiveTemperature: a boolean; in a <Device>, only for a passive device that is not a BM2
@@ -1293,6 +1329,8 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(passive_registrations_a_killed_collectd_left_are_removed,
                                       setup, teardown),
+      cmocka_unit_test_setup_teardown(a_record_no_passive_device_uses_now_is_worked_off, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(passive_temperature_mistakes_name_device_and_option, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(backfill_mistakes_name_the_device_and_option, setup,

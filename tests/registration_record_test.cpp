@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -144,6 +145,27 @@ TEST(RegistrationRecord, FileNeitherFollowsASymlinkNorWaitsOnAFifo) {
   int files = 0;
   for (const auto& e : std::filesystem::directory_iterator(dir.path)) files += !e.is_directory();
   EXPECT_EQ(files, 2);  // victim and the long file
+}
+
+TEST(RegistrationRecord, AdaptersWithARecordAreThoseWithANonEmptyRegularFile) {
+  TempDir dir;
+  const auto put = [&](const std::string& name, const std::string& text) {
+    std::ofstream(dir.path + "/" + name) << text;
+  };
+  EXPECT_EQ(registration_record_path(dir.path, 2), dir.path + "/passive-hci2.registered");
+  put("passive-hci0.registered", "50:54:7B:80:2C:3C public\n");
+  put("passive-hci12.registered", "50:54:7B:80:2C:3C public\n");
+  put("passive-hci3.registered", "");                                   // worked off
+  put("passive-hci4.registered.Ab12Cd", "50:54:7B:80:2C:3C public\n");  // a temporary
+  put("passive-hci-1.registered", "x");
+  put("passive-hcix.registered", "x");
+  put("van.state", "x");
+  std::filesystem::create_symlink(dir.path + "/passive-hci0.registered",
+                                  dir.path + "/passive-hci5.registered");
+  auto found = adapters_with_registrations(dir.path);
+  std::sort(found.begin(), found.end());
+  EXPECT_EQ(found, (std::vector<int>{0, 12}));
+  EXPECT_TRUE(adapters_with_registrations(dir.path + "/missing").empty());
 }
 
 TEST(RegistrationRecord, WhatAKilledRunAddedIsRemovedAtTheNextStartAndNothingElse) {

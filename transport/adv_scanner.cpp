@@ -294,6 +294,9 @@ void AdvScanner::register_all() {
 void AdvScanner::set_up(bool up, const std::string& why_down) {
   const bool first = !state_known_;
   state_known_ = true;
+  // A scanner nobody subscribed to only cleans up a registration record: its adapter's
+  // state concerns no device, and is not said.
+  const StatusHandler say = entries_.empty() ? nullptr : on_status_;
   if (up) {
     const bool was_up = up_;
     up_ = true;
@@ -303,11 +306,10 @@ void AdvScanner::set_up(bool up, const std::string& why_down) {
     if (!was_up && down_said_) {
       down_said_ = false;
       said_scanning_ = true;
-      if (on_status_)
-        on_status_(Status::kAdapterUp, "hci" + std::to_string(index_) + " is up: " + listening);
+      if (say) say(Status::kAdapterUp, "hci" + std::to_string(index_) + " is up: " + listening);
     } else if (!said_scanning_) {
       said_scanning_ = true;
-      if (on_status_) on_status_(Status::kScanning, listening);
+      if (say) say(Status::kScanning, listening);
     }
     return;
   }
@@ -316,7 +318,7 @@ void AdvScanner::set_up(bool up, const std::string& why_down) {
   monitor_pending_ = false;
   if (!down_said_) {
     down_said_ = true;
-    if (on_status_) on_status_(Status::kAdapterDown, why_down);
+    if (say) say(Status::kAdapterDown, why_down);
   }
 }
 

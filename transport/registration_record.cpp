@@ -1,10 +1,12 @@
 #include "transport/registration_record.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -41,6 +43,11 @@ bool parse_line(std::string_view line, RegisteredAddress& out) {
 
 std::string errno_text(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
 }  // namespace
+
+std::string registration_record_path(const std::string& dir, int adapter_index) {
+  return dir + (dir.empty() || dir.back() != '/' ? "/" : "") + "passive-hci" +
+         std::to_string(adapter_index) + ".registered";
+}
 
 RegisteredAddresses parse_registration_record(std::string_view text) {
   RegisteredAddresses out;
@@ -115,6 +122,27 @@ bool write_registration_file(const std::string& path, const std::string& text, s
     return false;
   }
   return true;
+}
+
+std::vector<int> adapters_with_registrations(const std::string& dir) {
+  std::vector<int> out;
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return out;
+  while (const dirent* e = ::readdir(d)) {
+    unsigned index = 0;
+    int end = 0;
+    const char* name = e->d_name;
+    if (std::strncmp(name, "passive-hci", 11) != 0 || !std::isdigit(name[11]) ||
+        std::sscanf(name, "passive-hci%5u.registered%n", &index, &end) != 1 || name[end] != '\0' ||
+        end == 0)
+      continue;
+    struct stat st {};
+    if (::fstatat(::dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+        st.st_size > 0)
+      out.push_back(static_cast<int>(index));
+  }
+  ::closedir(d);
+  return out;
 }
 
 }  // namespace bm6

@@ -16,6 +16,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace bm6 {
 
@@ -26,6 +27,9 @@ struct RegisteredAddress {
 };
 using RegisteredAddresses = std::set<RegisteredAddress>;
 
+// DIR/passive-hciN.registered: one record per adapter.
+std::string registration_record_path(const std::string& dir, int adapter_index);
+
 RegisteredAddresses parse_registration_record(std::string_view text);
 std::string format_registration_record(const RegisteredAddresses& addresses);
 
@@ -35,5 +39,8 @@ std::string format_registration_record(const RegisteredAddresses& addresses);
 // set on failure.
 bool read_registration_file(const std::string& path, std::string& text, std::string& error);
 bool write_registration_file(const std::string& path, const std::string& text, std::string& error);
+// The adapters whose record in `dir` is a non-empty regular file (symlinks not followed):
+// what a killed run may have left, wherever its devices are configured now.
+std::vector<int> adapters_with_registrations(const std::string& dir);
 
 }  // namespace bm6
