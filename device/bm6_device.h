@@ -61,6 +61,9 @@ struct DeviceOptions {
   bool passive = false;
   // Passive: no reading from an advertisement for this long is silence; 0: 3 read intervals.
   std::chrono::milliseconds passive_timeout{0};
+  // Passive: the advertisement's byte 10 dispatched as the temperature (PassiveTemperature).
+  // Off by default: public captures show only 1-7 there, so it is probably not one.
+  bool passive_temperature = false;
   LinkMode link = LinkMode::kPersistent;
   // The most links at once on this device's adapter (MaxLinks; the plugin resolves the
   // adapter's own value, 5 for a Bluetooth adapter unless told). Devices on one adapter

@@ -2,6 +2,7 @@
 // read (dispatch the newest reading, never wait on the network) -> shutdown.
 // No exception leaves a function collectd calls.
 #include <pthread.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <chrono>
@@ -477,19 +478,26 @@ std::string state_dir_path(const PluginConfig& config) {
   return std::string(base != nullptr && *base != '\0' ? base : ".") + "/bm6";
 }
 
-// StateDir, opened and checked once per start when a device keeps a file there; null, said
-// once, when it cannot be used (then nothing is kept across restarts).
+// StateDir, opened and checked once per start when a device keeps a file there (backfill's
+// state, passive mode's registration record), or when it is there already (a record a
+// killed run left); null, said once if needed, when it cannot be used.
 std::shared_ptr<const StateDir> open_state_dir(const PluginConfig& config) {
-  const bool needed = std::any_of(config.devices.begin(), config.devices.end(),
-                                  [](const DeviceConfig& d) { return d.options.backfill; });
-  if (!needed) return nullptr;
+  const auto any = [&](bool DeviceOptions::*flag) {
+    return std::any_of(config.devices.begin(), config.devices.end(),
+                       [flag](const DeviceConfig& d) { return d.options.*flag; });
+  };
+  const bool backfill = any(&DeviceOptions::backfill);
+  const bool needed = backfill || any(&DeviceOptions::passive);
+  const std::string path = state_dir_path(config);
+  struct stat st {};
+  if (!needed && ::lstat(path.c_str(), &st) != 0) return nullptr;
   std::string error;
-  std::shared_ptr<const StateDir> dir = StateDir::open(state_dir_path(config), error);
-  if (!dir)
-    plugin_log(LOG_ERR,
-               "bm6 plugin: StateDir %s: not used; backfill fills only gaps while collectd "
-               "runs",
-               error.c_str());
+  std::shared_ptr<const StateDir> dir = StateDir::open(path, error);
+  if (!dir && needed)
+    plugin_log(LOG_ERR, "bm6 plugin: StateDir %s: not used; %s", error.c_str(),
+               backfill ? "backfill fills only gaps while collectd runs"
+                        : "passive mode cannot record the addresses it registers with the "
+                          "kernel; if collectd is killed they stay registered");
   return dir;
 }
 
@@ -563,7 +571,8 @@ int bm6_init() noexcept {
           if (const auto it = logs.find(device.name); it != logs.end())
             on_device_event(*it->second, event, detail);
         },
-        on_scanner_status);
+        on_scanner_status, AdvScanner::open_mgmt_socket,
+        s.state_dir ? s.state_dir->path() : std::string());
     // Devices without an Interval of their own read at collectd's, which the plugin's
     // floor for Interval applies to as well: once, for all of them.
     const auto collectd_interval =

@@ -389,8 +389,9 @@ class Bm6ctlCli(unittest.TestCase):
 
     def test_decode_public_vectors(self):
         for company, rest, volts in self.VECTORS:
+            # Byte 10 (2 in all three) is unconfirmed: raw, never "temperature".
             want = {"address": self.ADVERTISER, "model": "BM6", "voltage": volts,
-                    "temperature": 2, "soc": 100, "state": "charging",
+                    "soc": 100, "state": "charging", "byte10_unconfirmed": 2,
                     "source": "advertisement"}
             as_sent = f"{company & 0xff:02x}{company >> 8:02x}" + rest.replace(" ", "")
             # As sent (btmon's bytes), spaced, with colons and 0x; and as bluetoothctl

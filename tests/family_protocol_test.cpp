@@ -266,12 +266,12 @@ const auto kAd3 = manufacturer(
     31781, {0x44, 0x70, 0x7b, 0xb6, 0x77, 0xe7, 0x40, 0xbb, 0xaf, 0xa9, 0x4e, 0x60, 0xdc, 0x64});
 
 AdvertisedReading ad(std::uint16_t cv, std::uint8_t soc, std::optional<State> s,
-                     std::optional<int> t) {
+                     std::optional<std::uint8_t> byte10) {
   AdvertisedReading r;
   r.centivolts = cv;
   r.soc_percent = soc;
   r.state = s;
-  r.temperature_c = t;
+  r.byte10 = byte10;
   return r;
 }
 
@@ -331,15 +331,18 @@ TEST(Advertisement, FieldRejections) {
   EXPECT_EQ(ad_rejected(decode_advertisement_plaintext(Family::kBm6, kAdvertiser, p)),
             AdRejection::kBadState);
   p[9] = 1;
+  // Byte 10 is kept raw whatever it holds; read as a temperature (the opt-in) 0x80 and up is
+  // none, since no negative coding is known.
   p[10] = 0x80;
-  EXPECT_EQ(
-      std::get<AdvertisedReading>(decode_advertisement_plaintext(Family::kBm6, kAdvertiser, p)),
-      ad(1351, 100, State::kLow, std::nullopt));
+  auto r =
+      std::get<AdvertisedReading>(decode_advertisement_plaintext(Family::kBm6, kAdvertiser, p));
+  EXPECT_EQ(r, ad(1351, 100, State::kLow, 0x80));
+  EXPECT_EQ(unconfirmed_temperature_c(r), std::nullopt);
   p[10] = 0x7f;
-  EXPECT_EQ(
-      std::get<AdvertisedReading>(decode_advertisement_plaintext(Family::kBm6, kAdvertiser, p))
-          .temperature_c,
-      127);
+  r = std::get<AdvertisedReading>(decode_advertisement_plaintext(Family::kBm6, kAdvertiser, p));
+  EXPECT_EQ(r.byte10, 0x7f);
+  EXPECT_EQ(unconfirmed_temperature_c(r), 127);
+  EXPECT_EQ(unconfirmed_temperature_c(ad(1351, 100, std::nullopt, std::nullopt)), std::nullopt);
   for (int i = 0; i < kAdRejectionCount; ++i)
     EXPECT_STRNE(to_string(static_cast<AdRejection>(i)), "unknown");
 }
@@ -366,8 +369,8 @@ TEST(Advertisement, EncoderRoundTripsAndReproducesTheVector) {
     FamilyCodec codec(f);
     const bool bm2 = f == Family::kBm2;
     for (auto r : {ad(1180, 15, State::kLow, 0), ad(1420, 99, State::kCharging, 127),
-                   ad(1300, 60, State::kNormal, std::nullopt)}) {
-      if (bm2) r.state.reset(), r.temperature_c.reset();
+                   ad(1300, 60, State::kNormal, 0xff)}) {
+      if (bm2) r.state.reset(), r.byte10.reset();
       const auto m = encode_advertisement(codec, r, kAdvertiser);
       ASSERT_TRUE(m) << to_string(f);
       EXPECT_EQ(std::get<AdvertisedReading>(decode_advertisement(codec, kAdvertiser, *m)), r)
@@ -378,11 +381,12 @@ TEST(Advertisement, EncoderRoundTripsAndReproducesTheVector) {
   EXPECT_EQ(encode_advertisement(bm6, ad(1300, 50, std::nullopt, 2), kAdvertiser), std::nullopt);
   EXPECT_EQ(encode_advertisement(bm6, ad(1300, 50, State::kFloating, 2), kAdvertiser),
             std::nullopt);
-  // A temperature the advertisement cannot carry goes out as unknown.
-  const auto cold = encode_advertisement(bm6, ad(1300, 50, State::kNormal, -5), kAdvertiser);
-  EXPECT_EQ(
-      std::get<AdvertisedReading>(decode_advertisement(bm6, kAdvertiser, *cold)).temperature_c,
-      std::nullopt);
+  // No byte 10 given: it goes out as ff (no temperature, read the way some decoders do).
+  const auto none =
+      encode_advertisement(bm6, ad(1300, 50, State::kNormal, std::nullopt), kAdvertiser);
+  const auto decoded = std::get<AdvertisedReading>(decode_advertisement(bm6, kAdvertiser, *none));
+  EXPECT_EQ(decoded.byte10, 0xff);
+  EXPECT_EQ(unconfirmed_temperature_c(decoded), std::nullopt);
 }
 
 TEST(Advertisement, IBeacon) {

@@ -532,8 +532,10 @@ std::string help_text(std::optional<Verb> verb) {
            "List nearby Bluetooth LE devices that advertise as BM6 battery monitors (named\n"
            "\"BM6\" or offering service FFF0, or whose advertisements decode): address,\n"
            "address type, name, RSSI, and the reading a monitor that no central holds\n"
-           "advertises (voltage, temperature, state of charge, state; from the iBeacon\n"
-           "only the state of charge), or the undecoded data in hex. Names are printed\n"
+           "advertises (voltage, state of charge, state, and byte 10 raw as \"byte10\n"
+           "(unconfirmed)\": some read it as a temperature, public captures do not bear\n"
+           "that out; from the iBeacon only the state of charge), or the undecoded data\n"
+           "in hex. Names are printed\n"
            "with control characters shown as \\xNN. Needs CAP_NET_ADMIN.\n\n" +
            kScanOptions + tail;
   if (verb == Verb::kRead)
@@ -548,6 +550,8 @@ std::string help_text(std::optional<Verb> verb) {
            "or one notification, given in hex, and print the reading as one JSON object\n"
            "with the keys of read --json that it carries (address, model, voltage,\n"
            "temperature, soc, state) and source (advertisement, ibeacon, notification).\n"
+           "An advertisement has no temperature: its byte 10, which some read as one\n"
+           "but which is unconfirmed, is given raw as byte10_unconfirmed.\n"
            "No radio is used. Exits 1 with the reason when the bytes are not a reading,\n"
            "such as data that another device sent (its decrypted address differs).\n\n" +
            kDecodeOptions + tail;

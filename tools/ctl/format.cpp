@@ -29,6 +29,7 @@ std::string decoded_fields(const Decoded& d) {
   if (d.temperature_c) out += ",\"temperature\":" + std::to_string(*d.temperature_c);
   out += ",\"soc\":" + std::to_string(d.soc_percent);
   if (d.state) out += std::string(",\"state\":\"") + to_string(*d.state) + "\"";
+  if (d.byte10) out += ",\"byte10_unconfirmed\":" + std::to_string(*d.byte10);
   return out + ",\"source\":\"" + to_string(d.source) + "\"";
 }
 
@@ -50,6 +51,7 @@ std::string decoded_text(const Decoded& d) {
   if (d.temperature_c) out += ", " + std::to_string(*d.temperature_c) + " C";
   out += ", " + std::to_string(d.soc_percent) + " %";
   if (d.state) out += std::string(", ") + to_string(*d.state);
+  if (d.byte10) out += ", byte10 (unconfirmed) " + std::to_string(*d.byte10);
   return out;
 }
 
