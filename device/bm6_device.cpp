@@ -91,7 +91,8 @@ void Bm6Device::hold(const TimedReading& r) {
 void Bm6Device::release_held() {
   if (held_.empty()) return;
   const TimedReading newest = held_.back();
-  // All but the newest as records (in order, before any live reading), each in an earlier
+  // All but the newest as records (in order, before any live reading), each filed in a
+  // later second than the one before it (as rrdtool files them, rounded) and in an earlier
   // second than the newest, which goes out as the live reading it is.
   const auto second = [](std::chrono::system_clock::time_point t) {
     return std::chrono::floor<std::chrono::seconds>(t);
@@ -99,7 +100,9 @@ void Bm6Device::release_held() {
   std::vector<TimedHistoryRecord> records;
   for (std::size_t i = 0; i + 1 < held_.size(); ++i) {
     const auto& h = held_[i];
-    if (second(h.received) >= second(newest.received)) continue;
+    if (second(h.received) >= second(newest.received) || !files_after(newest.received, h.received))
+      continue;
+    if (!records.empty() && !files_after(h.received, records.back().at)) continue;
     records.push_back({HistoryRecord{.centivolts = h.reading.centivolts,
                                      .soc_percent = h.reading.soc_percent,
                                      .temperature_c = h.reading.temperature_c},
@@ -235,26 +238,7 @@ void Bm6Device::on_connected(UniqueFd fd, const std::string& error) {
     }
   };
   handlers.on_reading = [this](const Reading& r, std::chrono::system_clock::time_point at) {
-    if (taken_) return;  // per-read: closing after its reading
-    ++counters_.readings;
-    ask_rssi();
-    // Held back while stored records are downloaded: they go out first, this is older.
-    const bool stored = !backfill_ || backfill_->on_reading(*link_);
-    if (stored)
-      slot_->store({r, at, rssi_});
-    else
-      hold({r, at, rssi_});
-    if (!got_reading_) {
-      got_reading_ = true;
-      setup_timer_.cancel();
-      first_reading_ = std::chrono::steady_clock::now();
-      emit(DeviceEvent::kFirstReading, "");
-    }
-    // Per-read: the first reading that goes out ends the link (after a backfill's download).
-    if (per_read() && link_ && stored) {
-      taken_ = true;
-      per_read_done();
-    }
+    on_reading(r, at);
   };
   handlers.on_closed = [this](const std::string& reason) { on_link_closed(reason); };
   handlers.on_dropped = [this] { slot_->frames_dropped.fetch_add(1, std::memory_order_relaxed); };
@@ -269,6 +253,29 @@ void Bm6Device::on_connected(UniqueFd fd, const std::string& error) {
     emit(DeviceEvent::kConnectFailed, e.what());
     give_back_turn(false);
     retry_later();
+  }
+}
+
+void Bm6Device::on_reading(const Reading& r, std::chrono::system_clock::time_point at) {
+  if (taken_) return;  // per-read: closing after its reading
+  ++counters_.readings;
+  ask_rssi();
+  // Held back while stored records are downloaded: they go out first, this is older.
+  const bool stored = !backfill_ || backfill_->on_reading(*link_);
+  if (stored)
+    slot_->store({r, at, rssi_});
+  else
+    hold({r, at, rssi_});
+  if (!got_reading_) {
+    got_reading_ = true;
+    setup_timer_.cancel();
+    first_reading_ = std::chrono::steady_clock::now();
+    emit(DeviceEvent::kFirstReading, "");
+  }
+  // Per-read: the first reading that goes out ends the link (after a backfill's download).
+  if (per_read() && link_ && stored) {
+    taken_ = true;
+    per_read_done();
   }
 }
 

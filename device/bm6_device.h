@@ -211,6 +211,7 @@ class Bm6Device {
   void connect();
   void on_connected(UniqueFd fd, const std::string& error);
   void on_link_closed(const std::string& reason);
+  void on_reading(const Reading& r, std::chrono::system_clock::time_point at);
   void retry_later();
   void ask_rssi();      // once per read interval, from a reading
   void ask_rssi_now();  // the link is up
