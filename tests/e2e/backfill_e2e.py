@@ -175,6 +175,8 @@ class Backfill(E2ECase):
         # read (1 s) in the first 10 s back.
         held = [t for t, _ in c.rows("truncated", "voltage") if back < t < back + 10]
         self.assertGreaterEqual(len(held), 7, held)
+        print(f"\ntruncated download: {len(held)} live values in the first 10 s back, written "
+              "once it failed", file=sys.stderr)
         self.check_log_clean(c)
         print(f"\nlink cut: {count} records backfilled; " + self.filled_line(c), file=sys.stderr)
 
