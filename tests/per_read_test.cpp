@@ -471,7 +471,7 @@ TEST(PerRead, AMonitorOutOfRangeThenBackGetsItsGapBackfilled) {
   const std::string dir = temp_dir();
   sim::SimDevice sim_device;
   sim_device.period = 50ms;
-  sim_device.record_period = 1s;
+  sim_device.record_period = 2s;
   sim::Bm6SimServer server(loop, dir + "/g.sock", sim_device);
   Events events;
   DeviceOptions o{.name = "g",
@@ -483,7 +483,7 @@ TEST(PerRead, AMonitorOutOfRangeThenBackGetsItsGapBackfilled) {
   o.read_interval = 1000ms;
   o.model = Family::kBm6;
   o.backfill = true;
-  o.record_period = 1s;
+  o.record_period = 2s;
   Reader reader;
   std::string err;
   Bm6Device device(
@@ -509,12 +509,12 @@ TEST(PerRead, AMonitorOutOfRangeThenBackGetsItsGapBackfilled) {
       EXPECT_EQ(detail.find("busy"), std::string::npos) << detail;
     }
   loop.run_until([] { return false; }, std::chrono::duration_cast<std::chrono::milliseconds>(
-                                           4s - (std::chrono::system_clock::now() - cut)));
+                                           6s - (std::chrono::system_clock::now() - cut)));
   server.set_in_range(true);
   ASSERT_TRUE(loop.run_until([&] { return events.count(DeviceEvent::kBackfilled) == 1; }, 5s))
       << "no gap was checked for when the monitor came back";
   ASSERT_TRUE(loop.run_until([&] { return !reader.records.empty(); }, 2s));
-  // About a record a second of the 4 s away, all after the last reading before the cut.
+  // About a record every 2 s of the 6 s away, all after the last reading before the cut.
   EXPECT_GE(reader.records.size(), 2u);
   EXPECT_LE(reader.records.size(), 6u);
   EXPECT_GT(reader.records.front(), last_before);
