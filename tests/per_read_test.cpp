@@ -124,6 +124,34 @@ TEST(LinkBudget, SaysNothingWhenTheTurnsFit) {
   EXPECT_FALSE(said);
 }
 
+// Issue 23: a turn that failed held its slot as long as the others waited for it.
+TEST(LinkBudget, FailedTurnsCountWithTheirHoldAndTheSentenceSaysHowManyFailed) {
+  EventLoop loop;
+  LinkBudget budget(loop, "hci0", 1);
+  std::vector<std::string> said;
+  budget.set_overbooked_handler([&](const std::string& s) { said.push_back(s); });
+  for (int i = 0; i < 4; ++i) budget.add_per_read(10s);
+  // Three healthy turns of 0.1 s and one that waited 3 s for an answer that never came.
+  for (int i = 0; i < 3; ++i) budget.release(budget.acquire([] {}), 100ms);
+  EXPECT_TRUE(said.empty());
+  EXPECT_EQ(budget.failed_hold_seconds(), 0);
+  budget.release(budget.acquire([] {}), 3000ms, /*failed=*/true);
+  EXPECT_EQ(budget.failed_turns(), 1u);
+  EXPECT_NEAR(budget.failed_hold_seconds(), 3.0, 1e-9);
+  // 4 devices every 10 s, 0.825 s a turn on average: 3.3 s of 10 fit one link...
+  EXPECT_TRUE(said.empty());
+  // ...a 30 s hold does not.
+  budget.release(budget.acquire([] {}), 30000ms, /*failed=*/true);
+  ASSERT_EQ(said.size(), 1u);
+  EXPECT_NE(said[0].find("(2 of 5 turns failed: a monitor out of range or not answering"),
+            std::string::npos)
+      << said[0];
+  // Devices ask earlier by the longest failed hold lately, which fades as turns go well.
+  EXPECT_NEAR(budget.failed_hold_seconds(), 30.0, 1e-9);
+  for (int i = 0; i < 200; ++i) budget.release(budget.acquire([] {}), 100ms);
+  EXPECT_LT(budget.failed_hold_seconds(), 1.0);
+}
+
 // ---- the handle cache on links ----
 
 struct Probe {
