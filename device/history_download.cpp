@@ -184,7 +184,7 @@ bool Backfill::on_reading(Bm6Link& link) {
   const auto last = hooks_.last_dispatched ? hooks_.last_dispatched() : std::nullopt;
   if (!last) return true;  // no gap known
   const auto now = SysClock::now();
-  if (now - *last <= options_.period) return true;          // no record can be missing
+  if (now - *last <= options_.period + options_.spacing) return true;  // nothing missing
   if (tried_since_ && *tried_since_ == *last) return true;  // this gap was tried: never again
   if (link.family() == Family::kBm2) {  // detected (Model "auto"): nothing to ask, ever
     if (!said_bm2_ && hooks_.report)

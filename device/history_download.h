@@ -109,6 +109,9 @@ class Backfill {
     std::chrono::milliseconds period{kHistoryPeriod};
     std::chrono::seconds max{std::chrono::hours(48)};  // the longest gap filled
     unsigned peer_pdu_limit = 0;
+    // The device's own time between readings (per-read: its read interval): a gap is
+    // longer than this plus a period.
+    std::chrono::milliseconds spacing{0};
   };
   // `last_dispatched`: the time of the last reading dispatched, or nullopt when unknown.
   // `deliver`: the records to dispatch, oldest first. `report`: one line per download, good

@@ -179,6 +179,12 @@ class Backfill(E2ECase):
             self.check_series(rows, n)
             # Nothing from the refused answer: every row after the cut is a live one.
             self.assertTrue(all(t > back for t, _ in rows[before[n]:]), (n, back, rows))
+        # The live readings of the truncated answer's 12 s went out once it failed: one a
+        # read (1 s) in the first 10 s back.
+        held = [t for t, _ in c.rows("truncated", "voltage") if back < t < back + 10]
+        self.assertGreaterEqual(len(held), 7, held)
+        print(f"\ntruncated download: {len(held)} live values in the first 10 s back, written "
+              "once it failed", file=sys.stderr)
         self.check_log_clean(c)
         print(f"\nlink cut: {count} records backfilled; " + self.filled_line(c), file=sys.stderr)
 

@@ -6,11 +6,13 @@
 #include <bluetooth/l2cap.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <system_error>
 
 namespace bm6::sim {
@@ -396,11 +398,15 @@ void Bm6Peripheral::indicate_service_changed() {
 
 // --- the listening socket ---
 
+namespace {
+constexpr int kBacklog = 64;
+}  // namespace
+
 Bm6SimServer::Bm6SimServer(EventLoop& loop, std::string path, SimDevice device)
     : loop_(loop),
       path_(std::move(path)),
       device_(device),
-      unix_(path_, 64),
+      unix_(path_, kBacklog),
       history_(loop, device) {
   listen_fd_ = unix_.fd();
   watch_listener();
@@ -518,8 +524,43 @@ unsigned LinkTally::count() {
 }
 
 void Bm6SimServer::set_in_range(bool in_range) {
+  if (in_range == in_range_) return;
   in_range_ = in_range;
   if (!in_range_ && peripheral_) peripheral_->drop("out of range");
+  if (unix_.fd() < 0) return;  // L2CAP: turned away (on_accept)
+  if (in_range_)
+    unplug_backlog();
+  else
+    plug_backlog();
+}
+
+void Bm6SimServer::plug_backlog() {
+  loop_.unwatch(listen_fd_);
+  // Room for one connection nobody accepts: ours. A central's connect then finds the
+  // backlog full (EAGAIN) until it gives up, as a radio's connect to a monitor out of range.
+  ::listen(listen_fd_, 0);
+  sockaddr_un sun{};
+  sun.sun_family = AF_UNIX;
+  const std::string& path = unix_.path();
+  if (path.size() >= sizeof sun.sun_path) return;
+  std::memcpy(sun.sun_path, path.c_str(), path.size() + 1);
+  for (int attempt = 0; attempt < 8 && !plug_; ++attempt) {
+    // Centrals waiting already are turned away, as the link of one that had come up drops.
+    while (UniqueFd conn{::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC)})
+      ++turned_away_;
+    UniqueFd plug(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    if (plug && ::connect(plug.get(), reinterpret_cast<const sockaddr*>(&sun), sizeof sun) == 0)
+      plug_ = std::move(plug);  // else a central came first: turn it away, try again
+  }
+}
+
+void Bm6SimServer::unplug_backlog() {
+  if (plug_) {
+    UniqueFd ours(::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+    plug_.reset();
+  }
+  ::listen(listen_fd_, kBacklog);
+  watch_listener();
 }
 
 void Bm6SimServer::hold(UniqueFd conn) {

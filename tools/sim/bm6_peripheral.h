@@ -238,8 +238,11 @@ class Bm6SimServer {
   Bm6Peripheral* peripheral() { return peripheral_.get(); }
   SimHistory& history() { return history_; }
   void set_device(const SimDevice& device) { device_ = device; }
-  // Out of range: the central's link drops and new ones are turned away, while the monitor
-  // goes on keeping its history; back in range: served again.
+  // Out of range: the central's link drops, while the monitor goes on keeping its history.
+  // On a Unix socket nobody answers a connect then, as on a radio: the backlog is kept
+  // full and nothing accepted, so a central's connect waits until it gives up (see
+  // SocketConnect); on an L2CAP socket, whose link the kernel completes, centrals are
+  // turned away. Back in range: served again.
   void set_in_range(bool in_range);
   // Told "connected", "disconnected", "turned away" or "never answered" as centrals come
   // and go.
@@ -249,6 +252,8 @@ class Bm6SimServer {
 
  private:
   void watch_listener();
+  void plug_backlog();  // out of range on a Unix socket
+  void unplug_backlog();
   void on_accept();
   void hold(UniqueFd conn);
   void on_held_event(int fd);
@@ -262,6 +267,7 @@ class Bm6SimServer {
   UnixListener unix_;
   UniqueFd listen_;  // the L2CAP listener, when serving one
   int listen_fd_ = -1;
+  UniqueFd plug_;  // out of range: our own connection filling the Unix socket's backlog
   SimHistory history_;
   std::unique_ptr<Bm6Peripheral> peripheral_;
   std::map<int, UniqueFd> held_;

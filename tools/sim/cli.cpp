@@ -305,8 +305,9 @@ std::string usage_text() {
          "                         BM7 replay starts on the live-data request\n"
          "  -h, --help             this text\n"
          "  --version              the version\n\n"
-         "SIGUSR1 takes every device out of range (its link drops, new ones are turned away,\n"
-         "records are still stored); SIGUSR2 brings it back.\n\n"
+         "SIGUSR1 takes every device out of range (its link drops; records are still stored;\n"
+         "on a Unix socket nobody answers a connect, which waits until the central gives up,\n"
+         "as on a radio; on L2CAP centrals are turned away); SIGUSR2 brings it back.\n\n"
          "Exit status: 0 when stopped by SIGINT or SIGTERM, 1 if a device cannot be served,\n"
          "2 for a usage error.\n";
 }
