@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "device/link_errors.h"
 #include "transport/l2cap_connector.h"
 
 namespace bm6 {
@@ -85,8 +86,17 @@ Bm6Engine::Bm6Engine(const std::vector<DeviceOptions>& devices, Bm6Device::Event
     }
     auto slot = std::make_shared<ReadingSlot>();
     slots_[options.name] = slot;
+    const std::string key = budget_key(options);
+    const int index = AdvScanner::adapter_index(key);
+    if (key.rfind("hci", 0) == 0 && index >= 0) watched_[key].index = index;
+    // The adapter's watch hears of the device's connects too.
+    auto forward = [this, on_event, key](const DeviceOptions& d, DeviceEvent e,
+                                         const std::string& detail) {
+      if (on_event) on_event(d, e, detail);
+      on_adapter_event(key, d.name, e, detail);
+    };
     devices_.push_back(
-        std::make_unique<Bm6Device>(loop_, options, std::move(connector), slot, on_event));
+        std::make_unique<Bm6Device>(loop_, options, std::move(connector), slot, forward));
     devices_.back()->set_budget(&budget);
   }
   for (const auto& [key, budget] : budgets_)
@@ -113,6 +123,76 @@ const Bm6Device* Bm6Engine::device(const std::string& name) const {
 std::shared_ptr<ReadingSlot> Bm6Engine::slot(const std::string& device) const {
   auto it = slots_.find(device);
   return it == slots_.end() ? nullptr : it->second;
+}
+
+void Bm6Engine::set_adapter_handler(AdapterHandler on_note, AdvScanner::OpenSocket open_mgmt) {
+  on_adapter_note_ = std::move(on_note);
+  open_reset_socket_ = std::move(open_mgmt);
+}
+
+bool Bm6Engine::set_adapter_options(const std::string& adapter,
+                                    const AdapterWatch::Options& options) {
+  const auto it = watched_.find(adapter);
+  if (it == watched_.end()) return false;
+  it->second.watch = AdapterWatch(options);
+  return true;
+}
+
+const AdapterWatch* Bm6Engine::adapter_watch(const std::string& adapter) const {
+  const auto it = watched_.find(adapter);
+  return it == watched_.end() ? nullptr : &it->second.watch;
+}
+
+// A connect that failed with nobody answering counts against the adapter; any other end
+// of an attempt after the connect (busy, a set-up step failing) shows a link came up. The
+// adapter down or missing, or no permission, says nothing about a stuck controller.
+void Bm6Engine::on_adapter_event(const std::string& adapter, const std::string& device,
+                                 DeviceEvent event, const std::string& detail) {
+  const auto it = watched_.find(adapter);
+  if (it == watched_.end()) return;
+  AdapterWatch& watch = it->second.watch;
+  const auto now = AdapterWatch::Clock::now();
+  if (event == DeviceEvent::kFirstReading)
+    return handle_adapter_notes(adapter, watch.on_link_up(now, device, true));
+  if (event != DeviceEvent::kConnectFailed) return;
+  switch (failure_kind(false, detail)) {
+    case FailureKind::kUnreachable:
+      return handle_adapter_notes(adapter, watch.on_connect_failed(now, device));
+    case FailureKind::kAdapter:
+    case FailureKind::kPermission:
+    case FailureKind::kOther:
+      return;
+    default:
+      return handle_adapter_notes(adapter, watch.on_link_up(now, device, false));
+  }
+}
+
+void Bm6Engine::handle_adapter_notes(const std::string& adapter,
+                                     std::vector<AdapterWatch::Note> notes) {
+  for (const auto& note : notes) {
+    if (on_adapter_note_) on_adapter_note_(adapter, note);
+    if (note.kind == AdapterWatch::Note::Kind::kReset) reset_adapter(adapter);
+  }
+}
+
+void Bm6Engine::reset_adapter(const std::string& adapter) {
+  WatchedAdapter& watched = watched_.at(adapter);
+  std::string error;
+  UniqueFd fd = open_reset_socket_ ? open_reset_socket_(error) : UniqueFd();
+  if (!fd) {
+    if (error.empty()) error = "no management socket";
+    return handle_adapter_notes(
+        adapter, watched.watch.on_reset_done(AdapterWatch::Clock::now(), false, error));
+  }
+  watched.reset = std::make_unique<MgmtPowerCycle>(
+      loop_, static_cast<std::uint16_t>(watched.index), std::move(fd),
+      [this, adapter](bool ok, const std::string& detail) {
+        WatchedAdapter& w = watched_.at(adapter);
+        w.reset.reset();  // allowed from its own callback
+        handle_adapter_notes(adapter,
+                             w.watch.on_reset_done(AdapterWatch::Clock::now(), ok, detail));
+      });
+  watched.reset->start();
 }
 
 void Bm6Engine::run() {
