@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "device/link_errors.h"
+#include "protocol/advertisement.h"
 #include "transport/l2cap_connector.h"
 
 namespace bm6 {
@@ -105,6 +106,26 @@ Bm6Engine::Bm6Engine(const std::vector<DeviceOptions>& devices, Bm6Device::Event
                                   std::to_string(budget->max_links()) +
                                   " are all taken by persistent devices: none is left for its "
                                   "per-read devices (raise MaxLinks)");
+  feed_heard();
+}
+
+// Where passive devices' scanner listens on an adapter, it also tells the adapter's watch
+// which of its connected devices are heard advertising (a monitor there, its connects
+// failing: the adapter is the suspect).
+void Bm6Engine::feed_heard() {
+  for (auto& [index, scanner] : scanners_) {
+    const std::string key = "hci" + std::to_string(index);
+    if (!watched_.count(key)) continue;
+    std::map<LeAddress, std::string> names;
+    for (const auto& d : devices_)
+      if (budget_key(d->options()) == key)
+        if (const auto address = parse_bdaddr(d->options().address))
+          names[*address] = d->options().name;
+    scanner->set_heard_handler([this, key, names](const LeAddress& address) {
+      if (const auto it = names.find(address); it != names.end())
+        watched_.at(key).watch.on_heard(AdapterWatch::Clock::now(), it->second);
+    });
+  }
 }
 
 Bm6Engine::~Bm6Engine() = default;

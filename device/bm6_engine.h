@@ -62,6 +62,7 @@ class Bm6Engine {
                         const std::string& detail);
   void handle_adapter_notes(const std::string& adapter, std::vector<AdapterWatch::Note> notes);
   void reset_adapter(const std::string& adapter);
+  void feed_heard();
 
   EventLoop loop_;
   Adapters adapters_{loop_};

@@ -87,6 +87,12 @@ class AdvScanner {
   // `on_report` runs on the loop for each advertisement from `address`, until unsubscribe().
   SubscriptionId subscribe(const LeAddress& address, bool random_address, ReportHandler on_report);
   void unsubscribe(SubscriptionId id);
+  // `on_heard` runs on the loop for every LE advertisement reported on this adapter, from any
+  // address, subscribed or not (with the monitor registered the kernel reports every device
+  // its scans hear, its own passive scans for pending connects among them). It must not
+  // destroy the scanner.
+  using HeardHandler = std::function<void(const LeAddress&)>;
+  void set_heard_handler(HeardHandler on_heard) { on_heard_ = std::move(on_heard); }
 
   int adapter_index() const { return index_; }
   bool adapter_up() const { return up_; }
@@ -139,6 +145,7 @@ class AdvScanner {
   bool monitor_pending_ = false;
   bool monitor_unusable_ = false;  // offloaded or unsupported: Add Device alone
   std::set<std::string> errors_said_;
+  HeardHandler on_heard_;
   Stats stats_;
 };
 
