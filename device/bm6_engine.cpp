@@ -87,17 +87,8 @@ Bm6Engine::Bm6Engine(const std::vector<DeviceOptions>& devices, Bm6Device::Event
     }
     auto slot = std::make_shared<ReadingSlot>();
     slots_[options.name] = slot;
-    const std::string key = budget_key(options);
-    const int index = AdvScanner::adapter_index(key);
-    if (key.rfind("hci", 0) == 0 && index >= 0) watched_[key].index = index;
-    // The adapter's watch hears of the device's connects too.
-    auto forward = [this, on_event, key](const DeviceOptions& d, DeviceEvent e,
-                                         const std::string& detail) {
-      if (on_event) on_event(d, e, detail);
-      on_adapter_event(key, d.name, e, detail);
-    };
-    devices_.push_back(
-        std::make_unique<Bm6Device>(loop_, options, std::move(connector), slot, forward));
+    devices_.push_back(std::make_unique<Bm6Device>(loop_, options, std::move(connector), slot,
+                                                   watched(budget_key(options), on_event)));
     devices_.back()->set_budget(&budget);
   }
   for (const auto& [key, budget] : budgets_)
@@ -107,6 +98,18 @@ Bm6Engine::Bm6Engine(const std::vector<DeviceOptions>& devices, Bm6Device::Event
                                   " are all taken by persistent devices: none is left for its "
                                   "per-read devices (raise MaxLinks)");
   feed_heard();
+}
+
+// The adapter "hciN" is watched; the device's events go to `on_event` and to its watch.
+Bm6Device::EventHandler Bm6Engine::watched(const std::string& adapter,
+                                           Bm6Device::EventHandler on_event) {
+  const int index = AdvScanner::adapter_index(adapter);
+  if (adapter.rfind("hci", 0) == 0 && index >= 0) watched_[adapter].index = index;
+  return [this, on_event = std::move(on_event), adapter](const DeviceOptions& d, DeviceEvent e,
+                                                         const std::string& detail) {
+    if (on_event) on_event(d, e, detail);
+    on_adapter_event(adapter, d.name, e, detail);
+  };
 }
 
 // Where passive devices' scanner listens on an adapter, it also tells the adapter's watch

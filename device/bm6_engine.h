@@ -63,6 +63,7 @@ class Bm6Engine {
   void handle_adapter_notes(const std::string& adapter, std::vector<AdapterWatch::Note> notes);
   void reset_adapter(const std::string& adapter);
   void feed_heard();
+  Bm6Device::EventHandler watched(const std::string& adapter, Bm6Device::EventHandler on_event);
 
   EventLoop loop_;
   Adapters adapters_{loop_};

@@ -181,7 +181,7 @@ grep -q 'set ResetAdapter true' "$RUN/collectd-noreset.log" || fail "noreset: th
 stop_btmon
 # The trace: exactly one power cycle (Set Powered off, then on) on hci1, from the first run.
 POWERED=$(btmon -r "$OUT/hci.btsnoop" 2>/dev/null | grep -c 'MGMT Command: Set Powered')
-say "mgmt Set Powered commands in the trace: $POWERED (btmgmt's own power on at start-up included)"
+say "mgmt Set Powered commands in the trace (started after set-up): $POWERED (the reset's off and on)"
 cp "$RUN"/collectd-*.log "$OUT/"
 say "PASS"
 exit 0

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The stuck-adapter test in the VM (optional; about two minutes under TCG): see
+# The stuck-adapter test in the VM (optional; about three minutes under TCG): see
 # stuck-guest.sh. usage: stuck-run.sh BUILD_DIR [OUT_DIR]
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
