@@ -599,8 +599,8 @@ static void link_budget_mistakes_are_errors(void **state) {
   add_child(adapter, with_number(item("MaxLinks"), 2));
   add_child(block, adapter);
   oconfig_item_t *hci1 = with_string(item("Adapter"), "hci1");
-  add_child(hci1, with_number(item("MaxLinks"), 2.5)); /* 4 */
-  add_child(hci1, with_number(item("Links"), 2));      /* 5 */
+  add_child(hci1, with_number(item("MaxLinks"), 2.5));       /* 4 */
+  add_child(hci1, with_number(item("Links"), 2));            /* 5 */
   add_child(hci1, with_string(item("ResetAdapter"), "yes")); /* 6 */
   add_child(hci1, with_number(item("StuckAfter"), 5));       /* 7 */
   add_child(block, hci1);
