@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "device/link_errors.h"
+#include "protocol/advertisement.h"
 #include "transport/l2cap_connector.h"
 
 namespace bm6 {
@@ -72,8 +74,8 @@ Bm6Engine::Bm6Engine(const std::vector<DeviceOptions>& devices, Bm6Device::Event
     }
     auto slot = std::make_shared<ReadingSlot>();
     slots_[options.name] = slot;
-    devices_.push_back(
-        std::make_unique<Bm6Device>(loop_, options, std::move(connector), slot, on_event));
+    devices_.push_back(std::make_unique<Bm6Device>(loop_, options, std::move(connector), slot,
+                                                   watched(budget_key(options), on_event)));
     devices_.back()->set_budget(&budget);
   }
   if (!record_dir.empty()) clean_up_records(record_dir, on_scanner, open_mgmt);
@@ -83,6 +85,38 @@ Bm6Engine::Bm6Engine(const std::vector<DeviceOptions>& devices, Bm6Device::Event
                                   std::to_string(budget->max_links()) +
                                   " are all taken by persistent devices: none is left for its "
                                   "per-read devices (raise MaxLinks)");
+  feed_heard();
+}
+
+// The adapter "hciN" is watched; the device's events go to `on_event` and to its watch.
+Bm6Device::EventHandler Bm6Engine::watched(const std::string& adapter,
+                                           Bm6Device::EventHandler on_event) {
+  const int index = AdvScanner::adapter_index(adapter);
+  if (adapter.rfind("hci", 0) == 0 && index >= 0) watched_[adapter].index = index;
+  return [this, on_event = std::move(on_event), adapter](const DeviceOptions& d, DeviceEvent e,
+                                                         const std::string& detail) {
+    if (on_event) on_event(d, e, detail);
+    on_adapter_event(adapter, d.name, e, detail);
+  };
+}
+
+// Where passive devices' scanner listens on an adapter, it also tells the adapter's watch
+// which of its connected devices are heard advertising (a monitor there, its connects
+// failing: the adapter is the suspect).
+void Bm6Engine::feed_heard() {
+  for (auto& [index, scanner] : scanners_) {
+    const std::string key = "hci" + std::to_string(index);
+    if (!watched_.count(key)) continue;
+    std::map<LeAddress, std::string> names;
+    for (const auto& d : devices_)
+      if (budget_key(d->options()) == key)
+        if (const auto address = parse_bdaddr(d->options().address))
+          names[*address] = d->options().name;
+    scanner->set_heard_handler([this, key, names](const LeAddress& address) {
+      if (const auto it = names.find(address); it != names.end())
+        watched_.at(key).watch.on_heard(AdapterWatch::Clock::now(), it->second);
+    });
+  }
 }
 
 void Bm6Engine::add_passive(const DeviceOptions& options, const Bm6Device::EventHandler& on_event,
@@ -140,6 +174,76 @@ const Bm6Device* Bm6Engine::device(const std::string& name) const {
 std::shared_ptr<ReadingSlot> Bm6Engine::slot(const std::string& device) const {
   auto it = slots_.find(device);
   return it == slots_.end() ? nullptr : it->second;
+}
+
+void Bm6Engine::set_adapter_handler(AdapterHandler on_note, AdvScanner::OpenSocket open_mgmt) {
+  on_adapter_note_ = std::move(on_note);
+  open_reset_socket_ = std::move(open_mgmt);
+}
+
+bool Bm6Engine::set_adapter_options(const std::string& adapter,
+                                    const AdapterWatch::Options& options) {
+  const auto it = watched_.find(adapter);
+  if (it == watched_.end()) return false;
+  it->second.watch = AdapterWatch(options);
+  return true;
+}
+
+const AdapterWatch* Bm6Engine::adapter_watch(const std::string& adapter) const {
+  const auto it = watched_.find(adapter);
+  return it == watched_.end() ? nullptr : &it->second.watch;
+}
+
+// A connect that failed with nobody answering counts against the adapter; any other end
+// of an attempt after the connect (busy, a set-up step failing) shows a link came up. The
+// adapter down or missing, or no permission, says nothing about a stuck controller.
+void Bm6Engine::on_adapter_event(const std::string& adapter, const std::string& device,
+                                 DeviceEvent event, const std::string& detail) {
+  const auto it = watched_.find(adapter);
+  if (it == watched_.end()) return;
+  AdapterWatch& watch = it->second.watch;
+  const auto now = AdapterWatch::Clock::now();
+  if (event == DeviceEvent::kFirstReading)
+    return handle_adapter_notes(adapter, watch.on_link_up(now, device, true));
+  if (event != DeviceEvent::kConnectFailed) return;
+  switch (failure_kind(false, detail)) {
+    case FailureKind::kUnreachable:
+      return handle_adapter_notes(adapter, watch.on_connect_failed(now, device));
+    case FailureKind::kAdapter:
+    case FailureKind::kPermission:
+    case FailureKind::kOther:
+      return;
+    default:
+      return handle_adapter_notes(adapter, watch.on_link_up(now, device, false));
+  }
+}
+
+void Bm6Engine::handle_adapter_notes(const std::string& adapter,
+                                     std::vector<AdapterWatch::Note> notes) {
+  for (const auto& note : notes) {
+    if (on_adapter_note_) on_adapter_note_(adapter, note);
+    if (note.kind == AdapterWatch::Note::Kind::kReset) reset_adapter(adapter);
+  }
+}
+
+void Bm6Engine::reset_adapter(const std::string& adapter) {
+  WatchedAdapter& watched = watched_.at(adapter);
+  std::string error;
+  UniqueFd fd = open_reset_socket_ ? open_reset_socket_(error) : UniqueFd();
+  if (!fd) {
+    if (error.empty()) error = "no management socket";
+    return handle_adapter_notes(
+        adapter, watched.watch.on_reset_done(AdapterWatch::Clock::now(), false, error));
+  }
+  watched.reset = std::make_unique<MgmtPowerCycle>(
+      loop_, static_cast<std::uint16_t>(watched.index), std::move(fd),
+      [this, adapter](bool ok, const std::string& detail) {
+        WatchedAdapter& w = watched_.at(adapter);
+        w.reset.reset();  // allowed from its own callback
+        handle_adapter_notes(adapter,
+                             w.watch.on_reset_done(AdapterWatch::Clock::now(), ok, detail));
+      });
+  watched.reset->start();
 }
 
 void Bm6Engine::run() {

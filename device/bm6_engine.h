@@ -6,11 +6,13 @@
 #include <string>
 #include <vector>
 
+#include "device/adapter_watch.h"
 #include "device/bm6_device.h"
 #include "device/link_budget.h"
 #include "device/passive_device.h"
 #include "transport/adv_scanner.h"
 #include "transport/event_loop.h"
+#include "transport/mgmt_power.h"
 
 namespace bm6 {
 
@@ -42,6 +44,17 @@ class Bm6Engine {
   const LinkBudget* budget(const std::string& adapter) const;
   const Bm6Device* device(const std::string& name) const;
 
+  // Stuck adapters (device/adapter_watch.h): every Bluetooth adapter with connected devices
+  // is watched; what its watch says goes to `on_note` (loop thread), and a kReset
+  // power-cycles the controller through a management socket from `open_mgmt`. Before run().
+  using AdapterHandler =
+      std::function<void(const std::string& adapter, const AdapterWatch::Note& note)>;
+  void set_adapter_handler(AdapterHandler on_note,
+                           AdvScanner::OpenSocket open_mgmt = AdvScanner::open_mgmt_socket);
+  // The watch's options for `adapter` ("hci0"); false when no connected device uses it.
+  bool set_adapter_options(const std::string& adapter, const AdapterWatch::Options& options);
+  const AdapterWatch* adapter_watch(const std::string& adapter) const;
+
  private:
   void add_passive(const DeviceOptions& options, const Bm6Device::EventHandler& on_event,
                    const ScannerHandler& on_scanner, const AdvScanner::OpenSocket& open_mgmt,
@@ -50,9 +63,24 @@ class Bm6Engine {
                         const AdvScanner::OpenSocket& open_mgmt);
   AdvScanner& scanner_for(int index, const ScannerHandler& on_scanner,
                           const AdvScanner::OpenSocket& open_mgmt, const std::string& record_dir);
+  struct WatchedAdapter {
+    int index = 0;
+    AdapterWatch watch;
+    std::unique_ptr<MgmtPowerCycle> reset;  // while one runs
+  };
+  void on_adapter_event(const std::string& adapter, const std::string& device, DeviceEvent event,
+                        const std::string& detail);
+  void handle_adapter_notes(const std::string& adapter, std::vector<AdapterWatch::Note> notes);
+  void reset_adapter(const std::string& adapter);
+  void feed_heard();
+  Bm6Device::EventHandler watched(const std::string& adapter, Bm6Device::EventHandler on_event);
 
   EventLoop loop_;
   Adapters adapters_{loop_};
+  // Before the devices, whose event handlers feed them.
+  std::map<std::string, WatchedAdapter> watched_;  // by adapter name ("hci0")
+  AdapterHandler on_adapter_note_;
+  AdvScanner::OpenSocket open_reset_socket_ = AdvScanner::open_mgmt_socket;
   // One scanner per adapter with passive devices, made before and destroyed after them.
   std::map<int, std::unique_ptr<AdvScanner>> scanners_;
   // Before the devices, which hold pointers to them.

@@ -54,8 +54,8 @@ FailureKind failure_kind(bool link_lost, const std::string& detail) {
   if (any({"protocol violation", "floods the link", "BM6 service", "characteristic (FFF",
            "enabling notifications", "writing the live-data command"}))
     return FailureKind::kProtocol;
-  if (any({"did not answer", "no simulator socket", "nobody listens", "no route to",
-           "not accepting", "timed out", "lost while connecting"}))
+  if (any({"did not answer", "no connection to", "no simulator socket", "nobody listens",
+           "no route to", "not accepting", "timed out", "lost while connecting"}))
     return FailureKind::kUnreachable;
   if (detail == "link closed by peer" || any({"link lost: ", "send failed: ", "short send"}))
     return FailureKind::kClosed;

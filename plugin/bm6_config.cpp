@@ -204,6 +204,33 @@ bool valid_adapter_name(const std::string& a) {
          a.find_first_not_of("0123456789", 3) == std::string::npos;
 }
 
+// ResetAdapter true|false, StuckAfter SECONDS (10 s to a day) in <Adapter "hciN">: a
+// controller, so not "unix".
+void parse_adapter_watch(const oconfig_item_t& opt, const std::string& name,
+                         const std::string& where, PluginConfig& config, Errors& errors) {
+  const std::string option = where + "option \"" + opt.key + "\"";
+  if (name == "unix") {
+    errors.push_back(option + ": simulated devices have no controller to watch or reset");
+    return;
+  }
+  auto& watch = config.adapter_watch[name];
+  if (is(opt, "ResetAdapter")) {
+    if (opt.values_num != 1 || opt.values[0].type != OCONFIG_TYPE_BOOLEAN)
+      errors.push_back(option + " needs true or false");
+    else
+      watch.reset = opt.values[0].value.boolean != 0;
+    return;
+  }
+  const bool number = opt.values_num == 1 && opt.values[0].type == OCONFIG_TYPE_NUMBER;
+  const double s = number ? opt.values[0].value.number : 0;
+  // Shorter, and a monitor that is only slow to answer a few times gets its adapter reset.
+  if (!number || !std::isfinite(s) || s < 10 || s > 86400) {
+    errors.push_back(option + " needs a number of seconds from 10 to 86400");
+    return;
+  }
+  watch.stuck_after = std::chrono::milliseconds(std::llround(s * 1000));
+}
+
 // <Adapter "hci0"> MaxLinks N </Adapter> ("unix": the simulated devices' pseudo-adapter).
 void parse_adapter_block(const oconfig_item_t& block, PluginConfig& config, Errors& errors) {
   if (block.values_num != 1 || block.values[0].type != OCONFIG_TYPE_STRING) {
@@ -223,9 +250,11 @@ void parse_adapter_block(const oconfig_item_t& block, PluginConfig& config, Erro
     if (is(opt, "MaxLinks")) {
       unsigned n = 0;
       if (parse_max_links(opt, where, n, errors)) config.adapter_max_links[name] = n;
+    } else if (is(opt, "ResetAdapter") || is(opt, "StuckAfter")) {
+      parse_adapter_watch(opt, name, where, config, errors);
     } else {
       errors.push_back(where + "unknown option \"" + (opt.key ? opt.key : "") +
-                       "\" (known: MaxLinks)");
+                       "\" (known: MaxLinks, ResetAdapter, StuckAfter)");
     }
   }
 }

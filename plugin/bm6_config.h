@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "device/adapter_watch.h"
 #include "device/bm6_device.h"
 #include "plugin/collectd_api.h"
 
@@ -29,6 +30,9 @@ struct PluginConfig {
   std::optional<unsigned> max_links;
   // <Adapter "hci0"> MaxLinks N </Adapter>: by adapter name ("unix" for simulated devices).
   std::map<std::string, unsigned> adapter_max_links;
+  // <Adapter "hci0"> ResetAdapter true, StuckAfter SECONDS </Adapter>: how its stuck-adapter
+  // watch acts (device/adapter_watch.h); adapters not named keep the defaults (no reset).
+  std::map<std::string, AdapterWatch::Options> adapter_watch;
   // StateDir: where each device's state file goes (backfill); empty: "bm6" under
   // collectd's BaseDir.
   std::string state_dir;

@@ -437,6 +437,87 @@ void on_scanner_status(int adapter, AdvScanner::Status status, const std::string
   }
 }
 
+// "\"van\", \"boat\"".
+std::string quoted_list(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "\"" : ", \"") + n + "\"";
+  return out;
+}
+
+// What was seen that makes the adapter, not the monitors, the suspect.
+std::string evidence(const AdapterWatch::Note& note) {
+  std::string out;
+  if (!note.read_before.empty()) out = quoted_list(note.read_before) + " read through it before";
+  if (!note.heard.empty())
+    out += (out.empty() ? "" : ", and ") + quoted_list(note.heard) + " still heard advertising";
+  return out;
+}
+
+void say_stuck(const std::string& adapter, const AdapterWatch::Note& note, bool reset) {
+  const std::string index = adapter.substr(3);
+  plugin_log(LOG_ERR,
+             "bm6 plugin: adapter %s looks stuck: every connect through it went unanswered for "
+             "%s (%llu attempts, by %s), although %s; %s",
+             adapter.c_str(), format_duration(note.over).c_str(),
+             static_cast<unsigned long long>(note.failures), quoted_list(note.failing).c_str(),
+             evidence(note).c_str(),
+             reset ? "resetting it (ResetAdapter)"
+                   : ("power-cycle it (btmgmt --index " + index + " power off, then on), or " +
+                      "set ResetAdapter true in its <Adapter> block to have it done")
+                         .c_str());
+}
+
+// Runs on the I/O thread: what an adapter's stuck watch says. Each line once per event.
+void on_adapter_note(const std::string& adapter, const AdapterWatch::Note& note,
+                     const AdapterWatch::Options& options) {
+  const char* name = adapter.c_str();
+  switch (note.kind) {
+    case AdapterWatch::Note::Kind::kStuck:
+      return say_stuck(adapter, note, options.reset);
+    case AdapterWatch::Note::Kind::kReset:
+      plugin_log(LOG_WARNING,
+                 "bm6 plugin: adapter %s: power-cycling it through the management interface "
+                 "(reset %u of this spell; at most %u an hour)",
+                 name, note.resets, options.max_per_hour);
+      return;
+    case AdapterWatch::Note::Kind::kResetDone:
+      if (note.ok)
+        plugin_log(LOG_INFO, "bm6 plugin: adapter %s: reset done (powered off and on)", name);
+      else
+        plugin_log(LOG_ERR, "bm6 plugin: adapter %s: reset failed: %s", name, note.detail.c_str());
+      return;
+    case AdapterWatch::Note::Kind::kResetCapped:
+      plugin_log(LOG_ERR,
+                 "bm6 plugin: adapter %s still looks stuck, but it was reset %u times in the "
+                 "last hour, the most ResetAdapter does: no more resets for now",
+                 name, options.max_per_hour);
+      return;
+    case AdapterWatch::Note::Kind::kRecovered:
+      plugin_log(LOG_INFO, "bm6 plugin: adapter %s makes links again (after %u reset(s))", name,
+                 note.resets);
+      return;
+  }
+}
+
+// The configured watch options go to the engine; an <Adapter> with ResetAdapter that no
+// connected device uses is said once.
+void watch_adapters(Bm6Engine& engine, const PluginConfig& config) {
+  auto options = config.adapter_watch;
+  engine.set_adapter_handler([options](const std::string& adapter, const AdapterWatch::Note& note) {
+    const auto it = options.find(adapter);
+    try {  // a log line that cannot be made must not stop the I/O thread
+      on_adapter_note(adapter, note, it != options.end() ? it->second : AdapterWatch::Options{});
+    } catch (...) {
+    }
+  });
+  for (const auto& [adapter, o] : config.adapter_watch)
+    if (!engine.set_adapter_options(adapter, o) && o.reset)
+      plugin_log(LOG_WARNING,
+                 "bm6 plugin: adapter \"%s\": ResetAdapter does nothing: no connected device "
+                 "uses it",
+                 adapter.c_str());
+}
+
 void* io_thread(void* arg) {
   auto* engine = static_cast<Bm6Engine*>(arg);
   try {
@@ -573,6 +654,7 @@ int bm6_init() noexcept {
         },
         on_scanner_status, AdvScanner::open_mgmt_socket,
         s.state_dir ? s.state_dir->path() : std::string());
+    watch_adapters(*s.engine, s.config);
     // Devices without an Interval of their own read at collectd's, which the plugin's
     // floor for Interval applies to as well: once, for all of them.
     const auto collectd_interval =

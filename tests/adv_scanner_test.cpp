@@ -133,6 +133,22 @@ TEST(AdvScanner, DeliversReportsOfSubscribedAddressesOnly) {
   EXPECT_EQ(f.scanner.stats().delivered, 2u);
 }
 
+TEST(AdvScanner, TellsEveryAddressHeardOnItsAdapter) {
+  // For the stuck-adapter watch: connected devices are heard without being subscribed.
+  Fixture f;
+  std::vector<LeAddress> heard;
+  f.scanner.set_heard_handler([&](const LeAddress& a) { heard.push_back(a); });
+  f.subscribe(kDev);
+  f.bring_up();
+  f.kernel.device_found(kIndex, kOther, -50, kAd);
+  f.kernel.device_found(kIndex + 1, kOther, -50, kAd);  // another adapter's
+  f.kernel.device_found(kIndex, kDev, -71, kAd);
+  f.kernel.event(mgmt::kEvDeviceFound, kIndex, {1, 2, 3});  // malformed: nobody heard
+  spin(f.loop);
+  EXPECT_EQ(heard, (std::vector<LeAddress>{kOther, kDev}));
+  EXPECT_EQ(f.reports.size(), 1u);  // delivered to subscribers as before
+}
+
 TEST(AdvScanner, GarbageEventsAreDroppedAndCounted) {
   Fixture f;
   f.subscribe(kDev);

@@ -304,6 +304,9 @@ TEST(FailureKind, KindsOfTheSentencesDevicesReport) {
        "phone (many peripherals take one central at a time)",
        Cause::kUnreachable},
       {"connecting to /run/a.sock: Connection timed out", Cause::kUnreachable},
+      {"no connection to AA:BB:CC:DD:EE:FF within 10000 ms: out of range, powered off, or "
+       "connected to a phone (many peripherals take one central at a time)",
+       Cause::kUnreachable},
       {"link to AA:BB:CC:DD:EE:FF lost while connecting (weak signal?)", Cause::kUnreachable},
       {"the monitor closed the link at once: it is busy (another central, e.g. the phone app, "
        "holds it) [send failed: Broken pipe]",

@@ -885,9 +885,14 @@ static void link_budget_mistakes_are_errors(void **state) {
   add_child(adapter, with_number(item("MaxLinks"), 2));
   add_child(block, adapter);
   oconfig_item_t *hci1 = with_string(item("Adapter"), "hci1");
-  add_child(hci1, with_number(item("MaxLinks"), 2.5)); /* 4 */
-  add_child(hci1, with_number(item("Links"), 2));      /* 5 */
+  add_child(hci1, with_number(item("MaxLinks"), 2.5));       /* 4 */
+  add_child(hci1, with_number(item("Links"), 2));            /* 5 */
+  add_child(hci1, with_string(item("ResetAdapter"), "yes")); /* 6 */
+  add_child(hci1, with_number(item("StuckAfter"), 5));       /* 7 */
   add_child(block, hci1);
+  oconfig_item_t *unix_adapter = with_string(item("Adapter"), "unix");
+  add_child(unix_adapter, with_number(item("StuckAfter"), 60)); /* 8 */
+  add_child(block, unix_adapter);
   assert_int_not_equal(config_cb(block), 0);
   free_item(block, 1);
   const char *want[] = {
@@ -895,7 +900,10 @@ static void link_budget_mistakes_are_errors(void **state) {
       "option \"Link\": \"sometimes\" is neither \"persistent\" nor \"per-read\"",
       "<Adapter \"usb0\">: not an adapter name like \"hci0\"",
       "adapter \"hci1\": option \"MaxLinks\" needs a whole number from 1 to 64",
-      "adapter \"hci1\": unknown option \"Links\" (known: MaxLinks)",
+      "adapter \"hci1\": unknown option \"Links\" (known: MaxLinks, ResetAdapter, StuckAfter)",
+      "adapter \"hci1\": option \"ResetAdapter\" needs true or false",
+      "adapter \"hci1\": option \"StuckAfter\" needs a number of seconds from 10 to 86400",
+      "adapter \"unix\": option \"StuckAfter\": simulated devices have no controller",
   };
   expect_each_once(LOG_ERR, want, (int)(sizeof want / sizeof want[0]));
 }

@@ -478,6 +478,7 @@ void AdvScanner::on_device_found(std::span<const std::uint8_t> p) {
   }
   ++stats_.reports;
   if (p[6] != kLePublic && p[6] != kLeRandom) return;  // BR/EDR inquiry results
+  if (on_heard_) on_heard_(from_wire(p.data()));
   const auto it = entries_.find(from_wire(p.data()));
   if (it == entries_.end()) return;
   AdvReport report;

@@ -94,6 +94,12 @@ class AdvScanner {
   // `on_report` runs on the loop for each advertisement from `address`, until unsubscribe().
   SubscriptionId subscribe(const LeAddress& address, bool random_address, ReportHandler on_report);
   void unsubscribe(SubscriptionId id);
+  // `on_heard` runs on the loop for every LE advertisement reported on this adapter, from any
+  // address, subscribed or not (with the monitor registered the kernel reports every device
+  // its scans hear, its own passive scans for pending connects among them). It must not
+  // destroy the scanner.
+  using HeardHandler = std::function<void(const LeAddress&)>;
+  void set_heard_handler(HeardHandler on_heard) { on_heard_ = std::move(on_heard); }
 
   int adapter_index() const { return index_; }
   bool adapter_up() const { return up_; }
@@ -151,6 +157,7 @@ class AdvScanner {
   std::set<std::string> errors_said_;
   std::string record_path_;       // empty: no registration record
   RegisteredAddresses recorded_;  // what the record file says (once start() read it)
+  HeardHandler on_heard_;
   Stats stats_;
 };
 
