@@ -244,9 +244,12 @@ void Bm6Peripheral::on_command(const Block& plaintext) {
   switch (classify_command(plaintext)) {
     case CommandKind::kLiveData: {
       if (!device_.streams) return;
-      if (device_.replay) return start_stream();  // its acknowledgement, if any, is in it
-      notify(encode_acknowledgement());
-      start_stream();
+      ++stats_.live_requests;
+      since_request_ = 0;
+      // A replay's acknowledgement, if any, is in the capture.
+      if (!device_.replay) notify(encode_acknowledgement());
+      // A unit that streams on ignores the repeat (its pace stays); one that stopped starts.
+      if (!stream_timer_.armed()) start_stream();
       return;
     }
     case CommandKind::kVersion:
@@ -336,6 +339,8 @@ void Bm6Peripheral::on_period() {
       notify(frame);
       break;
   }
+  // --stop-after: silent after that many periods, until the request comes again.
+  if (device_.stop_after != 0 && ++since_request_ >= device_.stop_after) return;
   if (bearer_.is_open())
     stream_timer_.start(plan_.stream_period(device_.period), [this] { on_period(); });
 }

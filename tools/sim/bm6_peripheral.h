@@ -44,6 +44,9 @@ struct SimDevice {
   std::chrono::milliseconds period{1000};
   std::uint16_t mtu = att::kDefaultMtu;  // the server's rx MTU
   bool streams = true;                   // false: takes the command, never notifies
+  // --stop-after N: N readings per live-data request, then silence until it is written again
+  // (as owners report of some BM6s). 0: streams for ever.
+  std::uint32_t stop_after = 0;
   // 0: the reading never changes. Otherwise a charge/discharge cycle of this length: the
   // voltage swings 0.4 V and the state of charge 15 points around the configured values,
   // and the state says charging while they rise.
@@ -129,6 +132,7 @@ class Bm6Peripheral {
     // link up cost; 0 while no command came.
     std::uint64_t setup_requests = 0;
     std::uint64_t commands = 0;
+    std::uint64_t live_requests = 0;  // live-data requests of this model (each acknowledged)
     std::uint64_t frames_sent = 0;
     std::chrono::steady_clock::duration connected{};  // from accept to the link's end
     std::uint64_t history_requests = 0;
@@ -184,7 +188,8 @@ class Bm6Peripheral {
   bool notify_ = false;
   Stats stats_;
   std::uint64_t ticks_ = 0;
-  std::size_t replay_next_ = 0;  // the index of the next replayed frame
+  std::size_t replay_next_ = 0;      // the index of the next replayed frame
+  std::uint64_t since_request_ = 0;  // stream periods since the last live-data request
   std::chrono::steady_clock::time_point since_ = std::chrono::steady_clock::now();
 };
 

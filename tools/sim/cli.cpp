@@ -16,9 +16,9 @@ namespace bm6::sim {
 namespace {
 
 const std::set<std::string> kValueOptions = {
-    "--voltage",       "--temperature",  "--soc",   "--state", "--period",
-    "--mtu",           "--cycle",        "--fault", "--model", "--busy",
-    "--record-period", "--history-seed", "--replay"};
+    "--voltage",       "--temperature",  "--soc",    "--state",     "--period",
+    "--mtu",           "--cycle",        "--fault",  "--model",     "--busy",
+    "--record-period", "--history-seed", "--replay", "--stop-after"};
 
 std::string quote(const std::string& s) { return "'" + s + "'"; }
 
@@ -129,9 +129,11 @@ bool apply_value(const std::string& opt, const std::string& value, SimDevice& d,
     d.fault_connections = count;
     return true;
   }
-  if (opt == "--record-period" || opt == "--history-seed") {
+  if (opt == "--record-period" || opt == "--history-seed" || opt == "--stop-after") {
     // Whole numbers: records are whole seconds apart, as the plugin's estimates assume.
-    const double hi = opt == "--record-period" ? 86400 : static_cast<double>(kSimHistoryCapacity);
+    const double hi = opt == "--record-period" ? 86400
+                      : opt == "--stop-after"  ? 1000000
+                                               : static_cast<double>(kSimHistoryCapacity);
     const double lo = opt == "--record-period" ? 1 : 0;
     const auto v = number(opt, value, lo, hi, error);
     if (!v) return false;
@@ -141,6 +143,8 @@ bool apply_value(const std::string& opt, const std::string& value, SimDevice& d,
     }
     if (opt == "--record-period")
       d.record_period = std::chrono::seconds(static_cast<std::int64_t>(*v));
+    else if (opt == "--stop-after")
+      d.stop_after = static_cast<std::uint32_t>(*v);
     else
       d.history_seed = static_cast<std::uint32_t>(*v);
     return true;
@@ -186,6 +190,8 @@ std::string check_model(const SimDevice& d, const std::string& opt, const std::s
   if (!bm2 && (d.reading.state == State::kCritical || d.reading.state == State::kFloating))
     return where + "a " + to_string(d.model) + " reports normal, low or charging; state " +
            to_string(d.reading.state) + " is a BM2's (give --model bm2 before " + opt + ")";
+  if (bm2 && d.stop_after != 0)
+    return where + "a BM2 streams without a request: --stop-after is for bm6 and bm7";
   if (d.replay) return "";  // the capture's frames are sent, not the reading
   if (bm2 && d.reading.centivolts > 4095)
     return where + "a BM2 reports at most 40.95 V (its frame has 12 bits for the voltage)";
@@ -281,6 +287,9 @@ std::string usage_text() {
          "                         120); bm6 and bm7 answer the history request with them\n"
          "  --history-seed N       records stored already at the start, one period apart\n"
          "                         (default 0; at most 8192, the 32 pages kept)\n"
+         "  --stop-after N         send N readings per live-data request (each answered by\n"
+         "                         the acknowledgement frame first), then stop until the\n"
+         "                         request is written again (default 0: stream for ever)\n"
          "  --fault NAME[:N]       misbehave (for the first N connections; never-accept: leave\n"
          "                         the first N connection attempts unanswered, then serve):\n"
          "                         drop-at-mtu, drop-at-discovery, drop-after-cccd,\n"
