@@ -19,6 +19,7 @@ Bm6Device::Bm6Device(EventLoop& loop, DeviceOptions options, std::unique_ptr<Con
       rng_(static_cast<std::minstd_rand::result_type>(
           std::hash<std::string>{}(options_.name) ^
           static_cast<std::size_t>(std::chrono::steady_clock::now().time_since_epoch().count()))),
+      poll_(PollPolicy::Options{options_.stream_timeout, Bm6Link::Options{}.max_silent_commands}),
       setup_timer_(loop) {
   if (options_.backfill) backfill_ = make_backfill();
 }
@@ -224,6 +225,7 @@ void Bm6Device::on_connected(UniqueFd fd, const std::string& error) {
   link_options.likely_family = detected_;
   link_options.detection_window = options_.detection_window;
   link_options.cache = &cache_;
+  link_options.poll = &poll_;
   Bm6Link::Handlers handlers;
   handlers.on_family = [this](Family family) {
     // Remembered for later links, whose detection tries it first; a change is news.
@@ -232,7 +234,8 @@ void Bm6Device::on_connected(UniqueFd fd, const std::string& error) {
     if (!before) {
       emit(DeviceEvent::kModelDetected, to_string(family));
     } else if (*before != family) {
-      cache_.drop();  // another monitor at the address: its handles are its own
+      cache_.drop();  // another monitor at the address: its handles and pace are its own
+      poll_.forget();
       emit(DeviceEvent::kModelChanged,
            std::string(to_string(*before)) + ", now " + to_string(family));
     }

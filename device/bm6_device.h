@@ -201,6 +201,7 @@ class Bm6Device {
   bool linked() const { return link_ != nullptr; }
   bool per_read() const { return options_.link == LinkMode::kPerRead; }
   const HandleCache& handle_cache() const { return cache_; }
+  const PollPolicy& poll_policy() const { return poll_; }
   // The latest link's statistics (ATT PDUs to its first reading, cache use); zeros before.
   const Bm6LinkStats& last_link_stats() const { return last_link_stats_; }
   const Backfill* backfill() const { return backfill_.get(); }
@@ -252,6 +253,8 @@ class Bm6Device {
   std::minstd_rand rng_;
   DeviceCounters counters_;
   HandleCache cache_;  // across this device's links
+  // When its links write the command again, with what they learnt of the unit's pace.
+  PollPolicy poll_;
   Bm6LinkStats last_link_stats_{};
   // Per-read.
   LinkBudget* budget_ = nullptr;

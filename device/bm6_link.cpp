@@ -23,7 +23,9 @@ Bm6Link::Bm6Link(EventLoop& loop, UniqueFd fd, Options options, Handlers handler
       handlers_(std::move(handlers)),
       bearer_(loop, std::move(fd), options.att),
       gatt_(bearer_),
-      watchdog_(loop) {
+      watchdog_(loop),
+      own_poll_(PollPolicy::Options{options.stream_timeout, options.max_silent_commands}),
+      poll_(options.poll ? *options.poll : own_poll_) {
   if (options_.family) codec_ = &shared_codec(*options_.family);
   bearer_.set_notification_handler([this](std::uint16_t handle, std::span<const std::uint8_t> v) {
     if (handlers_.on_raw_notification) handlers_.on_raw_notification(handle, v);
@@ -189,7 +191,10 @@ void Bm6Link::enable_notifications(std::uint16_t cccd) {
 
 void Bm6Link::start_stream() {
   // Known (configured, or detected before a rediscovery): the family's own command.
-  if (codec_) return send_command();
+  if (codec_) {
+    poll_.start_link(std::chrono::steady_clock::now());
+    return send_command();
+  }
   phase_ = Phase::kCommand;
   detection_order_.clear();
   if (options_.likely_family) detection_order_.push_back(*options_.likely_family);
@@ -224,7 +229,6 @@ void Bm6Link::detect_step() {
 
 void Bm6Link::send_command() {
   if (phase_ != Phase::kStreaming) phase_ = Phase::kCommand;
-  got_reading_since_command_ = false;
   arm_stream_watchdog();
   // A command still unanswered is not queued again behind itself: the watchdog counts on.
   if (command_unanswered_) return;
@@ -279,34 +283,41 @@ bool Bm6Link::write_request(const Block& ciphertext, std::function<void(const st
 }
 
 void Bm6Link::arm_stream_watchdog() {
-  watchdog_.start(options_.stream_timeout, [this] {
-    // Some units stop streaming, or never start: ask again, a few times.
-    if (!got_reading_since_command_) {
-      if (!cache_confirmed_ && abandon_cache()) return;
-      if (++silent_commands_ >= options_.max_silent_commands) {
-        std::string reason = "no reading for " + std::to_string(silent_commands_) + " x " +
-                             std::to_string(options_.stream_timeout.count()) +
-                             " ms although the command " +
-                             (command_unanswered_ ? "was written (and its write never answered)"
-                                                  : "was sent each time");
-        // A configured family that never gave a reading: say what the monitor did send.
-        const char* configured = to_string(codec_->family());
-        if (foreign_)
-          reason = std::string("configured as ") + configured + " but its frames decode as " +
-                   to_string(*foreign_) + " (no " + configured + " reading in " +
-                   std::to_string(silent_commands_) + " x " +
-                   std::to_string(options_.stream_timeout.count()) + " ms)";
-        else if (options_.family && stats_.readings == 0)
-          reason += std::string(" (configured as ") + configured +
-                    ": a monitor of another family stays silent; Model \"auto\" detects it)";
-        return fail(reason);
-      }
-      send_command();
-    } else {
-      got_reading_since_command_ = false;
-      arm_stream_watchdog();
-    }
-  });
+  const auto at = poll_.deadline();
+  if (at == PollPolicy::Clock::time_point::max()) return watchdog_.cancel();
+  const auto now = std::chrono::steady_clock::now();
+  watchdog_.start(std::max(at - now, PollPolicy::Clock::duration::zero()),
+                  [this] { on_stream_deadline(); });
+}
+
+// Overdue, due before the unit stops, or dead (device/poll_policy.h says which and when).
+void Bm6Link::on_stream_deadline() {
+  const auto now = std::chrono::steady_clock::now();
+  const auto action = poll_.due(now);
+  if (action == PollPolicy::Action::kWait) return arm_stream_watchdog();
+  // Not a frame of any kind on the cached handle: the handles may have moved.
+  if (!cache_confirmed_ && abandon_cache()) return;
+  if (action == PollPolicy::Action::kDead) return fail(silence_reason());
+  poll_.on_request(now);
+  send_command();
+}
+
+std::string Bm6Link::silence_reason() const {
+  const unsigned silent = poll_.silent_requests();
+  const std::string times =
+      std::to_string(silent) + " x " + std::to_string(options_.stream_timeout.count()) + " ms";
+  // A configured family that never gave a reading: say what the monitor did send.
+  const char* configured = to_string(codec_->family());
+  if (foreign_)
+    return std::string("configured as ") + configured + " but its frames decode as " +
+           to_string(*foreign_) + " (no " + configured + " reading in " + times + ")";
+  std::string reason =
+      "no reading for " + times + " although the command " +
+      (command_unanswered_ ? "was written (and its write never answered)" : "was sent each time");
+  if (options_.family && stats_.readings == 0)
+    reason += std::string(" (configured as ") + configured +
+              ": a monitor of another family stays silent; Model \"auto\" detects it)";
+  return reason;
 }
 
 std::optional<Family> Bm6Link::weigh(std::span<const std::uint8_t> value) {
@@ -330,13 +341,12 @@ void Bm6Link::on_detection_frame(std::span<const std::uint8_t> value) {
 void Bm6Link::settle(Family family, std::span<const std::uint8_t> value) {
   codec_ = &shared_codec(family);
   watchdog_.cancel();
-  silent_commands_ = 0;
   if (handlers_.on_family) handlers_.on_family(family);
   if (!bearer_.is_open()) return;
   // A BM6/BM7 answered its request, written already; a BM2 needs none. Either way the
   // stream is on: the watchdog counts from here.
   streaming();
-  got_reading_since_command_ = false;
+  poll_.start_link(std::chrono::steady_clock::now());
   arm_stream_watchdog();
   on_notification(data_handle_, value);  // the frame that settled it may be a reading
 }
@@ -355,7 +365,9 @@ void Bm6Link::on_notification(std::uint16_t handle, std::span<const std::uint8_t
   if (tap_) {
     const NotificationTap tap = tap_;  // the tap may remove itself
     if (tap(value)) {
-      got_reading_since_command_ = true;  // the monitor is busy answering: not silent
+      // The monitor is busy answering: not silent.
+      poll_.on_busy(std::chrono::steady_clock::now());
+      arm_stream_watchdog();
       return;
     }
   }
@@ -386,8 +398,8 @@ void Bm6Link::take_live_frame(std::span<const std::uint8_t> value) {
     if (discovered_ && options_.cache) options_.cache->remember(*discovered_);
     discovered_.reset();
   }
-  got_reading_since_command_ = true;
-  silent_commands_ = 0;
+  poll_.on_reading(std::chrono::steady_clock::now());
+  arm_stream_watchdog();
   if (handlers_.on_reading)
     handlers_.on_reading(std::get<Reading>(decoded), std::chrono::system_clock::now());
 }

@@ -1,8 +1,9 @@
 // One connected monitor (BM6, BM7 or BM2): GATT set-up (MTU, discovery of FFF0/FFF3/FFF4 and
 // FFF4's CCCD by UUID, notifications on, live-data command) and then decoded readings from
-// FFF4 notifications. Re-sends the command when the stream stalls; rediscovers on Service
-// Changed. With a HandleCache (Options::cache), a later link skips discovery and writes the
-// cached CCCD and command handles (see device/handle_cache.h for the checks).
+// FFF4 notifications. Writes the command again when a reading is overdue, or before a unit
+// that stops after N readings stops (device/poll_policy.h); rediscovers on Service Changed. With a
+// HandleCache (Options::cache), a later link skips discovery and writes the cached CCCD and command
+// handles (see device/handle_cache.h for the checks).
 //
 // The family is configured (Options::family) or detected on the link: notifications on (a
 // BM2 then streams by itself), the BM6 request, and after a detection window without a frame
@@ -20,6 +21,7 @@
 #include <span>
 
 #include "device/handle_cache.h"
+#include "device/poll_policy.h"
 #include "protocol/family.h"
 #include "transport/att_bearer.h"
 #include "transport/event_loop.h"
@@ -52,12 +54,18 @@ class Bm6Link {
  public:
   struct Options {
     AttBearer::Options att;
-    // No reading for this long after the command went out: write it again. Counted from
-    // the write, not its response, so a half-open link (whose write is never answered) is
-    // closed after max_silent_commands * stream_timeout, not after the ATT response timeout.
+    // The longest silence before the command is written again (sooner once the unit's
+    // frame period is known: device/poll_policy.h), and the wait between commands that bring
+    // no reading. Counted from the write, not its response, so a half-open link (whose write
+    // is never answered) is closed after max_silent_commands * stream_timeout, not after the
+    // ATT response timeout.
     std::chrono::milliseconds stream_timeout{5000};
     // That many commands in a row with no reading: the link is dead, close it.
     unsigned max_silent_commands = 3;
+    // When to write the command again, with what earlier links learnt of the unit (the
+    // device's, made with the two values above; must outlive the link). nullptr: the link's
+    // own, learning from this link alone.
+    PollPolicy* poll = nullptr;
     // The monitor's family as configured: no detection; another family's frames are wrong,
     // and named when the link gives up. Unset: detected on the link (the set-up bound is
     // then max_silent_commands * stream_timeout from the first request).
@@ -135,6 +143,8 @@ class Bm6Link {
   // The family `value` is evidence of, counting BM2 frames until kBm2FramesToSettle agree.
   std::optional<Family> weigh(std::span<const std::uint8_t> value);
   void arm_stream_watchdog();
+  void on_stream_deadline();
+  std::string silence_reason() const;
   void on_notification(std::uint16_t handle, std::span<const std::uint8_t> value);
   void on_indication(std::uint16_t handle, std::span<const std::uint8_t> value);
   void fail(const std::string& reason);
@@ -155,8 +165,8 @@ class Bm6Link {
   bool command_unanswered_ = false;  // a Write Request of the command awaits its response
   std::uint16_t data_handle_ = 0;
   Timer watchdog_;
-  bool got_reading_since_command_ = false;
-  unsigned silent_commands_ = 0;
+  PollPolicy own_poll_;  // unless Options::poll
+  PollPolicy& poll_;
   // Detection: the families whose requests are written in turn, the next one, when it began.
   std::vector<Family> detection_order_;
   std::size_t next_request_ = 0;

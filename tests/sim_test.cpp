@@ -325,6 +325,20 @@ TEST(SimCommandLine, BadAndMissingValues) {
   EXPECT_EQ(negative.config->endpoints[0].device.reading.temperature_c, -4);
 }
 
+TEST(SimCommandLine, StopAfterTakesAWholeNumberOfReadings) {
+  auto r = parse({"--socket", "a", "--stop-after", "5", "--socket", "b"});
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(r.config->endpoints[0].device.stop_after, 0u);  // streams for ever
+  EXPECT_EQ(r.config->endpoints[1].device.stop_after, 5u);
+  r = parse({"--stop-after", "2.5", "--socket", "a"});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error.find("'--stop-after': \"2.5\" is not a whole number"), std::string::npos)
+      << r.error;
+  r = parse({"--model", "bm2", "--stop-after", "1", "--socket", "a"});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error.find("a BM2 streams without a request"), std::string::npos) << r.error;
+}
+
 TEST(SimCommandLine, ModelsAndTheirStates) {
   const auto r = parse({"--model", "bm2", "--state", "critical", "--socket", "a", "--model", "BM7",
                         "--state", "low", "--socket", "b", "--socket", "c"});
