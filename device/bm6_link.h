@@ -1,9 +1,9 @@
 // One connected monitor (BM6, BM7 or BM2): GATT set-up (MTU, discovery of FFF0/FFF3/FFF4 and
 // FFF4's CCCD by UUID, notifications on, live-data command) and then decoded readings from
 // FFF4 notifications. Writes the command again when a reading is overdue, or before a unit
-// that stops after N readings stops (device/poll_policy.h); rediscovers on Service Changed. With a
-// HandleCache (Options::cache), a later link skips discovery and writes the cached CCCD and command
-// handles (see device/handle_cache.h for the checks).
+// that stops after N readings stops (device/poll_policy.h); rediscovers on Service Changed.
+// With a HandleCache (Options::cache), a later link skips discovery and writes the cached
+// CCCD and command handles (see device/handle_cache.h for the checks).
 //
 // The family is configured (Options::family) or detected on the link: notifications on (a
 // BM2 then streams by itself), the BM6 request, and after a detection window without a frame
