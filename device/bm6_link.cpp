@@ -374,6 +374,13 @@ void Bm6Link::on_notification(std::uint16_t handle, std::span<const std::uint8_t
   take_live_frame(value);
 }
 
+void Bm6Link::set_notification_tap(NotificationTap tap) {
+  tap_ = std::move(tap);
+  poll_.set_answering(tap_ != nullptr);
+  // Its deadline moved (sooner, once the answer is over).
+  if (codec_ && bearer_.is_open() && watchdog_.armed()) arm_stream_watchdog();
+}
+
 void Bm6Link::take_live_frame(std::span<const std::uint8_t> value) {
   if (!codec_) return;
   const auto decoded = codec_->decode_notification(value);

@@ -108,8 +108,10 @@ class Bm6Link {
   // For an exchange beside the live stream (device/history_download.h). FFF4 notifications go
   // to the tap first (ciphertext, once the family is known); those it returns true for are
   // neither readings nor dropped, and count as the stream's activity. nullptr removes it.
+  // While a tap is set, the live-data command is written again only after stream_timeout
+  // without a frame (PollPolicy::set_answering): the monitor is answering something else.
   using NotificationTap = std::function<bool(std::span<const std::uint8_t> ciphertext)>;
-  void set_notification_tap(NotificationTap tap) { tap_ = std::move(tap); }
+  void set_notification_tap(NotificationTap tap);
   // A live frame (ciphertext) the tap found inside a notification it took (a reading between
   // a history answer's blocks): decoded as if it had come alone.
   void take_live_frame(std::span<const std::uint8_t> ciphertext);

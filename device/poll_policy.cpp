@@ -20,6 +20,7 @@ void PollPolicy::start_link(Clock::time_point now) {
   asked_stopped_ = now;
   readings_since_request_ = 0;
   unanswered_ = 1;
+  answering_ = false;
 }
 
 PollPolicy::Clock::duration PollPolicy::assumed_period() const {
@@ -36,6 +37,7 @@ PollPolicy::Plan PollPolicy::plan() const {
   const auto again = last_request_ + options_.stream_timeout;
   if (unanswered_ >= std::max(options_.max_silent_requests, 1u)) return {again, Kind::kDead};
   if (unanswered_ > 0) return {again, Kind::kAgain};
+  if (answering_) return {last_activity_ + options_.stream_timeout, Kind::kOverdue};
   const auto overdue = last_activity_ + overdue_after();
   const auto& n = learnt_.readings_per_request;
   if (n && readings_since_request_ >= *n) {
@@ -61,9 +63,11 @@ void PollPolicy::on_request(Clock::time_point now) {
      : kind == Kind::kOverdue ? counts_.overdue
                               : counts_.again);
   // Readings came since the last request and then stopped: the unit stopped after them.
-  if (kind == Kind::kOverdue && readings_since_request_ > 0) observe_stop(readings_since_request_);
+  // (Not while it answers something else: its pace then says nothing.)
+  const bool learn = kind == Kind::kOverdue && !answering_;
+  if (learn && readings_since_request_ > 0) observe_stop(readings_since_request_);
   // No period known: the unit may be slower than assumed. Wait as long as allowed next time.
-  if (kind == Kind::kOverdue && !learnt_.period) learnt_.slow = true;
+  if (learn && !learnt_.period) learnt_.slow = true;
   if (kind == Kind::kAhead) {
     asked_stopped_.reset();  // the unit may still be streaming: its next frame is no answer
   } else {
@@ -96,7 +100,9 @@ void PollPolicy::on_reading(Clock::time_point now) {
 void PollPolicy::on_busy(Clock::time_point now) {
   if (!started_) return;
   last_activity_ = now;
-  last_reading_.reset();  // the pace of readings around a download says nothing
+  // The pace of readings around a download says nothing, nor does their count.
+  last_reading_.reset();
+  readings_since_request_ = 0;
   asked_stopped_.reset();
   unanswered_ = 0;
 }

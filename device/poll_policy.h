@@ -66,6 +66,10 @@ class PollPolicy {
   // A frame that is no reading but shows the unit busy answering something else (a history
   // download): not silence, and not a frame period either.
   void on_busy(Clock::time_point now);
+  // The unit is answering another request (a history download, whose end is a silence of its
+  // own): until false, the request is written only after stream_timeout without a frame,
+  // as before this policy, and nothing is learnt. start_link() ends it.
+  void set_answering(bool answering) { answering_ = answering; }
 
   // What is due at `now`.
   Action due(Clock::time_point now) const;
@@ -122,6 +126,7 @@ class PollPolicy {
   std::optional<Clock::time_point> asked_stopped_;  // a request to a unit that had stopped
   unsigned readings_since_request_ = 0;
   unsigned unanswered_ = 0;  // requests since the latest reading, not counting one ahead
+  bool answering_ = false;
 };
 
 }  // namespace bm6

@@ -255,6 +255,33 @@ TEST(PollPolicy, FramesOfADownloadAreNotSilence) {
   EXPECT_EQ(r.policy.deadline(), r.now + 1500ms);
 }
 
+TEST(PollPolicy, WhileTheUnitAnswersSomethingElseOnlyStreamTimeoutCounts) {
+  Unit unit;
+  unit.stop_after = 5;
+  Polling r(unit);
+  r.start_link();
+  r.run(30s);
+  ASSERT_TRUE(r.policy.readings_per_request());
+  const auto learnt = r.policy.counts();
+  // A history download starts: its frames, then a pause of 4 s (its own end, by silence).
+  r.policy.set_answering(true);
+  r.unit.next.reset();
+  for (int i = 0; i < 10; ++i) {
+    r.now += 100ms;
+    r.policy.on_busy(r.now);
+  }
+  const auto last = r.now;
+  EXPECT_EQ(r.policy.deadline(), last + 5s);  // not 1.5 periods, nor before the unit stops
+  r.now += 4s;
+  EXPECT_EQ(r.policy.due(r.now), Action::kWait);
+  // Over: the live stream is overdue again by its period.
+  r.policy.set_answering(false);
+  EXPECT_EQ(r.policy.due(r.now), Action::kRequest);
+  r.policy.on_request(r.now);
+  EXPECT_EQ(r.policy.counts().overdue, learnt.overdue + 1);
+  EXPECT_EQ(*r.policy.readings_per_request(), 5u);
+}
+
 TEST(PollPolicy, NothingIsDueBeforeTheLinkStreams) {
   PollPolicy p;
   const Clock::time_point t{std::chrono::hours(5)};
