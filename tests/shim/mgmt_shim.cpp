@@ -13,6 +13,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -35,6 +36,7 @@ struct Advertisement {
 
 struct Socket {
   int plugin = -1, kernel = -1;
+  ino_t inode = 0;  // the plugin end's: a number the plugin closed and got again is not it
   int type = 0;
   bool bound = false, scanning = false;
 };
@@ -117,7 +119,8 @@ void* kernel_thread(void*) {
     ::usleep(10000);
     serve_commands();
     if (adverts.empty() || std::chrono::steady_clock::now() < next) continue;
-    next += std::chrono::duration_cast<std::chrono::steady_clock::duration>(period);
+    next = std::chrono::steady_clock::now() +
+           std::chrono::duration_cast<std::chrono::steady_clock::duration>(period);
     const Advertisement& a = adverts[i++ % adverts.size()];
     pthread_mutex_lock(&lock);
     for (const auto& s : sockets)
@@ -148,9 +151,11 @@ extern "C" __attribute__((visibility("default"))) int socket(int domain, int typ
       ::close(s.kernel);
       s = Socket{};
     }
+  struct stat st {};
+  ::fstat(sv[0], &st);
   for (auto& s : sockets)
     if (s.plugin < 0) {
-      s = Socket{sv[0], sv[1], type, false, false};
+      s = Socket{sv[0], sv[1], st.st_ino, type, false, false};
       pthread_mutex_unlock(&lock);
       return sv[0];
     }
@@ -165,16 +170,20 @@ extern "C" __attribute__((visibility("default"))) int bind(int fd, const sockadd
                                                            socklen_t len) {
   static const auto real_bind = real<int (*)(int, const sockaddr*, socklen_t)>("bind");
   static const auto real_socket = real<int (*)(int, int, int)>("socket");
+  struct stat st {};
+  const bool ours = ::fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
   pthread_mutex_lock(&lock);
   for (auto& s : sockets) {
-    if (s.plugin != fd || s.bound) continue;
+    if (!ours || s.plugin != fd || s.inode != st.st_ino || s.bound) continue;
     std::uint16_t hci[3] = {};
     if (len >= sizeof hci) __builtin_memcpy(hci, addr, sizeof hci);
     if (hci[2] == kFakeMgmtChannelControl) {
       s.bound = true;
       pthread_t thread;
-      if (!thread_started && pthread_create(&thread, nullptr, kernel_thread, nullptr) == 0)
+      if (!thread_started && pthread_create(&thread, nullptr, kernel_thread, nullptr) == 0) {
+        pthread_detach(thread);
         thread_started = true;
+      }
       pthread_mutex_unlock(&lock);
       return 0;
     }
