@@ -26,6 +26,7 @@
 #include "collectd/core/daemon/collectd.h"
 #include "collectd/core/daemon/plugin.h"
 #include "liboconfig/oconfig.h"
+#include "shim/fake_mgmt_kernel.h"
 
 /* ---- the mocked collectd API ---- */
 
@@ -185,8 +186,8 @@ int plugin_thread_create(pthread_t *thread, void *(*start)(void *), void *arg, c
  * The plugin opens its mgmt socket with socket(PF_BLUETOOTH, SOCK_RAW | SOCK_NONBLOCK, ..,
  * BTPROTO_HCI) and bind(). This executable exports both, so when a test sets fake_mgmt_on
  * the plugin's next such socket is one end of a socketpair and the test plays the kernel
- * on the other (answers Read Controller Information, sends Device Found). */
-enum { kPfBluetooth = 31, kBtprotoHci = 1 };
+ * on the other (tests/shim/fake_mgmt_kernel.c answers as a powered hci0; the test sends
+ * Device Found). */
 static int fake_mgmt_on;
 static int fake_mgmt_plugin = -1, fake_mgmt_kernel = -1;
 static char mgmt_removed[8][18];                 /* the addresses of Remove Device, as written */
@@ -198,8 +199,8 @@ static int mgmt_removed_num;
 int socket(int domain, int type, int protocol) {
   static int (*real_socket)(int, int, int);
   if (!real_socket) *(void **)&real_socket = dlsym(RTLD_NEXT, "socket");
-  if (__atomic_load_n(&fake_mgmt_on, __ATOMIC_ACQUIRE) && domain == kPfBluetooth &&
-      protocol == kBtprotoHci && (type & SOCK_NONBLOCK) &&
+  if (__atomic_load_n(&fake_mgmt_on, __ATOMIC_ACQUIRE) && domain == kFakeMgmtPfBluetooth &&
+      protocol == kFakeMgmtBtprotoHci && (type & SOCK_NONBLOCK) &&
       __atomic_load_n(&fake_mgmt_plugin, __ATOMIC_ACQUIRE) < 0) {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) != 0) return -1;
@@ -226,47 +227,24 @@ static void fake_mgmt_reset(void) {
   __atomic_store_n(&fake_mgmt_plugin, -1, __ATOMIC_RELEASE);
 }
 
-static void mgmt_event(uint16_t code, const uint8_t *params, size_t n) {
-  uint8_t p[300] = {(uint8_t)code, (uint8_t)(code >> 8), 0, 0, (uint8_t)n, (uint8_t)(n >> 8)};
-  assert_true(n <= sizeof p - 6);
-  memcpy(p + 6, params, n);
-  assert_int_equal(send(fake_mgmt_kernel, p, 6 + n, MSG_NOSIGNAL), (ssize_t)(6 + n));
+/* Remove Device's address, as written, into mgmt_removed. */
+static void note_removed(uint16_t opcode, const uint8_t *a, size_t n, void *ctx) {
+  (void)ctx;
+  if (opcode != kFakeMgmtOpRemoveDevice || n < 7 || mgmt_removed_num >= 8) return;
+  snprintf(mgmt_removed[mgmt_removed_num++], 18, "%02X:%02X:%02X:%02X:%02X:%02X", a[5], a[4], a[3],
+           a[2], a[1], a[0]); /* least significant byte first */
 }
 
-/* Answers what the plugin asked so far: Read Controller Information (hci0, powered); the
- * other commands (Add Device, the advertisement monitor) need no answer here. Returns how
- * many Read Controller Information it answered. */
-static int mgmt_answer(void) {
-  int answered = 0;
-  uint8_t cmd[300];
-  ssize_t n;
-  while ((n = recv(fake_mgmt_kernel, cmd, sizeof cmd, MSG_DONTWAIT)) >= 6) {
-    if (cmd[0] == 0x34 && cmd[1] == 0x00 && n >= 6 + 7 && mgmt_removed_num < 8) {
-      const uint8_t *a = cmd + 6; /* least significant byte first */
-      snprintf(mgmt_removed[mgmt_removed_num++], 18, "%02X:%02X:%02X:%02X:%02X:%02X", a[5], a[4],
-               a[3], a[2], a[1], a[0]);
-    }
-    if (cmd[0] != 0x04 || cmd[1] != 0x00) continue;
-    uint8_t reply[3 + 280] = {0x04, 0x00, 0x00}; /* opcode, status 0, then the information */
-    reply[3 + 13] = 0x01;                        /* current settings: powered */
-    mgmt_event(0x0001, reply, sizeof reply);
-    answered++;
-  }
-  return answered;
-}
+/* Answers what the plugin asked so far as a powered hci0 (tests/shim/fake_mgmt_kernel.c).
+ * Returns how many Read Controller Information it answered. */
+static int mgmt_answer(void) { return fake_mgmt_answer(fake_mgmt_kernel, note_removed, NULL); }
 
 /* Device Found from `wire_address` (least significant byte first), RSSI -67, with the
  * manufacturer data `data` (16 bytes) after the Flags. */
 static void mgmt_device_found(const uint8_t wire_address[6], const uint8_t data[16]) {
-  uint8_t p[14 + 5 + 16] = {0};
-  memcpy(p, wire_address, 6);
-  p[6] = 1;              /* LE public */
-  p[7] = (uint8_t)(-67); /* RSSI */
-  p[12] = 5 + 16;        /* AD length */
-  const uint8_t head[5] = {0x02, 0x01, 0x06, 0x11, 0xff};
-  memcpy(p + 14, head, sizeof head);
-  memcpy(p + 19, data, 16);
-  mgmt_event(0x0012, p, sizeof p);
+  uint8_t ad[5 + 16] = {0x02, 0x01, 0x06, 0x11, 0xff};
+  memcpy(ad + 5, data, 16);
+  assert_int_equal(fake_mgmt_device_found(fake_mgmt_kernel, wire_address, -67, ad, sizeof ad), 0);
 }
 
 /* ---- helpers ---- */
