@@ -18,7 +18,8 @@ Bm6Device::Bm6Device(EventLoop& loop, DeviceOptions options, std::unique_ptr<Con
       reconnect_timer_(loop),
       rng_(static_cast<std::minstd_rand::result_type>(
           std::hash<std::string>{}(options_.name) ^
-          static_cast<std::size_t>(std::chrono::steady_clock::now().time_since_epoch().count()))) {
+          static_cast<std::size_t>(std::chrono::steady_clock::now().time_since_epoch().count()))),
+      setup_timer_(loop) {
   if (options_.backfill) backfill_ = make_backfill();
 }
 
@@ -33,6 +34,8 @@ void Bm6Device::start() {
 void Bm6Device::stop() {
   stopped_ = true;
   reconnect_timer_.cancel();
+  setup_timer_.cancel();
+  held_.clear();
   connector_->cancel();
   if (backfill_) backfill_->on_link_gone();
   link_.reset();  // the link's closed handler is not run from its destructor
@@ -54,19 +57,77 @@ void Bm6Device::on_turn() {
 
 void Bm6Device::give_back_turn(bool delivered) {
   if (!per_read() || !budget_ || ticket_ == 0) return;
-  // Only holds that delivered feed the budget's mean: a failure's is the backoff's business.
-  budget_->release(ticket_, delivered ? std::chrono::steady_clock::now() - turn_at_
-                                      : std::chrono::steady_clock::duration::zero());
+  // A failed turn held the link as long as a good one would have: the others waited for it
+  // all the same, so it counts in the budget's estimate (and says so in its warning).
+  budget_->release(ticket_, std::chrono::steady_clock::now() - turn_at_, !delivered);
   ticket_ = 0;
+}
+
+void Bm6Device::bound_setup(std::chrono::milliseconds after, std::chrono::milliseconds total) {
+  setup_timer_.start(after, [this, total] {
+    if (!link_ || got_reading_) return;
+    // A monitor that answered the set-up and is being asked for its family (a first link,
+    // Model auto): two more detection windows, BM6's request then BM7's. Once only.
+    if (total == options_.per_read_setup && !model() &&
+        link_->phase() == Bm6Link::Phase::kCommand) {
+      const auto more = 2 * options_.detection_window;
+      return bound_setup(more, total + more);
+    }
+    link_->close("no reading for " + format_seconds(total) +
+                 " after the link came up (a per-read link's set-up is bounded)");
+  });
+}
+
+void Bm6Device::hold(const TimedReading& r) {
+  // One per read interval is what the reads would have taken: a newer one within the
+  // interval replaces the newest held, which stays the newest.
+  const auto n = held_.size();
+  if ((n >= 2 && r.received - held_[n - 2].received < options_.read_interval) || n >= 64)
+    held_.back() = r;
+  else
+    held_.push_back(r);
+}
+
+void Bm6Device::release_held() {
+  if (held_.empty()) return;
+  const TimedReading newest = held_.back();
+  // All but the newest as records (in order, before any live reading), each filed in a
+  // later second than the one before it (as rrdtool files them, rounded) and in an earlier
+  // second than the newest, which goes out as the live reading it is.
+  const auto second = [](std::chrono::system_clock::time_point t) {
+    return std::chrono::floor<std::chrono::seconds>(t);
+  };
+  std::vector<TimedHistoryRecord> records;
+  for (std::size_t i = 0; i + 1 < held_.size(); ++i) {
+    const auto& h = held_[i];
+    if (second(h.received) >= second(newest.received) || !files_after(newest.received, h.received))
+      continue;
+    if (!records.empty() && !files_after(h.received, records.back().at)) continue;
+    records.push_back({HistoryRecord{.centivolts = h.reading.centivolts,
+                                     .soc_percent = h.reading.soc_percent,
+                                     .temperature_c = h.reading.temperature_c},
+                       h.received});
+  }
+  held_.clear();
+  if (!records.empty()) slot_->store_history(std::move(records));
+  slot_->store(newest);
+  // Per-read: that was the link's reading.
+  if (per_read() && link_ && !taken_) {
+    taken_ = true;
+    per_read_done();
+  }
 }
 
 EventLoop::Clock::duration Bm6Device::lead() const {
   // Twice what a reading took lately (queue, connect, set-up, first frame), and at least
-  // one round of the adapter's turns and 1 s; at most half the interval, so that the
+  // one round of the adapter's turns (and a failed turn's hold, when turns failed lately:
+  // this one may queue behind such a turn) and 1 s; at most half the interval, so that the
   // reading is never older than the interval when the read takes it.
   using namespace std::chrono;
   const double round = budget_ ? budget_->round_seconds() : 0;
-  const double wanted_s = std::max({2 * lead_s_, 1.5 * round, 1.0});
+  const double failed = budget_ ? budget_->failed_hold_seconds() : 0;
+  const double wanted_s =
+      std::max({2 * lead_s_, 1.5 * round, failed > 0 ? round + failed : 0, 1.0});
   const auto wanted = duration_cast<milliseconds>(duration<double>(wanted_s));
   return std::min<EventLoop::Clock::duration>(wanted, options_.read_interval / 2);
 }
@@ -177,22 +238,7 @@ void Bm6Device::on_connected(UniqueFd fd, const std::string& error) {
     }
   };
   handlers.on_reading = [this](const Reading& r, std::chrono::system_clock::time_point at) {
-    if (taken_) return;  // per-read: closing after its reading
-    ++counters_.readings;
-    ask_rssi();
-    // Held back while stored records are downloaded: they go out first, this is older.
-    const bool stored = !backfill_ || backfill_->on_reading(*link_);
-    if (stored) slot_->store({r, at, rssi_});
-    if (!got_reading_) {
-      got_reading_ = true;
-      first_reading_ = std::chrono::steady_clock::now();
-      emit(DeviceEvent::kFirstReading, "");
-    }
-    // Per-read: the first reading that goes out ends the link (after a backfill's download).
-    if (per_read() && link_ && stored) {
-      taken_ = true;
-      per_read_done();
-    }
+    on_reading(r, at);
   };
   handlers.on_closed = [this](const std::string& reason) { on_link_closed(reason); };
   handlers.on_dropped = [this] { slot_->frames_dropped.fetch_add(1, std::memory_order_relaxed); };
@@ -201,11 +247,35 @@ void Bm6Device::on_connected(UniqueFd fd, const std::string& error) {
     // Asked now, the answer (a connection event or two) comes long before the set-up's
     // seven round trips are done: the first reading carries it.
     ask_rssi_now();
+    if (per_read()) bound_setup(options_.per_read_setup, options_.per_read_setup);
   } catch (const std::exception& e) {
     ++counters_.connect_failures;
     emit(DeviceEvent::kConnectFailed, e.what());
     give_back_turn(false);
     retry_later();
+  }
+}
+
+void Bm6Device::on_reading(const Reading& r, std::chrono::system_clock::time_point at) {
+  if (taken_) return;  // per-read: closing after its reading
+  ++counters_.readings;
+  ask_rssi();
+  // Held back while stored records are downloaded: they go out first, this is older.
+  const bool stored = !backfill_ || backfill_->on_reading(*link_);
+  if (stored)
+    slot_->store({r, at, rssi_});
+  else
+    hold({r, at, rssi_});
+  if (!got_reading_) {
+    got_reading_ = true;
+    setup_timer_.cancel();
+    first_reading_ = std::chrono::steady_clock::now();
+    emit(DeviceEvent::kFirstReading, "");
+  }
+  // Per-read: the first reading that goes out ends the link (after a backfill's download).
+  if (per_read() && link_ && stored) {
+    taken_ = true;
+    per_read_done();
   }
 }
 
@@ -231,6 +301,10 @@ void Bm6Device::on_link_closed(const std::string& socket_reason) {
   if (stopped_) return;
   const bool was_streaming = got_reading_;
   last_link_stats_ = link_->stats();
+  setup_timer_.cancel();
+  // Called from the link's own deferred handler, never from inside the link's code. Also
+  // after a per-read link's reading: the next link, whenever it comes, checks for a gap.
+  if (backfill_) backfill_->on_link_gone();
   if (taken_) {
     // Per-read, closed by us after its reading: not a loss, nothing to say.
     link_.reset();
@@ -239,9 +313,8 @@ void Bm6Device::on_link_closed(const std::string& socket_reason) {
   }
   // "Broken pipe" says what the socket saw; a monitor that closed before answering is busy.
   const std::string reason = explain_link_closed(socket_reason, link_->bearer().stats().pdus_in);
-  // Called from the link's own deferred handler, never from inside the link's code.
-  if (backfill_) backfill_->on_link_gone();
   link_.reset();
+  release_held();  // a download the link took with it: its live readings go out
   give_back_turn(false);
   if (was_streaming) {
     if (std::chrono::steady_clock::now() - first_reading_ >= kStableLink) failures_ = 0;
@@ -259,6 +332,8 @@ std::unique_ptr<Backfill> Bm6Device::make_backfill() {
   o.period = options_.record_period;
   o.max = options_.backfill_max;
   o.peer_pdu_limit = options_.peer_pdu_limit;
+  // A per-read device's readings are an interval apart: only more than that is a gap.
+  if (per_read()) o.spacing = options_.read_interval;
   Backfill::Hooks hooks;
   hooks.last_dispatched = [slot = slot_]() -> std::optional<std::chrono::system_clock::time_point> {
     const auto ns = slot->last_dispatched_ns.load(std::memory_order_relaxed);
@@ -271,6 +346,11 @@ std::unique_ptr<Backfill> Bm6Device::make_backfill() {
     slot->store_history(std::move(records));
   };
   hooks.report = [this](bool ok, const std::string& detail) {
+    // Done well, the records cover the download's time; failed, the held readings go out.
+    if (ok)
+      held_.clear();
+    else
+      release_held();
     emit(ok ? DeviceEvent::kBackfilled : DeviceEvent::kBackfillFailed, detail);
   };
   return std::make_unique<Backfill>(loop_, o, std::move(hooks));

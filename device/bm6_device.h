@@ -61,7 +61,15 @@ struct DeviceOptions {
   bool passive = false;
   // Passive: no reading from an advertisement for this long is silence; 0: 3 read intervals.
   std::chrono::milliseconds passive_timeout{0};
+  // Passive: the advertisement's byte 10 dispatched as the temperature (PassiveTemperature).
+  // Off by default: public captures show only 1-7 there, so it is probably not one.
+  bool passive_temperature = false;
   LinkMode link = LinkMode::kPersistent;
+  // Per-read: from the link up to its first reading, at most this long (plus two detection
+  // windows while a first link detects the family), or the link is closed and the turn given back
+  // as failed: a monitor that accepts and answers nothing must not hold a shared link for the 30 s
+  // ATT response timeout. On a radio a per-read link's reading comes in 1-1.5 s.
+  std::chrono::milliseconds per_read_setup{3000};
   // The most links at once on this device's adapter (MaxLinks; the plugin resolves the
   // adapter's own value, 5 for a Bluetooth adapter unless told). Devices on one adapter
   // share one LinkBudget (the engine's). 0: no limit.
@@ -70,6 +78,7 @@ struct DeviceOptions {
   // record period after the last reading dispatched (ReadingSlot::last_dispatched), the
   // stored records covering the gap (at most backfill_max of it) are downloaded and handed
   // to the read callback (ReadingSlot::take_history) before any live reading of that link.
+  // Live readings held back meanwhile are handed over the same way if the download fails.
   bool backfill = false;
   std::chrono::seconds backfill_max{std::chrono::hours(48)};
   std::chrono::milliseconds record_period{kHistoryPeriod};  // the monitor's, whole seconds
@@ -205,6 +214,7 @@ class Bm6Device {
   void connect();
   void on_connected(UniqueFd fd, const std::string& error);
   void on_link_closed(const std::string& reason);
+  void on_reading(const Reading& r, std::chrono::system_clock::time_point at);
   void retry_later();
   void ask_rssi();      // once per read interval, from a reading
   void ask_rssi_now();  // the link is up
@@ -215,6 +225,12 @@ class Bm6Device {
   void give_back_turn(bool delivered);
   void per_read_done();       // the reading is in: close, give the turn back, plan the next
   void schedule_next_turn();  // ahead of the next read that a new reading would serve
+  // Per-read: no first reading `after` from now (`total` since the link came up) closes it.
+  void bound_setup(std::chrono::milliseconds after, std::chrono::milliseconds total);
+  // Backfill: live readings held back during a download, one per read interval at most.
+  void hold(const TimedReading& r);
+  // The download failed or its link went: the held readings go out after all, in order.
+  void release_held();
   EventLoop::Clock::duration lead() const;
   std::unique_ptr<Backfill> make_backfill();
 
@@ -245,6 +261,8 @@ class Bm6Device {
   std::chrono::steady_clock::time_point wanted_at_{}, turn_at_{}, link_up_{};
   double lead_s_ = 0;  // running mean: from wanting a link to its reading, seconds
   EventLoop::Clock::time_point target_{};  // the read the next link is for (unset: unknown)
+  Timer setup_timer_;                      // per-read: from link up to its first reading
+  std::vector<TimedReading> held_;         // backfill: live readings held during a download
   WeakSelf self_;                          // for late RSSI answers
 };
 

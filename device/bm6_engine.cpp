@@ -27,7 +27,8 @@ Bm6Engine::Bm6Engine(const std::vector<DeviceOptions>& devices, Bm6Device::Event
     : Bm6Engine(devices, std::move(on_event), nullptr) {}
 
 Bm6Engine::Bm6Engine(const std::vector<DeviceOptions>& devices, Bm6Device::EventHandler on_event,
-                     ScannerHandler on_scanner, AdvScanner::OpenSocket open_mgmt) {
+                     ScannerHandler on_scanner, AdvScanner::OpenSocket open_mgmt,
+                     const std::string& record_dir) {
   // One budget per adapter, with the smallest MaxLinks its devices give (devices with no
   // Adapter and with Adapter "hci0" may share hci0).
   std::map<std::string, unsigned> max_links;
@@ -44,21 +45,7 @@ Bm6Engine::Bm6Engine(const std::vector<DeviceOptions>& devices, Bm6Device::Event
         loop_, key, max, key == "unix" ? std::chrono::seconds(0) : kKernelLinkLinger);
   for (const auto& options : devices) {
     if (options.passive) {
-      const int index = AdvScanner::adapter_index(options.adapter);
-      if (index < 0)
-        throw std::invalid_argument("device \"" + options.name + "\": \"" + options.adapter +
-                                    "\" is not an adapter name like \"hci0\"");
-      auto& scanner = scanners_[index];
-      if (!scanner)
-        scanner = std::make_unique<AdvScanner>(
-            loop_, index,
-            [on_scanner, index](AdvScanner::Status s, const std::string& detail) {
-              if (on_scanner) on_scanner(index, s, detail);
-            },
-            open_mgmt);
-      auto slot = std::make_shared<ReadingSlot>();
-      slots_[options.name] = slot;
-      passive_.push_back(std::make_unique<PassiveDevice>(loop_, options, *scanner, slot, on_event));
+      add_passive(options, on_event, on_scanner, open_mgmt, record_dir);
       continue;
     }
     std::string error;
@@ -89,12 +76,52 @@ Bm6Engine::Bm6Engine(const std::vector<DeviceOptions>& devices, Bm6Device::Event
         std::make_unique<Bm6Device>(loop_, options, std::move(connector), slot, on_event));
     devices_.back()->set_budget(&budget);
   }
+  if (!record_dir.empty()) clean_up_records(record_dir, on_scanner, open_mgmt);
   for (const auto& [key, budget] : budgets_)
     if (budget->per_read_devices() > 0 && budget->shared() == 0)
       throw std::invalid_argument("adapter " + key + ": its MaxLinks " +
                                   std::to_string(budget->max_links()) +
                                   " are all taken by persistent devices: none is left for its "
                                   "per-read devices (raise MaxLinks)");
+}
+
+void Bm6Engine::add_passive(const DeviceOptions& options, const Bm6Device::EventHandler& on_event,
+                            const ScannerHandler& on_scanner,
+                            const AdvScanner::OpenSocket& open_mgmt,
+                            const std::string& record_dir) {
+  const int index = AdvScanner::adapter_index(options.adapter);
+  if (index < 0)
+    throw std::invalid_argument("device \"" + options.name + "\": \"" + options.adapter +
+                                "\" is not an adapter name like \"hci0\"");
+  AdvScanner& scanner = scanner_for(index, on_scanner, open_mgmt, record_dir);
+  auto slot = std::make_shared<ReadingSlot>();
+  slots_[options.name] = slot;
+  passive_.push_back(std::make_unique<PassiveDevice>(loop_, options, scanner, slot, on_event));
+}
+
+// The adapter's one scanner, made on first use.
+AdvScanner& Bm6Engine::scanner_for(int index, const ScannerHandler& on_scanner,
+                                   const AdvScanner::OpenSocket& open_mgmt,
+                                   const std::string& record_dir) {
+  auto& scanner = scanners_[index];
+  if (scanner) return *scanner;
+  scanner = std::make_unique<AdvScanner>(
+      loop_, index,
+      [on_scanner, index](AdvScanner::Status s, const std::string& detail) {
+        if (on_scanner) on_scanner(index, s, detail);
+      },
+      open_mgmt);
+  if (!record_dir.empty())
+    scanner->record_registrations_in(registration_record_path(record_dir, index));
+  return *scanner;
+}
+
+// A record on an adapter that no passive device uses now (moved, or passive mode dropped
+// since a run was killed): a scanner with no subscriber removes what it lists at start.
+void Bm6Engine::clean_up_records(const std::string& record_dir, const ScannerHandler& on_scanner,
+                                 const AdvScanner::OpenSocket& open_mgmt) {
+  for (const int index : adapters_with_registrations(record_dir))
+    scanner_for(index, on_scanner, open_mgmt, record_dir);
 }
 
 Bm6Engine::~Bm6Engine() = default;

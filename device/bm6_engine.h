@@ -21,12 +21,15 @@ class Bm6Engine {
   // if the loop cannot be created.
   Bm6Engine(const std::vector<DeviceOptions>& devices, Bm6Device::EventHandler on_event);
   // With passive devices: what their adapters' scanners have to say (adapter down and up,
-  // errors), and how the scanners open their mgmt socket (tests pass a fake one).
+  // errors), how the scanners open their mgmt socket (tests pass a fake one), and the
+  // directory where each keeps its registration record (passive-hciN.registered: what it
+  // registered with the kernel, removed at the next start if a kill left it; empty: none).
   using ScannerHandler =
       std::function<void(int adapter, AdvScanner::Status, const std::string& detail)>;
   Bm6Engine(const std::vector<DeviceOptions>& devices, Bm6Device::EventHandler on_event,
             ScannerHandler on_scanner,
-            AdvScanner::OpenSocket open_mgmt = AdvScanner::open_mgmt_socket);
+            AdvScanner::OpenSocket open_mgmt = AdvScanner::open_mgmt_socket,
+            const std::string& record_dir = {});
   ~Bm6Engine();
 
   std::shared_ptr<ReadingSlot> slot(const std::string& device) const;
@@ -40,6 +43,14 @@ class Bm6Engine {
   const Bm6Device* device(const std::string& name) const;
 
  private:
+  void add_passive(const DeviceOptions& options, const Bm6Device::EventHandler& on_event,
+                   const ScannerHandler& on_scanner, const AdvScanner::OpenSocket& open_mgmt,
+                   const std::string& record_dir);
+  void clean_up_records(const std::string& record_dir, const ScannerHandler& on_scanner,
+                        const AdvScanner::OpenSocket& open_mgmt);
+  AdvScanner& scanner_for(int index, const ScannerHandler& on_scanner,
+                          const AdvScanner::OpenSocket& open_mgmt, const std::string& record_dir);
+
   EventLoop loop_;
   Adapters adapters_{loop_};
   // One scanner per adapter with passive devices, made before and destroyed after them.

@@ -26,6 +26,7 @@ Bm6Link::Bm6Link(EventLoop& loop, UniqueFd fd, Options options, Handlers handler
       watchdog_(loop) {
   if (options_.family) codec_ = &shared_codec(*options_.family);
   bearer_.set_notification_handler([this](std::uint16_t handle, std::span<const std::uint8_t> v) {
+    if (handlers_.on_raw_notification) handlers_.on_raw_notification(handle, v);
     on_notification(handle, v);
   });
   bearer_.set_indication_handler(
@@ -358,6 +359,11 @@ void Bm6Link::on_notification(std::uint16_t handle, std::span<const std::uint8_t
       return;
     }
   }
+  take_live_frame(value);
+}
+
+void Bm6Link::take_live_frame(std::span<const std::uint8_t> value) {
+  if (!codec_) return;
   const auto decoded = codec_->decode_notification(value);
   if (const auto* rejection = std::get_if<LiveRejection>(&decoded)) {
     ++stats_.rejected[static_cast<int>(*rejection)];

@@ -80,6 +80,10 @@ class Bm6Link {
     std::function<void()> on_dropped{};
     // Detection settled on the family (once per link; not called with Options::family).
     std::function<void(Family)> on_family{};
+    // Every ATT notification as it arrived, on any handle, before the link makes anything
+    // of it (bm6ctl capture records them). Must not destroy the link.
+    std::function<void(std::uint16_t handle, std::span<const std::uint8_t> value)>
+        on_raw_notification{};
   };
   enum class Phase { kMtu, kDiscovery, kEnable, kCommand, kStreaming, kClosed };
 
@@ -98,6 +102,9 @@ class Bm6Link {
   // neither readings nor dropped, and count as the stream's activity. nullptr removes it.
   using NotificationTap = std::function<bool(std::span<const std::uint8_t> ciphertext)>;
   void set_notification_tap(NotificationTap tap) { tap_ = std::move(tap); }
+  // A live frame (ciphertext) the tap found inside a notification it took (a reading between
+  // a history answer's blocks): decoded as if it had come alone.
+  void take_live_frame(std::span<const std::uint8_t> ciphertext);
   // Writes a 16-byte request (ciphertext) to the command characteristic (FFF3); `done` runs
   // with "" once it is written, or with the error. false (nothing written) while the family
   // or the handles are not known (detection, rediscovery) or the link is closed.

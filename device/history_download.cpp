@@ -9,15 +9,16 @@ namespace {
 
 using SysClock = std::chrono::system_clock;
 
-// The answer's blocks at most: header and records, the trailer, one spare.
-unsigned max_blocks(std::uint8_t pages) {
-  const std::size_t bytes = kHistoryHeaderBytes + kHistoryRecordsPerPage * kHistoryRecordBytes *
-                                                      std::max<std::size_t>(pages, 1);
-  return static_cast<unsigned>((bytes + 15) / 16 + 2);
-}
+// The deepest answer seen: one BM6 gave 8,192 records (a BM7 3,709, to another selector); an
+// answer may hold more than the pages asked for.
+constexpr std::size_t kDeepestAnswerSeen = 8192;
 
-bool is_header(std::span<const std::uint8_t> plain) {
-  return plain.size() >= 3 && plain[0] == 0xd1 && plain[1] == 0x55 && plain[2] == 0x05;
+// The notifications of an answer, at most one per 16-byte block: the start, the records (of
+// the pages asked for, or the deepest answer seen), the end, one spare.
+unsigned max_blocks(std::uint8_t pages) {
+  const std::size_t records =
+      std::max(kHistoryRecordsPerPage * std::max<std::size_t>(pages, 1), kDeepestAnswerSeen);
+  return static_cast<unsigned>(records / 4 + 3);
 }
 
 std::string clock_time(SysClock::time_point t) {
@@ -49,9 +50,9 @@ HistoryDownload::HistoryDownload(EventLoop& loop, Bm6Link& link, Options options
     : link_(&link),
       options_(options),
       done_(std::move(done)),
-      parser_(options.pages),
       asked_(std::chrono::steady_clock::now()),
       deadline_(loop),
+      silence_(loop),
       report_(loop) {
   const auto family = link.family();
   std::optional<Block> request;
@@ -77,7 +78,7 @@ HistoryDownload::HistoryDownload(EventLoop& loop, Bm6Link& link, Options options
   deadline_.start(timeout, [this, timeout] {
     char text[96];
     std::snprintf(text, sizeof text, "%s within %.3g s (%llu notifications)",
-                  started_ ? "truncated: the answer did not end" : "no answer",
+                  parser_.started() ? "truncated: the answer did not end" : "no answer",
                   static_cast<double>(timeout.count()) / 1000.0,
                   static_cast<unsigned long long>(result_.notifications));
     finish(text);
@@ -100,33 +101,50 @@ void HistoryDownload::release() {
 
 bool HistoryDownload::on_notification(std::span<const std::uint8_t> ciphertext) {
   if (finished_) return false;
+  Bm6Link* const link = link_;  // finish() lets go of it; live frames still go to it
   const auto plain = codec_->decrypt(ciphertext);
-  // Before the header, whatever is not the answer's start belongs to the live stream (the
-  // command's acknowledgement, a reading); after it, everything but a live frame is the
-  // answer's, and a wrong one rejects it.
-  if (!started_ && (!plain || !is_header(*plain))) return false;
+  // Before the answer, whatever is not its start belongs to the live stream (the command's
+  // acknowledgement, a reading); once it has begun, a wrong notification refuses it.
   if (!plain) {
+    if (!parser_.started()) return false;
     ++result_.notifications;
     finish(std::string("rejected: ") + to_string(HistoryRejection::kWrongLength));
     return true;
   }
-  switch (parser_.feed(*plain)) {
-    case HistoryParser::Feed::kNotHistory:
-      return false;
-    case HistoryParser::Feed::kMore:
-      started_ = true;
-      ++result_.notifications;
-      return true;
-    case HistoryParser::Feed::kRejected:
-      ++result_.notifications;
-      finish(std::string("rejected: ") + to_string(*parser_.rejection()));
-      return true;
-    case HistoryParser::Feed::kDone:
-      break;
+  std::vector<std::size_t> live;
+  const auto fed = parser_.feed(*plain, &live);
+  if (parser_.started() && !finished_) {
+    silence_.start(kHistorySilence, [this] {
+      char text[96];
+      std::snprintf(text, sizeof text,
+                    "truncated: no notification for %lld s before the end (%llu notifications)",
+                    static_cast<long long>(kHistorySilence.count()),
+                    static_cast<unsigned long long>(result_.notifications));
+      finish(text);
+    });
   }
+  if (fed == HistoryParser::Feed::kNotHistory) return false;  // the link decodes it
   ++result_.notifications;
+  if (fed == HistoryParser::Feed::kRejected) {
+    finish(std::string("rejected: ") + to_string(*parser_.rejection()));
+  } else if (fed == HistoryParser::Feed::kDone) {
+    done_ok();
+  }
+  // Readings inside the answer's notification, after it is counted (the link may run the
+  // device's reading handler, which must see the download as it is now).
+  result_.live_frames += live.size();
+  const auto self = self_.ref();
+  for (const std::size_t i : live) {
+    if (!self.alive() || link == nullptr) break;
+    link->take_live_frame(ciphertext.subspan(i * 16, 16));
+  }
+  return true;
+}
+
+void HistoryDownload::done_ok() {
   const auto decoded = parser_.finish();
   const auto& records = std::get<std::vector<HistoryRecord>>(decoded);
+  result_.empty_answer = parser_.empty_answer();
   // The newest slot is stamped a second before the answer, in whole seconds (the period
   // is whole seconds too): a live reading after the download is then at least a second
   // later, the step rrdtool needs. The newest record was taken at most one period before.
@@ -136,7 +154,6 @@ bool HistoryDownload::on_notification(std::span<const std::uint8_t> ciphertext) 
       estimate_times(records, std::chrono::time_point_cast<SysClock::duration>(newest),
                      std::chrono::duration_cast<std::chrono::seconds>(options_.period));
   finish("");
-  return true;
 }
 
 void HistoryDownload::finish(std::string error) {
@@ -146,6 +163,7 @@ void HistoryDownload::finish(std::string error) {
   result_.took = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::steady_clock::now() - asked_);
   deadline_.cancel();
+  silence_.cancel();
   release();  // live frames go to the live decoder again, under the usual flood guard
   report_.start(std::chrono::milliseconds(0), [this] {
     if (auto done = std::move(done_)) done(std::move(result_));  // may destroy this
@@ -166,7 +184,7 @@ bool Backfill::on_reading(Bm6Link& link) {
   const auto last = hooks_.last_dispatched ? hooks_.last_dispatched() : std::nullopt;
   if (!last) return true;  // no gap known
   const auto now = SysClock::now();
-  if (now - *last <= options_.period) return true;          // no record can be missing
+  if (now - *last <= options_.period + options_.spacing) return true;  // nothing missing
   if (tried_since_ && *tried_since_ == *last) return true;  // this gap was tried: never again
   if (link.family() == Family::kBm2) {  // detected (Model "auto"): nothing to ask, ever
     if (!said_bm2_ && hooks_.report)
@@ -199,6 +217,12 @@ void Backfill::on_done(HistoryResult result, SysClock::time_point since) {
     if (hooks_.report)
       hooks_.report(false, "history download failed (" + result.error +
                                "); the gap stays unfilled, live readings go on");
+    return;
+  }
+  if (result.empty_answer) {  // not a failure: there is nothing to fill the gap with
+    if (hooks_.report)
+      hooks_.report(true, "the monitor has no stored records; the gap since " + clock_time(since) +
+                              " stays unfilled");
     return;
   }
   // Only what falls after the last dispatched reading, in a later second (checked again

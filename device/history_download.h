@@ -23,8 +23,10 @@ namespace bm6 {
 struct HistoryResult {
   std::vector<TimedHistoryRecord> records;  // oldest first, with estimated times
   std::string error;                        // empty: the answer was complete and valid
-  std::chrono::milliseconds took{0};        // from the request to the trailer (or the failure)
+  bool empty_answer = false;                // the monitor said it has no records (no error)
+  std::chrono::milliseconds took{0};        // from the request to the end (or the failure)
   std::uint64_t notifications = 0;          // of the answer
+  std::uint64_t live_frames = 0;            // live frames among them, handed to the link
   bool ok() const { return error.empty(); }
 };
 
@@ -50,7 +52,9 @@ std::uint8_t pages_for(std::chrono::seconds span, std::chrono::milliseconds peri
 
 // One download on a link that streams, with a known family (not BM2: its history protocol is
 // not implemented). Destroy it before the link. The bearer's flood guard is raised by what
-// the answer can hold (one notification per 16-byte block at most) for the download only.
+// an answer holds (one notification per 16-byte block at most) for the download only. Live
+// frames within the answer go to the link's live decoding; kHistorySilence without a
+// notification once the answer has begun, or the overall bound, refuses it as truncated.
 class HistoryDownload {
  public:
   struct Options {
@@ -58,6 +62,7 @@ class HistoryDownload {
     // The monitor's record period: estimated times are `period` apart.
     std::chrono::milliseconds period{kHistoryPeriod};
     // The whole answer within this, or the download fails (truncated). 0: timeout_for(pages).
+    // An answer that has begun fails sooner after kHistorySilence without a notification.
     std::chrono::milliseconds timeout{0};
     unsigned peer_pdu_limit = 0;  // the link's flood guard outside the download; 0: none
   };
@@ -77,6 +82,7 @@ class HistoryDownload {
 
  private:
   bool on_notification(std::span<const std::uint8_t> ciphertext);
+  void done_ok();  // the answer ended well: its records, stamped
   void finish(std::string error);
   void release();  // the link as it was: no tap, its own flood guard
 
@@ -85,12 +91,12 @@ class HistoryDownload {
   Done done_;
   std::optional<FamilyCodec> codec_;
   HistoryParser parser_;
-  bool started_ = false;  // the answer's header came
   bool finished_ = false;
   HistoryResult result_;
   std::chrono::steady_clock::time_point asked_;
   Timer deadline_;
-  Timer report_;  // runs `done` from the loop
+  Timer silence_;  // restarted by every notification once the answer has begun
+  Timer report_;   // runs `done` from the loop
   WeakSelf self_;
 };
 
@@ -103,6 +109,9 @@ class Backfill {
     std::chrono::milliseconds period{kHistoryPeriod};
     std::chrono::seconds max{std::chrono::hours(48)};  // the longest gap filled
     unsigned peer_pdu_limit = 0;
+    // The device's own time between readings (per-read: its read interval): a gap is
+    // longer than this plus a period.
+    std::chrono::milliseconds spacing{0};
   };
   // `last_dispatched`: the time of the last reading dispatched, or nullopt when unknown.
   // `deliver`: the records to dispatch, oldest first. `report`: one line per download, good

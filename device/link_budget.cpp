@@ -31,7 +31,7 @@ LinkBudget::Ticket LinkBudget::acquire(std::function<void()> granted) {
   return ticket;
 }
 
-void LinkBudget::release(Ticket ticket, Clock::duration held) {
+void LinkBudget::release(Ticket ticket, Clock::duration held, bool failed) {
   const auto it = std::find(holders_.begin(), holders_.end(), ticket);
   if (it == holders_.end()) {
     std::erase_if(waiting_, [ticket](const Waiter& w) { return w.ticket == ticket; });
@@ -41,8 +41,14 @@ void LinkBudget::release(Ticket ticket, Clock::duration held) {
   if (held > Clock::duration::zero()) {
     // A running mean that settles on the recent holds after the first few dozen.
     ++holds_;
+    const double held_s = std::chrono::duration<double>(held + linger_).count();
+    failed_hold_s_ *= 0.98;
+    if (failed) {
+      ++failed_;
+      failed_hold_s_ = std::max(failed_hold_s_, held_s);
+    }
     const double alpha = 1.0 / static_cast<double>(std::min<std::uint64_t>(holds_, 32));
-    mean_hold_s_ += alpha * (std::chrono::duration<double>(held + linger_).count() - mean_hold_s_);
+    mean_hold_s_ += alpha * (held_s - mean_hold_s_);
     check_overbooked();
   }
   if (linger_ > Clock::duration::zero()) {
@@ -93,15 +99,22 @@ void LinkBudget::check_overbooked() {
   said_ = true;
   const double interval_s = static_cast<double>(shortest_interval_.count()) / 1000.0;
   const double reachable_s = interval_s * need / static_cast<double>(free);
-  char text[640];
+  char failures[160] = "";
+  if (failed_ != 0)
+    std::snprintf(failures, sizeof failures,
+                  " (%llu of %llu turns failed: a monitor out of range or not answering "
+                  "holds a link until its connect or set-up gives up)",
+                  static_cast<unsigned long long>(failed_),
+                  static_cast<unsigned long long>(holds_));
+  char text[800];
   std::snprintf(
       text, sizeof text,
-      "adapter %s: %u per-read device(s) need %.1f s of links every %g s (%.2f s each), more "
+      "adapter %s: %u per-read device(s) need %.1f s of links every %g s (%.2f s each%s), more "
       "than the %u link(s) MaxLinks %u leaves them (%u persistent): each gets its fair turn, a "
       "reading about every %.0f s instead of every %g s; an Interval of %.0f s or more, a "
       "higher MaxLinks or another adapter gives each a reading every interval",
-      adapter_.c_str(), per_read_, need * interval_s, interval_s, mean_hold_s_, free, max_,
-      reserved_, std::ceil(reachable_s), interval_s, std::ceil(reachable_s));
+      adapter_.c_str(), per_read_, need * interval_s, interval_s, mean_hold_s_, failures, free,
+      max_, reserved_, std::ceil(reachable_s), interval_s, std::ceil(reachable_s));
   on_overbooked_(text);
 }
 

@@ -8,7 +8,9 @@
 // hold a slot (a running mean) it works out the link-seconds per second that its per-read
 // devices need; more than the shared slots give, and the interval is too short for that
 // many monitors on this adapter: each still gets its fair share, and `on_overbooked` is
-// called once with a sentence saying so and what interval they could have.
+// called once with a sentence saying so and what interval they could have. Turns that
+// failed count with the time they held their slot (a monitor out of range or not answering
+// keeps the others waiting as long), and the sentence says how many failed.
 //
 // A Bluetooth link outlives its socket: the kernel keeps it up, idle, for about 2 s after
 // the last socket on it closes (`linger`), and the controller counts it until then; so a
@@ -49,8 +51,9 @@ class LinkBudget {
   // this ticket's turn, never inside acquire() or release().
   Ticket acquire(std::function<void()> granted);
   // Gives a ticket back, waiting or granted (then `held` is how long the link kept its slot,
-  // for the overbooking check; zero if it never got one); the next in line gets its turn.
-  void release(Ticket ticket, Clock::duration held = {});
+  // for the overbooking check; zero if it never got one; `failed`: the turn gave no
+  // reading); the next in line gets its turn.
+  void release(Ticket ticket, Clock::duration held = {}, bool failed = false);
 
   // Sentence for the log when the per-read devices cannot all have a reading every interval.
   void set_overbooked_handler(std::function<void(const std::string&)> handler) {
@@ -71,6 +74,11 @@ class LinkBudget {
   // Link-seconds per second the per-read devices need, from the mean hold; 0 until known.
   double demand() const;
   bool overbooked_said() const { return said_; }
+  std::uint64_t failed_turns() const { return failed_; }  // counted in the estimate
+  // The longest hold of a failed turn lately (seconds, fading over some hundred turns; 0:
+  // none): a device asks that much earlier, so that a turn queued behind one still serves
+  // its read.
+  double failed_hold_seconds() const { return failed_hold_s_; }
   // Seconds for every per-read device to have one turn, from the mean hold; 0 until known.
   // collectd reads its devices in step, so they all want a turn at about the same time:
   // a device should ask at least this long before its read.
@@ -101,6 +109,8 @@ class LinkBudget {
   std::chrono::milliseconds shortest_interval_{0};
   double mean_hold_s_ = 0;  // running mean of a slot's hold, seconds
   std::uint64_t holds_ = 0;
+  std::uint64_t failed_ = 0;  // holds of turns that gave no reading
+  double failed_hold_s_ = 0;
   bool said_ = false;
   std::function<void(const std::string&)> on_overbooked_;
   WeakSelf self_;

@@ -75,8 +75,9 @@ void PassiveDevice::on_advertisement(const AdvReport& report) {
       }
       last_encrypted_ = std::chrono::steady_clock::now();
       ++counters_.readings;
-      store(Reading{r->centivolts, r->temperature_c, r->soc_percent,
-                    r->state.value_or(State::kNormal)},
+      const auto temperature =
+          options_.passive_temperature ? unconfirmed_temperature_c(*r) : std::nullopt;
+      store(Reading{r->centivolts, temperature, r->soc_percent, r->state.value_or(State::kNormal)},
             report, true, r->state.has_value());
       return;
     }

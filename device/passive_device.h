@@ -3,7 +3,9 @@
 // adapter's AdvScanner, decodes each advertisement of its address (protocol/advertisement.h:
 // the decrypted address must be the advertiser's, so other vendors' data, other families and
 // wrong keys are dropped and counted) and stores readings into the same ReadingSlot as a
-// connected device, stamped with the advertisement's arrival and carrying its RSSI.
+// connected device, stamped with the advertisement's arrival and carrying its RSSI. The
+// advertisement's byte 10 becomes the temperature only if options.passive_temperature says
+// so: its meaning is unconfirmed (protocol/advertisement.h).
 //
 // Silence: no reading for the passive timeout is an event (kSilent, once; a connected BM6
 // stops advertising, so a phone holding it looks like this too), and the next reading is

@@ -230,16 +230,16 @@ void parse_adapter_block(const oconfig_item_t& block, PluginConfig& config, Erro
   }
 }
 
-// Backfill true|false.
-void parse_backfill(const oconfig_item_t& opt, const Where& where, DeviceOptions& o,
-                    Errors& errors) {
+// true|false.
+bool get_bool(const oconfig_item_t& opt, const Where& where, bool& out, Errors& errors) {
   if (opt.values_num != 1 || opt.values[0].type != OCONFIG_TYPE_BOOLEAN) {
     errors.push_back(
         where.prefix(opt) + " needs true or false" +
         (opt.values_num == 1 ? std::string(", not ") + value_type(opt.values[0]) : ""));
-    return;
+    return false;
   }
-  o.backfill = opt.values[0].value.boolean != 0;
+  out = opt.values[0].value.boolean != 0;
+  return true;
 }
 
 // A whole number of seconds from `lo` to `hi`.
@@ -282,7 +282,7 @@ void parse_record_period(const oconfig_item_t& opt, const Where& where, DeviceOp
 bool parse_backfill_option(const oconfig_item_t& item, const Where& where, DeviceOptions& o,
                            Errors& errors) {
   if (is(item, "Backfill")) {
-    parse_backfill(item, where, o, errors);
+    get_bool(item, where, o.backfill, errors);
   } else if (is(item, "BackfillMax")) {
     parse_backfill_max(item, where, o, errors);
   } else if (is(item, "RecordPeriod")) {
@@ -363,6 +363,37 @@ void claim_address(const DeviceOptions& o, Taken& taken, Errors& errors) {
                    it->second.second + " (a BM6 takes one connection)");
 }
 
+// Options that contradict each other, or that the device's Model or Mode rules out.
+// `passive_temperature_set`: given in the <Device> block itself (a plugin-level default applies to
+// the passive devices only).
+void check_conflicts(const DeviceOptions& o, bool passive_temperature_set, Errors& errors) {
+  const std::string device = "device \"" + o.name + "\": ";
+  if (o.reconnect_min > o.reconnect_max)
+    errors.push_back(device + "ReconnectMin is greater than ReconnectMax");
+  if (o.backfill && o.model == Family::kBm2)
+    errors.push_back(device +
+                     "option \"Backfill\": a BM2's stored history is not supported (only "
+                     "BM6 and BM7); set Backfill false for it");
+  if (o.backfill && o.passive)
+    errors.push_back(device +
+                     "option \"Backfill\": the stored history is downloaded over a link, "
+                     "and Mode \"passive\" makes none; use Mode \"connected\" for it");
+  if (o.passive && !o.address.empty() && !is_bluetooth_address(o.address))  // empty: missing
+    errors.push_back(device + "option \"Address\": Mode \"passive\" " +
+                     "reads Bluetooth advertisements, so it needs a Bluetooth address " +
+                     "(AA:BB:CC:DD:EE:FF), not \"" + o.address + "\"");
+  if (!passive_temperature_set || !o.passive_temperature) return;
+  if (!o.passive)
+    errors.push_back(device +
+                     "option \"PassiveTemperature\": only Mode \"passive\" reads the "
+                     "advertisement's byte 10; a connected device's temperature comes from its "
+                     "frames");
+  else if (o.model == Family::kBm2)
+    errors.push_back(device +
+                     "option \"PassiveTemperature\": a BM2's advertisement has no byte that "
+                     "could be a temperature (and a BM2 has no sensor)");
+}
+
 // One <Device "name"> block: its options on top of the plugin-level defaults. Returns false
 // (with errors) if the device cannot be used.
 bool parse_device(const oconfig_item_t& dev, const DeviceOptions& defaults, Taken& taken,
@@ -384,7 +415,7 @@ bool parse_device(const oconfig_item_t& dev, const DeviceOptions& defaults, Take
     errors.push_back("device \"" + device.options.name + "\" is configured twice");
     return false;
   }
-  bool has_address = false;
+  bool has_address = false, passive_temperature_set = false;
   for (int j = 0; j < dev.children_num; ++j) {
     const auto& opt = dev.children[j];
     if (is(opt, "Address")) {
@@ -401,37 +432,26 @@ bool parse_device(const oconfig_item_t& dev, const DeviceOptions& defaults, Take
       parse_mode(opt, where, device.options, errors);
     } else if (is(opt, "Link")) {
       parse_link(opt, where, device.options, errors);
+    } else if (is(opt, "PassiveTemperature")) {
+      passive_temperature_set = true;
+      get_bool(opt, where, device.options.passive_temperature, errors);
     } else if (!parse_timing(opt, where, device.options, errors) &&
                !parse_backfill_option(opt, where, device.options, errors)) {
       errors.push_back("device \"" + device.options.name + "\": unknown option \"" +
                        (opt.key ? opt.key : "") +
                        "\" (known: Address, AddressType, Adapter, Interval, Model, Mode, Link, "
                        "ConnectTimeout, ReconnectMin, ReconnectMax, StreamTimeout, "
-                       "ResponseTimeout, PassiveTimeout, Backfill, BackfillMax, RecordPeriod)");
+                       "ResponseTimeout, PassiveTimeout, PassiveTemperature, Backfill, "
+                       "BackfillMax, RecordPeriod)");
     }
   }
-  if (device.options.backfill && device.options.model == Family::kBm2)
-    errors.push_back("device \"" + device.options.name +
-                     "\": option \"Backfill\": a BM2's stored history is not supported (only "
-                     "BM6 and BM7); set Backfill false for it");
-  if (device.options.backfill && device.options.passive)
-    errors.push_back("device \"" + device.options.name +
-                     "\": option \"Backfill\": the stored history is downloaded over a link, "
-                     "and Mode \"passive\" makes none; use Mode \"connected\" for it");
+  check_conflicts(device.options, passive_temperature_set, errors);
   if (!has_address)
     errors.push_back("device \"" + device.options.name +
                      "\": option \"Address\" is missing (a Bluetooth address or "
                      "unix:/path/to/socket)");
   else if (validate_address(device.options.address).empty())
     claim_address(device.options, taken, errors);  // even with other mistakes: all at once
-  if (has_address && device.options.passive && !is_bluetooth_address(device.options.address))
-    errors.push_back("device \"" + device.options.name +
-                     "\": option \"Address\": Mode \"passive\" " +
-                     "reads Bluetooth advertisements, so it needs a Bluetooth address " +
-                     "(AA:BB:CC:DD:EE:FF), not \"" + device.options.address + "\"");
-  if (device.options.reconnect_min > device.options.reconnect_max)
-    errors.push_back("device \"" + device.options.name +
-                     "\": ReconnectMin is greater than ReconnectMax");
   return errors.size() == errors_before;
 }
 
@@ -455,13 +475,15 @@ void parse_defaults(const oconfig_item_t& block, DeviceOptions& defaults, Plugin
       parse_adapter_block(child, config, errors);
     } else if (is(child, "StateDir")) {
       parse_state_dir(child, plugin_level, config.state_dir, errors);
+    } else if (is(child, "PassiveTemperature")) {
+      get_bool(child, plugin_level, defaults.passive_temperature, errors);
     } else if (!parse_timing(child, plugin_level, defaults, errors) &&
                !parse_backfill_option(child, plugin_level, defaults, errors)) {
       errors.push_back(std::string("unknown option \"") + (child.key ? child.key : "") +
                        "\" in <Plugin bm6> (known: Device, Adapter block, Model, Mode, Link, "
                        "MaxLinks, ConnectTimeout, ReconnectMin, ReconnectMax, StreamTimeout, "
-                       "ResponseTimeout, PassiveTimeout, Backfill, BackfillMax, RecordPeriod, "
-                       "StateDir)");
+                       "ResponseTimeout, PassiveTimeout, PassiveTemperature, Backfill, "
+                       "BackfillMax, RecordPeriod, StateDir)");
     }
   }
 }

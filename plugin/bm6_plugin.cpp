@@ -2,7 +2,9 @@
 // read (dispatch the newest reading, never wait on the network) -> shutdown.
 // No exception leaves a function collectd calls.
 #include <pthread.h>
+#include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -44,35 +46,50 @@ using DeviceLogs = std::map<std::string, std::shared_ptr<DeviceLog>>;
 // Backfill, per device: the last reading dispatched and its state file. Read callbacks of
 // one device run one at a time, and shutdown after them; the mutex makes that not matter.
 struct BackfillState {
-  std::string path;  // the state file
+  std::shared_ptr<const StateDir> dir;  // null: StateDir refused, nothing kept
   std::chrono::milliseconds record_period{0};
   std::mutex mutex;
-  std::optional<SysTime> last;           // the last reading or record dispatched
-  std::optional<SysTime> saved;          // what the file holds
-  std::optional<SysTime> newest_record;  // dispatched by this process
-  std::chrono::steady_clock::time_point saved_at = std::chrono::steady_clock::now();
-  bool save_failed = false;  // said once
+  // The last reading or record dispatched, or the state file's time if later: no record
+  // at or before it goes out (it may have, before a crash).
+  std::optional<SysTime> last;
+  std::optional<SysTime> saved;                      // what the file holds
+  std::optional<SysTime> newest_record;              // dispatched by this process
+  std::chrono::steady_clock::time_point retry_at{};  // after a failed save
+  bool save_failed = false;                          // said once
 };
 
-// At most once a minute (a Pi's SD card wears), and at shutdown (`force`).
-constexpr std::chrono::minutes kSaveEvery{1};
+// The file is written ahead of what goes out, by this much or a record period if shorter:
+// a write a minute at most (a Pi's SD card wears), and a crash loses at most that much of
+// the records (never writes one twice).
+constexpr std::chrono::minutes kSaveAhead{1};
 
-void save(const std::string& name, BackfillState& st, bool force) {
-  const auto now = std::chrono::steady_clock::now();
-  if (!st.last || st.last == st.saved || (!force && now - st.saved_at < kSaveEvery)) return;
-  st.saved_at = now;
+void write_state(const std::string& name, BackfillState& st, SysTime t) {
   std::string error;
-  if (save_state(st.path, *st.last, error)) {
-    st.saved = st.last;
+  if (save_state(*st.dir, name, t, error)) {
+    st.saved = t;
     st.save_failed = false;
     return;
   }
   if (!st.save_failed)
     plugin_log(LOG_WARNING,
                "bm6 plugin: device \"%s\": backfill state not saved (%s): a gap while collectd "
-               "is down will not be filled",
+               "is down will not be filled, and after a crash records may be written twice",
                name.c_str(), error.c_str());
   st.save_failed = true;
+  st.retry_at = std::chrono::steady_clock::now() + kSaveAhead;
+}
+
+// Before anything up to `newest` goes out: the file says a time at or after it, so that
+// after a crash no record that went out is written again.
+void save_ahead(const std::string& name, BackfillState& st, SysTime newest) {
+  if (!st.dir || (st.saved && newest <= *st.saved)) return;
+  if (st.save_failed && std::chrono::steady_clock::now() < st.retry_at) return;
+  write_state(name, st, newest + std::min<std::chrono::milliseconds>(st.record_period, kSaveAhead));
+}
+
+// At shutdown: exactly the last reading dispatched, so that nothing of the gap is lost.
+void save_last(const std::string& name, BackfillState& st) {
+  if (st.dir && st.last && st.last != st.saved) write_state(name, st, *st.last);
 }
 
 // Handed to collectd as a read callback's user_data; collectd frees it. The slot and the
@@ -95,6 +112,7 @@ struct PluginState {
   PluginConfig config;
   bool config_failed = false;
   std::unique_ptr<Bm6Engine> engine;
+  std::shared_ptr<const StateDir> state_dir;                       // null: none needed, or refused
   std::map<std::string, std::shared_ptr<BackfillState>> backfill;  // saved at shutdown
   pthread_t thread{};
   bool thread_running = false;
@@ -134,36 +152,50 @@ void write_record(const std::string& device, const TimedHistoryRecord& r, cdtime
   send("percent", "charged", r.record.soc_percent);
 }
 
-void note_dispatched(const ReadContext& ctx, BackfillState& st, SysTime at) {
-  st.last = at;
+// Where the I/O thread sees a gap start.
+void tell_gap_start(const ReadContext& ctx, SysTime at) {
   ctx.slot->last_dispatched_ns.store(
       std::chrono::duration_cast<std::chrono::nanoseconds>(at.time_since_epoch()).count(),
       std::memory_order_relaxed);
 }
 
+void note_dispatched(const ReadContext& ctx, BackfillState& st, SysTime at) {
+  if (st.last && at <= *st.last) return;  // the state file's time, ahead of a live reading
+  st.last = at;
+  tell_gap_start(ctx, at);
+}
+
 // Stored records first, oldest first, then the live reading: times only go up, as rrdtool
 // wants them, also in the whole seconds it files them under (records are stamped at whole
 // seconds; none goes out in the second of the last value dispatched, nor a live reading
-// within a second of a record).
+// within a second of a record). The state file is written before they go out.
 void read_backfilled(const ReadContext& ctx, cdtime_t interval, SysTime not_before) {
   BackfillState& st = *ctx.backfill;
   std::lock_guard lock(st.mutex);
   const auto whole = [](SysTime t) { return std::chrono::floor<std::chrono::seconds>(t); };
-  for (const auto& record : ctx.slot->take_history()) {
+  std::vector<TimedHistoryRecord> records;
+  std::optional<SysTime> after = st.last;
+  for (auto& record : ctx.slot->take_history()) {
     // Dispatched already, or in the second rrdtool files the last value under.
-    if (st.last && !files_after(record.at, *st.last)) continue;
+    if (after && !files_after(record.at, *after)) continue;
+    after = record.at;
+    records.push_back(std::move(record));
+  }
+  auto live = ctx.slot->take(not_before);
+  // Never one older than, or in the same second as, a record that went out before it.
+  const auto newest_record = records.empty() ? st.newest_record : records.back().at;
+  if (live && newest_record && whole(live->received) <= whole(*newest_record)) live.reset();
+  // (The live reading, if any, is later than every record.)
+  if (live || !records.empty()) save_ahead(ctx.name, st, live ? live->received : records.back().at);
+  for (const auto& record : records) {
     write_record(ctx.name, record, to_cdtime(st.record_period));
     st.newest_record = record.at;
     note_dispatched(ctx, st, record.at);
   }
-  if (const auto r = ctx.slot->take(not_before)) {
-    // Never one older than, or in the same second as, a record that went out before it.
-    if (!st.newest_record || whole(r->received) > whole(*st.newest_record)) {
-      dispatch_reading(ctx.name, *r, interval);
-      note_dispatched(ctx, st, r->received);
-    }
+  if (live) {
+    dispatch_reading(ctx.name, *live, interval);
+    note_dispatched(ctx, st, live->received);
   }
-  save(ctx.name, st, false);
 }
 
 int bm6_read(user_data_t* ud) noexcept {
@@ -440,48 +472,62 @@ int bm6_config(oconfig_item_t* ci) noexcept {
 int bm6_shutdown() noexcept;
 
 // StateDir as configured, or "bm6" under collectd's BaseDir.
-std::string state_dir(const PluginConfig& config) {
+std::string state_dir_path(const PluginConfig& config) {
   if (!config.state_dir.empty()) return config.state_dir;
   const char* base = global_option_get("BaseDir");
   return std::string(base != nullptr && *base != '\0' ? base : ".") + "/bm6";
 }
 
+// StateDir, opened and checked once per start when a device keeps a file there (backfill's
+// state, passive mode's registration record), or when it is there already (a record a
+// killed run left); null, said once if needed, when it cannot be used.
+std::shared_ptr<const StateDir> open_state_dir(const PluginConfig& config) {
+  const auto any = [&](bool DeviceOptions::*flag) {
+    return std::any_of(config.devices.begin(), config.devices.end(),
+                       [flag](const DeviceConfig& d) { return d.options.*flag; });
+  };
+  const bool backfill = any(&DeviceOptions::backfill);
+  const bool needed = backfill || any(&DeviceOptions::passive);
+  const std::string path = state_dir_path(config);
+  struct stat st {};
+  if (!needed && ::lstat(path.c_str(), &st) != 0) return nullptr;
+  std::string error;
+  std::shared_ptr<const StateDir> dir = StateDir::open(path, error);
+  if (!dir && needed)
+    plugin_log(LOG_ERR, "bm6 plugin: StateDir %s: not used; %s", error.c_str(),
+               backfill ? "backfill fills only gaps while collectd runs"
+                        : "passive mode cannot record the addresses it registers with the "
+                          "kernel; if collectd is killed they stay registered");
+  return dir;
+}
+
 // Each Backfill device's state: the last reading dispatched before collectd stopped. A
 // missing or corrupt file is "no gap known", said once; it never stops the plugin.
 std::map<std::string, std::shared_ptr<BackfillState>> load_backfill_states(
-    const PluginConfig& config) {
+    const PluginConfig& config, const std::shared_ptr<const StateDir>& dir) {
   std::map<std::string, std::shared_ptr<BackfillState>> out;
-  const std::string dir = state_dir(config);
-  bool dir_ok = false, dir_tried = false;
   const auto now = std::chrono::system_clock::now();
   for (const auto& d : config.devices) {
     if (!d.options.backfill) continue;
-    if (!dir_tried) {
-      dir_tried = true;
-      std::string error;
-      dir_ok = ensure_state_dir(dir, error);
-      if (!dir_ok)
-        plugin_log(LOG_WARNING,
-                   "bm6 plugin: StateDir: %s: backfill works only for gaps while collectd runs",
-                   error.c_str());
-    }
     auto st = std::make_shared<BackfillState>();
-    st->path = state_path(dir, d.options.name);
+    st->dir = dir;
     st->record_period = d.options.record_period;
+    out.emplace(d.options.name, st);
+    if (!dir) continue;
     const char* name = d.options.name.c_str();
-    const LoadedState loaded = load_state(st->path, now);
+    const std::string path = dir->file_path(state_file(d.options.name));
+    const LoadedState loaded = load_state(*dir, d.options.name, now);
     if (loaded.last_dispatched) {
       st->last = st->saved = loaded.last_dispatched;
     } else if (!loaded.problem.empty()) {
       plugin_log(LOG_WARNING,
                  "bm6 plugin: device \"%s\": state file %s is ignored (%s): no gap known; it "
                  "is rewritten from the next reading",
-                 name, st->path.c_str(), loaded.problem.c_str());
-    } else if (dir_ok) {
+                 name, path.c_str(), loaded.problem.c_str());
+    } else {
       plugin_log(LOG_INFO, "bm6 plugin: device \"%s\": no state file %s yet: no gap known", name,
-                 st->path.c_str());
+                 path.c_str());
     }
-    out.emplace(d.options.name, std::move(st));
   }
   return out;
 }
@@ -508,7 +554,8 @@ int bm6_init() noexcept {
     }
     std::vector<DeviceOptions> devices;
     DeviceLogs logs;
-    const auto backfill = load_backfill_states(s.config);
+    s.state_dir = open_state_dir(s.config);
+    const auto backfill = load_backfill_states(s.config, s.state_dir);
     for (const auto& d : s.config.devices) {
       devices.push_back(d.options);
       // The device is read once per interval: its own, or collectd's for the plugin.
@@ -524,7 +571,8 @@ int bm6_init() noexcept {
           if (const auto it = logs.find(device.name); it != logs.end())
             on_device_event(*it->second, event, detail);
         },
-        on_scanner_status);
+        on_scanner_status, AdvScanner::open_mgmt_socket,
+        s.state_dir ? s.state_dir->path() : std::string());
     // Devices without an Interval of their own read at collectd's, which the plugin's
     // floor for Interval applies to as well: once, for all of them.
     const auto collectd_interval =
@@ -548,7 +596,7 @@ int bm6_init() noexcept {
           new ReadContext{d.options.name, s.engine->slot(d.options.name), logs.at(d.options.name),
                           st, d.options.link == LinkMode::kPerRead};
       // Where a gap starts, for the I/O thread, before it runs.
-      if (st && st->last) note_dispatched(*ctx, *st, *st->last);
+      if (st && st->last) tell_gap_start(*ctx, *st->last);
       user_data_t ud{};
       ud.data = ctx;
       ud.free_func = free_read_context;
@@ -591,9 +639,10 @@ int bm6_shutdown() noexcept {
     s.engine.reset();
     for (auto& [name, st] : s.backfill) {
       std::lock_guard lock(st->mutex);
-      save(name, *st, true);
+      save_last(name, *st);
     }
     s.backfill.clear();
+    s.state_dir.reset();
     s.config = PluginConfig{};
     s.config_failed = false;
     return 0;

@@ -9,7 +9,7 @@ namespace {
 constexpr std::uint8_t kManufacturerData = 0xff;  // AD type
 constexpr std::size_t kEncryptedLength = 16;
 constexpr std::size_t kBeaconLength = 25;  // 4c 00 02 15 + UUID 16 + major 2 + minor 2 + power
-constexpr std::uint8_t kUnknownTemperature = 0xff;
+constexpr std::uint8_t kNoByte10 = 0xff;   // what the encoder writes when given none
 constexpr std::uint8_t kBm6AdTail[5] = {0x00, 0x00, 0x00, 0x01, 0x08};  // bytes 11-15, observed
 
 int hex_value(char c) {
@@ -95,6 +95,11 @@ const char* to_string(AdRejection rejection) {
   return "unknown";
 }
 
+std::optional<int> unconfirmed_temperature_c(const AdvertisedReading& r) {
+  if (!r.byte10 || *r.byte10 >= 0x80) return std::nullopt;
+  return *r.byte10;
+}
+
 AdDecode decode_advertisement_plaintext(Family family, const BdAddr& advertiser,
                                         std::span<const std::uint8_t> p) {
   if (p.size() != kEncryptedLength) return AdRejection::kWrongLength;
@@ -106,7 +111,7 @@ AdDecode decode_advertisement_plaintext(Family family, const BdAddr& advertiser,
   if (family == Family::kBm2) return r;
   if (p[9] > 2) return AdRejection::kBadState;
   r.state = static_cast<State>(p[9]);
-  if (p[10] < 0x80) r.temperature_c = p[10];
+  r.byte10 = p[10];
   return r;
 }
 
@@ -131,8 +136,7 @@ std::optional<Block> encode_advertisement(FamilyCodec& codec, const AdvertisedRe
   b[8] = r.soc_percent;
   if (!bm2) {
     b[9] = static_cast<std::uint8_t>(*r.state);
-    const int t = r.temperature_c.value_or(-1);
-    b[10] = t >= 0 && t < 0x80 ? static_cast<std::uint8_t>(t) : kUnknownTemperature;
+    b[10] = r.byte10.value_or(kNoByte10);
     std::copy(std::begin(kBm6AdTail), std::end(kBm6AdTail), b.begin() + 11);
   }
   return codec.encrypt(b);

@@ -7,7 +7,9 @@
 //
 //   BM6/BM7  0-5 the advertiser's address, most significant byte first; 6-7 voltage
 //            (big-endian, centivolts); 8 state of charge; 9 state (0 normal, 1 low,
-//            2 charging); 10 temperature (C; >= 0x80: unknown); 11-15 observed 00 00 00 01 08
+//            2 charging); 10 unconfirmed (read as a temperature by some, but public captures
+//            only ever show 1-7: kept raw, never called a temperature here); 11-15 observed
+//            00 00 00 01 08
 //   BM2      0-5 the address, least significant byte first; 6-7 voltage; 8 state of charge
 //
 // The address is the check that the key is right and the data this device's: a block from
@@ -54,10 +56,12 @@ std::vector<std::vector<std::uint8_t>> manufacturer_data_fields(std::span<const 
 std::uint16_t company_id(std::span<const std::uint8_t> manufacturer_data);
 
 struct AdvertisedReading {
-  std::uint16_t centivolts = 0;      // hundredths of a volt
-  std::uint8_t soc_percent = 0;      // 0-100
-  std::optional<State> state;        // BM6/BM7 only: normal, low or charging
-  std::optional<int> temperature_c;  // BM6/BM7 only, 0-127; nullopt when unknown
+  std::uint16_t centivolts = 0;  // hundredths of a volt
+  std::uint8_t soc_percent = 0;  // 0-100
+  std::optional<State> state;    // BM6/BM7 only: normal, low or charging
+  // BM6/BM7 only: decrypted byte 10 as sent. Its meaning is unconfirmed (see above and
+  // unconfirmed_temperature_c), so it is no temperature unless a user asks for it to be.
+  std::optional<std::uint8_t> byte10;
 
   double volts() const { return centivolts / 100.0; }
   bool operator==(const AdvertisedReading&) const = default;
@@ -87,6 +91,10 @@ const char* to_string(AdRejection rejection);
 using AdDecode = std::variant<AdvertisedReading, AdRejection>;
 using BeaconDecode = std::variant<BeaconReading, AdRejection>;
 
+// Byte 10 read the way some decoders read it, as whole degrees C from 0 to 127 (0x80 and up:
+// no reading). Unconfirmed: for an opt-in (PassiveTemperature) only.
+std::optional<int> unconfirmed_temperature_c(const AdvertisedReading& r);
+
 // Decodes a decrypted block of `family`, advertised by `advertiser`.
 AdDecode decode_advertisement_plaintext(Family family, const BdAddr& advertiser,
                                         std::span<const std::uint8_t> plaintext);
@@ -95,9 +103,9 @@ AdDecode decode_advertisement(FamilyCodec& codec, const BdAddr& advertiser,
                               std::span<const std::uint8_t> manufacturer_data);
 // The manufacturer data field a monitor of codec's family would advertise for `r`: 16 bytes,
 // the first two being the company id a scanner shows. nullopt if soc > 100, or, for BM6/BM7,
-// the state is missing or not normal/low/charging. BM6/BM7: a temperature outside 0-127 (or
-// none) is written as unknown (0xff); bytes 11-15 are 00 00 00 01 08 as observed. BM2: state
-// and temperature are not carried; bytes 9-15 are zero.
+// the state is missing or not normal/low/charging. BM6/BM7: byte 10 is r.byte10 (none:
+// 0xff); bytes 11-15 are 00 00 00 01 08 as observed. BM2: state and byte 10 are not
+// carried; bytes 9-15 are zero.
 std::optional<Block> encode_advertisement(FamilyCodec& codec, const AdvertisedReading& r,
                                           const BdAddr& advertiser);
 

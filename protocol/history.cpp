@@ -5,31 +5,33 @@
 namespace bm6 {
 
 namespace {
-constexpr std::uint8_t kPrefix0 = 0xd1;
-constexpr std::uint8_t kPrefix1 = 0x55;
-constexpr std::uint8_t kHistory = 0x05;
-constexpr std::uint8_t kLiveData = 0x07;
-constexpr std::uint8_t kTrailer[3] = {0xff, 0xfe, 0xfe};
-constexpr std::size_t kPageBytes = kHistoryRecordsPerPage * kHistoryRecordBytes;
+constexpr std::size_t kBlockBytes = 16;
 constexpr std::uint8_t kUnknownTemperature = 0x80;
-
-std::size_t max_framed(std::uint8_t pages) {
-  return kHistoryHeaderBytes + kPageBytes * std::max<std::size_t>(pages, 1);
-}
-
-std::size_t round_up_to_block(std::size_t n) { return (n + 15) / 16 * 16; }
 
 bool starts_with(std::span<const std::uint8_t> b, std::uint8_t a0, std::uint8_t a1,
                  std::uint8_t a2) {
   return b.size() >= 3 && b[0] == a0 && b[1] == a1 && b[2] == a2;
 }
+bool is_start(std::span<const std::uint8_t> b) {
+  return starts_with(b, 0xd1, 0x55, 0x05) || starts_with(b, 0xff, 0xff, 0xfe);
+}
+bool is_live_frame(std::span<const std::uint8_t> b) { return starts_with(b, 0xd1, 0x55, 0x07); }
+bool is_end(std::span<const std::uint8_t> b) {
+  return starts_with(b, 0xff, 0xfe, 0xfe) || starts_with(b, 0xfe, 0xfe, 0xfe);
+}
+// Where the first end marker in a block is: its offset, or the block's size.
+std::size_t end_marker_at(std::span<const std::uint8_t> b) {
+  for (std::size_t at = 0; at + 3 <= b.size(); ++at)
+    if (is_end(b.subspan(at))) return at;
+  return b.size();
+}
 }  // namespace
 
 Block history_request_plaintext(std::uint8_t pages) {
   Block b{};
-  b[0] = kPrefix0;
-  b[1] = kPrefix1;
-  b[2] = kHistory;
+  b[0] = 0xd1;
+  b[1] = 0x55;
+  b[2] = 0x05;
   b[7] = pages;
   return b;
 }
@@ -46,109 +48,109 @@ const char* to_string(HistoryRejection rejection) {
   switch (rejection) {
     case HistoryRejection::kWrongLength:
       return "wrong length";
-    case HistoryRejection::kWrongHeader:
-      return "no d1 55 05 header";
     case HistoryRejection::kTruncated:
       return "truncated";
-    case HistoryRejection::kLengthMismatch:
-      return "length mismatch";
     case HistoryRejection::kTooLong:
-      return "longer than the pages requested";
+      return "more records than any monitor keeps";
     case HistoryRejection::kGarbageBlock:
       return "garbage record";
+    case HistoryRejection::kMisplacedEnd:
+      return "end marker inside a record";
   }
   return "unknown";
 }
 
-HistoryParser::HistoryParser(std::uint8_t pages)
-    : max_framed_(max_framed(pages)), max_stream_(round_up_to_block(max_framed_)) {}
-
-HistoryParser::Feed HistoryParser::reject(HistoryRejection why) {
+void HistoryParser::reject(HistoryRejection why) {
   rejection_ = why;
-  stream_.clear();
-  stream_.shrink_to_fit();
-  return Feed::kRejected;
+  state_ = State::kRejected;
+  records_.clear();
+  records_.shrink_to_fit();
 }
 
-HistoryParser::Feed HistoryParser::feed(std::span<const std::uint8_t> p) {
-  if (rejection_) return Feed::kRejected;
-  if (done_) return Feed::kNotHistory;
-  if (p.empty() || p.size() % 16 != 0) return reject(HistoryRejection::kWrongLength);
-  if (p.size() == 16 && starts_with(p, kPrefix0, kPrefix1, kLiveData)) return Feed::kNotHistory;
-  for (std::size_t at = 0; at < p.size(); at += 16) {
-    const auto block = p.subspan(at, 16);
-    if (stream_.empty() && !starts_with(block, kPrefix0, kPrefix1, kHistory))
-      return reject(HistoryRejection::kWrongHeader);
-    if (!stream_.empty() && starts_with(block, kTrailer[0], kTrailer[1], kTrailer[2]))
-      return trailer(block);  // anything after it in this notification is not history
-    if (stream_.size() + 16 > max_stream_) return reject(HistoryRejection::kTooLong);
-    stream_.insert(stream_.end(), block.begin(), block.end());
+HistoryParser::Feed HistoryParser::feed(std::span<const std::uint8_t> p,
+                                        std::vector<std::size_t>* not_history) {
+  if (state_ == State::kRejected) return Feed::kRejected;
+  if (state_ == State::kDone) return Feed::kNotHistory;
+  if (p.empty() || p.size() % kBlockBytes != 0) {
+    // Before the answer, a wrong frame is the live decoder's to count.
+    if (!started()) return Feed::kNotHistory;
+    reject(HistoryRejection::kWrongLength);
+    return Feed::kRejected;
   }
-  return Feed::kMore;
+  std::vector<std::size_t> handed_back;
+  bool any = false;
+  for (std::size_t i = 0; i * kBlockBytes < p.size(); ++i) {
+    if (state_ == State::kDone) {  // anything after the end in this notification
+      handed_back.push_back(i);
+      continue;
+    }
+    if (block(p.subspan(i * kBlockBytes, kBlockBytes))) {
+      any = true;
+    } else {
+      handed_back.push_back(i);
+    }
+    if (state_ == State::kRejected) return Feed::kRejected;
+  }
+  if (!any) return Feed::kNotHistory;
+  if (not_history) not_history->insert(not_history->end(), handed_back.begin(), handed_back.end());
+  return state_ == State::kDone ? Feed::kDone : Feed::kMore;
 }
 
-HistoryParser::Feed HistoryParser::trailer(std::span<const std::uint8_t> b) {
-  const std::size_t length = (std::size_t{b[3]} << 16) | (std::size_t{b[4]} << 8) | b[5];
-  if (length > max_framed_) return reject(HistoryRejection::kTooLong);
-  if (length < kHistoryHeaderBytes || (length - kHistoryHeaderBytes) % kHistoryRecordBytes != 0)
-    return reject(HistoryRejection::kLengthMismatch);
-  if (stream_.size() < round_up_to_block(length)) return reject(HistoryRejection::kTruncated);
-  if (stream_.size() > round_up_to_block(length)) return reject(HistoryRejection::kLengthMismatch);
-  std::vector<HistoryRecord> records;
-  for (std::size_t at = kHistoryHeaderBytes; at < length; at += kHistoryRecordBytes) {
-    const std::uint32_t v = (std::uint32_t{stream_[at]} << 24) |
-                            (std::uint32_t{stream_[at + 1]} << 16) |
-                            (std::uint32_t{stream_[at + 2]} << 8) | stream_[at + 3];
+bool HistoryParser::block(std::span<const std::uint8_t> b) {
+  if (state_ == State::kBeforeStart) return before_start(b);
+  if (is_live_frame(b)) return false;  // a reading in the middle of the answer
+  const std::size_t marker = end_marker_at(b);
+  if (marker % kHistoryRecordBytes != 0) {
+    reject(HistoryRejection::kMisplacedEnd);
+    return true;
+  }
+  records(b, marker / kHistoryRecordBytes);
+  if (state_ == State::kRecords && marker < b.size()) state_ = State::kDone;
+  return true;
+}
+
+bool HistoryParser::before_start(std::span<const std::uint8_t> b) {
+  if (is_start(b)) {
+    had_start_ = true;
+    state_ = State::kRecords;
+    return true;
+  }
+  // The empty answer: fe fe fe 00 ..., then ff fe fe 00 00 00 ... and no start block.
+  if (starts_with(b, 0xfe, 0xfe, 0xfe)) {
+    answering_ = true;
+    return true;
+  }
+  if (starts_with(b, 0xff, 0xfe, 0xfe)) {
+    state_ = State::kDone;
+    return true;
+  }
+  return false;
+}
+
+void HistoryParser::records(std::span<const std::uint8_t> b, std::size_t count) {
+  for (std::size_t k = 0; k < count; ++k) {
+    const std::size_t at = k * kHistoryRecordBytes;
+    const std::uint32_t v = (std::uint32_t{b[at]} << 24) | (std::uint32_t{b[at + 1]} << 16) |
+                            (std::uint32_t{b[at + 2]} << 8) | b[at + 3];
+    const std::uint32_t slot = slots_++;
+    if (slots_ > kHistoryMaxRecords) return reject(HistoryRejection::kTooLong);
     if (v == 0) continue;  // an empty slot
     HistoryRecord r;
     r.centivolts = static_cast<std::uint16_t>(v >> 20);
     r.soc_percent = static_cast<std::uint8_t>((v >> 12) & 0xff);
     const auto temperature = static_cast<std::uint8_t>((v >> 4) & 0xff);
     r.event = static_cast<std::uint8_t>(v & 0x0f);
-    r.slot = static_cast<std::uint32_t>((at - kHistoryHeaderBytes) / kHistoryRecordBytes);
+    r.slot = slot;
     if (r.soc_percent > 100) return reject(HistoryRejection::kGarbageBlock);
     if (temperature < kUnknownTemperature) r.temperature_c = temperature;
-    records.push_back(r);
+    records_.push_back(r);
   }
-  std::reverse(records.begin(), records.end());  // the answer is newest first
-  records_ = std::move(records);
-  stream_.clear();
-  stream_.shrink_to_fit();
-  done_ = true;
-  return Feed::kDone;
 }
 
 HistoryDecode HistoryParser::finish() const {
   if (rejection_) return *rejection_;
-  if (!done_) return HistoryRejection::kTruncated;
-  return records_;
-}
-
-std::vector<Block> encode_history_answer(std::span<const HistoryRecord> records,
-                                         std::uint8_t pages) {
-  const std::size_t slots = kHistoryRecordsPerPage * pages;
-  const std::size_t length = kHistoryHeaderBytes + slots * kHistoryRecordBytes;
-  std::vector<std::uint8_t> stream(round_up_to_block(length), 0);
-  const Block header = history_request_plaintext(pages);
-  std::copy(header.begin(), header.begin() + kHistoryHeaderBytes, stream.begin());
-  for (const HistoryRecord& r : records) {
-    if (r.slot >= slots) continue;
-    const std::uint32_t v = encode_history_record(r);
-    const std::size_t at = kHistoryHeaderBytes + std::size_t{r.slot} * kHistoryRecordBytes;
-    stream[at] = static_cast<std::uint8_t>(v >> 24);
-    stream[at + 1] = static_cast<std::uint8_t>(v >> 16);
-    stream[at + 2] = static_cast<std::uint8_t>(v >> 8);
-    stream[at + 3] = static_cast<std::uint8_t>(v);
-  }
-  std::vector<Block> blocks(stream.size() / 16 + 1);
-  for (std::size_t i = 0; i + 1 < blocks.size(); ++i)
-    std::copy_n(stream.begin() + static_cast<std::ptrdiff_t>(i * 16), 16, blocks[i].begin());
-  Block& trailer = blocks.back();
-  std::copy(std::begin(kTrailer), std::end(kTrailer), trailer.begin());
-  trailer[3] = static_cast<std::uint8_t>(length >> 16);
-  trailer[4] = static_cast<std::uint8_t>(length >> 8);
-  trailer[5] = static_cast<std::uint8_t>(length);
-  return blocks;
+  if (state_ != State::kDone) return HistoryRejection::kTruncated;
+  return std::vector<HistoryRecord>(records_.rbegin(), records_.rend());  // oldest first
 }
 
 std::vector<TimedHistoryRecord> estimate_times(std::span<const HistoryRecord> records,

@@ -137,6 +137,79 @@ TEST(Bm6Device, AMonitorHeldByAnotherCentralIsReportedBusy) {
   phone->stop();
 }
 
+// Issue 23: a simulator out of range (SIGUSR1) answers no connect, as a monitor out of a
+// radio's range: the connect waits for its timeout and fails as unreachable, not as a busy
+// monitor's (which accepts and closes at once). Back in range, the device reads again.
+TEST(Bm6Device, AMonitorOutOfRangeDoesNotAnswerTheConnectAndIsNotBusy) {
+  EventLoop loop;
+  Events events;
+  const std::string path = (std::filesystem::temp_directory_path() /
+                            ("bm6-range-" + std::to_string(::getpid()) + ".sock"))
+                               .string();
+  sim::SimDevice sim_device;
+  sim_device.period = 30ms;
+  sim::Bm6SimServer server(loop, path, sim_device);
+  server.set_in_range(false);
+  DeviceOptions o{.name = "away",
+                  .address = "unix:" + path,
+                  .connect_timeout = 300ms,
+                  .reconnect_min = 50ms,
+                  .reconnect_max = 100ms};
+  std::string err;
+  Bm6Device device(
+      loop, o,
+      make_connector(loop, {.address = o.address, .timeout = o.connect_timeout}, nullptr, err),
+      std::make_shared<ReadingSlot>(), events.handler());
+  const auto started = EventLoop::Clock::now();
+  device.start();
+  ASSERT_TRUE(loop.run_until([&] { return events.count(DeviceEvent::kConnectFailed); }, 3s));
+  EXPECT_GE(EventLoop::Clock::now() - started, 300ms);  // it waited for the timeout
+  EXPECT_NE(events.seen[0].second.find("did not answer"), std::string::npos)
+      << events.seen[0].second;
+  EXPECT_EQ(events.seen[0].second.find("busy"), std::string::npos) << events.seen[0].second;
+  EXPECT_EQ(server.connections(), 0u);
+  server.set_in_range(true);
+  ASSERT_TRUE(loop.run_until([&] { return events.count(DeviceEvent::kFirstReading) == 1; }, 3s));
+  device.stop();
+}
+
+// Issue 23: live readings that came while a history download ran are not lost when it
+// fails: by the time the failure is reported, the newest of them waits in the slot.
+TEST(Bm6Device, ReadingsHeldDuringAFailedDownloadGoOut) {
+  EventLoop loop;
+  const std::string path = (std::filesystem::temp_directory_path() /
+                            ("bm6-held-" + std::to_string(::getpid()) + ".sock"))
+                               .string();
+  sim::SimDevice sim_device;
+  sim_device.period = 30ms;
+  sim_device.fault = sim::Fault::kHistoryCorrupt;
+  sim_device.fault_connections = 1000;
+  sim_device.history_seed = 300;  // a page of records, one of them corrupt
+  sim::Bm6SimServer server(loop, path, sim_device);
+  DeviceOptions o{.name = "held", .address = "unix:" + path};
+  o.backfill = true;
+  auto slot = std::make_shared<ReadingSlot>();
+  // The last reading dispatched 10 min ago: the first link back downloads the gap.
+  slot->last_dispatched_ns.store(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                     (std::chrono::system_clock::now() - 600s).time_since_epoch())
+                                     .count());
+  std::string failed;
+  bool waiting_at_failure = false;
+  std::string err;
+  Bm6Device device(loop, o, make_connector(loop, {.address = o.address}, nullptr, err), slot,
+                   [&](const DeviceOptions&, DeviceEvent e, const std::string& detail) {
+                     if (e != DeviceEvent::kBackfillFailed) return;
+                     failed = detail;
+                     waiting_at_failure = slot->take(std::chrono::system_clock::now() - 60s) ||
+                                          !slot->take_history().empty();
+                   });
+  device.start();
+  ASSERT_TRUE(loop.run_until([&] { return !failed.empty(); }, 5s));
+  EXPECT_NE(failed.find("history download failed"), std::string::npos) << failed;
+  EXPECT_TRUE(waiting_at_failure) << "the readings of the download's time were dropped";
+  device.stop();
+}
+
 // A Unix connector with a radio: RSSI answered from the loop (-61 dBm), or never.
 class RssiConnector final : public Connector {
  public:

@@ -205,6 +205,35 @@ class Bm6ctlCli(unittest.TestCase):
         self.assertEqual(lines[0], "time,epoch,uncertainty_s,voltage,soc,temperature,event,slot")
         self.assertRegex(lines[-1], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ,\d+,120,12\.74,81,9,0,0$")
 
+    def test_history_framings_real_units_use(self):
+        # Live frames among the blocks, an ff ff fe start, the end in the last record block,
+        # a BM7's window of 3,709 records: every record read, exit 0.
+        for fault, model, count in (("history-interleaved", "bm6", 256),
+                                    ("history-ff-start", "bm6", 256),
+                                    ("history-end-mid-block", "bm6", 254),
+                                    ("history-long", "bm7", 3709)):
+            path = self.sim(fault + ".sock", "--model", model, "--history-seed", "3709",
+                            "--fault", fault)
+            r = bm6ctl("history", "unix:" + path, "--csv")
+            self.assertEqual(r.returncode, 0, (fault, err(r)))
+            rows = out(r).splitlines()[1:]
+            self.assertEqual(len(rows), count, fault)
+            self.assertEqual(rows[-1].split(",")[-1], "0", fault)  # the newest, slot 0
+
+    def test_history_empty_answer_is_no_records(self):
+        path = self.sim("empty.sock", "--history-seed", "5", "--fault", "history-empty")
+        r = bm6ctl("history", "unix:" + path)
+        self.assertEqual(r.returncode, 0, err(r))
+        self.assertRegex(out(r), r"^# unix:.*empty\.sock: BM6, no records\n$")
+        self.assertEqual(err(r), "")
+
+    def test_history_refuses_a_paused_answer(self):
+        path = self.sim("pause.sock", "--history-seed", "300", "--fault", "history-pause")
+        r = bm6ctl("history", "unix:" + path)
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(out(r), "")
+        self.assertIn("history: truncated: no notification for 3 s before the end", err(r))
+
     def test_history_refuses_a_corrupt_answer(self):
         path = self.sim("bad.sock", "--history-seed", "5", "--fault", "history-corrupt")
         r = bm6ctl("history", "unix:" + path)
@@ -374,8 +403,9 @@ class Bm6ctlCli(unittest.TestCase):
 
     def test_decode_public_vectors(self):
         for company, rest, volts in self.VECTORS:
+            # Byte 10 (2 in all three) is unconfirmed: raw, never "temperature".
             want = {"address": self.ADVERTISER, "model": "BM6", "voltage": volts,
-                    "temperature": 2, "soc": 100, "state": "charging",
+                    "soc": 100, "state": "charging", "byte10_unconfirmed": 2,
                     "source": "advertisement"}
             as_sent = f"{company & 0xff:02x}{company >> 8:02x}" + rest.replace(" ", "")
             # As sent (btmon's bytes), spaced, with colons and 0x; and as bluetoothctl

@@ -468,10 +468,14 @@ TEST(Bm6ctlDecode, VectorsAndRejections) {
   EXPECT_EQ(d.centivolts, 1351);
   EXPECT_EQ(d.soc_percent, 100);
   EXPECT_EQ(d.state, State::kCharging);
-  EXPECT_EQ(d.temperature_c, 2);
+  // Byte 10 of the public vector (2) is unconfirmed: never called a temperature.
+  EXPECT_FALSE(d.temperature_c);
+  EXPECT_EQ(d.byte10, 2);
   EXPECT_EQ(decoded_json("50:54:7B:80:2C:3C", d),
             "{\"address\":\"50:54:7B:80:2C:3C\",\"model\":\"BM6\",\"voltage\":13.51,"
-            "\"temperature\":2,\"soc\":100,\"state\":\"charging\",\"source\":\"advertisement\"}");
+            "\"soc\":100,\"state\":\"charging\",\"byte10_unconfirmed\":2,"
+            "\"source\":\"advertisement\"}");
+  EXPECT_EQ(decoded_text(d), "BM6, 13.51 V, 100 %, charging, byte10 (unconfirmed) 2");
   // The wrong reading of bluetoothctl's form is tried second and does not get in the way.
   const auto both =
       std::get<std::vector<Bytes>>(parse_hex_words({"0x286a", kVector1351.substr(4)}));
@@ -527,13 +531,15 @@ TEST(Bm6ctlOutput, ScanRowsCarryTheReading) {
   const auto d = monitor({from_hex(kBeacon77), from_hex(kVector1351)});
   EXPECT_EQ(
       scan_row(d, false),
-      "50:54:7B:80:2C:3C  public  BM6           -67 dBm   BM6, 13.51 V, 2 C, 100 %, charging");
+      "50:54:7B:80:2C:3C  public  BM6           -67 dBm   BM6, 13.51 V, 100 %, charging, byte10 "
+      "(unconfirmed) 2");
   const std::string json = scan_row(d, true);
   EXPECT_TRUE(JsonCheck::valid(json)) << json;
   EXPECT_TRUE(has(json,
-                  "\"rssi\":-67,\"model\":\"BM6\",\"voltage\":13.51,\"temperature\":2,"
-                  "\"soc\":100,\"state\":\"charging\",\"source\":\"advertisement\""))
+                  "\"rssi\":-67,\"model\":\"BM6\",\"voltage\":13.51,\"soc\":100,"
+                  "\"state\":\"charging\",\"byte10_unconfirmed\":2,\"source\":\"advertisement\""))
       << json;
+  EXPECT_FALSE(has(json, "temperature")) << json;
   EXPECT_TRUE(has(json, "\"manufacturer_data\":[\"" + kBeacon77 + "\",\"" + kVector1351 + "\"]"));
   // Undecoded data is shown as hex, and hostile names stay inside.
   for (const auto& name : kHostile) {

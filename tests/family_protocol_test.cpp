@@ -1,11 +1,11 @@
-// The protocol layer for BM7/BM2 (#12), advertisements (#11) and history (#14).
+// The protocol layer for BM7/BM2 (#12) and advertisements (#11); history:
+// history_protocol_test.cpp.
 #include <gtest/gtest.h>
 
 #include <initializer_list>
 
 #include "protocol/advertisement.h"
 #include "protocol/family.h"
-#include "protocol/history.h"
 
 #include "tests/block_bytes.h"
 
@@ -266,12 +266,12 @@ const auto kAd3 = manufacturer(
     31781, {0x44, 0x70, 0x7b, 0xb6, 0x77, 0xe7, 0x40, 0xbb, 0xaf, 0xa9, 0x4e, 0x60, 0xdc, 0x64});
 
 AdvertisedReading ad(std::uint16_t cv, std::uint8_t soc, std::optional<State> s,
-                     std::optional<int> t) {
+                     std::optional<std::uint8_t> byte10) {
   AdvertisedReading r;
   r.centivolts = cv;
   r.soc_percent = soc;
   r.state = s;
-  r.temperature_c = t;
+  r.byte10 = byte10;
   return r;
 }
 
@@ -331,15 +331,18 @@ TEST(Advertisement, FieldRejections) {
   EXPECT_EQ(ad_rejected(decode_advertisement_plaintext(Family::kBm6, kAdvertiser, p)),
             AdRejection::kBadState);
   p[9] = 1;
+  // Byte 10 is kept raw whatever it holds; read as a temperature (the opt-in) 0x80 and up is
+  // none, since no negative coding is known.
   p[10] = 0x80;
-  EXPECT_EQ(
-      std::get<AdvertisedReading>(decode_advertisement_plaintext(Family::kBm6, kAdvertiser, p)),
-      ad(1351, 100, State::kLow, std::nullopt));
+  auto r =
+      std::get<AdvertisedReading>(decode_advertisement_plaintext(Family::kBm6, kAdvertiser, p));
+  EXPECT_EQ(r, ad(1351, 100, State::kLow, 0x80));
+  EXPECT_EQ(unconfirmed_temperature_c(r), std::nullopt);
   p[10] = 0x7f;
-  EXPECT_EQ(
-      std::get<AdvertisedReading>(decode_advertisement_plaintext(Family::kBm6, kAdvertiser, p))
-          .temperature_c,
-      127);
+  r = std::get<AdvertisedReading>(decode_advertisement_plaintext(Family::kBm6, kAdvertiser, p));
+  EXPECT_EQ(r.byte10, 0x7f);
+  EXPECT_EQ(unconfirmed_temperature_c(r), 127);
+  EXPECT_EQ(unconfirmed_temperature_c(ad(1351, 100, std::nullopt, std::nullopt)), std::nullopt);
   for (int i = 0; i < kAdRejectionCount; ++i)
     EXPECT_STRNE(to_string(static_cast<AdRejection>(i)), "unknown");
 }
@@ -366,8 +369,8 @@ TEST(Advertisement, EncoderRoundTripsAndReproducesTheVector) {
     FamilyCodec codec(f);
     const bool bm2 = f == Family::kBm2;
     for (auto r : {ad(1180, 15, State::kLow, 0), ad(1420, 99, State::kCharging, 127),
-                   ad(1300, 60, State::kNormal, std::nullopt)}) {
-      if (bm2) r.state.reset(), r.temperature_c.reset();
+                   ad(1300, 60, State::kNormal, 0xff)}) {
+      if (bm2) r.state.reset(), r.byte10.reset();
       const auto m = encode_advertisement(codec, r, kAdvertiser);
       ASSERT_TRUE(m) << to_string(f);
       EXPECT_EQ(std::get<AdvertisedReading>(decode_advertisement(codec, kAdvertiser, *m)), r)
@@ -378,11 +381,12 @@ TEST(Advertisement, EncoderRoundTripsAndReproducesTheVector) {
   EXPECT_EQ(encode_advertisement(bm6, ad(1300, 50, std::nullopt, 2), kAdvertiser), std::nullopt);
   EXPECT_EQ(encode_advertisement(bm6, ad(1300, 50, State::kFloating, 2), kAdvertiser),
             std::nullopt);
-  // A temperature the advertisement cannot carry goes out as unknown.
-  const auto cold = encode_advertisement(bm6, ad(1300, 50, State::kNormal, -5), kAdvertiser);
-  EXPECT_EQ(
-      std::get<AdvertisedReading>(decode_advertisement(bm6, kAdvertiser, *cold)).temperature_c,
-      std::nullopt);
+  // No byte 10 given: it goes out as ff (no temperature, read the way some decoders do).
+  const auto none =
+      encode_advertisement(bm6, ad(1300, 50, State::kNormal, std::nullopt), kAdvertiser);
+  const auto decoded = std::get<AdvertisedReading>(decode_advertisement(bm6, kAdvertiser, *none));
+  EXPECT_EQ(decoded.byte10, 0xff);
+  EXPECT_EQ(unconfirmed_temperature_c(decoded), std::nullopt);
 }
 
 TEST(Advertisement, IBeacon) {
@@ -446,211 +450,6 @@ TEST(Advertisement, PassiveDecodePrefersTheEncryptedReading) {
   const std::vector<std::vector<std::uint8_t>> unrelated = {vec({0x59, 0x00, 0x01})};
   EXPECT_EQ(std::get<AdRejection>(decode_manufacturer_fields(codec, kAdvertiser, unrelated)),
             AdRejection::kNoManufacturerData);
-}
-
-// --- history ---------------------------------------------------------------------------
-
-HistoryRecord record(std::uint16_t cv, std::uint8_t soc, std::optional<int> t, std::uint8_t event,
-                     std::uint32_t slot) {
-  HistoryRecord r;
-  r.centivolts = cv;
-  r.soc_percent = soc;
-  r.temperature_c = t;
-  r.event = event;
-  r.slot = slot;
-  return r;
-}
-
-std::vector<std::uint8_t> join(std::span<const Block> blocks) {
-  std::vector<std::uint8_t> out;
-  for (const Block& b : blocks) out.insert(out.end(), b.begin(), b.end());
-  return out;
-}
-
-HistoryRejection history_rejected(const HistoryParser& parser) {
-  const HistoryDecode d = parser.finish();
-  EXPECT_TRUE(std::holds_alternative<HistoryRejection>(d));
-  return std::holds_alternative<HistoryRejection>(d) ? std::get<HistoryRejection>(d)
-                                                     : HistoryRejection::kWrongLength;
-}
-
-TEST(History, Request) {
-  EXPECT_EQ(history_request_plaintext(3), bytes({0xd1, 0x55, 0x05, 0, 0, 0, 0, 3}));
-  EXPECT_EQ(classify_command(history_request_plaintext(1)), CommandKind::kHistory);
-  FamilyCodec bm6(Family::kBm6), bm7(Family::kBm7), bm2(Family::kBm2);
-  EXPECT_EQ(bm6.decrypt(*bm6.history_request(2)), history_request_plaintext(2));
-  EXPECT_EQ(bm7.decrypt(*bm7.history_request(2)), history_request_plaintext(2));
-  EXPECT_EQ(bm2.history_request(2), std::nullopt);
-}
-
-TEST(History, RecordIsEightHexDigits) {
-  // vvv ss tt e = 4f7 57 17 3: 12.71 V, 87 %, 23 C, event 3.
-  EXPECT_EQ(encode_history_record(record(1271, 87, 23, 3, 0)), 0x4f757173u);
-  EXPECT_EQ(encode_history_record(record(1271, 87, std::nullopt, 3, 0)) & 0xff0, 0x800u);
-  EXPECT_EQ(encode_history_record(record(1271, 87, -4, 3, 0)) & 0xff0, 0x800u);
-}
-
-TEST(History, OnePageAnswerIsFramedAsNinePlus1024) {
-  const std::vector<HistoryRecord> none;
-  const auto blocks = encode_history_answer(none, 1);
-  // 9 + 1024 bytes = 65 blocks with padding, then the trailer.
-  ASSERT_EQ(blocks.size(), 66u);
-  EXPECT_EQ(blocks.front(), bytes({0xd1, 0x55, 0x05, 0, 0, 0, 0, 1, 0}));
-  EXPECT_EQ(blocks.back(), bytes({0xff, 0xfe, 0xfe, 0x00, 0x04, 0x09}));
-}
-
-TEST(History, RoundTripOldestFirstAcrossPagesAndGroupings) {
-  std::vector<HistoryRecord> sent;
-  for (std::uint32_t slot = 0; slot < 300; ++slot)
-    sent.push_back(record(static_cast<std::uint16_t>(1200 + slot),
-                          static_cast<std::uint8_t>(slot % 101),
-                          slot % 7 == 0 ? std::nullopt : std::optional<int>(slot % 128),
-                          static_cast<std::uint8_t>(slot % 16), slot));
-  const auto blocks = encode_history_answer(sent, 2);
-  const auto stream = join(blocks);
-  for (std::size_t per_notification : {1u, 2u, 5u, 64u}) {
-    HistoryParser parser(2);
-    HistoryParser::Feed last = HistoryParser::Feed::kMore;
-    for (std::size_t at = 0; at < stream.size(); at += per_notification * 16) {
-      const std::size_t n = std::min(per_notification * 16, stream.size() - at);
-      ASSERT_EQ(last, HistoryParser::Feed::kMore);
-      last = parser.feed(std::span(stream).subspan(at, n));
-    }
-    ASSERT_EQ(last, HistoryParser::Feed::kDone) << per_notification;
-    const auto got = std::get<std::vector<HistoryRecord>>(parser.finish());
-    ASSERT_EQ(got.size(), sent.size());
-    EXPECT_TRUE(std::equal(got.begin(), got.end(), sent.rbegin())) << per_notification;
-    EXPECT_EQ(got.front().slot, 299u);
-    EXPECT_EQ(got.back().slot, 0u);
-  }
-}
-
-TEST(History, EmptySlotsAreSkippedButKeepTheirTime) {
-  const std::vector<HistoryRecord> sent = {record(1300, 90, 20, 0, 0), record(1290, 88, 20, 1, 3)};
-  HistoryParser parser(1);
-  for (const Block& b : encode_history_answer(sent, 1)) parser.feed(b);
-  const auto got = std::get<std::vector<HistoryRecord>>(parser.finish());
-  ASSERT_EQ(got.size(), 2u);
-  EXPECT_EQ(got[0], sent[1]);
-  EXPECT_EQ(got[1], sent[0]);
-  const auto now = std::chrono::system_clock::now();
-  const auto timed = estimate_times(got, now);
-  EXPECT_EQ(timed[0].at, now - std::chrono::minutes(6));
-  EXPECT_EQ(timed[1].at, now);
-}
-
-TEST(History, LiveFramesDuringTheAnswerAreHandedBack) {
-  const std::vector<HistoryRecord> sent = {record(1300, 90, 20, 0, 0)};
-  const auto blocks = encode_history_answer(sent, 1);
-  const Block live = encode_live_frame({1340, 23, 100, Bm6State::kNormal});
-  HistoryParser parser(1);
-  EXPECT_EQ(parser.feed(live), HistoryParser::Feed::kNotHistory);
-  EXPECT_EQ(parser.feed(encode_acknowledgement()), HistoryParser::Feed::kNotHistory);
-  for (std::size_t i = 0; i < blocks.size(); ++i) {
-    if (i == 10) {
-      EXPECT_EQ(parser.feed(live), HistoryParser::Feed::kNotHistory);
-    }
-    parser.feed(blocks[i]);
-  }
-  EXPECT_TRUE(parser.done());
-  EXPECT_EQ(parser.feed(live), HistoryParser::Feed::kNotHistory);
-  EXPECT_EQ(parser.feed(blocks[5]), HistoryParser::Feed::kNotHistory);
-  EXPECT_EQ(std::get<std::vector<HistoryRecord>>(parser.finish()).size(), 1u);
-}
-
-TEST(History, Truncated) {
-  const auto blocks = encode_history_answer(std::vector<HistoryRecord>{}, 1);
-  HistoryParser unfinished(1);
-  for (std::size_t i = 0; i + 1 < blocks.size(); ++i)
-    EXPECT_EQ(unfinished.feed(blocks[i]), HistoryParser::Feed::kMore);
-  EXPECT_EQ(history_rejected(unfinished), HistoryRejection::kTruncated);
-
-  HistoryParser lost_block(1);
-  for (std::size_t i = 0; i < blocks.size(); ++i)
-    if (i != 30) lost_block.feed(blocks[i]);
-  EXPECT_EQ(history_rejected(lost_block), HistoryRejection::kTruncated);
-  EXPECT_EQ(lost_block.feed(blocks[0]), HistoryParser::Feed::kRejected);
-}
-
-TEST(History, CorruptTrailerLength) {
-  const auto blocks = encode_history_answer(std::vector<HistoryRecord>{}, 1);
-  const auto with_length = [&](int length) {
-    HistoryParser parser(1);
-    Block trailer = blocks.back();
-    trailer[3] = static_cast<std::uint8_t>(length >> 16);
-    trailer[4] = static_cast<std::uint8_t>(length >> 8);
-    trailer[5] = static_cast<std::uint8_t>(length);
-    for (std::size_t i = 0; i + 1 < blocks.size(); ++i) parser.feed(blocks[i]);
-    EXPECT_EQ(parser.feed(trailer), HistoryParser::Feed::kRejected) << length;
-    return history_rejected(parser);
-  };
-  EXPECT_EQ(with_length(0x000408), HistoryRejection::kLengthMismatch);  // not 9 + 4n
-  EXPECT_EQ(with_length(0x000005), HistoryRejection::kLengthMismatch);  // under the header
-  EXPECT_EQ(with_length(0x000209), HistoryRejection::kLengthMismatch);  // less than came
-  EXPECT_EQ(with_length(0x00040d), HistoryRejection::kTooLong);         // over one page
-  EXPECT_EQ(with_length(0xffffff), HistoryRejection::kTooLong);
-}
-
-TEST(History, LongerThanRequested) {
-  const auto two_pages = encode_history_answer(std::vector<HistoryRecord>{}, 2);
-  HistoryParser parser(1);
-  HistoryParser::Feed last = HistoryParser::Feed::kMore;
-  std::size_t fed = 0;
-  for (const Block& b : two_pages) {
-    last = parser.feed(b);
-    ++fed;
-    if (last != HistoryParser::Feed::kMore) break;
-  }
-  EXPECT_EQ(last, HistoryParser::Feed::kRejected);
-  EXPECT_EQ(fed, 66u);  // the 66th block would go past one page's 65
-  EXPECT_EQ(history_rejected(parser), HistoryRejection::kTooLong);
-}
-
-TEST(History, WrongHeader) {
-  auto blocks = encode_history_answer(std::vector<HistoryRecord>{}, 1);
-  HistoryParser records_first(1);
-  EXPECT_EQ(records_first.feed(blocks[1]), HistoryParser::Feed::kRejected);
-  EXPECT_EQ(history_rejected(records_first), HistoryRejection::kWrongHeader);
-  HistoryParser trailer_first(1);
-  EXPECT_EQ(trailer_first.feed(blocks.back()), HistoryParser::Feed::kRejected);
-  EXPECT_EQ(history_rejected(trailer_first), HistoryRejection::kWrongHeader);
-  HistoryParser version_answer(1);
-  EXPECT_EQ(version_answer.feed(bytes({0xd1, 0x55, 0x01, 0x01, 0x08})),
-            HistoryParser::Feed::kRejected);
-  EXPECT_EQ(history_rejected(version_answer), HistoryRejection::kWrongHeader);
-}
-
-TEST(History, WrongLengthAndGarbage) {
-  HistoryParser odd(1);
-  EXPECT_EQ(odd.feed(std::vector<std::uint8_t>(20)), HistoryParser::Feed::kRejected);
-  EXPECT_EQ(history_rejected(odd), HistoryRejection::kWrongLength);
-  HistoryParser empty(1);
-  EXPECT_EQ(empty.feed({}), HistoryParser::Feed::kRejected);
-
-  auto blocks = encode_history_answer(std::vector<HistoryRecord>{record(1300, 90, 20, 0, 0)}, 1);
-  // Record 0 sits in header bytes 9-12: a state of charge of 0xa5 is no record.
-  blocks[0][10] = 0x0a;
-  blocks[0][11] = 0x50;
-  HistoryParser garbage(1);
-  for (const Block& b : blocks) garbage.feed(b);
-  EXPECT_EQ(history_rejected(garbage), HistoryRejection::kGarbageBlock);
-  for (int i = 0; i < kHistoryRejectionCount; ++i)
-    EXPECT_STRNE(to_string(static_cast<HistoryRejection>(i)), "unknown");
-}
-
-TEST(History, ThroughTheCipher) {
-  FamilyCodec codec(Family::kBm7);
-  const std::vector<HistoryRecord> sent = {record(1194, 23, 5, 2, 0), record(1195, 23, 5, 0, 1)};
-  const auto blocks = encode_history_answer(sent, 1);
-  HistoryParser parser(1);
-  for (const Block& b : blocks) {
-    const auto plain = codec.decrypt(std::span<const std::uint8_t>(codec.encrypt(b)));
-    ASSERT_TRUE(plain);
-    parser.feed(*plain);
-  }
-  const auto got = std::get<std::vector<HistoryRecord>>(parser.finish());
-  ASSERT_EQ(got.size(), 2u);
-  EXPECT_EQ(got[0], sent[1]);
 }
 
 }  // namespace

@@ -83,7 +83,8 @@ TEST(PassiveDevice, DecodesThePublicVectorWithTheAdvertisementsTimeAndRssi) {
   EXPECT_EQ(r->reading.centivolts, 1351);
   EXPECT_EQ(r->reading.soc_percent, 100);
   EXPECT_EQ(r->reading.state, State::kCharging);
-  EXPECT_EQ(r->reading.temperature_c, 2);
+  // Byte 10 (2 here) is not a confirmed temperature: none without PassiveTemperature.
+  EXPECT_FALSE(r->reading.temperature_c);
   EXPECT_EQ(r->rssi_dbm, -67);
   EXPECT_TRUE(r->voltage_known);
   EXPECT_TRUE(r->state_known);
@@ -95,6 +96,24 @@ TEST(PassiveDevice, DecodesThePublicVectorWithTheAdvertisementsTimeAndRssi) {
   EXPECT_EQ(f.events.count(DeviceEvent::kModelDetected), 1);
   EXPECT_EQ(f.events.count(DeviceEvent::kFirstReading), 1);
   EXPECT_FALSE(f.take());  // never twice
+}
+
+TEST(PassiveDevice, ByteTenIsTheTemperatureOnlyWhenTheUserOptsIn) {
+  DeviceOptions o;
+  o.passive_temperature = true;
+  Fixture f(o);
+  f.advertise(concat({kFlags, ad_field(0xff, kPublicVector)}));
+  auto r = f.take();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->reading.temperature_c, 2);  // byte 10 of the notes' public vector
+  EXPECT_EQ(r->reading.centivolts, 1351);
+  // 0x80 and up is no reading even then (a negative coding is not known).
+  AdvertisedReading high{1300, 50, State::kNormal, std::uint8_t{0x80}};
+  f.advertise(ad_field(0xff, encrypted(Family::kBm6, high, kAddr)));
+  r = f.take();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->reading.centivolts, 1300);
+  EXPECT_FALSE(r->reading.temperature_c);
 }
 
 TEST(PassiveDevice, AWrongAddressAdvertisementIsNeverStored) {

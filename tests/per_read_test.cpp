@@ -9,6 +9,7 @@
 
 #include "device/bm6_device.h"
 #include "device/bm6_engine.h"
+#include "device/history_download.h"
 #include "device/link_budget.h"
 #include "tests/device_test_support.h"
 #include "tools/sim/bm6_peripheral.h"
@@ -121,6 +122,34 @@ TEST(LinkBudget, SaysNothingWhenTheTurnsFit) {
   for (int i = 0; i < 20; ++i) budget.add_per_read(10s);
   for (int i = 0; i < 100; ++i) budget.release(budget.acquire([] {}), 1900ms);  // 38 s of 40
   EXPECT_FALSE(said);
+}
+
+// Issue 23: a turn that failed held its slot as long as the others waited for it.
+TEST(LinkBudget, FailedTurnsCountWithTheirHoldAndTheSentenceSaysHowManyFailed) {
+  EventLoop loop;
+  LinkBudget budget(loop, "hci0", 1);
+  std::vector<std::string> said;
+  budget.set_overbooked_handler([&](const std::string& s) { said.push_back(s); });
+  for (int i = 0; i < 4; ++i) budget.add_per_read(10s);
+  // Three healthy turns of 0.1 s and one that waited 3 s for an answer that never came.
+  for (int i = 0; i < 3; ++i) budget.release(budget.acquire([] {}), 100ms);
+  EXPECT_TRUE(said.empty());
+  EXPECT_EQ(budget.failed_hold_seconds(), 0);
+  budget.release(budget.acquire([] {}), 3000ms, /*failed=*/true);
+  EXPECT_EQ(budget.failed_turns(), 1u);
+  EXPECT_NEAR(budget.failed_hold_seconds(), 3.0, 1e-9);
+  // 4 devices every 10 s, 0.825 s a turn on average: 3.3 s of 10 fit one link...
+  EXPECT_TRUE(said.empty());
+  // ...a 30 s hold does not.
+  budget.release(budget.acquire([] {}), 30000ms, /*failed=*/true);
+  ASSERT_EQ(said.size(), 1u);
+  EXPECT_NE(said[0].find("(2 of 5 turns failed: a monitor out of range or not answering"),
+            std::string::npos)
+      << said[0];
+  // Devices ask earlier by the longest failed hold lately, which fades as turns go well.
+  EXPECT_NEAR(budget.failed_hold_seconds(), 30.0, 1e-9);
+  for (int i = 0; i < 200; ++i) budget.release(budget.acquire([] {}), 100ms);
+  EXPECT_LT(budget.failed_hold_seconds(), 1.0);
 }
 
 // ---- the handle cache on links ----
@@ -377,6 +406,150 @@ TEST(PerRead, AMonitorThePhoneHoldsBacksOffAndComesBack) {
   EXPECT_EQ(reconnects, server.busy_refusals());
   ASSERT_TRUE(loop.run_until([&] { return device.counters().per_read_links >= 2; }, 3s));
   EXPECT_EQ(slot->reconnects.load(), reconnects);
+  device.stop();
+  std::filesystem::remove_all(dir);
+}
+
+// Issue 23: per-read under failure.
+
+// A monitor that accepts the link and answers nothing: the turn is given back within the
+// set-up bound (3 s by default), not after the 30 s ATT response timeout, and the failed
+// turns count in the adapter's estimate: with a healthy device beside it on one link, the
+// overbooking sentence comes and says that turns failed.
+TEST(PerRead, ASilentMonitorGivesItsTurnBackWithinTheSetUpBoundAndCountsInTheEstimate) {
+  EventLoop loop;
+  const std::string dir = temp_dir();
+  sim::SimDevice healthy_sim;
+  healthy_sim.period = 50ms;
+  sim::SimDevice silent_sim = healthy_sim;
+  silent_sim.fault = sim::Fault::kSilent;
+  silent_sim.fault_connections = 1000;
+  sim::Bm6SimServer healthy_server(loop, dir + "/h.sock", healthy_sim);
+  sim::Bm6SimServer silent_server(loop, dir + "/s.sock", silent_sim);
+  LinkBudget budget(loop, "unix", 1);
+  std::vector<std::string> said;
+  budget.set_overbooked_handler([&](const std::string& s) { said.push_back(s); });
+  std::string err;
+  auto make = [&](const std::string& name, Events& events, std::shared_ptr<ReadingSlot> slot) {
+    DeviceOptions o{.name = name,
+                    .address = "unix:" + dir + "/" + name + ".sock",
+                    .reconnect_min = 100ms,
+                    .reconnect_max = 200ms};
+    o.link = LinkMode::kPerRead;
+    o.read_interval = 1000ms;
+    o.model = Family::kBm6;
+    budget.add_per_read(o.read_interval);
+    auto d = std::make_unique<Bm6Device>(loop, o,
+                                         make_connector(loop, {.address = o.address}, nullptr, err),
+                                         slot, events.handler());
+    d->set_budget(&budget);
+    return d;
+  };
+  Events healthy_events, silent_events;
+  auto healthy = make("h", healthy_events, std::make_shared<ReadingSlot>());
+  auto silent = make("s", silent_events, std::make_shared<ReadingSlot>());
+  silent->start();
+  healthy->start();
+  const auto started = EventLoop::Clock::now();
+  ASSERT_TRUE(
+      loop.run_until([&] { return silent_events.count(DeviceEvent::kConnectFailed) >= 1; }, 6s))
+      << "the silent monitor held its turn past the set-up bound";
+  const auto failed_after = EventLoop::Clock::now() - started;
+  EXPECT_LT(failed_after, 4s);
+  EXPECT_NE(silent_events.seen.front().second.find("no reading for 3 s after the link came up"),
+            std::string::npos)
+      << silent_events.seen.front().second;
+  // The healthy device had its turn right after.
+  ASSERT_TRUE(loop.run_until([&] { return healthy->counters().per_read_links >= 1; }, 2s));
+  // Two devices a second, one of them holding 3 s a turn: more than one link can give.
+  ASSERT_TRUE(loop.run_until([&] { return !said.empty(); }, 10s));
+  EXPECT_NE(said[0].find("turns failed"), std::string::npos) << said[0];
+  EXPECT_EQ(said.size(), 1u);
+  healthy->stop();
+  silent->stop();
+  std::filesystem::remove_all(dir);
+}
+
+// What collectd's read does for a backfill device, every interval: takes the stored
+// records, then the reading, and notes the time of the last one dispatched.
+struct Reader {
+  std::shared_ptr<ReadingSlot> slot = std::make_shared<ReadingSlot>();
+  std::vector<std::chrono::system_clock::time_point> records, live;
+  void read() {
+    auto note = [&](std::chrono::system_clock::time_point t) {
+      slot->last_dispatched_ns.store(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count());
+    };
+    for (const auto& r : slot->take_history()) {
+      records.push_back(r.at);
+      note(r.at);
+    }
+    if (const auto r = slot->take(std::chrono::system_clock::now() - 10s)) {
+      live.push_back(r->received);
+      note(r->received);
+    }
+  }
+};
+
+// A per-read monitor out of range (connects that nobody answers) and back: its first link
+// back checks for a gap, as a persistent device's does, and downloads the records that
+// cover it. Before, only a link lost mid-way made the next one check.
+TEST(PerRead, AMonitorOutOfRangeThenBackGetsItsGapBackfilled) {
+  EventLoop loop;
+  const std::string dir = temp_dir();
+  sim::SimDevice sim_device;
+  sim_device.period = 50ms;
+  sim_device.record_period = 2s;
+  sim::Bm6SimServer server(loop, dir + "/g.sock", sim_device);
+  Events events;
+  DeviceOptions o{.name = "g",
+                  .address = "unix:" + dir + "/g.sock",
+                  .connect_timeout = 300ms,
+                  .reconnect_min = 100ms,
+                  .reconnect_max = 300ms};
+  o.link = LinkMode::kPerRead;
+  o.read_interval = 1000ms;
+  o.model = Family::kBm6;
+  o.backfill = true;
+  o.record_period = 2s;
+  Reader reader;
+  std::string err;
+  Bm6Device device(
+      loop, o,
+      make_connector(loop, {.address = o.address, .timeout = o.connect_timeout}, nullptr, err),
+      reader.slot, events.handler());
+  Timer reads(loop);
+  std::function<void()> every_read = [&] {
+    reader.read();
+    reads.start(1000ms, every_read);
+  };
+  reads.start(1000ms, every_read);
+  device.start();
+  ASSERT_TRUE(loop.run_until([&] { return reader.live.size() >= 3; }, 8s));
+  EXPECT_EQ(device.backfill()->downloads(), 0u);  // an interval apart is no gap
+  server.set_in_range(false);
+  const auto cut = std::chrono::system_clock::now();
+  const auto last_before = reader.live.back();
+  ASSERT_TRUE(loop.run_until([&] { return events.count(DeviceEvent::kConnectFailed) >= 3; }, 10s));
+  for (const auto& [e, detail] : events.seen)
+    if (e == DeviceEvent::kConnectFailed) {
+      EXPECT_NE(detail.find("did not answer"), std::string::npos) << detail;
+      EXPECT_EQ(detail.find("busy"), std::string::npos) << detail;
+    }
+  loop.run_until([] { return false; }, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                           6s - (std::chrono::system_clock::now() - cut)));
+  server.set_in_range(true);
+  ASSERT_TRUE(loop.run_until([&] { return events.count(DeviceEvent::kBackfilled) == 1; }, 5s))
+      << "no gap was checked for when the monitor came back";
+  ASSERT_TRUE(loop.run_until([&] { return !reader.records.empty(); }, 2s));
+  // About a record every 2 s of the 6 s away, all after the last reading before the cut.
+  EXPECT_GE(reader.records.size(), 2u);
+  EXPECT_LE(reader.records.size(), 6u);
+  EXPECT_GT(reader.records.front(), last_before);
+  EXPECT_LT(reader.records.back(), reader.live.back());
+  const auto before = reader.live.size();
+  ASSERT_TRUE(loop.run_until([&] { return reader.live.size() >= before + 2; }, 5s));
+  EXPECT_EQ(device.backfill()->downloads(), 1u);  // and no gap after
   device.stop();
   std::filesystem::remove_all(dir);
 }

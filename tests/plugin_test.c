@@ -181,6 +181,94 @@ int plugin_thread_create(pthread_t *thread, void *(*start)(void *), void *arg, c
   return pthread_create(thread, NULL, start, arg);
 }
 
+/* ---- a fake kernel for passive devices ----
+ * The plugin opens its mgmt socket with socket(PF_BLUETOOTH, SOCK_RAW | SOCK_NONBLOCK, ..,
+ * BTPROTO_HCI) and bind(). This executable exports both, so when a test sets fake_mgmt_on
+ * the plugin's next such socket is one end of a socketpair and the test plays the kernel
+ * on the other (answers Read Controller Information, sends Device Found). */
+enum { kPfBluetooth = 31, kBtprotoHci = 1 };
+static int fake_mgmt_on;
+static int fake_mgmt_plugin = -1, fake_mgmt_kernel = -1;
+static char mgmt_removed[8][18];                 /* the addresses of Remove Device, as written */
+static char passive_dir[64], passive_record[96]; /* StateDir, and the scanner's record in it */
+static void remove_passive_dir(void);
+static void file_is(const char *path, const char *want);
+static int mgmt_removed_num;
+
+int socket(int domain, int type, int protocol) {
+  static int (*real_socket)(int, int, int);
+  if (!real_socket) *(void **)&real_socket = dlsym(RTLD_NEXT, "socket");
+  if (__atomic_load_n(&fake_mgmt_on, __ATOMIC_ACQUIRE) && domain == kPfBluetooth &&
+      protocol == kBtprotoHci && (type & SOCK_NONBLOCK) &&
+      __atomic_load_n(&fake_mgmt_plugin, __ATOMIC_ACQUIRE) < 0) {
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) != 0) return -1;
+    __atomic_store_n(&fake_mgmt_kernel, sv[1], __ATOMIC_RELEASE);
+    __atomic_store_n(&fake_mgmt_plugin, sv[0], __ATOMIC_RELEASE);
+    return sv[0];
+  }
+  return real_socket(domain, type, protocol);
+}
+
+int bind(int fd, const struct sockaddr *addr, socklen_t len) {
+  static int (*real_bind)(int, const struct sockaddr *, socklen_t);
+  if (!real_bind) *(void **)&real_bind = dlsym(RTLD_NEXT, "bind");
+  if (fd >= 0 && fd == __atomic_load_n(&fake_mgmt_plugin, __ATOMIC_ACQUIRE)) return 0;
+  return real_bind(fd, addr, len);
+}
+
+/* After the plugin's shutdown (it has closed its end): no later fd is taken for it. */
+static void fake_mgmt_reset(void) {
+  __atomic_store_n(&fake_mgmt_on, 0, __ATOMIC_RELEASE);
+  mgmt_removed_num = 0;
+  if (fake_mgmt_kernel >= 0) close(fake_mgmt_kernel);
+  __atomic_store_n(&fake_mgmt_kernel, -1, __ATOMIC_RELEASE);
+  __atomic_store_n(&fake_mgmt_plugin, -1, __ATOMIC_RELEASE);
+}
+
+static void mgmt_event(uint16_t code, const uint8_t *params, size_t n) {
+  uint8_t p[300] = {(uint8_t)code, (uint8_t)(code >> 8), 0, 0, (uint8_t)n, (uint8_t)(n >> 8)};
+  assert_true(n <= sizeof p - 6);
+  memcpy(p + 6, params, n);
+  assert_int_equal(send(fake_mgmt_kernel, p, 6 + n, MSG_NOSIGNAL), (ssize_t)(6 + n));
+}
+
+/* Answers what the plugin asked so far: Read Controller Information (hci0, powered); the
+ * other commands (Add Device, the advertisement monitor) need no answer here. Returns how
+ * many Read Controller Information it answered. */
+static int mgmt_answer(void) {
+  int answered = 0;
+  uint8_t cmd[300];
+  ssize_t n;
+  while ((n = recv(fake_mgmt_kernel, cmd, sizeof cmd, MSG_DONTWAIT)) >= 6) {
+    if (cmd[0] == 0x34 && cmd[1] == 0x00 && n >= 6 + 7 && mgmt_removed_num < 8) {
+      const uint8_t *a = cmd + 6; /* least significant byte first */
+      snprintf(mgmt_removed[mgmt_removed_num++], 18, "%02X:%02X:%02X:%02X:%02X:%02X", a[5], a[4],
+               a[3], a[2], a[1], a[0]);
+    }
+    if (cmd[0] != 0x04 || cmd[1] != 0x00) continue;
+    uint8_t reply[3 + 280] = {0x04, 0x00, 0x00}; /* opcode, status 0, then the information */
+    reply[3 + 13] = 0x01;                        /* current settings: powered */
+    mgmt_event(0x0001, reply, sizeof reply);
+    answered++;
+  }
+  return answered;
+}
+
+/* Device Found from `wire_address` (least significant byte first), RSSI -67, with the
+ * manufacturer data `data` (16 bytes) after the Flags. */
+static void mgmt_device_found(const uint8_t wire_address[6], const uint8_t data[16]) {
+  uint8_t p[14 + 5 + 16] = {0};
+  memcpy(p, wire_address, 6);
+  p[6] = 1;              /* LE public */
+  p[7] = (uint8_t)(-67); /* RSSI */
+  p[12] = 5 + 16;        /* AD length */
+  const uint8_t head[5] = {0x02, 0x01, 0x06, 0x11, 0xff};
+  memcpy(p + 14, head, sizeof head);
+  memcpy(p + 19, data, 16);
+  mgmt_event(0x0012, p, sizeof p);
+}
+
 /* ---- helpers ---- */
 
 static int count_logs(int level, const char *needle) {
@@ -241,6 +329,8 @@ static oconfig_item_t *with_number(oconfig_item_t *ci, double d) {
   return ci;
 }
 
+static oconfig_item_t *with_boolean(oconfig_item_t *ci, int b); /* with the backfill tests */
+
 static oconfig_item_t *device(const char *name, const char *address) {
   oconfig_item_t *d = with_string(item("Device"), name);
   if (address) add_child(d, with_string(item("Address"), address));
@@ -294,6 +384,12 @@ static int teardown(void **state) {
     running_sim = -1;
   }
   assert_int_equal(shutdown_cb(), 0);
+  fake_mgmt_reset();
+  if (passive_dir[0] != '\0') { /* a passive test that failed half-way left its StateDir */
+    unlink(passive_record);
+    rmdir(passive_dir);
+    passive_dir[0] = '\0';
+  }
   return 0;
 }
 
@@ -381,6 +477,72 @@ static void passive_mode_config_mistakes_are_errors(void **state) {
   assert_int_equal(reads_num, 0);
 }
 
+/* A killed run read a passive device on hci0; this configuration has none (moved to a
+ * connected device): the record it left is still worked off at start, and nothing is said
+ * about an adapter that no device here uses. */
+static void a_record_no_passive_device_uses_now_is_worked_off(void **state) {
+  (void)state;
+  snprintf(passive_dir, sizeof passive_dir, "/tmp/bm6-plugin-passive-%d", (int)getpid());
+  snprintf(passive_record, sizeof passive_record, "%s/passive-hci0.registered", passive_dir);
+  assert_int_equal(mkdir(passive_dir, 0700), 0);
+  FILE *f = fopen(passive_record, "w");
+  assert_non_null(f);
+  fputs("50:54:7B:80:2C:3C public\n", f);
+  fclose(f);
+  oconfig_item_t *block = item("Plugin");
+  add_child(block, with_string(item("StateDir"), passive_dir));
+  add_child(block, device("van", "unix:/nonexistent/van.sock"));
+  assert_int_equal(config_cb(block), 0);
+  free_item(block, 1);
+  fake_mgmt_on = 1;
+  expect_read("bm6/van", 0);
+  assert_int_equal(init_cb(), 0);
+  for (int i = 0; i < 200 && mgmt_removed_num == 0; i++) {
+    if (__atomic_load_n(&fake_mgmt_kernel, __ATOMIC_ACQUIRE) >= 0) mgmt_answer();
+    sleep_ms(10);
+  }
+  assert_int_equal(mgmt_removed_num, 1);
+  assert_string_equal(mgmt_removed[0], "50:54:7B:80:2C:3C");
+  sleep_ms(100);
+  mgmt_answer(); /* the adapter is up: nothing to say about it */
+  sleep_ms(100);
+  file_is(passive_record, "");
+  assert_int_equal(count_logs(-1, "bm6 plugin: passive:"), 0);
+  remove_passive_dir();
+}
+
+/* PassiveTemperature: a boolean; in a <Device>, only for a passive device that is not a BM2
+ * (at plugin level it is the passive devices' default and a connected device ignores it). */
+static void passive_temperature_mistakes_name_device_and_option(void **state) {
+  (void)state;
+  oconfig_item_t *block = item("Plugin");
+  add_child(block, with_number(item("PassiveTemperature"), 1)); /* 1 */
+  oconfig_item_t *wired = device("wired", "AA:BB:CC:DD:EE:11");
+  add_child(wired, with_boolean(item("PassiveTemperature"), 1)); /* 2: connected */
+  add_child(block, wired);
+  oconfig_item_t *bm2 = device("bm2", "AA:BB:CC:DD:EE:12");
+  add_child(bm2, with_string(item("Mode"), "passive"));
+  add_child(bm2, with_string(item("Model"), "BM2"));
+  add_child(bm2, with_boolean(item("PassiveTemperature"), 1)); /* 3: a BM2 */
+  add_child(block, bm2);
+  oconfig_item_t *word = device("word", "AA:BB:CC:DD:EE:13");
+  add_child(word, with_string(item("Mode"), "passive"));
+  add_child(word, with_string(item("PassiveTemperature"), "yes")); /* 4 */
+  add_child(block, word);
+  assert_int_not_equal(config_cb(block), 0);
+  free_item(block, 1);
+  const char *want[] = {
+      "option \"PassiveTemperature\" needs true or false, not a number",
+      "device \"wired\": option \"PassiveTemperature\": only Mode \"passive\" reads the "
+      "advertisement's byte 10",
+      "device \"bm2\": option \"PassiveTemperature\": a BM2's advertisement has no byte",
+      "device \"word\": option \"PassiveTemperature\" needs true or false, not a string",
+  };
+  expect_each_once(LOG_ERR, want, (int)(sizeof want / sizeof want[0]));
+  assert_int_not_equal(init_cb(), 0);
+  assert_int_equal(reads_num, 0);
+}
+
 /* A plugin-level Mode is every device's default; a passive device reads like any other,
  * and its scanner's trouble (here: no Bluetooth in this kernel, or no permission) is said
  * once as a warning, not an init failure. */
@@ -389,6 +551,10 @@ static void passive_devices_register_reads_and_say_scanner_trouble_once(void **s
   oconfig_item_t *block = item("Plugin");
   add_child(block, with_string(item("Mode"), "passive"));
   add_child(block, with_number(item("PassiveTimeout"), 1)); /* warned: below 2 s */
+  /* Passive devices keep their registration record there: not in the shared /tmp/bm6. */
+  snprintf(passive_dir, sizeof passive_dir, "/tmp/bm6-plugin-passive-%d", (int)getpid());
+  snprintf(passive_record, sizeof passive_record, "%s/passive-hci0.registered", passive_dir);
+  add_child(block, with_string(item("StateDir"), passive_dir));
   add_child(block, device("p1", "AA:BB:CC:DD:EE:04"));
   oconfig_item_t *p2 = device("p2", "AA:BB:CC:DD:EE:05");
   add_child(p2, with_string(item("Adapter"), "hci0"));
@@ -419,6 +585,126 @@ static void passive_devices_register_reads_and_say_scanner_trouble_once(void **s
     sleep_ms(20);
   assert_int_equal(count_logs(LOG_WARNING, "device \"p1\" (AA:BB:CC:DD:EE:04) is silent"), 1);
   assert_int_equal(count_logs(LOG_WARNING, "device \"p2\" (AA:BB:CC:DD:EE:05) is silent"), 1);
+}
+
+/* The notes' BM6 (50:54:7B:80:2C:3C) and its public advertisement: 13.51 V, 100 %,
+ * charging, byte 10 = 2. */
+static const uint8_t kNotesBm6Wire[6] = {0x3c, 0x2c, 0x80, 0x7b, 0x54, 0x50};
+static const uint8_t kNotesAdvertisement[16] = {0x6a, 0x28, 0x1d, 0x95, 0xea, 0x13, 0x2b, 0xed,
+                                                0x41, 0xfe, 0xf0, 0xcc, 0xf8, 0x9c, 0xa9, 0x4a};
+
+static int reading_values(void);
+static int find_value(const char *type, const char *type_instance, double *value);
+
+/* A passive device "boat" at the notes' BM6, configured with `option` (NULL: none) at
+ * plugin level, fed its public advertisement by the fake kernel and read until values come. */
+
+static void read_the_public_advertisement(const char *option) {
+  snprintf(passive_dir, sizeof passive_dir, "/tmp/bm6-plugin-passive-%d", (int)getpid());
+  snprintf(passive_record, sizeof passive_record, "%s/passive-hci0.registered", passive_dir);
+  const char *state_dir = passive_dir;
+  oconfig_item_t *block = item("Plugin");
+  add_child(block, with_string(item("StateDir"), state_dir));
+  if (option) add_child(block, with_boolean(item(option), 1));
+  oconfig_item_t *boat = device("boat", "50:54:7B:80:2C:3C");
+  add_child(boat, with_string(item("Mode"), "passive"));
+  add_child(boat, with_string(item("Adapter"), "hci0"));
+  add_child(block, boat);
+  assert_int_equal(config_cb(block), 0);
+  free_item(block, 1);
+  fake_mgmt_on = 1;
+  expect_read("bm6/boat", 0);
+  assert_int_equal(init_cb(), 0);
+  for (int i = 0; i < 200 && __atomic_load_n(&fake_mgmt_kernel, __ATOMIC_ACQUIRE) < 0; i++)
+    sleep_ms(10);
+  assert_true(fake_mgmt_kernel >= 0);
+  int answered = 0;
+  for (int i = 0; i < 200 && answered == 0; i++) {
+    answered = mgmt_answer();
+    if (answered == 0) sleep_ms(10);
+  }
+  assert_int_equal(answered, 1);
+  for (int i = 0; i < 100 && reading_values() == 0; i++) {
+    mgmt_answer();
+    mgmt_device_found(kNotesBm6Wire, kNotesAdvertisement);
+    sleep_ms(20);
+    assert_int_equal(reads[0].cb(&reads[0].ud), 0);
+  }
+  if (reading_values() == 0) print_logs();
+  double v;
+  assert_true(find_value("voltage", "", &v) >= 0);
+  assert_float_equal(v, 13.51, 1e-9);
+  assert_true(find_value("percent", "charged", &v) >= 0);
+  assert_float_equal(v, 100, 0);
+  assert_true(find_value("gauge", "state", &v) >= 0);
+  assert_float_equal(v, 2, 0); /* charging */
+  assert_true(find_value("signal_power", "", &v) >= 0);
+  assert_float_equal(v, -67, 0);
+}
+
+/* After the plugin stopped: its StateDir goes. */
+static void remove_passive_dir(void) {
+  assert_int_equal(shutdown_cb(), 0);
+  unlink(passive_record);
+  assert_int_equal(rmdir(passive_dir), 0); /* nothing else was left in it */
+  passive_dir[0] = '\0';
+}
+
+/* Byte 10 of the advertisement is probably not a temperature (public captures only ever
+ * show 1-7): by default a passive device dispatches none. */
+static void passive_byte_ten_is_no_temperature_by_default(void **state) {
+  (void)state;
+  read_the_public_advertisement(NULL);
+  assert_int_equal(reading_values(), 4); /* voltage, charge, state, signal_power */
+  double v;
+  assert_true(find_value("temperature", "", &v) < 0);
+  remove_passive_dir();
+}
+
+static void file_is(const char *path, const char *want) {
+  char got[256] = "";
+  FILE *f = fopen(path, "r");
+  assert_non_null(f);
+  const size_t n = fread(got, 1, sizeof got - 1, f);
+  got[n] = '\0';
+  fclose(f);
+  assert_string_equal(got, want);
+}
+
+/* What passive mode registers with the kernel is recorded in StateDir while collectd runs,
+ * and removed at shutdown; what a killed collectd left recorded is removed at the next
+ * start if no longer wanted (here AA:BB:CC:DD:EE:99), and nothing else. */
+static void passive_registrations_a_killed_collectd_left_are_removed(void **state) {
+  (void)state;
+  snprintf(passive_dir, sizeof passive_dir, "/tmp/bm6-plugin-passive-%d", (int)getpid());
+  snprintf(passive_record, sizeof passive_record, "%s/passive-hci0.registered", passive_dir);
+  mkdir(passive_dir, 0700);
+  FILE *f = fopen(passive_record, "w");
+  assert_non_null(f);
+  fputs("50:54:7B:80:2C:3C public\nAA:BB:CC:DD:EE:99 public\n", f);
+  fclose(f);
+  read_the_public_advertisement(NULL);
+  mgmt_answer();
+  assert_int_equal(mgmt_removed_num, 1);
+  assert_string_equal(mgmt_removed[0], "AA:BB:CC:DD:EE:99");
+  file_is(passive_record, "50:54:7B:80:2C:3C public\n");
+  assert_int_equal(shutdown_cb(), 0);
+  mgmt_answer();
+  assert_int_equal(mgmt_removed_num, 2);
+  assert_string_equal(mgmt_removed[1], "50:54:7B:80:2C:3C");
+  file_is(passive_record, "");
+  remove_passive_dir();
+}
+
+/* PassiveTemperature true (here as every device's default) asks for it anyway. */
+static void passive_temperature_true_dispatches_byte_ten(void **state) {
+  (void)state;
+  read_the_public_advertisement("PassiveTemperature");
+  assert_int_equal(reading_values(), 5);
+  double v;
+  assert_true(find_value("temperature", "", &v) >= 0);
+  assert_float_equal(v, 2, 0);
+  remove_passive_dir();
 }
 
 static void registers_one_read_per_device_with_its_interval(void **state) {
@@ -1030,6 +1316,250 @@ static void flapping_device_is_said_once_each_way(void **state) {
   assert_int_equal(notified[1].severity, NOTIF_OKAY);
 }
 
+/* ---- StateDir: files planted by another user ---- */
+
+#define VICTIM_TEXT "precious: not the plugin's\n"
+
+static void write_text(const char *path, const char *text) {
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  fputs(text, f);
+  fclose(f);
+}
+
+static void assert_file_text(const char *path, const char *text) {
+  char buf[256] = {0};
+  FILE *f = fopen(path, "r");
+  assert_non_null(f);
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  assert_string_equal(buf, text);
+}
+
+static int is_symlink(const char *path) {
+  struct stat st;
+  return lstat(path, &st) == 0 && S_ISLNK(st.st_mode);
+}
+
+/* Entries in `dir` besides . and .. */
+static int entries(const char *dir) {
+  char cmd[256];
+  snprintf(cmd, sizeof cmd, "ls -A '%s' | wc -l", dir);
+  FILE *p = popen(cmd, "r");
+  int n = -1;
+  assert_int_equal(fscanf(p, "%d", &n), 1);
+  pclose(p);
+  return n;
+}
+
+static int voltages_of(const char *device) {
+  int n = 0;
+  for (int i = 0; i < dispatched_num; i++)
+    n += !strcmp(dispatched[i].instance, device) && !strcmp(dispatched[i].type, "voltage");
+  return n;
+}
+
+static oconfig_item_t *backfill_block(const char *state_dir, const char *const *names,
+                                      const char *const *addresses, int n) {
+  oconfig_item_t *block = item("Plugin");
+  if (state_dir) add_child(block, with_string(item("StateDir"), state_dir));
+  for (int i = 0; i < n; i++) {
+    oconfig_item_t *d = device(names[i], addresses[i]);
+    add_child(d, with_boolean(item("Backfill"), 1));
+    add_child(block, d);
+  }
+  return block;
+}
+
+/* In a StateDir of collectd's own: a FIFO at one device's state file (open() would wait
+ * for a writer for ever: init would never return), a symbolic link to a victim file at
+ * another's, links at the temporary names of earlier versions, and a temporary file a
+ * killed collectd left. Each state file is refused with one line, init returns, readings
+ * flow, and at shutdown the state files are replaced by regular files: the victim is
+ * untouched, the leftover gone. */
+static void planted_fifo_and_symlinks_are_refused(void **state) {
+  (void)state;
+  alarm(30); /* a blocked init fails the test instead of hanging it */
+  char dir[96], victim[96], file[160], sock[2][96], address[2][104];
+  snprintf(dir, sizeof dir, "/tmp/bm6-plugin-planted-%d", (int)getpid());
+  snprintf(victim, sizeof victim, "/tmp/bm6-plugin-victim-%d", (int)getpid());
+  assert_int_equal(mkdir(dir, 0755), 0);
+  write_text(victim, VICTIM_TEXT);
+  snprintf(file, sizeof file, "%s/van.state", dir);
+  assert_int_equal(mkfifo(file, 0600), 0);
+  snprintf(file, sizeof file, "%s/bus.state", dir);
+  assert_int_equal(symlink(victim, file), 0);
+  const char *const names[] = {"van", "bus"};
+  for (int i = 0; i < 2; i++) {
+    snprintf(file, sizeof file, "%s/%s.state.tmp", dir, names[i]);
+    assert_int_equal(symlink(victim, file), 0);
+  }
+  snprintf(file, sizeof file, "%s/.van.state.tmp-0123456789ab", dir);
+  write_text(file, "left by a collectd killed while it saved\n");
+  pid_t sims[2];
+  for (int i = 0; i < 2; i++) {
+    snprintf(sock[i], sizeof sock[i], "/tmp/bm6-plugin-planted-%d-%s.sock", (int)getpid(),
+             names[i]);
+    snprintf(address[i], sizeof address[i], "unix:%s", sock[i]);
+    char *extra[] = {"--period", "0.1", NULL};
+    sims[i] = start_sim(sock[i], extra);
+  }
+  const char *const addresses[] = {address[0], address[1]};
+  oconfig_item_t *block = backfill_block(dir, names, addresses, 2);
+  assert_int_equal(config_cb(block), 0);
+  free_item(block, 1);
+  expect_read("bm6/van", 0);
+  expect_read("bm6/bus", 0);
+  assert_int_equal(init_cb(), 0);
+  const char *want[] = {"device \"van\": state file /tmp/bm6-plugin-planted-",
+                        "device \"bus\": state file /tmp/bm6-plugin-planted-"};
+  expect_each_once(LOG_WARNING, want, 2);
+  assert_int_equal(count_logs(LOG_WARNING, "van.state is ignored (is a FIFO)"), 1);
+  assert_int_equal(count_logs(LOG_WARNING, "bus.state is ignored (is a symbolic link)"), 1);
+  for (int i = 0; i < 200 && !(voltages_of("van") && voltages_of("bus")); i++) {
+    for (int r = 0; r < reads_num; r++) assert_int_equal(reads[r].cb(&reads[r].ud), 0);
+    sleep_ms(50);
+  }
+  if (!voltages_of("van") || !voltages_of("bus")) print_logs();
+  assert_true(voltages_of("van") > 0 && voltages_of("bus") > 0); /* both read */
+  assert_int_equal(shutdown_cb(), 0);
+  for (int i = 0; i < 2; i++) {
+    stop_sim(sims[i]);
+    unlink(sock[i]);
+  }
+  assert_file_text(victim, VICTIM_TEXT);
+  assert_int_equal(count_logs(LOG_WARNING, "not saved"), 0);
+  for (int i = 0; i < 2; i++) {
+    struct stat st;
+    snprintf(file, sizeof file, "%s/%s.state", dir, names[i]);
+    assert_int_equal(lstat(file, &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+    snprintf(file, sizeof file, "%s/%s.state.tmp", dir, names[i]);
+    assert_true(is_symlink(file));
+    unlink(file);
+    snprintf(file, sizeof file, "%s/%s.state", dir, names[i]);
+    unlink(file);
+  }
+  assert_int_equal(entries(dir), 0); /* the leftover temporary file is gone */
+  assert_int_equal(rmdir(dir), 0);
+  unlink(victim);
+  alarm(0);
+}
+
+/* A StateDir another user could plant files in (or a link that another user could have
+ * planted in its parent) is not used at all: one error naming it and why, nothing read or
+ * written in it, and the plugin reads as usual. */
+static void unsafe_state_dirs_are_refused_once(void **state) {
+  (void)state;
+  char dir[96], real[96], victim[96], file[160], want[256];
+  snprintf(dir, sizeof dir, "/tmp/bm6-plugin-unsafe-%d", (int)getpid());
+  snprintf(real, sizeof real, "/tmp/bm6-plugin-unsafe-real-%d", (int)getpid());
+  snprintf(victim, sizeof victim, "/tmp/bm6-plugin-unsafe-victim-%d", (int)getpid());
+  write_text(victim, VICTIM_TEXT);
+  const char *const names[] = {"van", "bus"};
+  const char *const addresses[] = {"unix:/nonexistent/van.sock", "unix:/nonexistent/bus.sock"};
+  /* The last: "DIR/", through which path resolution would follow the link. */
+  enum { kWorldWritable, kGroupWritable, kOtherOwner, kSymlink, kSymlinkSlash, kCases };
+  for (int c = 0; c < kCases; c++) {
+    if (c == kOtherOwner && geteuid() != 0) continue; /* only root can give a folder away */
+    setup(NULL);
+    if (c >= kSymlink) {
+      assert_int_equal(mkdir(real, 0755), 0);
+      assert_int_equal(symlink(real, dir), 0);
+    } else {
+      assert_int_equal(mkdir(dir, 0755), 0);
+      assert_int_equal(chmod(dir, c == kWorldWritable   ? 01777
+                                  : c == kGroupWritable ? 0775
+                                                        : 0755),
+                       0);
+      if (c == kOtherOwner) assert_int_equal(chown(dir, 65534, 65534), 0);
+      snprintf(file, sizeof file, "%s/van.state", dir);
+      assert_int_equal(symlink(victim, file), 0);
+    }
+    char configured[104];
+    snprintf(configured, sizeof configured, "%s%s", dir, c == kSymlinkSlash ? "/" : "");
+    oconfig_item_t *block = backfill_block(configured, names, addresses, 2);
+    assert_int_equal(config_cb(block), 0);
+    free_item(block, 1);
+    expect_read("bm6/van", 0);
+    expect_read("bm6/bus", 0);
+    assert_int_equal(init_cb(), 0);
+    for (int r = 0; r < reads_num; r++) assert_int_equal(reads[r].cb(&reads[r].ud), 0);
+    assert_int_equal(shutdown_cb(), 0);
+    const char *why[] = {"is writable by every user (mode 1777)",
+                         "is writable by its group (mode 0775)", "is owned by uid 65534",
+                         "is a symbolic link, not a directory",
+                         "is a symbolic link, not a directory"};
+    snprintf(want, sizeof want, "bm6 plugin: StateDir \"%s\" %s", dir, why[c]);
+    if (count_logs(LOG_ERR, want) != 1 || count_logs(-1, "StateDir") != 1) {
+      print_logs();
+      fail_msg("case %d: expected one line: %s", c, want);
+    }
+    assert_int_equal(count_logs(-1, "state file"), 0);
+    assert_file_text(victim, VICTIM_TEXT);
+    if (c >= kSymlink) {
+      assert_int_equal(entries(real), 0);
+      unlink(dir);
+      rmdir(real);
+    } else {
+      assert_int_equal(entries(dir), 1); /* the planted link alone */
+      snprintf(file, sizeof file, "%s/van.state", dir);
+      unlink(file);
+      rmdir(dir);
+    }
+  }
+  unlink(victim);
+}
+
+/* State times the plugin cannot have written: 0, twelve digits of seconds (the year 33658,
+ * which nanoseconds since 1970 cannot hold), an hour ahead of the clock. One line each; a
+ * time a minute ago is taken without a word. */
+static void state_times_out_of_range_are_refused_once_each(void **state) {
+  (void)state;
+  char dir[96], file[160], text[96];
+  snprintf(dir, sizeof dir, "/tmp/bm6-plugin-times-%d", (int)getpid());
+  assert_int_equal(mkdir(dir, 0755), 0);
+  const char *const names[] = {"zero", "far", "ahead", "fine"};
+  const char *const addresses[] = {"unix:/nonexistent/zero.sock", "unix:/nonexistent/far.sock",
+                                   "unix:/nonexistent/ahead.sock", "unix:/nonexistent/fine.sock"};
+  const long long now = (long long)now_s();
+  const long long times[] = {0, 999999999999LL, now + 3600, now - 60};
+  for (int i = 0; i < 4; i++) {
+    snprintf(file, sizeof file, "%s/%s.state", dir, names[i]);
+    snprintf(text, sizeof text, "bm6-collectd state 1\nlast_dispatched %lld.000000000\n", times[i]);
+    write_text(file, text);
+  }
+  oconfig_item_t *block = backfill_block(dir, names, addresses, 4);
+  assert_int_equal(config_cb(block), 0);
+  free_item(block, 1);
+  expect_read("bm6/zero", 0);
+  expect_read("bm6/far", 0);
+  expect_read("bm6/ahead", 0);
+  expect_read("bm6/fine", 0);
+  assert_int_equal(init_cb(), 0);
+  const char *want[] = {
+      "device \"zero\": state file /tmp/bm6-plugin-times-",
+      "device \"far\": state file /tmp/bm6-plugin-times-",
+      "device \"ahead\": state file /tmp/bm6-plugin-times-",
+  };
+  expect_each_once(LOG_WARNING, want, 3);
+  assert_int_equal(count_logs(LOG_WARNING, "(last_dispatched 0 is before 2024)"), 1);
+  assert_int_equal(
+      count_logs(LOG_WARNING,
+                 "(last_dispatched 999999999999 is more than 5 minutes after the clock)"),
+      1);
+  assert_int_equal(count_logs(LOG_WARNING, "ahead.state is ignored (last_dispatched 1"), 1);
+  assert_int_equal(count_logs(-1, "device \"fine\": state file"), 0);
+  assert_int_equal(count_logs(-1, "device \"fine\": no state file"), 0);
+  assert_int_equal(shutdown_cb(), 0);
+  for (int i = 0; i < 4; i++) {
+    snprintf(file, sizeof file, "%s/%s.state", dir, names[i]);
+    unlink(file);
+  }
+  assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(registers_one_read_per_device_with_its_interval, setup,
@@ -1038,9 +1568,23 @@ int main(void) {
       cmocka_unit_test_setup_teardown(passive_mode_config_mistakes_are_errors, setup, teardown),
       cmocka_unit_test_setup_teardown(passive_devices_register_reads_and_say_scanner_trouble_once,
                                       setup, teardown),
+      cmocka_unit_test_setup_teardown(passive_byte_ten_is_no_temperature_by_default, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(passive_temperature_true_dispatches_byte_ten, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(passive_registrations_a_killed_collectd_left_are_removed,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(a_record_no_passive_device_uses_now_is_worked_off, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(passive_temperature_mistakes_name_device_and_option, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(backfill_mistakes_name_the_device_and_option, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(corrupt_state_file_is_said_once_and_ignored, setup, teardown),
+      cmocka_unit_test_setup_teardown(planted_fifo_and_symlinks_are_refused, setup, teardown),
+      cmocka_unit_test_setup_teardown(unsafe_state_dirs_are_refused_once, setup, teardown),
+      cmocka_unit_test_setup_teardown(state_times_out_of_range_are_refused_once_each, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(durations_below_what_a_bm6_does_are_warned_or_refused, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(absurd_durations_are_errors, setup, teardown),

@@ -331,13 +331,19 @@ TEST(SimCommandLine, HistoryOptions) {
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error.find("'--record-period': \"1.5\" is not a whole number"), std::string::npos)
       << r.error;
-  r = parse({"--history-seed", "1537", "--socket", "a"});
+  r = parse({"--history-seed", "8193", "--socket", "a"});
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.error.find("from 0 to 1536"), std::string::npos) << r.error;
+  EXPECT_NE(r.error.find("from 0 to 8192"), std::string::npos) << r.error;
   r = parse({"--fault", "history-truncated:1", "--socket", "a"});
   ASSERT_TRUE(r.ok()) << r.error;
   EXPECT_EQ(r.config->endpoints[0].device.fault, Fault::kHistoryTruncated);
   EXPECT_EQ(r.config->endpoints[0].device.fault_connections, 1u);
+  for (const char* name : {"history-interleaved", "history-ff-start", "history-end-mid-block",
+                           "history-pause", "history-empty", "history-long"}) {
+    r = parse({"--fault", name, "--socket", "a"});
+    ASSERT_TRUE(r.ok()) << r.error;
+    EXPECT_STREQ(to_string(r.config->endpoints[0].device.fault), name);
+  }
 }
 
 TEST(SimCommandLine, TrailingValueOptionIsRefusedByName) {

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "tools/ctl/capture.h"
 #include "tools/ctl/cli.h"
 #include "tools/ctl/commands.h"
 
@@ -29,10 +30,12 @@ int main(int argc, char** argv) {
       break;
   }
   try {
-    const int status = *cmd.verb == Verb::kScan     ? run_scan(cmd)
-                       : *cmd.verb == Verb::kRead   ? run_read(cmd)
-                       : *cmd.verb == Verb::kDecode ? run_decode(cmd)
-                                                    : run_history(cmd);
+    const int status = *cmd.verb == Verb::kScan      ? run_scan(cmd)
+                       : *cmd.verb == Verb::kRead    ? run_read(cmd)
+                       : *cmd.verb == Verb::kCapture ? run_capture(cmd)
+                       : *cmd.verb == Verb::kDecode
+                           ? (cmd.file.empty() ? run_decode(cmd) : run_decode_file(cmd))
+                           : run_history(cmd);
     if (std::fflush(stdout) != 0) {
       print_error("writing the output failed");
       return kExitFailed;

@@ -131,7 +131,11 @@ AdvScanner::AdvScanner(EventLoop& loop, int adapter_index, StatusHandler on_stat
 AdvScanner::~AdvScanner() {
   if (!fd_) return;
   // Entries outlive the process that added them: leave the kernel as we found it.
-  for (const auto& [address, entry] : entries_) remove_device(address, entry.random_address);
+  for (const auto& [address, entry] : entries_) {
+    if (remove_device(address, entry.random_address))
+      recorded_.erase({address, entry.random_address});
+  }
+  save_record();
   if (monitor_handle_ != 0) {
     const std::uint8_t p[2] = {static_cast<std::uint8_t>(monitor_handle_),
                                static_cast<std::uint8_t>(monitor_handle_ >> 8)};
@@ -165,7 +169,42 @@ void AdvScanner::start() {
   if (!loop_.watch(fd.get(), EPOLLIN, [this](std::uint32_t) { on_readable(); }))
     return error_once(std::string("watching the mgmt socket: ") + std::strerror(errno));
   fd_ = std::move(fd);
+  remove_stale_registrations();
   send(kOpReadInfo, {});
+}
+
+// What a previous run recorded and nobody here wants: removed now (Remove Device needs no
+// powered adapter). What is still wanted stays recorded and is registered again as usual.
+void AdvScanner::remove_stale_registrations() {
+  if (record_path_.empty()) return;
+  std::string text, error;
+  if (!read_registration_file(record_path_, text, error))
+    return error_once("registration record " + record_path_ + ": " + error +
+                      ": addresses a killed collectd registered are not removed");
+  recorded_ = parse_registration_record(text);
+  const std::size_t before = recorded_.size();
+  std::erase_if(recorded_, [this](const RegisteredAddress& r) {
+    const auto it = entries_.find(r.address);
+    const bool wanted = it != entries_.end() && it->second.random_address == r.random_address;
+    return !wanted && remove_device(r.address, r.random_address);
+  });
+  if (recorded_.size() != before) save_record();
+}
+
+// Into the record before Add Device goes out, out of it after Remove Device did.
+void AdvScanner::record(const LeAddress& address, bool random_address, bool registered) {
+  if (record_path_.empty()) return;
+  const bool changed = registered ? recorded_.insert({address, random_address}).second
+                                  : recorded_.erase({address, random_address}) > 0;
+  if (changed) save_record();
+}
+
+void AdvScanner::save_record() {
+  if (record_path_.empty()) return;
+  std::string error;
+  if (!write_registration_file(record_path_, format_registration_record(recorded_), error))
+    error_once("registration record " + record_path_ + ": " + error +
+               ": if collectd is killed, its registered addresses stay with the kernel");
 }
 
 AdvScanner::SubscriptionId AdvScanner::subscribe(const LeAddress& address, bool random_address,
@@ -176,6 +215,7 @@ AdvScanner::SubscriptionId AdvScanner::subscribe(const LeAddress& address, bool 
   it->second.subscribers.push_back({id, std::move(on_report)});
   by_id_[id] = address;
   if (fresh && up_) {
+    record(address, random_address, true);
     add_device(address, random_address);
     if (monitor_handle_ == 0) add_monitor();
   }
@@ -191,7 +231,8 @@ void AdvScanner::unsubscribe(SubscriptionId id) {
   if (it == entries_.end()) return;
   std::erase_if(it->second.subscribers, [id](const Subscriber& s) { return s.id == id; });
   if (!it->second.subscribers.empty()) return;
-  if (fd_) remove_device(address, it->second.random_address);
+  if (fd_ && remove_device(address, it->second.random_address))
+    record(address, it->second.random_address, false);
   entries_.erase(it);
   if (entries_.empty() && monitor_handle_ != 0 && fd_) {
     const std::uint8_t p[2] = {static_cast<std::uint8_t>(monitor_handle_),
@@ -227,11 +268,11 @@ void AdvScanner::add_device(const LeAddress& address, bool random_address) {
   send(kOpAddDevice, p);
 }
 
-void AdvScanner::remove_device(const LeAddress& address, bool random_address) {
+bool AdvScanner::remove_device(const LeAddress& address, bool random_address) {
   std::uint8_t p[7];
   to_wire(address, p);
   p[6] = random_address ? kLeRandom : kLePublic;
-  send(kOpRemoveDevice, p);
+  return send(kOpRemoveDevice, p);
 }
 
 void AdvScanner::add_monitor() {
@@ -241,6 +282,11 @@ void AdvScanner::add_monitor() {
 }
 
 void AdvScanner::register_all() {
+  if (!record_path_.empty()) {  // one write for them all
+    const std::size_t before = recorded_.size();
+    for (const auto& [address, entry] : entries_) recorded_.insert({address, entry.random_address});
+    if (recorded_.size() != before) save_record();
+  }
   for (const auto& [address, entry] : entries_) add_device(address, entry.random_address);
   add_monitor();
 }
@@ -248,6 +294,9 @@ void AdvScanner::register_all() {
 void AdvScanner::set_up(bool up, const std::string& why_down) {
   const bool first = !state_known_;
   state_known_ = true;
+  // A scanner nobody subscribed to only cleans up a registration record: its adapter's
+  // state concerns no device, and is not said.
+  const StatusHandler say = entries_.empty() ? nullptr : on_status_;
   if (up) {
     const bool was_up = up_;
     up_ = true;
@@ -257,11 +306,10 @@ void AdvScanner::set_up(bool up, const std::string& why_down) {
     if (!was_up && down_said_) {
       down_said_ = false;
       said_scanning_ = true;
-      if (on_status_)
-        on_status_(Status::kAdapterUp, "hci" + std::to_string(index_) + " is up: " + listening);
+      if (say) say(Status::kAdapterUp, "hci" + std::to_string(index_) + " is up: " + listening);
     } else if (!said_scanning_) {
       said_scanning_ = true;
-      if (on_status_) on_status_(Status::kScanning, listening);
+      if (say) say(Status::kScanning, listening);
     }
     return;
   }
@@ -270,7 +318,7 @@ void AdvScanner::set_up(bool up, const std::string& why_down) {
   monitor_pending_ = false;
   if (!down_said_) {
     down_said_ = true;
-    if (on_status_) on_status_(Status::kAdapterDown, why_down);
+    if (say) say(Status::kAdapterDown, why_down);
   }
 }
 

@@ -25,6 +25,9 @@
 //   until the entry is removed and added again (Device Disconnected). Each event re-registers
 //   what it undid; power on registers everything again (Add Device of a present entry is a
 //   no-op). No timers: nothing wakes the loop until the kernel has something to say.
+// - Entries outlive the process: the destructor removes them, and with a registration record
+//   (transport/registration_record.h) a start after a kill removes those a previous run added
+//   and this one does not want; an address it did not add is never removed.
 #pragma once
 
 #include <array>
@@ -40,6 +43,7 @@
 #include <vector>
 
 #include "transport/event_loop.h"
+#include "transport/registration_record.h"
 #include "transport/unique_fd.h"
 
 namespace bm6 {
@@ -82,6 +86,9 @@ class AdvScanner {
   AdvScanner(const AdvScanner&) = delete;
   AdvScanner& operator=(const AdvScanner&) = delete;
 
+  // Keep the addresses registered in the file at `path` (before start()). start() then
+  // removes the addresses recorded there that nobody has subscribed to by then.
+  void record_registrations_in(std::string path) { record_path_ = std::move(path); }
   // Opens the socket and asks for the adapter's state; registration follows its answer.
   void start();
   // `on_report` runs on the loop for each advertisement from `address`, until unsubscribe().
@@ -117,8 +124,11 @@ class AdvScanner {
   void set_up(bool up, const std::string& why_down);
   void register_all();
   void add_device(const LeAddress& address, bool random_address);
-  void remove_device(const LeAddress& address, bool random_address);
+  bool remove_device(const LeAddress& address, bool random_address);  // false: not sent
   void add_monitor();
+  void remove_stale_registrations();
+  void record(const LeAddress& address, bool random_address, bool registered);
+  void save_record();
   bool send(std::uint16_t opcode, std::span<const std::uint8_t> params);
   void error_once(const std::string& message);
 
@@ -139,6 +149,8 @@ class AdvScanner {
   bool monitor_pending_ = false;
   bool monitor_unusable_ = false;  // offloaded or unsupported: Add Device alone
   std::set<std::string> errors_said_;
+  std::string record_path_;       // empty: no registration record
+  RegisteredAddresses recorded_;  // what the record file says (once start() read it)
   Stats stats_;
 };
 

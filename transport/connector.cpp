@@ -32,7 +32,22 @@ void SocketConnect::start(UniqueFd fd, const void* addr, unsigned addr_len,
     timer_.start(timeout, [this] { finish(ETIMEDOUT); });
     return;
   }
+  if (rc != 0 && err == EAGAIN) {
+    const auto* bytes = static_cast<const std::uint8_t*>(addr);
+    addr_.assign(bytes, bytes + addr_len);
+    timer_.start(timeout, [this] { finish(ETIMEDOUT); });
+    retry_.start(std::chrono::milliseconds(50), [this] { retry(); });
+    return;
+  }
   finish(err);
+}
+
+void SocketConnect::retry() {
+  const int rc = ::connect(fd_.get(), reinterpret_cast<const sockaddr*>(addr_.data()),
+                           static_cast<socklen_t>(addr_.size()));
+  if (rc != 0 && errno == EAGAIN)
+    return retry_.start(std::chrono::milliseconds(50), [this] { retry(); });
+  finish(rc == 0 ? 0 : errno);
 }
 
 void SocketConnect::fail(std::string error, Connector::Done done) {
@@ -42,6 +57,7 @@ void SocketConnect::fail(std::string error, Connector::Done done) {
 
 void SocketConnect::finish(int err) {
   timer_.cancel();
+  retry_.cancel();
   if (fd_) loop_.unwatch(fd_.get());
   UniqueFd fd = std::move(fd_);
   if (err != 0) fd.reset();  // a new socket for every attempt
@@ -62,6 +78,7 @@ void SocketConnect::post_result(UniqueFd fd, std::string error, Connector::Done 
 
 void SocketConnect::cancel() {
   timer_.cancel();
+  retry_.cancel();
   if (fd_) {
     loop_.unwatch(fd_.get());
     fd_.reset();
@@ -108,8 +125,9 @@ class UnixConnector final : public Connector {
         case ENOTSOCK:
         case EPROTOTYPE:
           return describe_not_listening(path, err);
-        case EAGAIN:
-          return "the simulator at " + path + " is not accepting (backlog full)";
+        case ETIMEDOUT:
+          return "the simulator at " + path +
+                 " did not answer: out of range (bm6-sim got SIGUSR1) or not accepting";
         case EACCES:
         case EPERM:
           return "not permitted to connect to " + path + " (" + std::strerror(err) + ")";

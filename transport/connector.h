@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "transport/adapter.h"
 #include "transport/event_loop.h"
@@ -57,13 +58,15 @@ std::unique_ptr<Connector> make_connector(EventLoop& loop, const ConnectorOption
 // Unix and L2CAP connectors.
 class SocketConnect {
  public:
-  explicit SocketConnect(EventLoop& loop) : loop_(loop), timer_(loop) {}
+  explicit SocketConnect(EventLoop& loop) : loop_(loop), timer_(loop), retry_(loop) {}
   ~SocketConnect() { cancel(); }
   SocketConnect(const SocketConnect&) = delete;
   SocketConnect& operator=(const SocketConnect&) = delete;
 
   // `fd` is a fresh non-blocking socket; `describe_errno` turns a failure into a message
-  // (ETIMEDOUT when `timeout` passes first).
+  // (ETIMEDOUT when `timeout` passes first). A Unix listener whose backlog is full (EAGAIN:
+  // nobody takes the connect yet) is asked again every 50 ms until the timeout, as a
+  // connect on a radio waits for a peer that does not answer.
   void start(UniqueFd fd, const void* addr, unsigned addr_len, std::chrono::milliseconds timeout,
              std::function<std::string(int err)> describe_errno, Connector::Done done);
   // Reports a failure that happened before connect() could be called, through the loop.
@@ -72,11 +75,14 @@ class SocketConnect {
 
  private:
   void finish(int err);
+  void retry();
   void post_result(UniqueFd fd, std::string error, Connector::Done done);
 
   EventLoop& loop_;
   UniqueFd fd_;
   Timer timer_;
+  Timer retry_;
+  std::vector<std::uint8_t> addr_;  // for a retry
   bool posted_ = false;
   std::function<std::string(int)> describe_;
   Connector::Done done_;

@@ -2,10 +2,12 @@
 """Backfill end to end: the real collectd with bm6.so, csv and rrdtool, simulated BM6s that
 store a record every 2 s. (a) The devices go out of range for a while and come back: the
 gap is filled from the monitor's history, at the right times (within one record period),
-followed by live values, nothing twice, no rrdtool error; a truncated and a corrupt history
-answer are rejected once each and live readings go on. (b) collectd itself stops for a
+followed by live values, nothing twice, no rrdtool error, also from a monitor whose answer
+has live frames among its blocks; a truncated and a corrupt history answer are rejected once
+each and live readings go on. (b) collectd itself stops for a
 while and starts again: the state file says where the gap starts, and it is filled the same
-way; a corrupt state file is logged and ignored."""
+way; a corrupt state file is logged and ignored. (c) collectd is killed (kill -9) after a
+fill and live values: the next start writes none of them again."""
 import os
 import re
 import shutil
@@ -62,12 +64,13 @@ class Backfill(E2ECase):
                 out.append(int(m.group(1)))
         return out
 
-    def records_after(self, c, name, before):
+    def records_after(self, c, name, before, fill=0):
         """How many rows after the first `before` are records (at whole seconds: live values
-        carry the arrival's milliseconds), checked against what the log says went out."""
+        carry the arrival's milliseconds), checked against what the log says the `fill`th
+        download put out."""
         rows = c.rows(name, "voltage")[before:]
         count = next((i for i, (t, _) in enumerate(rows) if t != int(t)), len(rows))
-        self.assertEqual(count, self.filled(c, name)[0], (name, rows))
+        self.assertEqual(count, self.filled(c, name)[fill], (name, rows))
         return count
 
     def check_series(self, rows, name):
@@ -134,9 +137,11 @@ class Backfill(E2ECase):
 
     def test_link_cut_then_back(self):
         good = self.sim("good", *SIM_ARGS)
+        interleaved = self.sim("interleaved", *SIM_ARGS, "--fault", "history-interleaved")
         truncated = self.sim("truncated", *SIM_ARGS, "--fault", "history-truncated")
         corrupt = self.sim("corrupt", *SIM_ARGS, "--fault", "history-corrupt")
-        sims = {"good": good, "truncated": truncated, "corrupt": corrupt}
+        sims = {"good": good, "interleaved": interleaved, "truncated": truncated,
+                "corrupt": corrupt}
         block = "".join(self.device(n, s, DEVICE_OPTIONS) for n, s in sims.items())
         self.collectd = c = self.start_collectd(block)
         self.assertTrue(wait_for(lambda: all(len(c.rows(n, "voltage")) >= 4 for n in sims), 20))
@@ -150,7 +155,8 @@ class Backfill(E2ECase):
         for s in sims.values():
             s.proc.send_signal(signal.SIGUSR2)  # back
         # The truncated answer waits out the download's bound (12 s for one page).
-        self.assertTrue(wait_for(lambda: len(self.filled(c, "good")) == 1 and all(
+        self.assertTrue(wait_for(lambda: all(len(self.filled(c, n)) == 1
+                                             for n in ("good", "interleaved")) and all(
             len(c.log_lines(f'device "{n}": history download failed')) == 1
             for n in ("truncated", "corrupt")), 25), c.log_lines("backfill"))
         # Live values again from every device, for a few seconds.
@@ -159,11 +165,13 @@ class Backfill(E2ECase):
                                              for n in sims), 15))
         rc, _, err = c.stop()
         self.assertEqual(rc, 0, err)
+        for name, sim in (("good", good), ("interleaved", interleaved)):
+            count = self.records_after(c, name, before[name])
+            # About one record per period of the cut (the link was away ~11.5 s).
+            self.assertGreaterEqual(count, 10 // PERIOD - 1, name)
+            fill = self.check_backfill(c, sim, name, before[name], count)
+            self.assertLess(fill[0][0], cut + PERIOD, name)
         count = self.records_after(c, "good", before["good"])
-        # About one record per period of the cut (the link was away ~11.5 s).
-        self.assertGreaterEqual(count, 10 // PERIOD - 1)
-        fill = self.check_backfill(c, good, "good", before["good"], count)
-        self.assertLess(fill[0][0], cut + PERIOD)
         for n in ("truncated", "corrupt"):
             line = c.log_lines(f'device "{n}": history download failed')[0]
             self.assertIn("truncated" if n == "truncated" else "garbage record", line)
@@ -171,6 +179,12 @@ class Backfill(E2ECase):
             self.check_series(rows, n)
             # Nothing from the refused answer: every row after the cut is a live one.
             self.assertTrue(all(t > back for t, _ in rows[before[n]:]), (n, back, rows))
+        # The live readings of the truncated answer's 12 s went out once it failed: one a
+        # read (1 s) in the first 10 s back.
+        held = [t for t, _ in c.rows("truncated", "voltage") if back < t < back + 10]
+        self.assertGreaterEqual(len(held), 7, held)
+        print(f"\ntruncated download: {len(held)} live values in the first 10 s back, written "
+              "once it failed", file=sys.stderr)
         self.check_log_clean(c)
         print(f"\nlink cut: {count} records backfilled; " + self.filled_line(c), file=sys.stderr)
 
@@ -222,6 +236,53 @@ class Backfill(E2ECase):
             self.assertRegex(f.read(), r"^bm6-collectd state 1\nlast_dispatched \d+\.\d{9}\n$")
         self.check_log_clean(c)
         print(f"\ncollectd restarted: {count} records backfilled; " + self.filled_line(c),
+              file=sys.stderr)
+
+    def state_time(self, name):
+        with open(os.path.join(self.workdir, "bm6", f"{name}.state")) as f:
+            return float(f.read().split()[-1])
+
+    def test_killed_collectd_writes_nothing_twice(self):
+        """collectd killed (kill -9) after it filled a gap and wrote live values: the state
+        file was ahead of everything written, so the next start writes none of it again,
+        only records after it, then live values."""
+        good = self.sim("good", *SIM_ARGS)
+        block = self.device("good", good, DEVICE_OPTIONS)
+        self.collectd = c = self.start_collectd(block)
+        self.assertTrue(wait_for(lambda: len(c.rows("good", "voltage")) >= 4, 20))
+        rc, _, err = c.stop()
+        self.assertEqual(rc, 0, err)
+        time.sleep(6)
+        # A gap filled, live values, then killed.
+        self.collectd = c = self.start_collectd(block)
+        self.assertTrue(wait_for(lambda: len(self.filled(c, "good")) == 1, 20),
+                        c.log_lines("bm6 plugin"))
+        count = len(c.rows("good", "voltage"))
+        self.assertTrue(wait_for(lambda: len(c.rows("good", "voltage")) >= count + 3, 15))
+        c.proc.kill()  # SIGKILL
+        c.proc.communicate()
+        written = c.rows("good", "voltage")
+        self.assertGreaterEqual(self.state_time("good"), written[-1][0],
+                                "the state file is behind what was written")
+        time.sleep(6)
+        self.collectd = c = self.start_collectd(block)
+        self.assertTrue(wait_for(lambda: len(self.filled(c, "good")) == 2, 20),
+                        c.log_lines("bm6 plugin"))
+        count = len(c.rows("good", "voltage"))
+        self.assertTrue(wait_for(lambda: len(c.rows("good", "voltage")) >= count + 3, 15))
+        rc, _, err = c.stop()
+        self.assertEqual(rc, 0, err)
+        for type_name in ("voltage", "percent-charged", "temperature"):
+            rows = c.rows("good", type_name)
+            self.check_series(rows, f"good {type_name}")
+        rows = c.rows("good", "voltage")
+        self.assertEqual(rows[:len(written)], written)
+        # The gap after the kill was filled (from the state file's time on), then live values.
+        after = self.records_after(c, "good", len(written), fill=1)
+        self.assertGreaterEqual(after, 1, rows[len(written) - 3:])
+        self.check_log_clean(c)
+        print(f"\nkilled and restarted: {after} records backfilled after the kill; "
+              + c.log_lines('device "good": backfill: ')[-1].split("backfill: ", 1)[1].strip(),
               file=sys.stderr)
 
 

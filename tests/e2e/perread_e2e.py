@@ -4,16 +4,21 @@ per-read simulated monitors in one bm6-sim process, MaxLinks 4 on the pseudo-ada
 interval: each delivers a reading every interval, the simulator never counts more than 4
 links at once, and each link costs 3 ATT requests after the first (the handle cache). A
 "phone" (bm6ctl) reads a per-read monitor between two reads. Persistent and per-read
-devices mixed on one adapter; more persistent devices than MaxLinks refused."""
+devices mixed on one adapter; more persistent devices than MaxLinks refused. Issue 23: a
+silent per-read monitor on MaxLinks 1 costs the healthy ones at most one reading; a
+per-read monitor out of range (nobody answers its connects) and back gets its gap
+backfilled."""
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import BM6_SIM, BUILD, Collectd, E2ECase, require_built, wait_for  # noqa: E402
+from harness import (BM6_SIM, BUILD, Collectd, E2ECase, require_built,  # noqa: E402
+                     wait_for)
 
 BM6CTL = os.path.join(BUILD, "tools", "bm6ctl")
 
@@ -174,6 +179,81 @@ class PerRead(E2ECase):
         rows = c.rows("held", "voltage")
         self.assertTrue(any(started + 5 < t < started + 12 for t, _ in rows), rows)
         self.assertTrue(any(started + 17 < t < started + 24 for t, _ in rows), rows)
+
+    def test_a_silent_per_read_monitor_costs_the_others_at_most_one_reading(self):
+        # Three healthy per-read monitors and one that accepts the link and answers nothing,
+        # all on one link (MaxLinks 1), a 10 s interval, for a minute. Each turn of the
+        # silent one holds the link for the set-up bound (3 s), not the 30 s ATT timeout.
+        names = ["h1", "h2", "h3"]
+        fleet = self.multisim("healthy", names)
+        silent = self.multisim("silent", ["silent"], "--fault", "silent")
+        block = '  Link "per-read"\n  <Adapter "unix">\n    MaxLinks 1\n  </Adapter>\n'
+        block += "".join(device(n, fleet.paths[n]) for n in names)
+        block += device("silent", silent.paths["silent"])
+        self.collectd = c = Collectd(self.workdir, block, interval=10)
+        t0 = c.started
+        wait_for(lambda: time.time() > t0 + 66, 80, step=0.5)
+        rc, _, err = c.stop()
+        self.assertEqual(rc, 0, err)
+        figures = []
+        for n in names:
+            # Every read dispatches the counters. The first, at the start, cannot have a
+            # reading yet; each later one should (a row stamped when the reading came).
+            reads = [t for t, _ in c.rows(n, "derive-reconnects")][1:]
+            got = [t for t, _ in c.rows(n, "voltage")]
+            figures.append(f"{n} {len(got)} for {len(reads)}")
+            self.assertGreaterEqual(len(reads), 5, n)
+            self.assertGreaterEqual(len(got), len(reads) - 1, f"{n}: {got} for reads {reads}")
+        turns = silent.events("silent", "connected")
+        print(f"\nsilent monitor on MaxLinks 1, 10 s interval, 66 s: readings for the reads "
+              f"after the first: {', '.join(figures)}; the silent one had {turns} turns",
+              file=sys.stderr)
+        self.assertGreaterEqual(turns, 2)
+        self.assertEqual(c.rows("silent", "voltage"), [])
+        # Said once that it does not answer; its turns' bound in the sentence.
+        said = c.log_lines('bm6 plugin: device "silent"')
+        self.assertGreaterEqual(len(said), 1)
+        self.assertIn("no reading for 3 s after the link came up", said[0])
+
+    def test_a_per_read_monitor_out_of_range_and_back_gets_its_gap_backfilled(self):
+        # Records every 2 s; a 2 s interval. Out of range (SIGUSR1) nobody answers its
+        # connects; back (SIGUSR2), its first link finds the gap and fills it.
+        sim = self.sim("away", "--period", "0.5", "--record-period", "2", "--cycle", "37")
+        block = device("away", sim.path, '    Link "per-read"\n    Backfill true\n'
+                       '    RecordPeriod 2\n    ConnectTimeout 1\n    ReconnectMin 0.5\n'
+                       '    ReconnectMax 2\n')
+        self.collectd = c = Collectd(self.workdir, block, interval=2)
+        self.assertTrue(wait_for(lambda: len(c.rows("away", "voltage")) >= 3, 20))
+        sim.proc.send_signal(signal.SIGUSR1)
+        time.sleep(1)
+        before = len(c.rows("away", "voltage"))
+        cut = time.time()
+        time.sleep(12)
+        sim.proc.send_signal(signal.SIGUSR2)
+        back = time.time()
+        filled = lambda: [int(m.group(1)) for line in c.log_lines('device "away": backfill: ')
+                          for m in [re.search(r": (\d+) of \d+ stored records fill", line)]
+                          if m]
+        self.assertTrue(wait_for(lambda: filled(), 15), c.log_lines("away"))
+        self.assertTrue(wait_for(lambda: len(c.rows("away", "voltage")) >= before + 8, 20))
+        rc, _, err = c.stop()
+        self.assertEqual(rc, 0, err)
+        rows = c.rows("away", "voltage")
+        times = [t for t, _ in rows]
+        self.assertEqual(times, sorted(times))
+        self.assertEqual(len(set(times)), len(times))
+        # Records at whole seconds (live values carry the milliseconds), in the hole.
+        records = [t for t in times[before:] if t == int(t)]
+        self.assertEqual(len(records), filled()[0], rows)
+        self.assertGreaterEqual(len(records), 12 // 2 - 2, rows)
+        self.assertTrue(all(cut - 2 <= t <= back + 2 for t in records), (cut, back, records))
+        # Out of range is not busy: the connects were not answered.
+        said = "".join(c.log_lines('bm6 plugin: device "away"'))
+        self.assertNotIn("busy", said)
+        hole = max(b - a for a, b in zip(times, times[1:]))
+        print(f"\nper-read out of range {back - cut:.1f} s: {len(records)} records backfilled, "
+              f"largest step between values {hole:.1f} s", file=sys.stderr)
+        self.assertLess(hole, 2 * 2 + 1)
 
     def test_more_persistent_devices_than_max_links_is_refused_naming_the_adapter(self):
         block = '  MaxLinks 2\n' + "".join(

@@ -36,6 +36,8 @@ enum Opt : int {
   kPages,
   kCsv,
   kRecordPeriod,
+  kSeconds,
+  kFile,
 };
 
 const option kLongOptions[] = {
@@ -51,6 +53,8 @@ const option kLongOptions[] = {
     {"pages", required_argument, nullptr, kPages},
     {"csv", no_argument, nullptr, kCsv},
     {"record-period", required_argument, nullptr, kRecordPeriod},
+    {"seconds", required_argument, nullptr, kSeconds},
+    {"file", required_argument, nullptr, kFile},
     {nullptr, 0, nullptr, 0},
 };
 // Leading '-': non-options come back in order as 1 (options anywhere, whatever
@@ -67,6 +71,8 @@ const char* verb_name(Verb v) {
       return "decode";
     case Verb::kHistory:
       return "history";
+    case Verb::kCapture:
+      return "capture";
   }
   return "?";
 }
@@ -76,6 +82,7 @@ std::optional<Verb> verb_named(const std::string& s) {
   if (s == "read") return Verb::kRead;
   if (s == "decode") return Verb::kDecode;
   if (s == "history") return Verb::kHistory;
+  if (s == "capture") return Verb::kCapture;
   return std::nullopt;
 }
 
@@ -84,14 +91,22 @@ bool applies(int opt, Verb verb) {
     case kAll:
       return verb == Verb::kScan;
     case kAddressType:
-      return verb == Verb::kRead || verb == Verb::kHistory;
+      return verb == Verb::kRead || verb == Verb::kHistory || verb == Verb::kCapture;
     case kModel:
-      return verb == Verb::kRead || verb == Verb::kDecode || verb == Verb::kHistory;
+      return verb == Verb::kRead || verb == Verb::kDecode || verb == Verb::kHistory ||
+             verb == Verb::kCapture;
+    case kSeconds:
+      return verb == Verb::kCapture;
+    case kFile:
+      return verb == Verb::kDecode;
+    case kJson:
+      return verb != Verb::kCapture;  // a capture is JSON Lines anyway
     case kAddress:
       return verb == Verb::kDecode;
     case kAdapter:
-    case kTimeout:
       return verb != Verb::kDecode;  // decode uses no radio
+    case kTimeout:
+      return verb != Verb::kDecode && verb != Verb::kCapture;  // capture: --seconds
     case kPages:
     case kCsv:
     case kRecordPeriod:
@@ -256,7 +271,8 @@ Parsed parse(const std::vector<std::string>& args) {
     cmd.action = Command::Action::kVersion;
     return cmd;
   }
-  if (!verb) return UsageError{"give a command: scan, read, decode or history", std::nullopt};
+  if (!verb)
+    return UsageError{"give a command: scan, read, decode, history or capture", std::nullopt};
 
   const std::string name = verb_name(*verb);
   cmd.timeout_s = *verb == Verb::kScan   ? kScanTimeout
@@ -312,6 +328,19 @@ Parsed parse(const std::vector<std::string>& args) {
       case kAll:
         cmd.all = true;
         break;
+      case kSeconds: {
+        const auto s = seconds(g.value);
+        if (!s)
+          return UsageError{g.written + ": " + quoted(g.value) +
+                                " is not a number of seconds more than 0 and at most 3600",
+                            verb};
+        cmd.seconds = *s;
+        break;
+      }
+      case kFile:
+        if (g.value.empty()) return UsageError{g.written + ": give a capture file", verb};
+        cmd.file = g.value;
+        break;
       case kAddressType:
         if (g.value != "public" && g.value != "random")
           return UsageError{g.written + ": " + quoted(g.value) + " is not public or random", verb};
@@ -344,6 +373,12 @@ Parsed parse(const std::vector<std::string>& args) {
     if (!operands.empty()) return UsageError{"scan takes no " + quoted(operands[0]), verb};
     if (cmd.adapter.rfind("unix:", 0) == 0 && cmd.adapter.size() == 5)
       return UsageError{"--adapter unix: needs a directory after it", verb};
+    return cmd;
+  }
+  if (*verb == Verb::kDecode && !cmd.file.empty()) {
+    if (!operands.empty())
+      return UsageError{"decode --file takes no HEX; " + quoted(operands[0]) + " is one too many",
+                        verb};
     return cmd;
   }
   if (*verb == Verb::kDecode) {
@@ -398,7 +433,23 @@ constexpr const char* kScanSynopsis =
 constexpr const char* kReadSynopsis =
     "Usage: bm6ctl read ADDRESS [--adapter hciN] [--address-type public|random]\n"
     "                         [--model M] [--timeout S] [--json]\n";
-constexpr const char* kDecodeSynopsis = "Usage: bm6ctl decode --address MAC [--model M] HEX\n";
+constexpr const char* kDecodeSynopsis =
+    "Usage: bm6ctl decode --address MAC [--model M] HEX\n"
+    "       bm6ctl decode --file CAPTURE [--model M]\n";
+constexpr const char* kCaptureSynopsis =
+    "Usage: bm6ctl capture ADDRESS [--seconds N] [--adapter hciN]\n"
+    "                      [--address-type public|random] [--model M]\n";
+constexpr const char* kCaptureOptions =
+    "  ADDRESS              AA:BB:CC:DD:EE:FF (or with '-' separators, any case), or\n"
+    "                       unix:/path/to/bm6-sim.sock (a link only: nothing advertises)\n"
+    "      --seconds=N      listen to advertisements for N seconds, then keep a link for\n"
+    "                       N seconds (default 30 each), more than 0 and at most 3600\n"
+    "  -i, --adapter=hciN   the Bluetooth adapter (default: the first that is up)\n"
+    "      --address-type=public|random\n"
+    "                       the monitor's LE address type (default public)\n"
+    "      --model=auto|bm6|bm7|bm2\n"
+    "                       the monitor's family (default auto: detected on the link)\n"
+    "  -h, --help           show this help and exit\n";
 
 constexpr const char* kHistorySynopsis =
     "Usage: bm6ctl history ADDRESS [--pages N] [--json|--csv] [--record-period S]\n"
@@ -462,6 +513,11 @@ constexpr const char* kDecodeOptions =
     "                       (6a281d95...; spaces, colons and 0x allowed), or with the\n"
     "                       company id as bluetoothctl prints it (0x286a 1d 95 ...);\n"
     "                       or one notification (16 bytes)\n"
+    "      --file=CAPTURE   decode a capture (bm6ctl capture's JSON Lines) again: one\n"
+    "                       JSON object per notification and per manufacturer data\n"
+    "                       field: line, type, model, plaintext and reading (voltage,\n"
+    "                       temperature, soc, state) or reason; the model is --model,\n"
+    "                       else the capture's, else detected from its notifications\n"
     "  -j, --json           accepted; decode always prints JSON\n"
     "  -h, --help           show this help and exit\n";
 
@@ -476,8 +532,10 @@ std::string help_text(std::optional<Verb> verb) {
            "List nearby Bluetooth LE devices that advertise as BM6 battery monitors (named\n"
            "\"BM6\" or offering service FFF0, or whose advertisements decode): address,\n"
            "address type, name, RSSI, and the reading a monitor that no central holds\n"
-           "advertises (voltage, temperature, state of charge, state; from the iBeacon\n"
-           "only the state of charge), or the undecoded data in hex. Names are printed\n"
+           "advertises (voltage, state of charge, state, and byte 10 raw as \"byte10\n"
+           "(unconfirmed)\": some read it as a temperature, public captures do not bear\n"
+           "that out; from the iBeacon only the state of charge), or the undecoded data\n"
+           "in hex. Names are printed\n"
            "with control characters shown as \\xNN. Needs CAP_NET_ADMIN.\n\n" +
            kScanOptions + tail;
   if (verb == Verb::kRead)
@@ -492,6 +550,8 @@ std::string help_text(std::optional<Verb> verb) {
            "or one notification, given in hex, and print the reading as one JSON object\n"
            "with the keys of read --json that it carries (address, model, voltage,\n"
            "temperature, soc, state) and source (advertisement, ibeacon, notification).\n"
+           "An advertisement has no temperature: its byte 10, which some read as one\n"
+           "but which is unconfirmed, is given raw as byte10_unconfirmed.\n"
            "No radio is used. Exits 1 with the reason when the bytes are not a reading,\n"
            "such as data that another device sent (its decrypted address differs).\n\n" +
            kDecodeOptions + tail;
@@ -503,6 +563,18 @@ std::string help_text(std::optional<Verb> verb) {
            "each older one a record period before the next. A record was taken up to one\n"
            "record period before the time shown.\n\n" +
            kHistoryOptions + tail;
+  if (verb == Verb::kCapture)
+    return std::string(kCaptureSynopsis) +
+           "Record what one monitor sends, as JSON Lines on standard output, for a report\n"
+           "or a test: a header line; each advertisement of ADDRESS heard in --seconds (time,\n"
+           "RSSI, the advertising data in hex, its manufacturer data and what each field\n"
+           "decodes to; the advertised byte 10 is left in the raw data only, since what it\n"
+           "is is not confirmed), needing CAP_NET_ADMIN; then, over a link for --seconds,\n"
+           "each ATT notification (time, handle, the ciphertext, the model, the decrypted\n"
+           "plaintext and the reading or the reason it is not one); and an end line with\n"
+           "the model detected and the counts. 'bm6ctl decode --file' decodes it again,\n"
+           "'bm6-sim --replay' sends its notifications. Exits 0 if anything was heard.\n\n" +
+           kCaptureOptions + tail;
   return std::string(
              "Usage: bm6ctl [--help] [--version] COMMAND [ARGUMENTS] [OPTIONS]\n"
              "Find and read BM6 Bluetooth LE battery monitors.\n\n"
@@ -516,6 +588,8 @@ std::string help_text(std::optional<Verb> verb) {
              "                       decode advertised data or a notification\n"
              "  history ADDRESS [--pages N] [--json|--csv] [OPTIONS]\n"
              "                       print the readings the monitor stored, oldest first\n"
+             "  capture ADDRESS [--seconds N] [OPTIONS]\n"
+             "                       record advertisements and notifications as JSON Lines\n"
              "  help [COMMAND]       show the help of bm6ctl or of COMMAND\n\n"
              "Options:\n"
              "  -h, --help           show this help (after a COMMAND: its help) and exit\n"

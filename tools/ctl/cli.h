@@ -22,7 +22,7 @@ inline constexpr int kExitFailed = 1;  // nothing found, unreachable, busy, no r
 inline constexpr int kExitUsage = 2;
 inline constexpr int kExitNotPermitted = 3;
 
-enum class Verb { kScan, kRead, kDecode, kHistory };
+enum class Verb { kScan, kRead, kDecode, kHistory, kCapture };
 
 struct Command {
   enum class Action { kRun, kHelp, kVersion };
@@ -41,6 +41,8 @@ struct Command {
   unsigned pages = 1;                       // history --pages, 1-255
   std::chrono::seconds record_period{120};  // history --record-period: the estimates' step
   double timeout_s = 0;                     // the verb's default unless --timeout
+  std::string file;                         // decode --file: a capture to decode again
+  double seconds = 30;                      // capture --seconds: each phase's length
   std::chrono::milliseconds timeout() const;
 };
 

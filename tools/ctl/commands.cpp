@@ -143,9 +143,6 @@ int run_scan(const Command& cmd) {
   return shown > 0 ? kExitOk : kExitFailed;
 }
 
-namespace {
-
-// The connector to cmd.address within --timeout; null, said, when the address cannot be used.
 std::unique_ptr<Connector> connector_for(const Command& cmd, EventLoop& loop, Adapters& adapters) {
   ConnectorOptions options;
   options.address = cmd.address;
@@ -157,8 +154,6 @@ std::unique_ptr<Connector> connector_for(const Command& cmd, EventLoop& loop, Ad
   if (!connector) print_error(cmd.address + ": " + error);
   return connector;
 }
-
-}  // namespace
 
 int run_read(const Command& cmd) {
   // --timeout bounds everything: the connect, the set-up, the reading and the RSSI.

@@ -74,7 +74,7 @@ Decoded from_advertised(Family family, const AdvertisedReading& a) {
   d.source = Decoded::Source::kAdvertisement;
   d.model = family;
   d.centivolts = a.centivolts;
-  d.temperature_c = a.temperature_c;
+  d.byte10 = a.byte10;
   d.soc_percent = a.soc_percent;
   d.state = a.state;
   return d;

@@ -31,7 +31,10 @@ struct Decoded {
   Source source = Source::kAdvertisement;
   std::optional<Family> model;  // an iBeacon's is not known
   std::optional<std::uint16_t> centivolts;
-  std::optional<int> temperature_c;
+  std::optional<int> temperature_c;  // a notification's; an advertisement has none
+  // An advertisement's byte 10: read as a temperature by some, but unconfirmed, so shown
+  // raw under a name that says so ("byte10_unconfirmed", "byte10 (unconfirmed)").
+  std::optional<std::uint8_t> byte10;
   std::uint8_t soc_percent = 0;
   std::optional<State> state;
 };

@@ -29,6 +29,7 @@ std::string decoded_fields(const Decoded& d) {
   if (d.temperature_c) out += ",\"temperature\":" + std::to_string(*d.temperature_c);
   out += ",\"soc\":" + std::to_string(d.soc_percent);
   if (d.state) out += std::string(",\"state\":\"") + to_string(*d.state) + "\"";
+  if (d.byte10) out += ",\"byte10_unconfirmed\":" + std::to_string(*d.byte10);
   return out + ",\"source\":\"" + to_string(d.source) + "\"";
 }
 
@@ -50,6 +51,7 @@ std::string decoded_text(const Decoded& d) {
   if (d.temperature_c) out += ", " + std::to_string(*d.temperature_c) + " C";
   out += ", " + std::to_string(d.soc_percent) + " %";
   if (d.state) out += std::string(", ") + to_string(*d.state);
+  if (d.byte10) out += ", byte10 (unconfirmed) " + std::to_string(*d.byte10);
   return out;
 }
 
@@ -124,6 +126,7 @@ std::string clock_time(std::chrono::system_clock::time_point t, bool utc) {
 
 std::string history_note(const std::string& address, Family model, std::size_t records,
                          std::chrono::seconds uncertainty) {
+  if (records == 0) return "# " + terminal_safe(address) + ": " + to_string(model) + ", no records";
   return "# " + terminal_safe(address) + ": " + to_string(model) + ", " + std::to_string(records) +
          " stored records, oldest first; times are estimated: each record was taken up to " +
          std::to_string(uncertainty.count()) + " s before the time shown";

@@ -26,9 +26,11 @@ std::string scan_socket_row(const std::string& address, bool json);
 std::string reading_line(const std::string& address, Family model, const Reading& r,
                          std::optional<int> rssi, bool json);
 // decode's answer: one JSON object with the keys of read --json that the input carries
-// (address, model, voltage, temperature, soc, state) and "source".
+// (address, model, voltage, temperature, soc, state), an advertisement's raw
+// "byte10_unconfirmed", and "source".
 std::string decoded_json(const std::string& address, const Decoded& d);
-// "BM6, 13.51 V, 2 C, 100 %, charging"; an iBeacon's: "iBeacon, 77 %".
+// "BM6, 13.51 V, 100 %, charging, byte10 (unconfirmed) 2"; a notification's: "BM6, 13.40 V,
+// 23 C, 100 %, normal"; an iBeacon's: "iBeacon, 77 %".
 std::string decoded_text(const Decoded& d);
 
 // history: the note that times are estimates (text: a "#" line first; CSV: the header).

@@ -30,7 +30,11 @@ std::vector<mgmt::AdvertisingInstance> advertising_instances(FamilyCodec& codec,
   r.soc_percent = reading.soc_percent;
   if (model != Family::kBm2) {
     r.state = reading.state;
-    r.temperature_c = reading.temperature_c;
+    // Byte 10's meaning is unconfirmed: the simulator puts its temperature there (0-127),
+    // as the decoders that read it as one assume, so the PassiveTemperature opt-in can be
+    // tried; real units have shown only 1-7 there.
+    const int t = reading.temperature_c.value_or(-1);
+    if (t >= 0 && t < 0x80) r.byte10 = static_cast<std::uint8_t>(t);
   }
   const auto block = encode_advertisement(codec, r, address);
   if (!block) return {};

@@ -6,11 +6,13 @@
 #include <bluetooth/l2cap.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <system_error>
 
 namespace bm6::sim {
@@ -26,6 +28,14 @@ AttBearer::Options bearer_options(const SimDevice& device) {
   AttBearer::Options options;
   options.rx_mtu = device.mtu;
   return options;
+}
+
+// The live frame `device` sends now; one its model's frame cannot carry (a cycle swinging past
+// a BM2's 40.95 V) is sent as the configured reading.
+Block live_frame_of(const SimDevice& device) {
+  const Reading now = reading_at(device, std::chrono::steady_clock::now() - device.epoch);
+  const auto encoded = encode_live(device.model, now);
+  return encoded ? *encoded : encode_live(device.model, device.reading).value();
 }
 
 }  // namespace
@@ -130,7 +140,8 @@ Bm6Peripheral::Bm6Peripheral(EventLoop& loop, UniqueFd conn, const SimDevice& de
       server_(db_.attributes),
       bearer_(loop, std::move(conn), bearer_options(device)),
       stream_timer_(loop),
-      late_answer_(loop) {
+      late_answer_(loop),
+      history_pause_(loop) {
   server_.set_write_hook([this](const GattAttribute& a, std::span<const std::uint8_t> value) {
     return on_write(a, value);
   });
@@ -144,6 +155,7 @@ Bm6Peripheral::Bm6Peripheral(EventLoop& loop, UniqueFd conn, const SimDevice& de
   bearer_.set_closed_handler([this](const std::string&) {
     stream_timer_.cancel();
     late_answer_.cancel();
+    history_pause_.cancel();
     if (auto closed = std::move(on_closed_)) closed();  // may destroy this peripheral
   });
 }
@@ -151,6 +163,7 @@ Bm6Peripheral::Bm6Peripheral(EventLoop& loop, UniqueFd conn, const SimDevice& de
 void Bm6Peripheral::close(const std::string& why) {
   stream_timer_.cancel();
   late_answer_.cancel();
+  history_pause_.cancel();
   bearer_.close(why);
 }
 
@@ -231,6 +244,7 @@ void Bm6Peripheral::on_command(const Block& plaintext) {
   switch (classify_command(plaintext)) {
     case CommandKind::kLiveData: {
       if (!device_.streams) return;
+      if (device_.replay) return start_stream();  // its acknowledgement, if any, is in it
       notify(encode_acknowledgement());
       start_stream();
       return;
@@ -249,24 +263,27 @@ void Bm6Peripheral::on_command(const Block& plaintext) {
 void Bm6Peripheral::answer_history(std::uint8_t pages) {
   ++stats_.history_requests;
   if (!notify_ || !bearer_.is_open()) return;
-  pages = std::max<std::uint8_t>(pages, 1);
-  std::vector<Block> blocks = encode_history_answer(history_->records(), pages);
-  switch (plan_.history_answer()) {
-    case FaultPlan::HistoryAnswer::kTruncated:
-      blocks.resize(blocks.size() / 2);  // and no trailer
-      break;
-    case FaultPlan::HistoryAnswer::kCorrupt:
-      // Stream byte 38, the second byte of record 7: its state of charge becomes 0xf0 or
-      // more, which no record has (an empty slot turns into such a record too).
-      if (blocks.size() > 3) blocks[2][6] = 0xff;
-      break;
-    case FaultPlan::HistoryAnswer::kWhole:
-      break;
-  }
+  SimHistoryAnswer answer = make_history_answer(history_->records(), pages, plan_.history_answer(),
+                                                device_.model, live_frame_of(device_));
+  if (answer.pause_at >= answer.blocks.size()) return send_history(answer.blocks);
+  std::vector<Block> rest(answer.blocks.begin() + static_cast<std::ptrdiff_t>(answer.pause_at),
+                          answer.blocks.end());
+  answer.blocks.resize(answer.pause_at);
+  send_history(answer.blocks);
+  // Silent altogether, live stream included, then the rest and the stream again.
+  const bool streaming = stream_timer_.armed();
+  stream_timer_.cancel();
+  history_pause_.start(kHistoryPauseLength, [this, rest = std::move(rest), streaming] {
+    send_history(rest);
+    if (streaming && bearer_.is_open()) start_stream();
+  });
+}
+
+void Bm6Peripheral::send_history(std::span<const Block> blocks) {
   // As many 16-byte blocks per notification as the MTU carries, each encrypted on its own;
-  // all queued at once, the live stream going on beside them.
+  // all queued at once.
   const std::size_t per = std::max<std::size_t>(1, (bearer_.mtu() - 3u) / 16u);
-  for (std::size_t i = 0; i < blocks.size(); i += per) {
+  for (std::size_t i = 0; i < blocks.size() && bearer_.is_open(); i += per) {
     std::vector<std::uint8_t> value;
     for (std::size_t j = i; j < std::min(blocks.size(), i + per); ++j) {
       const Block c = codec_.encrypt(blocks[j]);
@@ -277,7 +294,25 @@ void Bm6Peripheral::answer_history(std::uint8_t pages) {
   }
 }
 
+void Bm6Peripheral::replay_period() {
+  const auto& frames = *device_.replay;
+  const ReplayFrame& frame = frames[replay_next_];
+  replay_next_ = (replay_next_ + 1) % frames.size();
+  const ReplayFrame& next = frames[replay_next_];
+  if (notify_ && bearer_.is_open()) {
+    ++stats_.frames_sent;
+    bearer_.send_notification(db_.data, frame.value);
+  }
+  // The capture's own step, bounded (a capture spanning a night need not be waited out).
+  std::chrono::milliseconds step = device_.period;
+  if (!device_.period_given && replay_next_ != 0 && frame.t && next.t && *next.t >= *frame.t)
+    step = std::chrono::milliseconds(
+        std::clamp<long long>(std::llround((*next.t - *frame.t) * 1000), 10, 60000));
+  if (bearer_.is_open()) stream_timer_.start(step, [this] { on_period(); });
+}
+
 void Bm6Peripheral::on_period() {
+  if (device_.replay) return replay_period();
   // The CLI keeps readings within what the model's frame carries; one that is not (a cycle
   // swinging past a BM2's 40.95 V) is sent as the configured reading.
   const Reading now = reading_at(device_, std::chrono::steady_clock::now() - device_.epoch);
@@ -363,11 +398,15 @@ void Bm6Peripheral::indicate_service_changed() {
 
 // --- the listening socket ---
 
+namespace {
+constexpr int kBacklog = 64;
+}  // namespace
+
 Bm6SimServer::Bm6SimServer(EventLoop& loop, std::string path, SimDevice device)
     : loop_(loop),
       path_(std::move(path)),
       device_(device),
-      unix_(path_, 64),
+      unix_(path_, kBacklog),
       history_(loop, device) {
   listen_fd_ = unix_.fd();
   watch_listener();
@@ -485,8 +524,43 @@ unsigned LinkTally::count() {
 }
 
 void Bm6SimServer::set_in_range(bool in_range) {
+  if (in_range == in_range_) return;
   in_range_ = in_range;
   if (!in_range_ && peripheral_) peripheral_->drop("out of range");
+  if (unix_.fd() < 0) return;  // L2CAP: turned away (on_accept)
+  if (in_range_)
+    unplug_backlog();
+  else
+    plug_backlog();
+}
+
+void Bm6SimServer::plug_backlog() {
+  loop_.unwatch(listen_fd_);
+  // Room for one connection nobody accepts: ours. A central's connect then finds the
+  // backlog full (EAGAIN) until it gives up, as a radio's connect to a monitor out of range.
+  ::listen(listen_fd_, 0);
+  sockaddr_un sun{};
+  sun.sun_family = AF_UNIX;
+  const std::string& path = unix_.path();
+  if (path.size() >= sizeof sun.sun_path) return;
+  std::memcpy(sun.sun_path, path.c_str(), path.size() + 1);
+  for (int attempt = 0; attempt < 8 && !plug_; ++attempt) {
+    // Centrals waiting already are turned away, as the link of one that had come up drops.
+    while (UniqueFd conn{::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC)})
+      ++turned_away_;
+    UniqueFd plug(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    if (plug && ::connect(plug.get(), reinterpret_cast<const sockaddr*>(&sun), sizeof sun) == 0)
+      plug_ = std::move(plug);  // else a central came first: turn it away, try again
+  }
+}
+
+void Bm6SimServer::unplug_backlog() {
+  if (plug_) {
+    UniqueFd ours(::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+    plug_.reset();
+  }
+  ::listen(listen_fd_, kBacklog);
+  watch_listener();
 }
 
 void Bm6SimServer::hold(UniqueFd conn) {

@@ -10,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,7 @@
 #include "protocol/history.h"
 #include "tools/sim/attribute_server.h"
 #include "tools/sim/fault.h"
+#include "tools/sim/history_answer.h"
 #include "tools/sim/unix_listener.h"
 #include "transport/att.h"
 #include "transport/att_bearer.h"
@@ -26,6 +28,13 @@
 #include "transport/unique_fd.h"
 
 namespace bm6::sim {
+
+// One notification of a capture to replay (bm6-sim --replay): its value as the monitor sent
+// it (ciphertext) and when, in seconds since the capture began, if the capture says.
+struct ReplayFrame {
+  std::vector<std::uint8_t> value;
+  std::optional<double> t;
+};
 
 struct SimDevice {
   // BM6 and BM7 stream after the live-data request under their own key (and ignore one
@@ -55,11 +64,17 @@ struct SimDevice {
   // one period apart, the newest taken at the start.
   std::chrono::seconds record_period{kHistoryPeriod};
   std::uint32_t history_seed = 0;
+  // --replay CAPTURE: these notifications instead of frames of `reading`, in order, each
+  // link from the first and round again after the last, sent as they are (the model's key
+  // still checks the live-data request, which a BM6 or BM7 replay waits for, sending no
+  // acknowledgement of its own). Paced as the capture was (its "t") unless period_given;
+  // frames without times, and the step from the last back to the first, take `period`.
+  std::shared_ptr<const std::vector<ReplayFrame>> replay;
+  bool period_given = false;  // --period given for this device
 };
 
-// What the simulated monitor keeps: six pages, about the ~1,500 records (50 h) one real unit
-// gave.
-inline constexpr std::size_t kSimHistoryCapacity = 6 * kHistoryRecordsPerPage;
+// What the simulated monitor keeps: 32 pages, the 8,192 records (11.4 days) one real BM6 gave.
+inline constexpr std::size_t kSimHistoryCapacity = 32 * kHistoryRecordsPerPage;
 
 // The records of one simulated monitor, newest first, one taken every record period on the
 // server's loop for as long as it serves.
@@ -145,12 +160,14 @@ class Bm6Peripheral {
   void answer(std::uint8_t opcode, std::span<const std::uint8_t> params);
   std::uint8_t on_write(const GattAttribute& attribute, std::span<const std::uint8_t> value);
   void on_command(const Block& plaintext);
-  void on_period();  // one stream period: a frame, or the fault's doing
+  void on_period();      // one stream period: a frame, or the fault's doing
+  void replay_period();  // one frame of SimDevice::replay, and the timer for the next
   void send_garbage(Garbage kind, const Block& frame);
   void after_cccd_enabled();
   void start_stream();
   void notify(const Block& plaintext);
   void answer_history(std::uint8_t pages);
+  void send_history(std::span<const Block> blocks);
   void close(const std::string& why);
 
   SimDevice device_;
@@ -161,11 +178,13 @@ class Bm6Peripheral {
   Bm6Database db_;
   AttributeServer server_;
   AttBearer bearer_;
-  Timer stream_timer_;  // the next stream period
-  Timer late_answer_;   // kLate: the pending request's answer
+  Timer stream_timer_;   // the next stream period
+  Timer late_answer_;    // kLate: the pending request's answer
+  Timer history_pause_;  // kHistoryPause: the rest of the history answer
   bool notify_ = false;
   Stats stats_;
   std::uint64_t ticks_ = 0;
+  std::size_t replay_next_ = 0;  // the index of the next replayed frame
   std::chrono::steady_clock::time_point since_ = std::chrono::steady_clock::now();
 };
 
@@ -219,8 +238,11 @@ class Bm6SimServer {
   Bm6Peripheral* peripheral() { return peripheral_.get(); }
   SimHistory& history() { return history_; }
   void set_device(const SimDevice& device) { device_ = device; }
-  // Out of range: the central's link drops and new ones are turned away, while the monitor
-  // goes on keeping its history; back in range: served again.
+  // Out of range: the central's link drops, while the monitor goes on keeping its history.
+  // On a Unix socket nobody answers a connect then, as on a radio: the backlog is kept
+  // full and nothing accepted, so a central's connect waits until it gives up (see
+  // SocketConnect); on an L2CAP socket, whose link the kernel completes, centrals are
+  // turned away. Back in range: served again.
   void set_in_range(bool in_range);
   // Told "connected", "disconnected", "turned away" or "never answered" as centrals come
   // and go.
@@ -230,6 +252,8 @@ class Bm6SimServer {
 
  private:
   void watch_listener();
+  void plug_backlog();  // out of range on a Unix socket
+  void unplug_backlog();
   void on_accept();
   void hold(UniqueFd conn);
   void on_held_event(int fd);
@@ -243,6 +267,7 @@ class Bm6SimServer {
   UnixListener unix_;
   UniqueFd listen_;  // the L2CAP listener, when serving one
   int listen_fd_ = -1;
+  UniqueFd plug_;  // out of range: our own connection filling the Unix socket's backlog
   SimHistory history_;
   std::unique_ptr<Bm6Peripheral> peripheral_;
   std::map<int, UniqueFd> held_;

@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <set>
 
+#include "tools/capture/capture_file.h"
+
 #ifndef BM6_VERSION
 #error "BM6_VERSION must be defined (the project version, from CMake)"
 #endif
@@ -14,8 +16,9 @@ namespace bm6::sim {
 namespace {
 
 const std::set<std::string> kValueOptions = {
-    "--voltage", "--temperature", "--soc",   "--state", "--period",        "--mtu",
-    "--cycle",   "--fault",       "--model", "--busy",  "--record-period", "--history-seed"};
+    "--voltage",       "--temperature",  "--soc",   "--state", "--period",
+    "--mtu",           "--cycle",        "--fault", "--model", "--busy",
+    "--record-period", "--history-seed", "--replay"};
 
 std::string quote(const std::string& s) { return "'" + s + "'"; }
 
@@ -39,6 +42,28 @@ std::optional<double> number(const std::string& opt, const std::string& value, d
   return v;
 }
 
+// --replay CAPTURE: its notifications, and the model they are of (the capture's header, or
+// detected from them; a --model after --replay overrides it).
+bool apply_replay(const std::string& path, SimDevice& d, std::string& error) {
+  const auto parsed = capture::read_capture(path);
+  if (const auto* e = std::get_if<std::string>(&parsed)) {
+    error = "option '--replay': " + *e;
+    return false;
+  }
+  const auto& cap = std::get<capture::Capture>(parsed);
+  auto frames = std::make_shared<std::vector<ReplayFrame>>();
+  for (const auto& r : cap.records)
+    if (r.type == capture::Record::Type::kNotification) frames->push_back({r.ciphertext, r.t});
+  if (frames->empty()) {
+    error = "option '--replay': " + path +
+            " has no notifications to replay (its advertisements are not replayed)";
+    return false;
+  }
+  if (const auto family = capture::notification_family(cap)) d.model = *family;
+  d.replay = std::move(frames);
+  return true;
+}
+
 // Sets `error` and returns false for a value option with a bad value.
 bool apply_value(const std::string& opt, const std::string& value, SimDevice& d,
                  std::string& error) {
@@ -52,6 +77,7 @@ bool apply_value(const std::string& opt, const std::string& value, SimDevice& d,
     d.reading.state = *state;
     return true;
   }
+  if (opt == "--replay") return apply_replay(value, d, error);
   if (opt == "--model") {
     const auto model = parse_family(value);
     if (!model) {
@@ -138,6 +164,7 @@ bool apply_value(const std::string& opt, const std::string& value, SimDevice& d,
     d.reading.soc_percent = static_cast<std::uint8_t>(std::lround(*v));
   } else if (opt == "--period") {
     d.period = std::chrono::milliseconds(std::lround(*v * 1000));
+    d.period_given = true;
   } else if (opt == "--cycle") {
     d.cycle = std::chrono::milliseconds(std::lround(*v * 1000));
   } else {
@@ -159,6 +186,7 @@ std::string check_model(const SimDevice& d, const std::string& opt, const std::s
   if (!bm2 && (d.reading.state == State::kCritical || d.reading.state == State::kFloating))
     return where + "a " + to_string(d.model) + " reports normal, low or charging; state " +
            to_string(d.reading.state) + " is a BM2's (give --model bm2 before " + opt + ")";
+  if (d.replay) return "";  // the capture's frames are sent, not the reading
   if (bm2 && d.reading.centivolts > 4095)
     return where + "a BM2 reports at most 40.95 V (its frame has 12 bits for the voltage)";
   return "";
@@ -252,20 +280,34 @@ std::string usage_text() {
          "  --record-period S      seconds between stored records, whole, 1-86400 (default\n"
          "                         120); bm6 and bm7 answer the history request with them\n"
          "  --history-seed N       records stored already at the start, one period apart\n"
-         "                         (default 0; at most 1536, the six pages kept)\n"
+         "                         (default 0; at most 8192, the 32 pages kept)\n"
          "  --fault NAME[:N]       misbehave (for the first N connections; never-accept: leave\n"
          "                         the first N connection attempts unanswered, then serve):\n"
          "                         drop-at-mtu, drop-at-discovery, drop-after-cccd,\n"
          "                         drop-mid-stream, silent, garbage, error-discovery,\n"
          "                         error-cccd, error-command, peer-requests, firmware-update,\n"
-         "                         flood, late, never-accept, history-truncated,\n"
-         "                         history-corrupt\n"
+         "                         flood, late, never-accept; the history answer:\n"
+         "                         history-truncated (half, no end), history-corrupt (a\n"
+         "                         record at 255 %), history-interleaved (live frames\n"
+         "                         among its blocks), history-ff-start (starts ff ff fe),\n"
+         "                         history-end-mid-block (the end after the last records\n"
+         "                         in their block), history-pause (3.5 s of silence\n"
+         "                         half-way), history-empty (fe fe fe, ff fe fe: no\n"
+         "                         records), history-long (3,709 records whatever was\n"
+         "                         asked, fe fe fe end on a bm7)\n"
          "  --busy PERIOD:DURATION for DURATION seconds of every PERIOD (from the start) the\n"
          "                         owner's phone holds the monitor: centrals are turned away\n"
+         "  --replay CAPTURE       send the notifications of CAPTURE (JSON Lines, as written by\n"
+         "                         bm6ctl capture) as they are, in order, each link from the\n"
+         "                         first and round again; at the capture's pace, or every\n"
+         "                         --period if given (or if it has no times); the model is\n"
+         "                         the capture's (a --model after it overrides); a BM6 or\n"
+         "                         BM7 replay starts on the live-data request\n"
          "  -h, --help             this text\n"
          "  --version              the version\n\n"
-         "SIGUSR1 takes every device out of range (its link drops, new ones are turned away,\n"
-         "records are still stored); SIGUSR2 brings it back.\n\n"
+         "SIGUSR1 takes every device out of range (its link drops; records are still stored;\n"
+         "on a Unix socket nobody answers a connect, which waits until the central gives up,\n"
+         "as on a radio; on L2CAP centrals are turned away); SIGUSR2 brings it back.\n\n"
          "Exit status: 0 when stopped by SIGINT or SIGTERM, 1 if a device cannot be served,\n"
          "2 for a usage error.\n";
 }

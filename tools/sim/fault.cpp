@@ -40,6 +40,18 @@ const char* to_string(Fault fault) {
       return "history-truncated";
     case Fault::kHistoryCorrupt:
       return "history-corrupt";
+    case Fault::kHistoryInterleaved:
+      return "history-interleaved";
+    case Fault::kHistoryFfStart:
+      return "history-ff-start";
+    case Fault::kHistoryEndMidBlock:
+      return "history-end-mid-block";
+    case Fault::kHistoryPause:
+      return "history-pause";
+    case Fault::kHistoryEmpty:
+      return "history-empty";
+    case Fault::kHistoryLong:
+      return "history-long";
   }
   return "?";
 }
@@ -52,6 +64,29 @@ bool parse_fault(const std::string& name, Fault& fault) {
     }
   }
   return false;
+}
+
+FaultPlan::HistoryAnswer FaultPlan::history_answer() const {
+  switch (fault_) {
+    case Fault::kHistoryTruncated:
+      return HistoryAnswer::kTruncated;
+    case Fault::kHistoryCorrupt:
+      return HistoryAnswer::kCorrupt;
+    case Fault::kHistoryInterleaved:
+      return HistoryAnswer::kInterleaved;
+    case Fault::kHistoryFfStart:
+      return HistoryAnswer::kFfStart;
+    case Fault::kHistoryEndMidBlock:
+      return HistoryAnswer::kEndMidBlock;
+    case Fault::kHistoryPause:
+      return HistoryAnswer::kPause;
+    case Fault::kHistoryEmpty:
+      return HistoryAnswer::kEmpty;
+    case Fault::kHistoryLong:
+      return HistoryAnswer::kLong;
+    default:
+      return HistoryAnswer::kWhole;
+  }
 }
 
 std::chrono::milliseconds FaultPlan::answer_delay() const {

@@ -27,10 +27,20 @@ enum class Fault {
   kFlood,             // thousands of frames per second
   kLate,              // answers every request 1.5 s late (past a 1 s client timeout)
   kNeverAccept,       // listens, but never accepts a central (for the first N attempts)
-  kHistoryTruncated,  // the history answer stops half-way, without its trailer
+  kHistoryTruncated,  // the history answer stops half-way, without its end
   kHistoryCorrupt,    // the history answer has a record that cannot be one (charge > 100 %)
+  // The history answer framed as real units may: live frames before and between its blocks;
+  // an ff ff fe start; the end marker after the last two records in their block; 3.5 s of
+  // silence half-way (truncated); the empty answer (fe fe fe, ff fe fe, no start); a window
+  // of 3,709 records whatever was asked, as a BM7 sent (tools/sim/history_answer.h).
+  kHistoryInterleaved,
+  kHistoryFfStart,
+  kHistoryEndMidBlock,
+  kHistoryPause,
+  kHistoryEmpty,
+  kHistoryLong,
 };
-inline constexpr Fault kLastFault = Fault::kHistoryCorrupt;
+inline constexpr Fault kLastFault = Fault::kHistoryLong;
 const char* to_string(Fault fault);
 bool parse_fault(const std::string& name, Fault& fault);
 
@@ -77,13 +87,19 @@ class FaultPlan {
   std::uint8_t error_at(Step step) const;
   // kPeerRequests: once notifications are on, the peripheral asks things of the central.
   bool sends_peer_requests() const { return fault_ == Fault::kPeerRequests; }
-  // How the history request is answered.
-  enum class HistoryAnswer { kWhole, kTruncated, kCorrupt };
-  HistoryAnswer history_answer() const {
-    return fault_ == Fault::kHistoryTruncated ? HistoryAnswer::kTruncated
-           : fault_ == Fault::kHistoryCorrupt ? HistoryAnswer::kCorrupt
-                                              : HistoryAnswer::kWhole;
-  }
+  // How the history request is answered (tools/sim/history_answer.h).
+  enum class HistoryAnswer {
+    kWhole,
+    kTruncated,
+    kCorrupt,
+    kInterleaved,
+    kFfStart,
+    kEndMidBlock,
+    kPause,
+    kEmpty,
+    kLong
+  };
+  HistoryAnswer history_answer() const;
   // The period between stream ticks, given the device's own.
   std::chrono::milliseconds stream_period(std::chrono::milliseconds device_period) const;
   // What the stream's `tick`-th period (from 1) does.
