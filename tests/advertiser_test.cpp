@@ -160,7 +160,11 @@ TEST(MgmtAdvertiser, ASocketThatClosedIsReported) {
   rig.advertiser->start();
   rig.run_for(60ms);
   ASSERT_EQ(rig.problems.size(), 1u) << "once, though every refresh fails";
-  EXPECT_EQ(rig.problems[0], "Remove Advertising: Broken pipe");
+  // EPIPE, or ECONNRESET when the peer closed with a command of ours still unread (seen
+  // under load: scripts/stress-tests).
+  EXPECT_TRUE(rig.problems[0] == "Remove Advertising: Broken pipe" ||
+              rig.problems[0] == "Remove Advertising: Connection reset by peer")
+      << rig.problems[0];
   EXPECT_GE(rig.advertiser->stats().failures, 5u);
 }
 

@@ -271,7 +271,9 @@ TEST_F(SimulatorTest, SimulatorBinaryServesSeveralDevices) {
             "charging", "--socket", b.c_str(), nullptr);
     ::_exit(127);
   }
-  for (int i = 0; i < 200 && !(std::filesystem::exists(a) && std::filesystem::exists(b)); ++i)
+  // The sockets appear once they accept (bm6-sim renames them into place); up to 10 s on a
+  // loaded machine.
+  for (int i = 0; i < 1000 && !(std::filesystem::exists(a) && std::filesystem::exists(b)); ++i)
     ::usleep(10000);
   LinkProbe pa, pb;
   Bm6Link la(loop, connect_unix(loop, a), {}, pa.handlers());

@@ -411,7 +411,8 @@ static pid_t start_sim(const char *path, char *const extra[]) {
   }
   running_sim = pid;
   struct stat st;
-  for (int i = 0; i < 300 && stat(path, &st) != 0; i++) sleep_ms(10);
+  /* The socket appears once it accepts (bm6-sim renames it into place); up to 10 s. */
+  for (int i = 0; i < 1000 && stat(path, &st) != 0; i++) sleep_ms(10);
   return pid;
 }
 

@@ -2,6 +2,7 @@
 // before the BM6 protocol starts (never-accept:N, discovery).
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -129,6 +130,60 @@ TEST(SimSocketPath, LiveSocketIsRefusedAndKeepsServing) {
   const auto answer = ask(loop, fd.get(), kMtuReq);
   ASSERT_TRUE(answer && !answer->empty());
   EXPECT_EQ((*answer)[0], att::kExchangeMtuRsp);
+}
+
+TEST(SimSocketPath, AppearsOnlyOnceListening) {
+  // bind() makes the file before listen(): a client that waits for the file could find a
+  // socket that refuses it. The socket is bound under another name and moved to the path
+  // once it listens, so the path is never created in place, and nothing else is left.
+  TempDir dir;
+  const auto path = dir / "van.sock";
+  UniqueFd watch(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
+  ASSERT_TRUE(watch);
+  ASSERT_GE(::inotify_add_watch(watch.get(), (dir / "").c_str(), IN_CREATE | IN_MOVED_TO), 0);
+  EventLoop loop;
+  Bm6SimServer server(loop, path, {});
+  bool created = false, moved_in = false;
+  alignas(inotify_event) char buf[4096];
+  const ssize_t n = ::read(watch.get(), buf, sizeof buf);
+  for (ssize_t at = 0; at < n;) {
+    const auto* ev = reinterpret_cast<const inotify_event*>(buf + at);
+    if (ev->len > 0 && std::string(ev->name) == "van.sock") {
+      created |= (ev->mask & IN_CREATE) != 0;
+      moved_in |= (ev->mask & IN_MOVED_TO) != 0;
+    }
+    at += static_cast<ssize_t>(sizeof(inotify_event) + ev->len);
+  }
+  EXPECT_FALSE(created) << "the path was made by bind(), before listen()";
+  EXPECT_TRUE(moved_in);
+  std::vector<std::string> names;
+  for (const auto& e : std::filesystem::directory_iterator(dir / ""))
+    names.push_back(e.path().filename());
+  EXPECT_EQ(names, std::vector<std::string>{"van.sock"});
+  EXPECT_TRUE(connect_to(path));
+}
+
+TEST(SimSocketPath, SymlinkIsRefusedAndLeftAlone) {
+  TempDir dir;
+  const auto path = dir / "van.sock";
+  const auto target = dir / "target";
+  std::ofstream(target) << "precious";
+  ASSERT_EQ(::symlink(target.c_str(), path.c_str()), 0);
+  EventLoop loop;
+  try {
+    Bm6SimServer server(loop, path, {});
+    FAIL() << "a symbolic link was replaced";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("symbolic link"), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(std::filesystem::is_symlink(path));
+  std::stringstream content;
+  content << std::ifstream(target).rdbuf();
+  EXPECT_EQ(content.str(), "precious");
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir / ""),
+                          std::filesystem::directory_iterator{}),
+            2)
+      << "the temporary socket was left behind";
 }
 
 TEST(SimSocketPath, StaleSocketIsReplaced) {

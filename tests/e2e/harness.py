@@ -33,9 +33,10 @@ class Sim:
     def start(self):
         self.log = open(self.log_path, "a")
         self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.time() + 5
+        # The socket appears once it accepts (bm6-sim renames it into place).
+        deadline = time.time() + 10
         while not os.path.exists(self.path):
-            if time.time() > deadline:
+            if self.proc.poll() is not None or time.time() > deadline:
                 raise RuntimeError("bm6-sim did not create " + self.path)
             time.sleep(0.01)
 

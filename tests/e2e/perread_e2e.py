@@ -34,7 +34,8 @@ class MultiSim:
             cmd += [*args, "--socket", self.paths[n]]
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
-        if not wait_for(lambda: all(os.path.exists(p) for p in self.paths.values()), 5):
+        # The sockets appear once they accept (bm6-sim renames them into place).
+        if not wait_for(lambda: all(os.path.exists(p) for p in self.paths.values()), 10):
             raise RuntimeError("bm6-sim did not create its sockets")
 
     def stop(self):
