@@ -103,7 +103,20 @@ struct ReadContext {
   // ReadingSlot::air_ms at the previous read. collectd never runs one read callback on two
   // threads at once, so no lock.
   std::uint64_t air_ms_seen = 0;
+  // The live reading dispatched last: the next goes out only in a later second as rrdtool
+  // files it (rounded; two readings 0.5 s apart, from a late read then a prompt one, would
+  // share a second and the second be refused).
+  std::optional<SysTime> last_live;
 };
+
+// The slot's reading, if it files after the last one dispatched (else the next read has a
+// newer one).
+std::optional<TimedReading> take_live(ReadContext& ctx, SysTime not_before) {
+  auto live = ctx.slot->take(not_before);
+  if (live && ctx.last_live && !files_after(live->received, *ctx.last_live)) return {};
+  if (live) ctx.last_live = live->received;
+  return live;
+}
 
 // Touched only by collectd's config, init and shutdown callbacks, which collectd calls
 // one at a time from its main thread; the I/O thread and the read callbacks get what they
@@ -169,7 +182,7 @@ void note_dispatched(const ReadContext& ctx, BackfillState& st, SysTime at) {
 // wants them, also in the whole seconds it files them under (records are stamped at whole
 // seconds; none goes out in the second of the last value dispatched, nor a live reading
 // within a second of a record). The state file is written before they go out.
-void read_backfilled(const ReadContext& ctx, cdtime_t interval, SysTime not_before) {
+void read_backfilled(ReadContext& ctx, cdtime_t interval, SysTime not_before) {
   BackfillState& st = *ctx.backfill;
   std::lock_guard lock(st.mutex);
   const auto whole = [](SysTime t) { return std::chrono::floor<std::chrono::seconds>(t); };
@@ -181,7 +194,7 @@ void read_backfilled(const ReadContext& ctx, cdtime_t interval, SysTime not_befo
     after = record.at;
     records.push_back(std::move(record));
   }
-  auto live = ctx.slot->take(not_before);
+  auto live = take_live(ctx, not_before);
   // Never one older than, or in the same second as, a record that went out before it.
   const auto newest_record = records.empty() ? st.newest_record : records.back().at;
   if (live && newest_record && whole(live->received) <= whole(*newest_record)) live.reset();
@@ -206,7 +219,7 @@ int bm6_read(user_data_t* ud) noexcept {
     const auto not_before = std::chrono::system_clock::now() - from_cdtime(interval);
     if (ctx->backfill) {
       read_backfilled(*ctx, interval, not_before);
-    } else if (const auto r = ctx->slot->take(not_before)) {
+    } else if (const auto r = take_live(*ctx, not_before)) {
       dispatch_reading(ctx->name, *r, interval);
     }
     dispatch_counters(ctx->name, *ctx->slot, interval);
@@ -674,9 +687,13 @@ int bm6_init() noexcept {
       const std::string read_name = std::string(kPlugin) + "/" + d.options.name;
       std::shared_ptr<BackfillState> st;
       if (const auto it = backfill.find(d.options.name); it != backfill.end()) st = it->second;
-      auto* ctx =
-          new ReadContext{d.options.name, s.engine->slot(d.options.name), logs.at(d.options.name),
-                          st, d.options.link == LinkMode::kPerRead};
+      auto* ctx = new ReadContext{d.options.name,
+                                  s.engine->slot(d.options.name),
+                                  logs.at(d.options.name),
+                                  st,
+                                  d.options.link == LinkMode::kPerRead,
+                                  0,
+                                  std::nullopt};
       // Where a gap starts, for the I/O thread, before it runs.
       if (st && st->last) tell_gap_start(*ctx, *st->last);
       user_data_t ud{};
