@@ -7,8 +7,7 @@ namespace bm6 {
 
 PassiveDevice::PassiveDevice(EventLoop& loop, DeviceOptions options, AdvScanner& scanner,
                              std::shared_ptr<ReadingSlot> slot, Bm6Device::EventHandler on_event)
-    : loop_(loop),
-      options_(std::move(options)),
+    : options_(std::move(options)),
       scanner_(scanner),
       slot_(std::move(slot)),
       on_event_(std::move(on_event)),

@@ -63,7 +63,6 @@ class PassiveDevice {
   void check_silence();
   void emit(DeviceEvent event, const std::string& detail);
 
-  EventLoop& loop_;
   DeviceOptions options_;
   BdAddr address_{};
   AdvScanner& scanner_;

@@ -444,8 +444,8 @@ static void passive_mode_config_mistakes_are_errors(void **state) {
   free_item(block, 1);
   const char *want[] = {
       "option \"Mode\": \"sniff\" is neither \"connected\" nor \"passive\"",
-      "device \"sock\": option \"Address\": Mode \"passive\" reads Bluetooth advertisements, so "
-      "it needs a Bluetooth address (AA:BB:CC:DD:EE:FF), not \"unix:/tmp/passive.sock\"",
+      ("device \"sock\": option \"Address\": Mode \"passive\" reads Bluetooth advertisements, so "
+       "it needs a Bluetooth address (AA:BB:CC:DD:EE:FF), not \"unix:/tmp/passive.sock\""),
       "device \"num\": option \"Mode\" needs exactly one quoted string, not a number",
       "device \"num\": option \"PassiveTimeout\" needs one number of seconds, not a string",
       "device \"quick\": option \"PassiveTimeout\" must be from 0.01 to 86400 seconds",
@@ -511,8 +511,8 @@ static void passive_temperature_mistakes_name_device_and_option(void **state) {
   free_item(block, 1);
   const char *want[] = {
       "option \"PassiveTemperature\" needs true or false, not a number",
-      "device \"wired\": option \"PassiveTemperature\": only Mode \"passive\" reads the "
-      "advertisement's byte 10",
+      ("device \"wired\": option \"PassiveTemperature\": only Mode \"passive\" reads the "
+       "advertisement's byte 10"),
       "device \"bm2\": option \"PassiveTemperature\": a BM2's advertisement has no byte",
       "device \"word\": option \"PassiveTemperature\" needs true or false, not a string",
   };
@@ -733,8 +733,8 @@ static void durations_below_what_a_bm6_does_are_warned_or_refused(void **state) 
   const char *want[] = {
       "bm6 plugin: option \"ReconnectMin\" is 0.05 s, below 0.1 s: retrying a device",
       "bm6 plugin: option \"ReconnectMax\" is 0.5 s, below 1 s: a device that stays away",
-      "bm6 plugin: device \"fast\": option \"Interval\" is 0.2 s, below 1 s: a BM6 sends one "
-      "reading a second, so more frequent reads find nothing new and only cost CPU; using 1 s",
+      ("bm6 plugin: device \"fast\": option \"Interval\" is 0.2 s, below 1 s: a BM6 sends one "
+       "reading a second, so more frequent reads find nothing new and only cost CPU; using 1 s"),
       "bm6 plugin: device \"fast\": option \"StreamTimeout\" is 1 s, below 2 s:",
       "bm6 plugin: device \"fast\": option \"ResponseTimeout\" is 0.5 s, below 1 s:",
       "bm6 plugin: device \"fast\": option \"ConnectTimeout\" is 0.2 s, below 1 s:",
