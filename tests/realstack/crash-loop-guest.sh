@@ -122,16 +122,24 @@ while [ "$ROUND" -lt "$ROUNDS" ] && [ ! -e "$OUT/stop" ]; do
   "$B/tools/bm6-sim" --model "$MODEL" --period 0.5 --voltage "$V" --soc 50 --state normal \
     --l2cap hci0 >"$RUN/sim.log" 2>&1 &
   SIM=$!
-  wait_for 10 grep -q "serving l2cap:hci0" "$RUN/sim.log" || { cat "$RUN/sim.log"; fail "bm6-sim did not start"; }
+  # Sanitizer builds start slowly under emulation.
+  wait_for 30 grep -q "serving l2cap:hci0" "$RUN/sim.log" ||
+    { cat "$RUN/sim.log"; kill -0 $SIM || wait $SIM; fail "bm6-sim did not start (status $?)"; }
   mgmt --index 0 add-adv -u FFF0 -c -g -n 1
   # bm6ctl read and collectd at once, racing for the one peripheral.
   : >"$RUN/collectd.log"
   rm -rf "$RUN/csv"
   since=$(date +%s.%N)
+  # Odd rounds both start at once (collectd mostly wins, and bm6ctl's link is reset at once),
+  # even rounds collectd follows a second later (bm6ctl mostly reads, as in step 5).
+  timeout -s ABRT 60 "$B/tools/bm6ctl" read "$PERIPHERAL" --adapter hci1 --timeout 15 --json \
+    >"$RUN/read.out" 2>&1 &
+  CTL=$!
+  [ $((ROUND % 2)) = 1 ] || sleep 1
   LD_PRELOAD=$COLLECTD_PRELOAD ASAN_OPTIONS=$COLLECTD_ASAN \
     collectd -f -C "$RUN/collectd.conf" >"$RUN/collectd.out" 2>&1 &
   COLLECTD=$!
-  timeout -s ABRT 60 "$B/tools/bm6ctl" read "$PERIPHERAL" --adapter hci1 --timeout 15 --json >"$RUN/read.out" 2>&1
+  wait $CTL
   st=$?
   crashed bm6ctl $st "$RUN/read.out"
   grep -q "\"voltage\":$V" "$RUN/read.out" || FAILED_READS=$((FAILED_READS + 1))
