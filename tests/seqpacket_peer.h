@@ -38,8 +38,10 @@ class ScriptedPeer {
   ~ScriptedPeer() {
     if (fd_) loop_.unwatch(fd_.get());
   }
-  void send(const Bytes& pdu) {
-    ::send(fd_.get(), pdu.data(), pdu.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  // False when the socket's buffer is full (the PDU is not sent).
+  bool send(const Bytes& pdu) {
+    return ::send(fd_.get(), pdu.data(), pdu.size(), MSG_NOSIGNAL | MSG_DONTWAIT) ==
+           static_cast<ssize_t>(pdu.size());
   }
   void set_responder(Responder r) { respond_ = std::move(r); }
   void hang_up() {
