@@ -111,12 +111,22 @@ int main(int argc, char** argv) {
       d.period = 20ms;
       servers[i] = std::make_unique<sim::Bm6SimServer>(sim_loop, options[i].address.substr(5), d);
     }
-    const auto until = std::chrono::steady_clock::now() + 2s;
+    // Until every device has its central again (a loaded machine may take seconds), then
+    // a quiet moment: a fixed wait counted half-reconnected devices as leaks gone missing.
+    auto all_up = [&] {
+      for (const auto& s : servers)
+        if (!s->link_up()) return false;
+      return true;
+    };
+    const auto give_up = std::chrono::steady_clock::now() + 60s;
+    while (!all_up() && std::chrono::steady_clock::now() < give_up) sim_loop.run_once(20ms);
+    const auto until = std::chrono::steady_clock::now() + 500ms;
     while (std::chrono::steady_clock::now() < until) sim_loop.run_once(20ms);
+    return all_up();
   };
   const auto warm_until = std::chrono::steady_clock::now() + 3s;
   while (std::chrono::steady_clock::now() < warm_until) sim_loop.run_once(20ms);
-  settle_healthy();
+  const bool up_start = settle_healthy();
   const std::size_t fds_start = open_fds(), heap_start = BM6_HEAP_BYTES();
   const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
   while (std::chrono::steady_clock::now() < end) {
@@ -132,7 +142,7 @@ int main(int argc, char** argv) {
     }
   }
   // Everyone healthy again, then quiet: what is open beyond the start is what leaked.
-  settle_healthy();
+  const bool up_end = settle_healthy();
   const std::size_t fds_end = open_fds(), heap_end = BM6_HEAP_BYTES();
 
   stop = true;
@@ -148,7 +158,10 @@ int main(int argc, char** argv) {
               static_cast<unsigned long long>(bogus.load()));
   std::printf("soak: open fds %zu at the start, %zu at the end; heap %zu kB -> %zu kB\n", fds_start,
               fds_end, heap_start / 1024, heap_end / 1024);
-  bool ok = bogus.load() == 0 && cycles.load() > 100 && readings.load() > 0;
+  if (!up_start || !up_end)
+    std::printf("soak: not every device connected again within 60 s (%s)\n",
+                up_start ? "at the end" : "at the start");
+  bool ok = up_start && up_end && bogus.load() == 0 && cycles.load() > 100 && readings.load() > 0;
   // The same devices, all connected again: the same descriptors.
   ok = ok && fds_end == fds_start;
   ok = ok && heap_end <= heap_start + 512 * 1024;
