@@ -35,8 +35,13 @@ PART=${CROSS_PART:-all}
 t0=$SECONDS
 if [ "$PART" != test ]; then
   echo "== cross $ARCH: build ($TRIPLET)"
+  # The same optimisation as the native build, without its debug information: a third of
+  # the compile time, and the packages made from this build are stripped anyway
+  # (CPACK_STRIP_FILES).
+  NODEBUG="-O2 -DNDEBUG"
   cmake -S "$ROOT" -B "$BUILD" -DCMAKE_TOOLCHAIN_FILE="$ROOT/cmake/$TRIPLET.cmake" "${SYSROOT_ARG[@]}" \
-    -DBM6_WERROR=ON -DBM6_BUILD_TESTS=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+    -DBM6_WERROR=ON -DBM6_BUILD_TESTS=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_C_FLAGS_RELWITHDEBINFO="$NODEBUG" -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="$NODEBUG" >/dev/null
   cmake --build "$BUILD" -j "${JOBS:-2}" --target bm6 bm6ctl bm6-sim unit_tests man changelog \
     >"$BUILD/build.log" 2>&1 || { cat "$BUILD/build.log"; echo "FAIL: cross build $ARCH"; exit 1; }
   file -b "$BUILD/plugin/bm6.so" | grep -q "$( [ $ARCH = arm64 ] && echo aarch64 || echo 'ARM, EABI5')" ||
