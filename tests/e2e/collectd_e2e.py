@@ -91,6 +91,10 @@ class E2E(E2ECase):
             self.workdir,
             "  ReconnectMin 0.05\n  ReconnectMax 0.2\n" + self.device("van", van) +
             f'  <Device "ghost">\n    Address "unix:{ghost_path}"\n  </Device>\n')
+        # Counted from van's first value (a loaded machine starts collectd late).
+        deadline = time.monotonic() + 30
+        while not c.rows("van", "voltage") and time.monotonic() < deadline:
+            time.sleep(0.1)
         time.sleep(8)
         rc, _, err = c.stop()
         self.assertEqual(rc, 0, err)
