@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <string>
 #include <thread>
+#include <vector>
 
 namespace bm6 {
 namespace {
@@ -62,6 +64,26 @@ TEST(EventLoop, FdReadinessAndUnwatchInsideCallback) {
   loop.run_once(20ms);
   EXPECT_EQ(calls, 1);
   EXPECT_EQ(loop.watched_fds(), 0u);
+}
+
+// A process that was not scheduled past a deadline: the data that came before the loop ran
+// again is handled before the deadline, so a timeout never fires over a waiting reply.
+TEST(EventLoop, WhatArrivedIsHandledBeforeADeadlineThatPassedMeanwhile) {
+  EventLoop loop;
+  int p[2];
+  ASSERT_EQ(::pipe2(p, O_NONBLOCK | O_CLOEXEC), 0);
+  UniqueFd r(p[0]), w(p[1]);
+  std::vector<std::string> order;
+  ASSERT_TRUE(loop.watch(r.get(), EPOLLIN, [&](std::uint32_t) {
+    char c;
+    [[maybe_unused]] auto n = ::read(r.get(), &c, 1);
+    order.push_back("data");
+  }));
+  loop.add_timer(5ms, [&] { order.push_back("deadline"); });
+  std::this_thread::sleep_for(30ms);       // the deadline passes first,
+  ASSERT_EQ(::write(w.get(), "x", 1), 1);  // then the data comes, both before the loop runs
+  loop.run_until([&] { return order.size() == 2; }, 1s);
+  EXPECT_EQ(order, (std::vector<std::string>{"data", "deadline"}));
 }
 
 TEST(EventLoop, IdleLoopDoesNotWakeUp) {

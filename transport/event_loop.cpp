@@ -165,15 +165,20 @@ void EventLoop::run_once(std::chrono::milliseconds timeout) {
   wakeups_.fetch_add(1, std::memory_order_relaxed);
   note_syscalls();
   did_work_ = false;
+  // Timers last: what arrived before a deadline is handled before the deadline is, so a
+  // process that was not scheduled for a while (a loaded Pi) does not time out a reply or
+  // a frame that is already waiting in its socket.
+  bool timers_due = false;
   for (int i = 0; i < n; ++i) {
     if (events[i].data.u64 == kTimerKey) {
-      fire_timers();
+      timers_due = true;
     } else if (events[i].data.u64 == kEventKey) {
       run_posted();
     } else {
       dispatch(events[i]);
     }
   }
+  if (timers_due) fire_timers();
   if (!did_work_) idle_wakeups_.fetch_add(1, std::memory_order_relaxed);
 }
 
