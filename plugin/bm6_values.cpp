@@ -30,39 +30,55 @@ std::chrono::system_clock::duration from_cdtime(cdtime_t t) {
       std::chrono::nanoseconds(ns));
 }
 
-void dispatch_reading(const std::string& device, const TimedReading& r, cdtime_t interval) {
-  struct Value {
-    const char* type;
-    const char* type_instance;
-    double value;
+Gauges gauges(const TimedReading& r) {
+  Gauges out;
+  auto add = [&out](const char* type, const char* type_instance, double value) {
+    out.values[out.count++] = {type, type_instance, value};
   };
-  // A BM2 has no temperature sensor: no temperature value, rather than a made-up one.
-  Value values[5]{};
-  std::size_t count = 0;
   // Passive mode: a BM2's advertisement has no state, an iBeacon only the charge.
-  if (r.voltage_known) values[count++] = {"voltage", "", r.reading.volts()};
+  if (r.voltage_known) add("voltage", "", r.reading.volts());
+  // A BM2 has no temperature sensor: no temperature value, rather than a made-up one.
   if (r.reading.temperature_c)
-    values[count++] = {"temperature", "", static_cast<double>(*r.reading.temperature_c)};
-  values[count++] = {"percent", "charged", static_cast<double>(r.reading.soc_percent)};
+    add("temperature", "", static_cast<double>(*r.reading.temperature_c));
+  add("percent", "charged", static_cast<double>(r.reading.soc_percent));
   // 0 normal, 1 low, 2 charging, 3 critical, 4 floating (the last two: BM2 only).
-  if (r.state_known)
-    values[count++] = {"gauge", "state", static_cast<double>(static_cast<int>(r.reading.state))};
-  if (r.rssi_dbm)  // no radio, no signal_power
-    values[count++] = {"signal_power", "", static_cast<double>(*r.rssi_dbm)};
+  if (r.state_known) add("gauge", "state", static_cast<double>(static_cast<int>(r.reading.state)));
+  if (r.rssi_dbm) add("signal_power", "", static_cast<double>(*r.rssi_dbm));  // no radio, none
+  return out;
+}
+
+TimedReading as_reading(const TimedHistoryRecord& r) {
+  TimedReading out;
+  out.reading.centivolts = r.record.centivolts;
+  out.reading.temperature_c = r.record.temperature_c;
+  out.reading.soc_percent = r.record.soc_percent;
+  out.received = r.at;
+  out.state_known = false;  // a record has none
+  return out;
+}
+
+void deliver_gauges(const std::string& device, const char* host, const TimedReading& r,
+                    cdtime_t interval, int (*deliver)(const value_list_t*)) {
+  const Gauges g = gauges(r);
   value_t value;
   value_list_t vl{};
   vl.values = &value;
   vl.values_len = 1;
   vl.time = to_cdtime(r.received);
   vl.interval = interval;
+  copy(vl.host, host);
   copy(vl.plugin, "bm6");
   copy(vl.plugin_instance, device.c_str());
-  for (std::size_t i = 0; i < count; ++i) {
-    value.gauge = values[i].value;
-    copy(vl.type, values[i].type);
-    copy(vl.type_instance, values[i].type_instance);
-    plugin_dispatch_values(&vl);  // collectd copies the list
+  for (std::size_t i = 0; i < g.count; ++i) {
+    value.gauge = g.values[i].value;
+    copy(vl.type, g.values[i].type);
+    copy(vl.type_instance, g.values[i].type_instance);
+    deliver(&vl);  // collectd copies the list
   }
+}
+
+void dispatch_reading(const std::string& device, const TimedReading& r, cdtime_t interval) {
+  deliver_gauges(device, "", r, interval, plugin_dispatch_values);
 }
 
 void dispatch_counters(const std::string& device, const ReadingSlot& slot, cdtime_t interval) {
