@@ -120,8 +120,11 @@ TEST(FamilyTraits, TemperatureAndStatesAreWhatTheVectorsCarry) {
 }
 
 TEST(FamilyTraits, OneFrameSettlesAFamilyWithALongPrefix) {
-  for (Family f : kAllFamilies)
-    if (traits(f).long_prefix) EXPECT_EQ(traits(f).settle_frames, 1u) << to_string(f);
+  for (Family f : kAllFamilies) {
+    if (traits(f).long_prefix) {
+      EXPECT_EQ(traits(f).settle_frames, 1u) << to_string(f);
+    }
+  }
   EXPECT_FALSE(traits(Family::kBm2).long_prefix);
   EXPECT_EQ(traits(Family::kBm2).settle_frames, 2u);
 }
