@@ -153,8 +153,10 @@ void parse_model(const oconfig_item_t& opt, const Where& where, DeviceOptions& o
   } else if (const auto family = parse_family(name)) {
     o.model = family;
   } else {
+    std::string known = "\"auto\"";
+    for (const Family f : kAllFamilies) known += std::string(", \"") + to_string(f) + "\"";
     errors.push_back(where.prefix(opt) + ": \"" + name +
-                     "\" is not a monitor model (known: \"auto\", \"BM6\", \"BM7\", \"BM2\")");
+                     "\" is not a monitor model (known: " + known + ")");
   }
 }
 

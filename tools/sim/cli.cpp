@@ -82,7 +82,8 @@ bool apply_value(const std::string& opt, const std::string& value, SimDevice& d,
   if (opt == "--model") {
     const auto model = parse_family(value);
     if (!model) {
-      error = "option '--model': \"" + value + "\" is not bm6, bm7 or bm2";
+      error =
+          "option '--model': \"" + value + "\" is not " + family_names(kAllFamilies, "or", true);
       return false;
     }
     d.model = *model;
