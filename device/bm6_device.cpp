@@ -68,10 +68,12 @@ void Bm6Device::bound_setup(std::chrono::milliseconds after, std::chrono::millis
   setup_timer_.start(after, [this, total] {
     if (!link_ || got_reading_) return;
     // A monitor that answered the set-up and is being asked for its family (a first link,
-    // Model auto): two more detection windows, BM6's request then BM7's. Once only.
+    // Model auto): one more detection window per family that needs a request (BM6's request
+    // then BM7's). Once only.
     if (total == options_.per_read_setup && !model() &&
         link_->phase() == Bm6Link::Phase::kCommand) {
-      const auto more = 2 * options_.detection_window;
+      const auto requests = families_where([](const FamilyTraits& t) { return t.needs_request; });
+      const auto more = static_cast<int>(requests.size()) * options_.detection_window;
       return bound_setup(more, total + more);
     }
     link_->close("no reading for " + format_seconds(total) +

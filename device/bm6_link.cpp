@@ -16,6 +16,10 @@ FamilyDetector& shared_detector() {
   thread_local FamilyDetector detector;
   return detector;
 }
+// The families whose stream starts on a request: detection writes their requests in turn.
+std::vector<Family> requesting_families() {
+  return families_where([](const FamilyTraits& t) { return t.needs_request; });
+}
 }  // namespace
 
 Bm6Link::Bm6Link(EventLoop& loop, UniqueFd fd, Options options, Handlers handlers)
@@ -198,11 +202,11 @@ void Bm6Link::start_stream() {
   phase_ = Phase::kCommand;
   detection_order_.clear();
   if (options_.likely_family) detection_order_.push_back(*options_.likely_family);
-  for (const Family f : {Family::kBm6, Family::kBm7})
+  for (const Family f : requesting_families())
     if (std::find(detection_order_.begin(), detection_order_.end(), f) == detection_order_.end())
       detection_order_.push_back(f);
   next_request_ = 0;
-  bm2_frames_ = 0;
+  std::fill(std::begin(evidence_frames_), std::end(evidence_frames_), 0u);
   detection_started_ = std::chrono::steady_clock::now();
   detect_step();
 }
@@ -217,8 +221,9 @@ void Bm6Link::detect_step() {
     if (!cache_confirmed_ && abandon_cache()) return;
     const auto bound = options_.stream_timeout * options_.max_silent_commands;
     if (std::chrono::steady_clock::now() - detection_started_ >= bound)
-      return fail("no frame of a BM6, BM7 or BM2 in " + std::to_string(bound.count()) +
-                  " ms although the BM6 and BM7 requests were written in turn" +
+      return fail("no frame of a " + family_names(kAllFamilies, "or") + " in " +
+                  std::to_string(bound.count()) + " ms although the " +
+                  family_names(requesting_families(), "and") + " requests were written in turn" +
                   (command_unanswered_ ? " (and a write never answered)" : ""));
     detect_step();
   });
@@ -323,8 +328,12 @@ std::string Bm6Link::silence_reason() const {
 std::optional<Family> Bm6Link::weigh(std::span<const std::uint8_t> value) {
   const auto seen = shared_detector().detect(value);
   if (!seen) return std::nullopt;
-  if (*seen == Family::kBm2 && ++bm2_frames_ < kBm2FramesToSettle) return std::nullopt;
+  if (!enough_evidence(*seen)) return std::nullopt;
   return seen;
+}
+
+bool Bm6Link::enough_evidence(Family family) {
+  return ++evidence_frames_[static_cast<std::size_t>(family)] >= traits(family).settle_frames;
 }
 
 void Bm6Link::on_detection_frame(std::span<const std::uint8_t> value) {
@@ -334,7 +343,7 @@ void Bm6Link::on_detection_frame(std::span<const std::uint8_t> value) {
     if (handlers_.on_dropped) handlers_.on_dropped();
     return;
   }
-  if (*seen == Family::kBm2 && ++bm2_frames_ < kBm2FramesToSettle) return;  // one more
+  if (!enough_evidence(*seen)) return;  // one more
   settle(*seen, value);
 }
 

@@ -7,8 +7,9 @@
 //
 // The family is configured (Options::family) or detected on the link: notifications on (a
 // BM2 then streams by itself), the BM6 request, and after a detection window without a frame
-// the BM7 request, in turn until one family's frame arrives (FamilyDetector; a BM2 only after
-// kBm2FramesToSettle agreeing frames, as a random block passes its checks ~1 in 2,000).
+// the BM7 request, in turn until one family's frame arrives (FamilyDetector; a family only
+// after its traits' settle_frames agreeing frames: two for a BM2, as a random block passes its
+// checks ~1 in 2,000).
 #pragma once
 
 #include <chrono>
@@ -29,9 +30,6 @@
 #include "transport/lifetime.h"
 
 namespace bm6 {
-
-// Agreeing frames that make a BM2 during detection (a BM6 or BM7 frame settles it at once).
-inline constexpr unsigned kBm2FramesToSettle = 2;
 
 inline constexpr att::Uuid kBm6Service{0xfff0};
 inline constexpr att::Uuid kBm6Command{0xfff3};
@@ -142,7 +140,9 @@ class Bm6Link {
   void detect_step();
   void on_detection_frame(std::span<const std::uint8_t> value);
   void settle(Family family, std::span<const std::uint8_t> value);
-  // The family `value` is evidence of, counting BM2 frames until kBm2FramesToSettle agree.
+  // Counts one frame that is evidence of `family`: whether enough agree to settle it.
+  bool enough_evidence(Family family);
+  // The family `value` is evidence of, once its traits' settle_frames frames agree.
   std::optional<Family> weigh(std::span<const std::uint8_t> value);
   void arm_stream_watchdog();
   void on_stream_deadline();
@@ -173,7 +173,8 @@ class Bm6Link {
   std::vector<Family> detection_order_;
   std::size_t next_request_ = 0;
   std::chrono::steady_clock::time_point detection_started_{};
-  unsigned bm2_frames_ = 0;                  // frames that are BM2 evidence, on this link
+  // Frames that were evidence of each family, on this link.
+  unsigned evidence_frames_[std::size(kAllFamilies)] = {};
   std::optional<Family> foreign_{};          // configured family: another family whose frames came
   bool using_cache_ = false;                 // set up from the cache, not yet confirmed
   bool cache_confirmed_ = false;             // a notification came on the cached data handle

@@ -21,6 +21,11 @@ unsigned max_blocks(std::uint8_t pages) {
   return static_cast<unsigned>(records / 4 + 3);
 }
 
+// "BM6 and BM7", for a message to a family without history.
+std::string families_with_history() {
+  return family_names(families_where([](const FamilyTraits& t) { return t.has_history; }), "and");
+}
+
 std::string clock_time(SysClock::time_point t) {
   const std::time_t s = SysClock::to_time_t(t);
   std::tm tm{};
@@ -63,7 +68,7 @@ HistoryDownload::HistoryDownload(EventLoop& loop, Bm6Link& link, Options options
   if (!request) {
     link_ = nullptr;  // nothing was changed on the link
     finish(family ? std::string("a ") + to_string(*family) +
-                        "'s stored history is not supported (only BM6 and BM7)"
+                        "'s stored history is not supported (only " + families_with_history() + ")"
                   : "the monitor's family is not known yet");
     return;
   }
@@ -186,10 +191,12 @@ bool Backfill::on_reading(Bm6Link& link) {
   const auto now = SysClock::now();
   if (now - *last <= options_.period + options_.spacing) return true;  // nothing missing
   if (tried_since_ && *tried_since_ == *last) return true;  // this gap was tried: never again
-  if (link.family() == Family::kBm2) {  // detected (Model "auto"): nothing to ask, ever
-    if (!said_bm2_ && hooks_.report)
-      hooks_.report(false, "no backfill: a BM2's stored history is not supported");
-    said_bm2_ = true;
+  if (const auto family = link.family(); family && !traits(*family).has_history) {
+    // Detected (Model "auto"): nothing to ask, ever.
+    if (!said_no_history_ && hooks_.report)
+      hooks_.report(false, std::string("no backfill: a ") + to_string(*family) +
+                               "'s stored history is not supported");
+    said_no_history_ = true;
     return true;
   }
   tried_since_ = *last;

@@ -143,7 +143,7 @@ class Backfill {
   // The gap a download was tried for (its start): never tried twice.
   std::optional<std::chrono::system_clock::time_point> tried_since_;
   std::uint64_t downloads_ = 0;
-  bool said_bm2_ = false;  // a BM2 has no history to ask: said once
+  bool said_no_history_ = false;  // a family without history (BM2) has none to ask: said once
 };
 
 }  // namespace bm6

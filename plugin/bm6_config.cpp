@@ -153,8 +153,10 @@ void parse_model(const oconfig_item_t& opt, const Where& where, DeviceOptions& o
   } else if (const auto family = parse_family(name)) {
     o.model = family;
   } else {
+    std::string known = "\"auto\"";
+    for (const Family f : kAllFamilies) known += std::string(", \"") + to_string(f) + "\"";
     errors.push_back(where.prefix(opt) + ": \"" + name +
-                     "\" is not a monitor model (known: \"auto\", \"BM6\", \"BM7\", \"BM2\")");
+                     "\" is not a monitor model (known: " + known + ")");
   }
 }
 
@@ -399,10 +401,12 @@ void check_conflicts(const DeviceOptions& o, bool passive_temperature_set, Error
   const std::string device = "device \"" + o.name + "\": ";
   if (o.reconnect_min > o.reconnect_max)
     errors.push_back(device + "ReconnectMin is greater than ReconnectMax");
-  if (o.backfill && o.model == Family::kBm2)
-    errors.push_back(device +
-                     "option \"Backfill\": a BM2's stored history is not supported (only "
-                     "BM6 and BM7); set Backfill false for it");
+  if (o.backfill && o.model && !traits(*o.model).has_history)
+    errors.push_back(
+        device + "option \"Backfill\": a " + to_string(*o.model) +
+        "'s stored history is not supported (only " +
+        family_names(families_where([](const FamilyTraits& t) { return t.has_history; }), "and") +
+        "); set Backfill false for it");
   if (o.backfill && o.passive)
     errors.push_back(device +
                      "option \"Backfill\": the stored history is downloaded over a link, "
@@ -417,10 +421,12 @@ void check_conflicts(const DeviceOptions& o, bool passive_temperature_set, Error
                      "option \"PassiveTemperature\": only Mode \"passive\" reads the "
                      "advertisement's byte 10; a connected device's temperature comes from its "
                      "frames");
-  else if (o.model == Family::kBm2)
-    errors.push_back(device +
-                     "option \"PassiveTemperature\": a BM2's advertisement has no byte that "
-                     "could be a temperature (and a BM2 has no sensor)");
+  else if (o.model && !traits(*o.model).advert.state_and_byte10)
+    errors.push_back(device + "option \"PassiveTemperature\": a " + to_string(*o.model) +
+                     "'s advertisement has no byte that could be a temperature" +
+                     (traits(*o.model).has_temperature
+                          ? ""
+                          : std::string(" (and a ") + to_string(*o.model) + " has no sensor)"));
 }
 
 // One <Device "name"> block: its options on top of the plugin-level defaults. Returns false

@@ -19,12 +19,16 @@ int hex_value(char c) {
   return -1;
 }
 
-// Bytes 0-5 of a decrypted block, in the family's order, against the advertiser's address.
-bool address_matches(Family family, const BdAddr& advertiser, std::span<const std::uint8_t> p) {
-  for (std::size_t i = 0; i < advertiser.size(); ++i) {
-    const std::uint8_t expected = family == Family::kBm2 ? advertiser[5 - i] : advertiser[i];
-    if (p[i] != expected) return false;
-  }
+// Byte i (0-5) of a block: the advertiser's address in the layout's order.
+std::uint8_t address_byte(const AdvertLayout& layout, const BdAddr& advertiser, std::size_t i) {
+  return layout.address_lsb_first ? advertiser[5 - i] : advertiser[i];
+}
+
+// Bytes 0-5 of a decrypted block, in the layout's order, against the advertiser's address.
+bool address_matches(const AdvertLayout& layout, const BdAddr& advertiser,
+                     std::span<const std::uint8_t> p) {
+  for (std::size_t i = 0; i < advertiser.size(); ++i)
+    if (p[i] != address_byte(layout, advertiser, i)) return false;
   return true;
 }
 }  // namespace
@@ -102,13 +106,14 @@ std::optional<int> unconfirmed_temperature_c(const AdvertisedReading& r) {
 
 AdDecode decode_advertisement_plaintext(Family family, const BdAddr& advertiser,
                                         std::span<const std::uint8_t> p) {
+  const AdvertLayout& layout = traits(family).advert;
   if (p.size() != kEncryptedLength) return AdRejection::kWrongLength;
-  if (!address_matches(family, advertiser, p)) return AdRejection::kAddressMismatch;
+  if (!address_matches(layout, advertiser, p)) return AdRejection::kAddressMismatch;
   AdvertisedReading r;
   r.centivolts = static_cast<std::uint16_t>((p[6] << 8) | p[7]);
   if (p[8] > 100) return AdRejection::kBadStateOfCharge;
   r.soc_percent = p[8];
-  if (family == Family::kBm2) return r;
+  if (!layout.state_and_byte10) return r;
   if (p[9] > 2) return AdRejection::kBadState;
   r.state = static_cast<State>(p[9]);
   r.byte10 = p[10];
@@ -126,15 +131,14 @@ AdDecode decode_advertisement(FamilyCodec& codec, const BdAddr& advertiser,
 std::optional<Block> encode_advertisement(FamilyCodec& codec, const AdvertisedReading& r,
                                           const BdAddr& advertiser) {
   if (r.soc_percent > 100) return std::nullopt;
-  const bool bm2 = codec.family() == Family::kBm2;
-  if (!bm2 && (!r.state || static_cast<int>(*r.state) > 2)) return std::nullopt;
+  const AdvertLayout& layout = traits(codec.family()).advert;
+  if (layout.state_and_byte10 && (!r.state || static_cast<int>(*r.state) > 2)) return std::nullopt;
   Block b{};
-  for (std::size_t i = 0; i < advertiser.size(); ++i)
-    b[i] = bm2 ? advertiser[5 - i] : advertiser[i];
+  for (std::size_t i = 0; i < advertiser.size(); ++i) b[i] = address_byte(layout, advertiser, i);
   b[6] = static_cast<std::uint8_t>(r.centivolts >> 8);
   b[7] = static_cast<std::uint8_t>(r.centivolts);
   b[8] = r.soc_percent;
-  if (!bm2) {
+  if (layout.state_and_byte10) {
     b[9] = static_cast<std::uint8_t>(*r.state);
     b[10] = r.byte10.value_or(kNoByte10);
     std::copy(std::begin(kBm6AdTail), std::end(kBm6AdTail), b.begin() + 11);

@@ -1,9 +1,13 @@
 // The monitor families (BM6, BM7, BM2) behind one codec, so link and device code need not
-// know which one they talk to.
+// know which one they talk to. What differs between them is one table (FamilyTraits,
+// protocol/family_traits.cpp) that every layer asks instead of testing for a family:
 //
 //   BM6  d1 55 07 live frames after a live-data request, key "leagend" FF FE "0100009".
 //   BM7  the BM6 protocol under its own key ("...010000@").
 //   BM2  no request: f5 frames once notifications are on, key "...1882466".
+//
+// A new family is an enumerator here, its codec (decoder and encoder of a plaintext frame)
+// and its entry in the table.
 //
 // Decoders take one notification and return a Reading or the reason it is not one, checking
 // the bytes in wire order, one check per line. Encoders (for the simulator and tests) return
@@ -11,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -23,11 +28,11 @@
 
 namespace bm6 {
 
+// The values index the traits table: in its order, from 0.
 enum class Family : std::uint8_t { kBm6, kBm7, kBm2 };
 inline constexpr Family kAllFamilies[] = {Family::kBm6, Family::kBm7, Family::kBm2};
 const char* to_string(Family family);                       // "BM6" | "BM7" | "BM2"
 std::optional<Family> parse_family(std::string_view name);  // the same names, any case
-const Block& key_of(Family family);
 
 // The monitor's label for the battery. 0-2 are the BM6/BM7 wire values (Bm6State); BM2
 // wire states are mapped onto these (see decode_bm2_frame).
@@ -80,12 +85,64 @@ using LiveDecode = std::variant<Reading, LiveRejection>;
 LiveDecode decode_bm6_frame(std::span<const std::uint8_t> plaintext);
 LiveDecode decode_bm2_frame(std::span<const std::uint8_t> plaintext);
 LiveDecode decode_live(Family family, std::span<const std::uint8_t> plaintext);
+inline constexpr std::uint16_t kMaxBm2Centivolts = 0xfff;  // 12 bits
 // BM6/BM7: nullopt unless temperature is set and within +-99, state is normal/low/charging
 // and soc <= 100. BM2: nullopt unless centivolts <= 4095 (12 bits) and soc <= 100; the
 // temperature is dropped (the frame has none). Bytes after the fields are zero.
 std::optional<Block> encode_bm6_frame(const Reading& r);
 std::optional<Block> encode_bm2_frame(const Reading& r);
 std::optional<Block> encode_live(Family family, const Reading& r);
+
+// How a family lays out the 16 decrypted bytes of its advertised manufacturer data
+// (protocol/advertisement.h). Bytes 6-7 are the voltage and 8 the charge in every layout.
+struct AdvertLayout {
+  bool address_lsb_first;  // bytes 0-5: the address least significant byte first (BM2)
+  bool state_and_byte10;   // bytes 9-15: state 0-2, byte 10 (unconfirmed), 00 00 00 01 08
+};
+
+// What one family is and does, where families differ. The codec of each family stays in its
+// own code; the table points at it.
+struct FamilyTraits {
+  Family family;
+  const char* name;  // "BM6": Model in the config, --model, capture files, messages
+  Block key;         // AES-128, "leagend" FF FE and 7 bytes of the family's own
+  // GAP names it advertises, the first its usual one ("BM300 Pro" for a BM7).
+  std::span<const std::string_view> advertised_names;
+  LiveDecode (*decode)(std::span<const std::uint8_t> plaintext);  // one live frame
+  std::optional<Block> (*encode)(const Reading& r);               // see encode_bm6_frame
+  std::span<const State> states;                                  // the states its frames report
+  std::uint16_t max_centivolts;  // the highest voltage its frame can carry
+  bool has_temperature;          // its live frames carry a temperature
+  // The live stream starts on the live-data request; false: once notifications are on.
+  bool needs_request;
+  // Its live frames begin with a 24-bit prefix (d1 55 07), which its acknowledgement and
+  // all-zero frame carry too: those are evidence of the family as well (is_evidence_of).
+  bool long_prefix;
+  // Agreeing frames that settle detection: 1 where a random block passes the family's checks
+  // fewer than once in 2^24, 2 for BM2 (about once in 2,000).
+  unsigned settle_frames;
+  bool has_history;  // its stored-history protocol is known (protocol/history.h)
+  // The first byte of the end marker of a whole-window history answer: ff (ff fe fe), or fe
+  // (fe fe fe) as a BM7 sent. For the simulator: the decoder takes both from every family.
+  std::uint8_t history_window_end;
+  AdvertLayout advert;
+  bool advertises_ibeacon;  // beside the encrypted data, an iBeacon with the charge
+};
+const FamilyTraits& traits(Family family);
+bool reports(Family family, State state);  // whether state is in traits(family).states
+
+// The families, in table order, that `pick(traits)` selects.
+template <class Pick>
+std::vector<Family> families_where(Pick pick) {
+  std::vector<Family> out;
+  for (Family f : kAllFamilies)
+    if (pick(traits(f))) out.push_back(f);
+  return out;
+}
+// Names as in a sentence: "BM6, BM7 or BM2" (conjunction "or"), "BM6 and BM7"; lower case
+// ("bm6, bm7 or bm2") if `lower`.
+std::string family_names(std::span<const Family> families, std::string_view conjunction,
+                         bool lower = false);
 
 // Whether a decrypted notification is evidence of `family` when the family is not known:
 // a frame that decodes as a reading, or, for BM6/BM7, the acknowledgement or the all-zero
@@ -101,13 +158,13 @@ class FamilyCodec {
   explicit FamilyCodec(Family family);
 
   Family family() const { return family_; }
-  const Block& key() const { return key_of(family_); }
+  const Block& key() const { return traits(family_).key; }
 
-  // The ciphertext to write to FFF3 to start the live stream; nullopt for BM2 (it streams
-  // once notifications are enabled).
+  // The ciphertext to write to FFF3 to start the live stream; nullopt for a family that
+  // needs no request (BM2: it streams once notifications are enabled).
   std::optional<Block> live_request();
-  // The history request for `pages` 256-record pages (ciphertext); nullopt for BM2, whose
-  // history protocol is not implemented. See protocol/history.h.
+  // The history request for `pages` 256-record pages (ciphertext); nullopt for a family
+  // without history (BM2: its protocol is not implemented). See protocol/history.h.
   std::optional<Block> history_request(std::uint8_t pages);
 
   // Decrypts and decodes one notification.
@@ -127,7 +184,8 @@ class FamilyCodec {
 };
 
 // Auto-detection: decrypts a notification under each family's key and returns the first
-// family, in the order BM6, BM7, BM2, it is evidence of (is_evidence_of), or nullopt. The
+// family, in the order BM6, BM7, BM2 (the table's, families that one frame settles first),
+// it is evidence of (is_evidence_of), or nullopt. The
 // strong BM6/BM7 checks go first, so a BM6 or BM7 frame is never taken for a BM2 one; a
 // BM2 frame passes the BM6/BM7 checks under their keys fewer than once in 2^24. A block that is
 // no frame at all (a version answer, a history block, noise) passes the BM2 checks about
@@ -138,9 +196,7 @@ class FamilyDetector {
   std::optional<Family> detect(std::span<const std::uint8_t> ciphertext);
 
  private:
-  FamilyCodec bm6_;
-  FamilyCodec bm7_;
-  FamilyCodec bm2_;
+  std::vector<std::unique_ptr<FamilyCodec>> codecs_;  // in the order tried
 };
 
 // One-shot form of FamilyDetector::detect (sets up three ciphers per call).

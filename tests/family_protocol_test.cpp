@@ -60,6 +60,86 @@ TEST(Family, KeysDifferOnlyInTheLastSevenBytes) {
   EXPECT_EQ(FamilyCodec(Family::kBm7).key(), kBm7Key);
 }
 
+// --- the traits table --------------------------------------------------------------------
+
+TEST(FamilyTraits, EachEntryIsItsFamilysNamedAndKeyedAsDocumented) {
+  for (Family f : kAllFamilies) EXPECT_EQ(traits(f).family, f) << to_string(f);
+  // /work/shared/bm6-protocol.md, "Related devices": the keys' last 7 bytes, the names.
+  const std::pair<Family, std::string> keys[] = {
+      {Family::kBm6, "0100009"}, {Family::kBm7, "010000@"}, {Family::kBm2, "1882466"}};
+  for (const auto& [f, tail] : keys) {
+    const Block& key = traits(f).key;
+    EXPECT_EQ(std::string(key.begin(), key.begin() + 7), "leagend") << to_string(f);
+    EXPECT_EQ(key[7], 0xff);
+    EXPECT_EQ(key[8], 0xfe);
+    EXPECT_EQ(std::string(key.begin() + 9, key.end()), tail) << to_string(f);
+  }
+  using Names = std::vector<std::string_view>;
+  const auto names = [](Family f) {
+    return Names(traits(f).advertised_names.begin(), traits(f).advertised_names.end());
+  };
+  EXPECT_EQ(names(Family::kBm6), Names{"BM6"});
+  EXPECT_EQ(names(Family::kBm7), Names{"BM300 Pro"});
+  EXPECT_EQ(names(Family::kBm2), (Names{"BM2", "Battery Monitor", "ZX-1689"}));
+}
+
+TEST(FamilyTraits, RequestAndHistoryAreWhatTheCodecWrites) {
+  for (Family f : kAllFamilies) {
+    FamilyCodec codec(f);
+    EXPECT_EQ(codec.live_request().has_value(), traits(f).needs_request) << to_string(f);
+    EXPECT_EQ(codec.history_request(1).has_value(), traits(f).has_history) << to_string(f);
+  }
+  EXPECT_FALSE(traits(Family::kBm2).needs_request);
+  EXPECT_FALSE(traits(Family::kBm2).has_history);
+  EXPECT_TRUE(traits(Family::kBm7).needs_request);
+  EXPECT_TRUE(traits(Family::kBm7).has_history);
+}
+
+TEST(FamilyTraits, TemperatureAndStatesAreWhatTheVectorsCarry) {
+  // The documented frames: BM6 and BM7 carry a temperature, BM2 none.
+  const std::pair<Family, Block> vectors[] = {
+      {Family::kBm6, kBm6Frame}, {Family::kBm7, kBm7Frame}, {Family::kBm2, kBm2Frame}};
+  for (const auto& [f, frame] : vectors) {
+    FamilyCodec codec(f);
+    const auto r = std::get<Reading>(codec.decode_notification(frame));
+    EXPECT_EQ(r.temperature_c.has_value(), traits(f).has_temperature) << to_string(f);
+    EXPECT_TRUE(reports(f, r.state)) << to_string(f);
+  }
+  EXPECT_TRUE(reports(Family::kBm2, State::kFloating));
+  EXPECT_FALSE(reports(Family::kBm6, State::kFloating));
+  EXPECT_FALSE(reports(Family::kBm7, State::kCritical));
+  // Each state the table lists encodes; one it does not list, nowhere.
+  for (Family f : kAllFamilies)
+    for (int i = 0; i < kStateCount; ++i) {
+      const auto s = static_cast<State>(i);
+      EXPECT_EQ(encode_live(f, reading(1200, 20, 50, s)).has_value(), reports(f, s))
+          << to_string(f) << " " << to_string(s);
+    }
+  EXPECT_EQ(traits(Family::kBm2).max_centivolts, 4095);
+  EXPECT_FALSE(encode_live(Family::kBm2, reading(4096, std::nullopt, 50, State::kNormal)));
+}
+
+TEST(FamilyTraits, OneFrameSettlesAFamilyWithALongPrefix) {
+  for (Family f : kAllFamilies) {
+    if (traits(f).long_prefix) {
+      EXPECT_EQ(traits(f).settle_frames, 1u) << to_string(f);
+    }
+  }
+  EXPECT_FALSE(traits(Family::kBm2).long_prefix);
+  EXPECT_EQ(traits(Family::kBm2).settle_frames, 2u);
+}
+
+TEST(FamilyTraits, NamesAsInASentence) {
+  EXPECT_EQ(family_names(kAllFamilies, "or"), "BM6, BM7 or BM2");
+  EXPECT_EQ(family_names(kAllFamilies, "or", true), "bm6, bm7 or bm2");
+  EXPECT_EQ(
+      family_names(families_where([](const FamilyTraits& t) { return t.has_history; }), "and"),
+      "BM6 and BM7");
+  const Family one[] = {Family::kBm2};
+  EXPECT_EQ(family_names(one, "and"), "BM2");
+  EXPECT_EQ(family_names(std::span<const Family>(), "and"), "");
+}
+
 TEST(Family, StateNamesRoundTrip) {
   for (int i = 0; i < kStateCount; ++i)
     EXPECT_EQ(parse_state_name(to_string(static_cast<State>(i))), static_cast<State>(i));

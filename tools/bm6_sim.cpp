@@ -127,7 +127,7 @@ int main(int argc, char** argv) {
             std::printf("bm6-sim: %s: central %s\n", name.c_str(), event);
             std::fflush(stdout);
           });
-      if (device.model != Family::kBm2) {
+      if (traits(device.model).has_history) {
         // Each stored record with the time it was taken, for tests that check where a
         // backfilled value landed.
         servers.back()->history().set_observer([name](const HistoryRecord& r,
@@ -140,9 +140,10 @@ int main(int argc, char** argv) {
         });
       }
       // A BM2 sends no temperature.
-      const std::string temperature = device.model == Family::kBm2 || !device.reading.temperature_c
-                                          ? ""
-                                          : std::to_string(*device.reading.temperature_c) + " C, ";
+      const std::string temperature =
+          !traits(device.model).has_temperature || !device.reading.temperature_c
+              ? ""
+              : std::to_string(*device.reading.temperature_c) + " C, ";
       std::printf("bm6-sim: serving %s (%s, %.2f V, %s%u %%, %s, every %.2f s)%s\n", name.c_str(),
                   to_string(device.model), device.reading.volts(), temperature.c_str(),
                   device.reading.soc_percent, to_string(device.reading.state),

@@ -222,7 +222,7 @@ bool model_field(const Object& o, Record& r, std::string& error) {
   const auto name = string_field(o, "model", error);
   if (!name) return error.empty();
   r.model = parse_family(*name);
-  if (!r.model) error = "\"model\": \"" + *name + "\" is not BM6, BM7 or BM2";
+  if (!r.model) error = "\"model\": \"" + *name + "\" is not " + family_names(kAllFamilies, "or");
   return r.model.has_value();
 }
 
@@ -337,12 +337,12 @@ ParseResult read_capture(const std::string& path) {
 std::optional<Family> notification_family(const Capture& capture) {
   if (capture.model) return capture.model;
   FamilyDetector detector;
-  unsigned bm2 = 0;
+  unsigned frames[std::size(kAllFamilies)] = {};  // evidence of each family so far
   for (const auto& r : capture.records) {
     if (r.type != Record::Type::kNotification || r.ciphertext.size() != 16) continue;
     const auto seen = detector.detect(r.ciphertext);
-    if (seen == Family::kBm2 && ++bm2 < 2) continue;
-    if (seen) return seen;
+    if (seen && ++frames[static_cast<std::size_t>(*seen)] >= traits(*seen).settle_frames)
+      return seen;
   }
   return std::nullopt;
 }

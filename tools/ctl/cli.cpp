@@ -352,7 +352,8 @@ Parsed parse(const std::vector<std::string>& args) {
         } else if (const auto family = parse_family(g.value)) {
           cmd.model = family;
         } else {
-          return UsageError{g.written + ": " + quoted(g.value) + " is not auto, bm6, bm7 or bm2",
+          return UsageError{g.written + ": " + quoted(g.value) + " is not auto, " +
+                                family_names(kAllFamilies, "or", true),
                             verb};
         }
         break;

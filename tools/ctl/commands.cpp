@@ -36,12 +36,13 @@ std::string format_seconds(double s) {
 
 void print_line(const std::string& line) { std::fputs((line + "\n").c_str(), stdout); }
 
-// Named as a BM6, BM7 ("BM300 Pro") or BM2 ("BM2", "Battery Monitor", "ZX-1689") is, or
-// advertising the monitors' service FFF0.
+// Named as a monitor of some family is (FamilyTraits::advertised_names), or advertising the
+// monitors' service FFF0.
 bool looks_like_bm6(const scan::FoundDevice& d) {
-  const std::string& n = d.advert.name;
-  if (n == "BM6" || n == "BM300 Pro" || n == "BM2" || n == "Battery Monitor" || n == "ZX-1689")
-    return true;
+  for (const Family f : kAllFamilies) {
+    const auto names = traits(f).advertised_names;
+    if (std::find(names.begin(), names.end(), d.advert.name) != names.end()) return true;
+  }
   return std::find(d.advert.uuids16.begin(), d.advert.uuids16.end(), 0xfff0) !=
          d.advert.uuids16.end();
 }

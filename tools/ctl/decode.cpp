@@ -43,12 +43,7 @@ std::variant<Bytes, std::string> word_bytes(const std::string& word) {
 
 // "the BM6, BM7 and BM2 keys"
 std::string key_list(const std::vector<Family>& families) {
-  std::string s;
-  for (std::size_t i = 0; i < families.size(); ++i) {
-    if (i > 0) s += i + 1 == families.size() ? " and " : ", ";
-    s += to_string(families[i]);
-  }
-  return "the " + s + (families.size() == 1 ? " key" : " keys");
+  return "the " + family_names(families, "and") + (families.size() == 1 ? " key" : " keys");
 }
 
 // Reasons grouped by text: "address mismatch (...) under the BM6 and BM7 keys; bad state
@@ -158,6 +153,16 @@ HexParse parse_hex_words(const std::vector<std::string>& args) {
   return candidates;
 }
 
+namespace {
+// " (a BM2's is tried with --model bm2 only)": the families one block cannot prove.
+std::string weak_families_note() {
+  const auto weak = families_where([](const FamilyTraits& t) { return t.settle_frames > 1; });
+  if (weak.empty()) return "";
+  return " (a " + family_names(weak, "or") + "'s is tried with --model " +
+         family_names(std::span(weak).first(1), "", true) + " only)";
+}
+}  // namespace
+
 DecodeResult decode_input(const BdAddr& advertiser, std::optional<Family> model,
                           const std::vector<Bytes>& candidates) {
   std::vector<Family> families;
@@ -172,7 +177,7 @@ DecodeResult decode_input(const BdAddr& advertiser, std::optional<Family> model,
       std::vector<std::pair<Family, std::string>> ad, notification;
       if (auto d = as_advertisement(advertiser, families, bytes, &ad)) return *d;
       for (const Family f : families) {
-        if (f == Family::kBm2 && !model) continue;  // see decode.h
+        if (traits(f).settle_frames > 1 && !model) continue;  // one block proves no BM2: decode.h
         FamilyCodec codec(f);
         const LiveDecode d = codec.decode_notification(bytes);
         if (const auto* r = std::get_if<Reading>(&d)) {
@@ -189,7 +194,7 @@ DecodeResult decode_input(const BdAddr& advertiser, std::optional<Family> model,
       }
       reason = "as manufacturer data of " + bm6::to_string(advertiser) + ": " + grouped(ad) +
                "; as a notification: " + grouped(notification) +
-               (model ? "" : " (a BM2's is tried with --model bm2 only)");
+               (model ? "" : weak_families_note());
     } else if (bytes.size() >= 2 && company_id(bytes) == kAppleCompanyId) {
       const BeaconDecode d = decode_ibeacon(bytes);
       if (const auto* b = std::get_if<BeaconReading>(&d)) return from_beacon(model, *b);

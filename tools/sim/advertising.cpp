@@ -28,7 +28,7 @@ std::vector<mgmt::AdvertisingInstance> advertising_instances(FamilyCodec& codec,
   AdvertisedReading r;
   r.centivolts = reading.centivolts;
   r.soc_percent = reading.soc_percent;
-  if (model != Family::kBm2) {
+  if (traits(model).advert.state_and_byte10) {
     r.state = reading.state;
     // Byte 10's meaning is unconfirmed: the simulator puts its temperature there (0-127),
     // as the decoders that read it as one assume, so the PassiveTemperature opt-in can be
@@ -50,7 +50,7 @@ std::vector<mgmt::AdvertisingInstance> advertising_instances(FamilyCodec& codec,
   put_field(encrypted.adv_data, kAdUuid16Complete, fff0);
   put_field(encrypted.adv_data, kAdManufacturerData, *block);
   std::vector<mgmt::AdvertisingInstance> out{encrypted};
-  if (model != Family::kBm2) {  // the iBeacon is a BM6's; a BM2's is not known
+  if (traits(model).advertises_ibeacon) {
     mgmt::AdvertisingInstance beacon{kBeaconInstance, flags, {}, scan_rsp, kAdvertisingTimeoutS};
     put_field(beacon.adv_data, kAdManufacturerData, encode_ibeacon(reading.soc_percent));
     out.push_back(std::move(beacon));

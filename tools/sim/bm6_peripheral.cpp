@@ -52,17 +52,7 @@ Reading reading_at(const SimDevice& device, std::chrono::steady_clock::duration 
   return r;
 }
 
-const char* gap_name(Family model) {
-  switch (model) {
-    case Family::kBm7:
-      return "BM300 Pro";
-    case Family::kBm2:
-      return "BM2";
-    case Family::kBm6:
-      break;
-  }
-  return "BM6";
-}
+std::string gap_name(Family model) { return std::string(traits(model).advertised_names.front()); }
 
 Bm6Database make_bm6_database(std::uint16_t first_handle, const std::string& name) {
   DatabaseBuilder b(first_handle);
@@ -209,7 +199,7 @@ void Bm6Peripheral::answer(std::uint8_t opcode, std::span<const std::uint8_t> pa
   bearer_.respond(std::move(rsp));
   if (cccd_write && written && notify_ && bearer_.is_open()) {
     after_cccd_enabled();
-    if (device_.model == Family::kBm2 && bearer_.is_open()) start_stream();  // unasked
+    if (!traits(device_.model).needs_request && bearer_.is_open()) start_stream();  // unasked
   }
 }
 
@@ -238,9 +228,10 @@ void Bm6Peripheral::start_stream() {
 }
 
 void Bm6Peripheral::on_command(const Block& plaintext) {
-  // A BM2 needs no request (its history request is not simulated); BM6 and BM7 decrypt
-  // under their own key, so a request under another family's key is unknown to them.
-  if (device_.model == Family::kBm2) return;
+  // A family that streams unasked (BM2) answers no command (its history request is not
+  // simulated); BM6 and BM7 decrypt under their own key, so a request under another
+  // family's key is unknown to them.
+  if (!traits(device_.model).needs_request) return;
   switch (classify_command(plaintext)) {
     case CommandKind::kLiveData: {
       if (!device_.streams) return;
@@ -497,7 +488,7 @@ void Bm6SimServer::on_accept() {
           peripheral_.reset();
           tell("disconnected");
         },
-        device.model == Family::kBm2 ? nullptr : &history_);
+        traits(device.model).has_history ? &history_ : nullptr);
     tell("connected");
     if (!self.alive()) return;
   }

@@ -121,7 +121,8 @@ struct Bm6Database {
 };
 // `name`: the GAP device name ("BM6", "BM300 Pro" for a BM7, "BM2").
 Bm6Database make_bm6_database(std::uint16_t first_handle = 1, const std::string& name = "BM6");
-const char* gap_name(Family model);
+// The GAP device name: the family's usual advertised name (FamilyTraits::advertised_names).
+std::string gap_name(Family model);
 
 // One connection: answers ATT requests, streams encrypted frames once asked to.
 class Bm6Peripheral {

@@ -1,5 +1,6 @@
 #include "tools/sim/cli.h"
 
+#include <bit>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -81,7 +82,8 @@ bool apply_value(const std::string& opt, const std::string& value, SimDevice& d,
   if (opt == "--model") {
     const auto model = parse_family(value);
     if (!model) {
-      error = "option '--model': \"" + value + "\" is not bm6, bm7 or bm2";
+      error =
+          "option '--model': \"" + value + "\" is not " + family_names(kAllFamilies, "or", true);
       return false;
     }
     d.model = *model;
@@ -181,20 +183,43 @@ bool apply_value(const std::string& opt, const std::string& value, SimDevice& d,
   return true;
 }
 
+// "a BM6 reports normal, low or charging; state floating is a BM2's (give --model bm2 before
+// OPT)".
+std::string state_error(Family model, State state, const std::string& opt) {
+  std::string reported;
+  const auto states = traits(model).states;
+  for (std::size_t i = 0; i < states.size(); ++i) {
+    if (i > 0) reported += i + 1 == states.size() ? " or " : ", ";
+    reported += to_string(states[i]);
+  }
+  const auto others =
+      families_where([state](const FamilyTraits& f) { return reports(f.family, state); });
+  std::string error =
+      std::string("a ") + to_string(model) + " reports " + reported + "; state " + to_string(state);
+  if (others.empty()) return error + " is no monitor's";
+  return error + " is a " + family_names(others, "or") + "'s (give --model " +
+         family_names(std::span(others).first(1), "", true) + " before " + opt + ")";
+}
+
 ParseResult fail(std::string error) { return ParseResult{std::nullopt, std::move(error)}; }
 
 // What the model's frame cannot carry, as an error for the endpoint `opt` VALUE; "" if none.
 std::string check_model(const SimDevice& d, const std::string& opt, const std::string& value) {
   const std::string where = "option " + quote(opt) + " " + value + ": ";
-  const bool bm2 = d.model == Family::kBm2;
-  if (!bm2 && (d.reading.state == State::kCritical || d.reading.state == State::kFloating))
-    return where + "a " + to_string(d.model) + " reports normal, low or charging; state " +
-           to_string(d.reading.state) + " is a BM2's (give --model bm2 before " + opt + ")";
-  if (bm2 && d.stop_after != 0)
-    return where + "a BM2 streams without a request: --stop-after is for bm6 and bm7";
+  const FamilyTraits& t = traits(d.model);
+  const State state = d.reading.state;
+  if (!reports(d.model, state)) return where + state_error(d.model, state, opt);
+  if (!t.needs_request && d.stop_after != 0)
+    return where + "a " + t.name + " streams without a request: --stop-after is for " +
+           family_names(families_where([](const FamilyTraits& f) { return f.needs_request; }),
+                        "and", true);
   if (d.replay) return "";  // the capture's frames are sent, not the reading
-  if (bm2 && d.reading.centivolts > 4095)
-    return where + "a BM2 reports at most 40.95 V (its frame has 12 bits for the voltage)";
+  if (d.reading.centivolts > t.max_centivolts) {
+    char most[64];
+    std::snprintf(most, sizeof most, "at most %.2f V (its frame has %d bits for the voltage)",
+                  t.max_centivolts / 100.0, std::bit_width(t.max_centivolts));
+    return where + "a " + t.name + " reports " + most;
+  }
   return "";
 }
 

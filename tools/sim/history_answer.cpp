@@ -86,7 +86,7 @@ SimHistoryAnswer make_history_answer(std::span<const HistoryRecord> records, std
   std::vector<Block> body = record_blocks(records, slots);
   // What a unit says after the marker (one page: 0x000409); nobody knows what it counts.
   const std::size_t length = 9 + kHistoryRecordBytes * slots;
-  const std::uint8_t marker = shape == Shape::kLong && model == Family::kBm7 ? 0xfe : 0xff;
+  const std::uint8_t marker = shape == Shape::kLong ? traits(model).history_window_end : 0xff;
   if (shape == Shape::kEndMidBlock) {
     put_end(body.back(), slots % kRecordsPerBlock * kHistoryRecordBytes, marker, length);
   } else {
