@@ -160,7 +160,7 @@ class Bm6ctlCli(unittest.TestCase):
         self.assertEqual(r.returncode, 1, err(r))
         for bad in ("0x10", "1e2", "+5"):
             self.assertUsage(bm6ctl("read", "unix:/x", "--timeout", bad),
-                             f"'{bad}' is not a decimal number of seconds")
+                             f"'{bad}' is not a number of seconds")
         # An option given twice names the option, however it was spelt.
         self.assertUsage(bm6ctl("read", "unix:/x", "-t", "5", "--timeout=6"),
                          "option '--timeout' is given twice")

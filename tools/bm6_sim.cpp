@@ -148,7 +148,7 @@ struct Simulation {
   }
 };
 
-int serve(const sim::SimConfig& config, int sigfd) {
+int run_simulation(const sim::SimConfig& config, int sigfd) {
   EventLoop loop;
   Simulation sim(loop);
   loop.watch(sigfd, EPOLLIN, [&](std::uint32_t) {
@@ -198,7 +198,7 @@ int main(int argc, char** argv) {
     return sim::kExitFailure;
   }
   try {
-    return serve(config, sigfd.get());
+    return run_simulation(config, sigfd.get());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bm6-sim: %s\n", e.what());
     return sim::kExitFailure;

@@ -128,7 +128,7 @@ std::optional<double> seconds(const std::string& v) {
 using Apply = std::string (*)(Command& cmd, const std::string& value);
 
 std::string bad_seconds(const std::string& value) {
-  return quoted(value) + " is not a decimal number of seconds more than 0 and at most 3600";
+  return quoted(value) + " is not a number of seconds more than 0 and at most 3600";
 }
 
 std::string apply_adapter(Command& cmd, const std::string& value) {

@@ -273,8 +273,6 @@ std::string check_model(const SimDevice& d, const std::string& opt, const std::s
   return "";
 }
 
-}  // namespace
-
 // "--socket PATH": one device, described by the value options before it.
 std::string add_endpoint(const std::string& opt, const std::string& value, const SimDevice& d,
                          SimConfig& config) {
@@ -289,6 +287,8 @@ std::string add_endpoint(const std::string& opt, const std::string& value, const
   config.endpoints.push_back(std::move(e));
   return "";
 }
+
+}  // namespace
 
 ParseResult parse_command_line(const std::vector<std::string>& args) {
   SimConfig config;
