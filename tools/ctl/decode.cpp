@@ -26,7 +26,7 @@ std::variant<Bytes, std::string> word_bytes(const std::string& word) {
   std::string digits;
   for (std::size_t i = has_0x(word) ? 2 : 0; i < word.size(); ++i) {
     if (word[i] == ':') {
-      // Between two bytes only: "d1:5:f0" is not "d1 5f 0..." read another way.
+      // Between two bytes only: "d1:5:5f:0" is refused, not read as d1 55 f0.
       const bool between =
           !digits.empty() && digits.size() % 2 == 0 && i + 1 < word.size() && word[i + 1] != ':';
       if (!between)
