@@ -146,6 +146,29 @@ class Bm6ctlCli(unittest.TestCase):
         self.assertUsage(r, "more than 0 and at most 3600")
         self.assertIn("more than 0 and at most 3600", out(bm6ctl("read", "--help")))
 
+    def test_habits(self):
+        # help help: the tool's help, which says what help does.
+        r = bm6ctl("help", "help")
+        self.assertEqual(r.returncode, 0, err(r))
+        self.assertIn("help [COMMAND]", out(r))
+        self.assertEqual(err(r), "")
+        # A BM2 keeps no history: refused before any connection is tried.
+        self.assertUsage(bm6ctl("history", "unix:/x", "--model", "bm2"), "--model: a BM2 keeps no history",
+                         "bm6ctl history --help")
+        # --timeout is a decimal number: 2.5 is taken (a usage error would be 2), hex is not.
+        r = bm6ctl("read", "unix:" + os.path.join(self.dir, "nothing"), "--timeout", "2.5")
+        self.assertEqual(r.returncode, 1, err(r))
+        for bad in ("0x10", "1e2", "+5"):
+            self.assertUsage(bm6ctl("read", "unix:/x", "--timeout", bad),
+                             f"'{bad}' is not a number of seconds")
+        # An option given twice names the option, however it was spelt.
+        self.assertUsage(bm6ctl("read", "unix:/x", "-t", "5", "--timeout=6"),
+                         "option '--timeout' is given twice")
+        self.assertUsage(bm6ctl("-j", "read", "unix:/x", "--json"), "option '--json' is given twice")
+        # A colon inside a byte.
+        self.assertUsage(bm6ctl("decode", "--address", "50:54:7B:80:2C:3C", "d1:5:5f:0"),
+                         "'d1:5:5f:0' has a colon that is not between two bytes")
+
     def test_dash_address_is_an_address(self):
         # No Bluetooth here: it fails to connect (1), but is not a usage error (2).
         r = bm6ctl("read", "aa-bb-cc-dd-ee-ff", "--timeout", "0.5")

@@ -158,6 +158,96 @@ TEST(Bm6ctlParse, UsageErrorsNameTheCause) {
   EXPECT_TRUE(has(usage_hint(Verb::kRead), "bm6ctl read --help"));
 }
 
+// The habits a hostile user tries (issue 22).
+TEST(Bm6ctlParse, HistoryRefusesABm2) {
+  const auto e = usage_error({"history", "unix:/x", "--model", "bm2"});
+  EXPECT_TRUE(has(e.message, "--model: a BM2 keeps no history")) << e.message;
+  EXPECT_EQ(e.verb, Verb::kHistory);
+  EXPECT_TRUE(has(usage_error({"--model=BM2", "history", "unix:/x"}).message, "BM2"));
+  EXPECT_EQ(command({"history", "unix:/x", "--model", "bm7"}).model, Family::kBm7);
+  EXPECT_EQ(command({"history", "unix:/x", "--model", "auto"}).model, std::nullopt);
+  // The other verbs read a BM2.
+  EXPECT_EQ(command({"read", "unix:/x", "--model", "bm2"}).model, Family::kBm2);
+  EXPECT_EQ(command({"capture", "unix:/x", "--model", "bm2"}).model, Family::kBm2);
+}
+
+TEST(Bm6ctlParse, HelpHelpIsTheToolsHelp) {
+  const Command c = command({"help", "help"});
+  EXPECT_EQ(c.action, Command::Action::kHelp);
+  EXPECT_EQ(c.verb, std::nullopt);
+  EXPECT_TRUE(has(help_text(c.verb), "help [COMMAND]"));
+  EXPECT_TRUE(has(usage_error({"help", "help", "read"}).message, "one command name"));
+  EXPECT_TRUE(has(usage_error({"help", "helpp"}).message, "unknown command 'helpp'"));
+}
+
+TEST(Bm6ctlParse, SecondsAreDecimalNumbers) {
+  EXPECT_EQ(command({"read", "unix:/x", "--timeout", "2.5"}).timeout(),
+            std::chrono::milliseconds(2500));
+  EXPECT_EQ(command({"read", "unix:/x", "-t", ".5"}).timeout(), std::chrono::milliseconds(500));
+  EXPECT_EQ(command({"read", "unix:/x", "--timeout=7."}).timeout(), std::chrono::seconds(7));
+  EXPECT_EQ(command({"read", "unix:/x", "--timeout=0012"}).timeout(), std::chrono::seconds(12));
+  EXPECT_EQ(command({"capture", "unix:/x", "--seconds", "1.25"}).seconds, 1.25);
+  // What strtod takes besides: hex, exponents, signs, spaces, a second point.
+  for (const char* bad : {"0x10", "0X1p3", "1e2", "1E1", "+5", "-0", "5 ", "5,5", "2.5.1", ".",
+                          "infinity", "0.0", "00"}) {
+    auto e = usage_error({"read", "unix:/x", "--timeout", bad});
+    EXPECT_TRUE(has(e.message, "is not a number of seconds more than 0"))
+        << bad << ": " << e.message;
+    e = usage_error({"capture", "unix:/x", "--seconds", bad});
+    EXPECT_TRUE(has(e.message, "is not a number of seconds more than 0"))
+        << bad << ": " << e.message;
+  }
+}
+
+TEST(Bm6ctlParse, AnOptionGivenTwiceIsRefused) {
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"read", "unix:/x", "--timeout", "5", "--timeout", "5"},
+           {"-t", "5", "read", "unix:/x", "--timeout=6"},
+           {"read", "unix:/x", "--ti", "5", "-t5"},
+       }) {
+    const auto e = usage_error(args);
+    EXPECT_TRUE(has(e.message, "option '--timeout' is given twice")) << e.message;
+    EXPECT_EQ(e.verb, Verb::kRead);
+  }
+  EXPECT_TRUE(has(usage_error({"read", "-j", "unix:/x", "--json"}).message,
+                  "option '--json' is given twice"));
+  EXPECT_TRUE(has(usage_error({"history", "unix:/x", "--pages=2", "--pages=3"}).message,
+                  "option '--pages' is given twice"));
+  EXPECT_TRUE(has(usage_error({"scan", "-i", "hci0", "--adapter", "hci1"}).message,
+                  "option '--adapter' is given twice"));
+  EXPECT_TRUE(has(usage_error({"read", "unix:/x", "--model", "bm6", "--model", "auto"}).message,
+                  "option '--model' is given twice"));
+}
+
+TEST(Bm6ctlParse, HelpAndParserAgree) {  // both made from one table
+  const std::vector<std::pair<std::string, std::string>> options = {
+      {"--adapter", "hci0"},
+      {"--address-type", "random"},
+      {"--timeout", "5"},
+      {"--model", "bm6"},
+      {"--pages", "2"},
+      {"--record-period", "60"},
+      {"--all", ""},
+      {"--json", ""},
+      {"--csv", ""},
+      {"--seconds", "5"},
+      {"--address", "50:54:7B:80:2C:3C"},
+      {"--file", "capture.jsonl"}};
+  for (const Verb verb :
+       {Verb::kScan, Verb::kRead, Verb::kDecode, Verb::kHistory, Verb::kCapture}) {
+    const std::string help = help_text(verb);
+    for (const auto& [name, value] : options) {
+      const char* verb_word[] = {"scan", "read", "decode", "history", "capture"};
+      const std::vector<std::string> args = {verb_word[static_cast<int>(verb)],
+                                             value.empty() ? name : name + "=" + value};
+      const Parsed p = parse(args);
+      const bool refused = std::holds_alternative<UsageError>(p) &&
+                           has(std::get<UsageError>(p).message, "has no option");
+      EXPECT_EQ(!refused, has(help, name + (value.empty() ? " " : "="))) << args[0] << " " << name;
+    }
+  }
+}
+
 TEST(Bm6ctlParse, ParsesAgainAfterAnError) {  // getopt_long's state is global
   usage_error({"read", "-jx", "unix:/x"});
   usage_error({"scan", "--timeout"});
@@ -444,6 +534,24 @@ TEST(Bm6ctlDecode, HexForms) {
     EXPECT_TRUE(std::holds_alternative<std::string>(r)) << (bad.empty() ? "" : bad[0]);
   }
   EXPECT_TRUE(has(std::get<std::string>(parse_hex_words({"6a", "g1"})), "'g1'"));
+}
+
+TEST(Bm6ctlDecode, ColonsOnlyBetweenBytes) {
+  using Candidates = std::vector<Bytes>;
+  EXPECT_EQ(std::get<Candidates>(parse_hex_words({"6a:28:1d"})), (Candidates{{0x6a, 0x28, 0x1d}}));
+  EXPECT_EQ(std::get<Candidates>(parse_hex_words({"6a28:1d"})), (Candidates{{0x6a, 0x28, 0x1d}}));
+  EXPECT_EQ(std::get<Candidates>(parse_hex_words({"0x6a:28"})), (Candidates{{0x6a, 0x28}}));
+  // Each of these has an even number of digits, so reading past the colon made bytes of it.
+  for (const char* bad :
+       {"d1:5:5f", "d1:5:5f:0", "6:a28", ":6a28", "6a28:", "6a::28", "0x:6a", "6a2:8d"}) {
+    const auto r = parse_hex_words({bad});
+    ASSERT_TRUE(std::holds_alternative<std::string>(r)) << bad;
+    EXPECT_TRUE(has(std::get<std::string>(r), "colon that is not between two bytes")) << bad;
+    EXPECT_TRUE(has(std::get<std::string>(r), std::string("'") + bad + "'")) << bad;
+  }
+  const auto e = usage_error({"decode", "--address", "50:54:7B:80:2C:3C", "d1:5:5f:0"});
+  EXPECT_TRUE(has(e.message, "'d1:5:5f:0' has a colon")) << e.message;
+  EXPECT_EQ(e.verb, Verb::kDecode);
 }
 
 TEST(Bm6ctlDecode, CommandLine) {

@@ -437,6 +437,30 @@ TEST(SimCommandLine, HelpAndVersion) {
   EXPECT_NE(usage_text().find("Exit status"), std::string::npos);
 }
 
+// --help and the parser come from one table: every option --help lists is one the parser
+// knows, taking a value where --help shows one.
+TEST(SimCommandLine, HelpListsWhatTheParserTakes) {
+  std::istringstream help(usage_text());
+  int listed = 0;
+  for (std::string line; std::getline(help, line);) {
+    if (line.rfind("  --", 0) != 0) continue;
+    std::istringstream words(line.substr(0, 25));  // the names, before the text's column
+    std::string name, argument;
+    words >> name >> argument;
+    const bool takes_value = !argument.empty();
+    ++listed;
+    const ParseResult r = parse({name});
+    EXPECT_EQ(r.error.find("unknown option"), std::string::npos) << name << ": " << r.error;
+    if (takes_value)
+      EXPECT_NE(r.error.find(name + "' needs a value"), std::string::npos)
+          << name << ": " << r.error;
+    else
+      EXPECT_TRUE(r.ok()) << name << ": " << r.error;
+  }
+  EXPECT_EQ(listed, 17);  // --socket, --l2cap, 14 value options, --version; -h, --help apart
+  EXPECT_NE(usage_text().find("  -h, --help             this text\n"), std::string::npos);
+}
+
 // The command itself: exit status 2 and the option named on stderr.
 TEST(SimCommandLine, CommandReportsUsageErrors) {
   TempDir dir;

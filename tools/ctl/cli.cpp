@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <set>
 
 #include "tools/ctl/decode.h"
 #include "transport/connector.h"
@@ -19,126 +20,85 @@ namespace bm6::ctl {
 namespace {
 
 constexpr double kMaxTimeout = 3600;
-constexpr double kScanTimeout = 10;
-constexpr double kReadTimeout = 20;
-constexpr double kHistoryTimeout = 60;
 
-enum Opt : int {
-  kHelp = 'h',
-  kAdapter = 'i',
-  kTimeout = 't',
-  kJson = 'j',
-  kVersion = 256,
-  kAll,
-  kAddressType,
-  kModel,
-  kAddress,
-  kPages,
-  kCsv,
-  kRecordPeriod,
-  kSeconds,
-  kFile,
+// A set of verbs, one bit each; kTool: the tool's own help, before any verb.
+using Verbs = unsigned;
+constexpr Verbs bit(Verb v) { return 1u << static_cast<unsigned>(v); }
+constexpr Verbs kScan = bit(Verb::kScan), kRead = bit(Verb::kRead), kDecode = bit(Verb::kDecode),
+                kHistory = bit(Verb::kHistory), kCapture = bit(Verb::kCapture);
+constexpr Verbs kLinkVerbs = kRead | kHistory | kCapture;
+constexpr Verbs kEveryVerb = kScan | kLinkVerbs | kDecode;
+constexpr Verbs kTool = 1u << 8;
+
+// Each verb once: its name, its --timeout default and its help's head.
+struct VerbSpec {
+  Verb verb;
+  const char* name;
+  double timeout_s;
+  const char* synopsis;
+  const char* description;
 };
 
-const option kLongOptions[] = {
-    {"help", no_argument, nullptr, kHelp},
-    {"version", no_argument, nullptr, kVersion},
-    {"adapter", required_argument, nullptr, kAdapter},
-    {"timeout", required_argument, nullptr, kTimeout},
-    {"json", no_argument, nullptr, kJson},
-    {"all", no_argument, nullptr, kAll},
-    {"address-type", required_argument, nullptr, kAddressType},
-    {"model", required_argument, nullptr, kModel},
-    {"address", required_argument, nullptr, kAddress},
-    {"pages", required_argument, nullptr, kPages},
-    {"csv", no_argument, nullptr, kCsv},
-    {"record-period", required_argument, nullptr, kRecordPeriod},
-    {"seconds", required_argument, nullptr, kSeconds},
-    {"file", required_argument, nullptr, kFile},
-    {nullptr, 0, nullptr, 0},
+const VerbSpec kVerbs[] = {
+    {Verb::kScan, "scan", 10,
+     "Usage: bm6ctl scan [--adapter hciN|unix:DIR] [--timeout S] [--all] [--json]\n",
+     "List nearby Bluetooth LE devices that advertise as BM6 battery monitors (named\n"
+     "\"BM6\" or offering service FFF0, or whose advertisements decode): address,\n"
+     "address type, name, RSSI, and the reading a monitor that no central holds\n"
+     "advertises (voltage, state of charge, state, and byte 10 raw as \"byte10\n"
+     "(unconfirmed)\": some read it as a temperature, public captures do not bear\n"
+     "that out; from the iBeacon only the state of charge), or the undecoded data\n"
+     "in hex. Names are printed\n"
+     "with control characters shown as \\xNN. Needs CAP_NET_ADMIN.\n"},
+    {Verb::kRead, "read", 20,
+     "Usage: bm6ctl read ADDRESS [--adapter hciN] [--address-type public|random]\n"
+     "                         [--model M] [--timeout S] [--json]\n",
+     "Connect to one BM6 battery monitor, print one reading (voltage, temperature,\n"
+     "state of charge, state, RSSI), disconnect. A monitor holds one central at a\n"
+     "time: while the phone app is connected, it turns others away.\n"},
+    {Verb::kDecode, "decode", 60,
+     "Usage: bm6ctl decode --address MAC [--model M] HEX\n"
+     "       bm6ctl decode --file CAPTURE [--model M]\n",
+     "Decode one advertisement's manufacturer data (as btmon or bluetoothctl show it)\n"
+     "or one notification, given in hex, and print the reading as one JSON object\n"
+     "with the keys of read --json that it carries (address, model, voltage,\n"
+     "temperature, soc, state) and source (advertisement, ibeacon, notification).\n"
+     "An advertisement has no temperature: its byte 10, which some read as one\n"
+     "but which is unconfirmed, is given raw as byte10_unconfirmed.\n"
+     "No radio is used. Exits 1 with the reason when the bytes are not a reading,\n"
+     "such as data that another device sent (its decrypted address differs).\n"},
+    {Verb::kHistory, "history", 60,
+     "Usage: bm6ctl history ADDRESS [--pages N] [--json|--csv] [--record-period S]\n"
+     "                      [--adapter hciN] [--address-type public|random] [--model M]\n"
+     "                      [--timeout S]\n",
+     "Connect to one BM6 or BM7, download the readings it stored (one about every\n"
+     "2 minutes), print them oldest first, disconnect. Records carry no time: each is\n"
+     "printed with an estimated time, the newest a second before the answer came and\n"
+     "each older one a record period before the next. A record was taken up to one\n"
+     "record period before the time shown.\n"},
+    {Verb::kCapture, "capture", 60,
+     "Usage: bm6ctl capture ADDRESS [--seconds N] [--adapter hciN]\n"
+     "                      [--address-type public|random] [--model M]\n",
+     "Record what one monitor sends, as JSON Lines on standard output, for a report\n"
+     "or a test: a header line; each advertisement of ADDRESS heard in --seconds (time,\n"
+     "RSSI, the advertising data in hex, its manufacturer data and what each field\n"
+     "decodes to; the advertised byte 10 is left in the raw data only, since what it\n"
+     "is is not confirmed), needing CAP_NET_ADMIN; then, over a link for --seconds,\n"
+     "each ATT notification (time, handle, the ciphertext, the model, the decrypted\n"
+     "plaintext and the reading or the reason it is not one); and an end line with\n"
+     "the model detected and the counts. 'bm6ctl decode --file' decodes it again,\n"
+     "'bm6-sim --replay' sends its notifications. Exits 0 if anything was heard.\n"},
 };
-// Leading '-': non-options come back in order as 1 (options anywhere, whatever
-// POSIXLY_CORRECT says); ':' next: a missing value is reported as ':'.
-constexpr const char* kShortOptions = "-:hi:t:j";
 
-const char* verb_name(Verb v) {
-  switch (v) {
-    case Verb::kScan:
-      return "scan";
-    case Verb::kRead:
-      return "read";
-    case Verb::kDecode:
-      return "decode";
-    case Verb::kHistory:
-      return "history";
-    case Verb::kCapture:
-      return "capture";
-  }
-  return "?";
-}
+const VerbSpec& spec_of(Verb v) { return kVerbs[static_cast<unsigned>(v)]; }
 
 std::optional<Verb> verb_named(const std::string& s) {
-  if (s == "scan") return Verb::kScan;
-  if (s == "read") return Verb::kRead;
-  if (s == "decode") return Verb::kDecode;
-  if (s == "history") return Verb::kHistory;
-  if (s == "capture") return Verb::kCapture;
+  for (const auto& v : kVerbs)
+    if (s == v.name) return v.verb;
   return std::nullopt;
 }
 
-bool applies(int opt, Verb verb) {
-  switch (opt) {
-    case kAll:
-      return verb == Verb::kScan;
-    case kAddressType:
-      return verb == Verb::kRead || verb == Verb::kHistory || verb == Verb::kCapture;
-    case kModel:
-      return verb == Verb::kRead || verb == Verb::kDecode || verb == Verb::kHistory ||
-             verb == Verb::kCapture;
-    case kSeconds:
-      return verb == Verb::kCapture;
-    case kFile:
-      return verb == Verb::kDecode;
-    case kJson:
-      return verb != Verb::kCapture;  // a capture is JSON Lines anyway
-    case kAddress:
-      return verb == Verb::kDecode;
-    case kAdapter:
-      return verb != Verb::kDecode;  // decode uses no radio
-    case kTimeout:
-      return verb != Verb::kDecode && verb != Verb::kCapture;  // capture: --seconds
-    case kPages:
-    case kCsv:
-    case kRecordPeriod:
-      return verb == Verb::kHistory;
-    default:
-      return true;
-  }
-}
-
-// A long option as the user wrote it, without any "=VALUE".
-std::string option_text(const char* arg) {
-  const std::string s = arg;
-  return s.substr(0, s.find('='));
-}
-
 std::string quoted(const std::string& s) { return "'" + s + "'"; }
-
-// "--a": which long options it abbreviates (getopt_long says only that it failed).
-std::vector<std::string> long_options_starting(const std::string& written) {
-  std::vector<std::string> names;
-  const std::string prefix = written.substr(2);
-  for (const option* o = kLongOptions; o->name; ++o)
-    if (std::strncmp(o->name, prefix.c_str(), prefix.size()) == 0)
-      names.push_back(std::string("--") + o->name);
-  return names;
-}
-
-struct Given {
-  int opt;
-  std::string written;  // as on the command line, for messages
-  std::string value;
-};
 
 // A whole number from lo to hi, written in decimal digits only.
 std::optional<unsigned> whole(const std::string& v, unsigned lo, unsigned hi) {
@@ -149,13 +109,523 @@ std::optional<unsigned> whole(const std::string& v, unsigned lo, unsigned hi) {
   return static_cast<unsigned>(n);
 }
 
+// Seconds written as a decimal number (2, 2.5, .5): no sign, exponent, hex or spaces, which
+// strtod would take.
 std::optional<double> seconds(const std::string& v) {
-  if (v.empty() || std::isspace(static_cast<unsigned char>(v[0]))) return std::nullopt;
-  char* end = nullptr;
-  const double s = std::strtod(v.c_str(), &end);
-  if (*end != '\0' || !std::isfinite(s) || s <= 0 || s > kMaxTimeout) return std::nullopt;
+  const std::size_t point = v.find('.');
+  const std::string digits =
+      point == std::string::npos ? v : v.substr(0, point) + v.substr(point + 1);
+  if (digits.empty() || digits.size() > 20 ||
+      digits.find_first_not_of("0123456789") != std::string::npos)
+    return std::nullopt;
+  const double s = std::strtod(v.c_str(), nullptr);
+  if (s <= 0 || s > kMaxTimeout) return std::nullopt;
   return s;
 }
+
+// What an option's value does to the command: "" or what is wrong with it (the message
+// goes on after "--option: ").
+using Apply = std::string (*)(Command& cmd, const std::string& value);
+
+std::string bad_seconds(const std::string& value) {
+  return quoted(value) + " is not a number of seconds more than 0 and at most 3600";
+}
+
+std::string apply_adapter(Command& cmd, const std::string& value) {
+  if (value.empty()) return "give an adapter such as hci0";
+  if (cmd.verb != Verb::kScan && value.rfind("unix:", 0) == 0)
+    return std::string(spec_of(*cmd.verb).name) +
+           " takes a Bluetooth adapter (hciN); a unix: ADDRESS needs none";
+  cmd.adapter = value;
+  return "";
+}
+
+std::string apply_timeout(Command& cmd, const std::string& value) {
+  const auto s = seconds(value);
+  if (!s) return bad_seconds(value);
+  cmd.timeout_s = *s;
+  return "";
+}
+
+std::string apply_seconds(Command& cmd, const std::string& value) {
+  const auto s = seconds(value);
+  if (!s) return bad_seconds(value);
+  cmd.seconds = *s;
+  return "";
+}
+
+std::string apply_pages(Command& cmd, const std::string& value) {
+  const auto n = whole(value, 1, 255);
+  if (!n) return quoted(value) + " is not a whole number from 1 to 255";
+  cmd.pages = *n;
+  return "";
+}
+
+std::string apply_record_period(Command& cmd, const std::string& value) {
+  const auto n = whole(value, 1, 86400);
+  if (!n) return quoted(value) + " is not a whole number of seconds from 1 to 86400";
+  cmd.record_period = std::chrono::seconds(*n);
+  return "";
+}
+
+std::string apply_address_type(Command& cmd, const std::string& value) {
+  if (value != "public" && value != "random") return quoted(value) + " is not public or random";
+  cmd.random_address = value == "random";
+  return "";
+}
+
+std::string apply_model(Command& cmd, const std::string& value) {
+  if (value == "auto") {
+    cmd.model.reset();
+    return "";
+  }
+  const auto family = parse_family(value);
+  if (!family) return quoted(value) + " is not auto, " + family_names(kAllFamilies, "or", true);
+  if (cmd.verb == Verb::kHistory && !traits(*family).has_history)
+    return std::string("a ") + traits(*family).name + " keeps no history to download (give auto, " +
+           family_names(families_where([](const FamilyTraits& f) { return f.has_history; }), "or",
+                        true) +
+           ")";
+  cmd.model = family;
+  return "";
+}
+
+std::string apply_address(Command& cmd, const std::string& value) {
+  const auto bdaddr = normalise_bluetooth_address(value);
+  if (!bdaddr)
+    return quoted(value) + " is not a Bluetooth address (AA:BB:CC:DD:EE:FF or AA-BB-CC-DD-EE-FF)";
+  cmd.address = *bdaddr;
+  return "";
+}
+
+std::string apply_file(Command& cmd, const std::string& value) {
+  if (value.empty()) return "give a capture file";
+  cmd.file = value;
+  return "";
+}
+
+std::string set_all(Command& cmd, const std::string&) {
+  cmd.all = true;
+  return "";
+}
+std::string set_json(Command& cmd, const std::string&) {
+  cmd.json = true;
+  return "";
+}
+std::string set_csv(Command& cmd, const std::string&) {
+  cmd.csv = true;
+  return "";
+}
+
+// One help entry: for these verbs, the option's text (lines after the first indented by
+// the parser), with the argument written differently where `argument` is set.
+struct Help {
+  Verbs verbs;
+  const char* text;
+  const char* argument = nullptr;
+};
+
+// Each option once: its names, its argument (none: a switch), the verbs it is for, what it
+// does and its help. The rows without a name are operands, in the help only. The verbs'
+// help lists the rows in this order.
+struct OptionSpec {
+  const char* name;
+  char short_name;
+  const char* argument;
+  Verbs verbs;
+  Apply apply;
+  std::vector<Help> help;
+};
+
+const std::vector<OptionSpec> kOptions = {
+    {"ADDRESS",
+     0,
+     nullptr,
+     kLinkVerbs,
+     nullptr,
+     {{kRead | kHistory,
+       "AA:BB:CC:DD:EE:FF (or with '-' separators, any case), or\n"
+       "unix:/path/to/bm6-sim.sock"},
+      {kCapture,
+       "AA:BB:CC:DD:EE:FF (or with '-' separators, any case), or\n"
+       "unix:/path/to/bm6-sim.sock (a link only: nothing advertises)"}}},
+    {"address",
+     0,
+     "MAC",
+     kDecode,
+     apply_address,
+     {{kDecode,
+       "the advertiser's address, AA:BB:CC:DD:EE:FF (required:\n"
+       "the encrypted data carries it, which proves key and device)"}}},
+    {"seconds",
+     0,
+     "N",
+     kCapture,
+     apply_seconds,
+     {{kCapture,
+       "listen to advertisements for N seconds, then keep a link for\n"
+       "N seconds (default 30 each), more than 0 and at most 3600"}}},
+    {"pages",
+     0,
+     "N",
+     kHistory,
+     apply_pages,
+     {{kHistory,
+       "ask for N pages of 256 records, 1-255 (default 1: ~8.5 h at\n"
+       "one record every 2 minutes)"}}},
+    {"record-period",
+     0,
+     "S",
+     kHistory,
+     apply_record_period,
+     {{kHistory,
+       "the monitor's seconds between records, for the estimated\n"
+       "times (default 120, a BM6's and BM7's)"}}},
+    {"adapter",
+     'i',
+     "hciN",
+     kScan | kLinkVerbs,
+     apply_adapter,
+     {{kScan | kLinkVerbs, "the Bluetooth adapter (default: the first that is up)"},
+      {kScan, "list the bm6-sim sockets in DIR that something listens on", "unix:DIR"}}},
+    {"address-type",
+     0,
+     "public|random",
+     kLinkVerbs,
+     apply_address_type,
+     {{kLinkVerbs, "the monitor's LE address type (default public)"}}},
+    {"timeout",
+     't',
+     "S",
+     kScan | kRead | kHistory,
+     apply_timeout,
+     {{kScan, "scan for S seconds, more than 0 and at most 3600 (default 10)"},
+      {kRead,
+       "give up after S seconds in all, more than 0 and at most 3600\n"
+       "(default 20)"},
+      {kHistory,
+       "give up after S seconds in all, more than 0 and at most 3600\n"
+       "(default 60)"}}},
+    {"model",
+     0,
+     "auto|bm6|bm7|bm2",
+     kLinkVerbs | kDecode,
+     apply_model,
+     {{kRead | kCapture, "the monitor's family (default auto: detected on the link)"},
+      {kHistory,
+       "the monitor's family (default auto: detected on the link); a\n"
+       "BM2's history is not supported",
+       "auto|bm6|bm7"},
+      {kDecode,
+       "the monitor's family (default auto: every family's key; a\n"
+       "BM2 notification needs --model bm2)"}}},
+    {"HEX",
+     0,
+     nullptr,
+     kDecode,
+     nullptr,
+     {{kDecode,
+       "the manufacturer data, company id first as sent\n"
+       "(6a281d95...; spaces, colons and 0x allowed), or with the\n"
+       "company id as bluetoothctl prints it (0x286a 1d 95 ...);\n"
+       "or one notification (16 bytes)"}}},
+    {"file",
+     0,
+     "CAPTURE",
+     kDecode,
+     apply_file,
+     {{kDecode,
+       "decode a capture (bm6ctl capture's JSON Lines) again: one\n"
+       "JSON object per notification and per manufacturer data\n"
+       "field: line, type, model, plaintext and reading (voltage,\n"
+       "temperature, soc, state) or reason; the model is --model,\n"
+       "else the capture's, else detected from its notifications"}}},
+    {"all",
+     0,
+     nullptr,
+     kScan,
+     set_all,
+     {{kScan, "list every LE device seen, not only BM6 monitors"}}},
+    {"json",
+     'j',
+     nullptr,
+     kEveryVerb & ~kCapture,
+     set_json,  // a capture is JSON Lines
+     {{kScan,
+       "one JSON object per device and line: address, address_type,\n"
+       "name, rssi (null when unknown), the reading's keys as\n"
+       "decode prints them (or undecoded: the reason) and\n"
+       "manufacturer_data (hex); in names, bytes that are not\n"
+       "UTF-8 become U+FFFD"},
+      {kRead,
+       "print the reading as one JSON object: address, model,\n"
+       "voltage, temperature (not for a BM2, which has no sensor),\n"
+       "soc, state, and rssi where there is a radio"},
+      {kHistory,
+       "one JSON object per record and line: address, time (UTC,\n"
+       "estimated), epoch, uncertainty_s, voltage, soc, temperature\n"
+       "(null when the record's is unknown), event, slot"},
+      {kDecode, "accepted; decode always prints JSON"}}},
+    {"csv", 0, nullptr, kHistory, set_csv, {{kHistory, "CSV with a header line: the same fields"}}},
+    {"help",
+     'h',
+     nullptr,
+     kEveryVerb,
+     nullptr,
+     {{kEveryVerb, "show this help and exit"},
+      {kTool, "show this help (after a COMMAND: its help) and exit"}}},
+    {"version", 0, nullptr, kEveryVerb, nullptr, {{kTool, "show the version and exit"}}},
+};
+
+bool is_operand(const OptionSpec& o) { return std::isupper(static_cast<unsigned char>(o.name[0])); }
+
+// getopt_long's values: an option's index in the table, past every char.
+constexpr int kFirstIndex = 256;
+
+// getopt_long's tables, made once from ours.
+struct GetoptTables {
+  std::vector<option> longs;
+  // Leading '-': non-options come back in order as 1 (options anywhere, whatever
+  // POSIXLY_CORRECT says); ':' next: a missing value is reported as ':'.
+  std::string shorts = "-:";
+};
+
+const GetoptTables& getopt_tables() {
+  static const GetoptTables tables = [] {
+    GetoptTables t;
+    const auto& table = kOptions;
+    for (std::size_t i = 0; i < table.size(); ++i) {
+      const OptionSpec& o = table[i];
+      if (is_operand(o)) continue;
+      const int has_arg = o.argument ? required_argument : no_argument;
+      t.longs.push_back({o.name, has_arg, nullptr, kFirstIndex + static_cast<int>(i)});
+      if (o.short_name) t.shorts += std::string(1, o.short_name) + (o.argument ? ":" : "");
+    }
+    t.longs.push_back({nullptr, 0, nullptr, 0});
+    return t;
+  }();
+  return tables;
+}
+
+// The table's index of what getopt_long returned: a long option's value or a short name.
+std::size_t index_of(int c) {
+  if (c >= kFirstIndex) return static_cast<std::size_t>(c - kFirstIndex);
+  const auto& table = kOptions;
+  for (std::size_t i = 0; i < table.size(); ++i)
+    if (table[i].short_name == c) return i;
+  return table.size();
+}
+
+// A long option as the user wrote it, without any "=VALUE".
+std::string option_text(const std::string& arg) { return arg.substr(0, arg.find('=')); }
+
+// What getopt_long refused ('?'), in words: it says only that it failed.
+std::string refusal(const std::string& written, bool is_long, int optopt_value) {
+  if (is_long && optopt_value != 0) return "option " + quoted(written) + " takes no value";
+  std::string candidates;
+  int count = 0;
+  for (const option* o = getopt_tables().longs.data(); is_long && o->name; ++o)
+    if (std::strncmp(o->name, written.c_str() + 2, written.size() - 2) == 0) {
+      candidates += std::string(count++ ? ", " : "") + "--" + o->name;
+    }
+  if (count > 1) return "option " + quoted(written) + " is ambiguous: " + candidates;
+  return "unknown option " + quoted(written);
+}
+
+struct Given {
+  std::size_t index;    // in kOptions
+  std::string written;  // as on the command line, for messages
+  std::string value;
+};
+
+// The command line split by getopt_long, nothing interpreted yet.
+struct Split {
+  std::vector<Given> given;
+  std::vector<std::string> positional;
+  bool help = false, version = false;
+  std::optional<std::string> error;  // the first; the command is not known yet
+};
+
+Split split(const std::vector<std::string>& args) {
+  // getopt_long wants a mutable argv with the program name first; it keeps its state in
+  // globals, reset by optind = 0. Leading '-' means it permutes nothing.
+  std::vector<std::string> storage{"bm6ctl"};
+  storage.insert(storage.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& s : storage) argv.push_back(s.data());
+  argv.push_back(nullptr);
+  const int argc = static_cast<int>(storage.size());
+  const auto& tables = getopt_tables();
+  Split out;
+  optind = 0;
+  opterr = 0;
+  for (;;) {
+    const int at = optind == 0 ? 1 : optind;  // the element getopt_long looks at
+    const int c =
+        getopt_long(argc, argv.data(), tables.shorts.c_str(), tables.longs.data(), nullptr);
+    if (c == -1) break;
+    const std::string element = at < argc ? argv[at] : "";
+    const bool is_long = element.rfind("--", 0) == 0;
+    const char short_name = static_cast<char>(c == '?' || c == ':' ? optopt : c);
+    const std::string written = is_long ? option_text(element) : std::string("-") + short_name;
+    if (c == 1) {
+      out.positional.push_back(optarg);
+    } else if (c == ':' || c == '?') {
+      if (!out.error)
+        out.error = c == ':' ? "option " + quoted(written) + " needs a value"
+                             : refusal(written, is_long, optopt);
+    } else if (const std::size_t i = index_of(c); kOptions[i].name == std::string("help")) {
+      out.help = true;
+    } else if (kOptions[i].name == std::string("version")) {
+      out.version = true;
+    } else {
+      out.given.push_back({i, written, optarg ? optarg : ""});
+    }
+  }
+  for (int i = optind; i < argc; ++i) out.positional.emplace_back(argv[i]);  // after "--"
+  return out;
+}
+
+// The command: the first word. "help [COMMAND]" is --help spelled as a command; "help
+// help" is the tool's help, which says what "help" does.
+std::optional<UsageError> read_verb(const std::vector<std::string>& positional, Command& cmd,
+                                    bool& help_word) {
+  if (positional.empty()) return std::nullopt;
+  const std::string& word = positional.front();
+  if (word != "help") {
+    cmd.verb = verb_named(word);
+    if (!cmd.verb) return UsageError{"unknown command " + quoted(word), std::nullopt};
+    return std::nullopt;
+  }
+  help_word = true;
+  if (positional.size() > 2)
+    return UsageError{"help takes one command name, not " + quoted(positional[2]), std::nullopt};
+  if (positional.size() == 2 && positional[1] != "help") {
+    cmd.verb = verb_named(positional[1]);
+    if (!cmd.verb) return UsageError{"unknown command " + quoted(positional[1]), std::nullopt};
+  }
+  return std::nullopt;
+}
+
+std::optional<UsageError> apply_options(const std::vector<Given>& given, Command& cmd) {
+  const Verb verb = *cmd.verb;
+  const std::string name = spec_of(verb).name;
+  std::set<std::size_t> seen;
+  for (const auto& g : given) {
+    const OptionSpec& o = kOptions[g.index];
+    if (!(o.verbs & bit(verb)))
+      return UsageError{name + " has no option " + quoted(g.written), verb};
+    // Given twice is a mistake whichever would win.
+    if (!seen.insert(g.index).second)
+      return UsageError{"option '--" + std::string(o.name) + "' is given twice", verb};
+    if (const std::string problem = o.apply(cmd, g.value); !problem.empty())
+      return UsageError{g.written + ": " + problem, verb};
+  }
+  if (cmd.json && cmd.csv) return UsageError{"give --json or --csv, not both", verb};
+  return std::nullopt;
+}
+
+// ADDRESS: a Bluetooth address, normalised, or unix:/path; "" and `error` set when neither.
+std::string device_address(const std::string& text, std::string& error) {
+  if (text.rfind("unix:", 0) == 0) {
+    error = validate_address(text);
+    return error.empty() ? text : "";
+  }
+  if (const auto bdaddr = normalise_bluetooth_address(text)) return *bdaddr;
+  error = quoted(text) +
+          " is neither a Bluetooth address (AA:BB:CC:DD:EE:FF or AA-BB-CC-DD-EE-FF) nor "
+          "unix:/path/to/socket";
+  return "";
+}
+
+std::optional<UsageError> read_operands(const std::vector<std::string>& operands, Command& cmd) {
+  const Verb verb = *cmd.verb;
+  const std::string name = spec_of(verb).name;
+  if (verb == Verb::kScan) {
+    if (!operands.empty()) return UsageError{"scan takes no " + quoted(operands[0]), verb};
+    if (cmd.adapter == "unix:")
+      return UsageError{"--adapter unix: needs a directory after it", verb};
+    return std::nullopt;
+  }
+  if (verb == Verb::kDecode && !cmd.file.empty()) {
+    if (operands.empty()) return std::nullopt;
+    return UsageError{"decode --file takes no HEX; " + quoted(operands[0]) + " is one too many",
+                      verb};
+  }
+  if (verb == Verb::kDecode) {
+    if (cmd.address.empty())
+      return UsageError{"decode needs --address MAC: the advertiser's, which the data must carry",
+                        verb};
+    auto parsed = parse_hex_words(operands);
+    if (auto* error = std::get_if<std::string>(&parsed)) return UsageError{*error, verb};
+    cmd.hex = std::move(std::get<std::vector<std::vector<std::uint8_t>>>(parsed));
+    return std::nullopt;
+  }
+  if (operands.empty()) return UsageError{name + " needs an ADDRESS", verb};
+  if (operands.size() > 1)
+    return UsageError{name + " takes one ADDRESS; " + quoted(operands[1]) + " is one too many",
+                      verb};
+  std::string error;
+  cmd.address = device_address(operands[0], error);
+  if (!error.empty()) return UsageError{error, verb};
+  return std::nullopt;
+}
+
+// "  -i, --adapter=hciN   the Bluetooth adapter ...": the names, then the text from column
+// 23 (on a line of its own when the names reach it), each further line indented as much.
+std::string help_row(const OptionSpec& o, const Help& h) {
+  std::string names;
+  if (is_operand(o)) {
+    names = std::string("  ") + o.name;
+  } else {
+    names = o.short_name ? std::string("  -") + o.short_name + ", " : std::string(6, ' ');
+    names += std::string("--") + o.name;
+    if (const char* argument = h.argument ? h.argument : o.argument)
+      names += "=" + std::string(argument);
+  }
+  constexpr std::size_t kColumn = 23;
+  const std::string indent(kColumn, ' ');
+  std::string row = names.size() + 2 <= kColumn ? names + std::string(kColumn - names.size(), ' ')
+                                                : names + "\n" + indent;
+  for (const char* c = h.text; *c; ++c) row += *c == '\n' ? "\n" + indent : std::string(1, *c);
+  return row + "\n";
+}
+
+// The help rows of the table for these verbs (one verb, or kTool), in table order.
+std::string help_rows(Verbs verbs) {
+  std::string out;
+  for (const auto& o : kOptions)
+    for (const auto& h : o.help)
+      if (h.verbs & verbs) out += help_row(o, h);
+  return out;
+}
+
+constexpr const char* kExitStatus =
+    "Exit status:\n"
+    "  0  success\n"
+    "  1  failed: nothing found, device unreachable or busy, no reading in time, a history\n"
+    "     answer truncated or corrupt; decode: the bytes are not a reading (the reason is\n"
+    "     printed)\n"
+    "  2  usage error\n"
+    "  3  not permitted (scanning needs CAP_NET_ADMIN; no permission on a socket)\n";
+
+constexpr const char* kToolHead =
+    "Usage: bm6ctl [--help] [--version] COMMAND [ARGUMENTS] [OPTIONS]\n"
+    "Find and read BM6 Bluetooth LE battery monitors.\n\n"
+    "Commands:\n"
+    "  scan [--adapter hciN|unix:DIR] [--timeout S] [--all] [--json]\n"
+    "                       list nearby BM6 monitors\n"
+    "  read ADDRESS [--adapter hciN] [--address-type public|random] [--model M]\n"
+    "       [--timeout S] [--json]\n"
+    "                       connect, print one reading, disconnect\n"
+    "  decode --address MAC [--model M] HEX\n"
+    "                       decode advertised data or a notification\n"
+    "  history ADDRESS [--pages N] [--json|--csv] [OPTIONS]\n"
+    "                       print the readings the monitor stored, oldest first\n"
+    "  capture ADDRESS [--seconds N] [OPTIONS]\n"
+    "                       record advertisements and notifications as JSON Lines\n"
+    "  help [COMMAND]       show the help of bm6ctl or of COMMAND\n\n"
+    "Options:\n";
 
 }  // namespace
 
@@ -182,421 +652,44 @@ std::optional<std::string> normalise_bluetooth_address(const std::string& s) {
 }
 
 Parsed parse(const std::vector<std::string>& args) {
-  // getopt_long wants a mutable argv with the program name first; it keeps its state in
-  // globals, reset by optind = 0. Leading '-' means it permutes nothing.
-  std::vector<std::string> storage;
-  storage.reserve(args.size() + 1);
-  storage.push_back("bm6ctl");
-  storage.insert(storage.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& s : storage) argv.push_back(s.data());
-  argv.push_back(nullptr);
-  const int argc = static_cast<int>(storage.size());
-
-  std::vector<Given> given;
-  std::vector<std::string> positional;
-  bool help = false, version = false;
-  std::optional<std::string> option_error;  // the first; the command is not known yet
-  optind = 0;
-  opterr = 0;
-  for (;;) {
-    const int at = optind == 0 ? 1 : optind;  // the element getopt_long looks at
-    const int c = getopt_long(argc, argv.data(), kShortOptions, kLongOptions, nullptr);
-    if (c == -1) break;
-    const std::string element = at < argc ? argv[at] : "";
-    const bool is_long = element.rfind("--", 0) == 0;
-    const std::string written =
-        is_long ? option_text(element.c_str()) : std::string("-") + static_cast<char>(optopt);
-    switch (c) {
-      case 1:
-        positional.push_back(optarg);
-        break;
-      case ':':
-        if (!option_error) option_error = "option " + quoted(written) + " needs a value";
-        break;
-      case '?': {
-        if (option_error) break;
-        const auto candidates = long_options_starting(written);
-        if (is_long && optopt != 0) {
-          option_error = "option " + quoted(written) + " takes no value";
-        } else if (is_long && candidates.size() > 1) {
-          std::string list;
-          for (const auto& n : candidates) list += (list.empty() ? "" : ", ") + n;
-          option_error = "option " + quoted(written) + " is ambiguous: " + list;
-        } else {
-          option_error = "unknown option " + quoted(written);
-        }
-        break;
-      }
-      case kHelp:
-        help = true;
-        break;
-      case kVersion:
-        version = true;
-        break;
-      default:
-        given.push_back(
-            {c, is_long ? written : std::string("-") + static_cast<char>(c), optarg ? optarg : ""});
-    }
-  }
-  for (int i = optind; i < argc; ++i) positional.emplace_back(argv[i]);  // after "--"
-
-  // The command: the first word. "help [COMMAND]" is --help spelled as a command.
-  std::optional<Verb> verb;
-  bool help_word = false;
-  if (!positional.empty()) {
-    const std::string word = positional.front();
-    if (word == "help") {
-      help_word = true;
-      if (positional.size() > 2)
-        return UsageError{"help takes one command name, not " + quoted(positional[2]),
-                          std::nullopt};
-      if (positional.size() == 2) {
-        verb = verb_named(positional[1]);
-        if (!verb) return UsageError{"unknown command " + quoted(positional[1]), std::nullopt};
-      }
-    } else {
-      verb = verb_named(word);
-      if (!verb) return UsageError{"unknown command " + quoted(word), std::nullopt};
-    }
-  }
-  if (option_error) return UsageError{*option_error, verb};
+  const Split s = split(args);
   Command cmd;
-  cmd.verb = verb;
-  if (help || help_word) {
+  bool help_word = false;
+  if (auto e = read_verb(s.positional, cmd, help_word)) return *e;
+  if (s.error) return UsageError{*s.error, cmd.verb};
+  if (s.help || help_word) {
     cmd.action = Command::Action::kHelp;
     return cmd;
   }
-  if (version) {
+  if (s.version) {
     cmd.action = Command::Action::kVersion;
     return cmd;
   }
-  if (!verb)
+  if (!cmd.verb)
     return UsageError{"give a command: scan, read, decode, history or capture", std::nullopt};
-
-  const std::string name = verb_name(*verb);
-  cmd.timeout_s = *verb == Verb::kScan   ? kScanTimeout
-                  : *verb == Verb::kRead ? kReadTimeout
-                                         : kHistoryTimeout;
-  for (const auto& g : given) {
-    if (!applies(g.opt, *verb))
-      return UsageError{name + " has no option " + quoted(g.written), verb};
-    switch (g.opt) {
-      case kAdapter:
-        if (g.value.empty()) return UsageError{g.written + ": give an adapter such as hci0", verb};
-        if (*verb != Verb::kScan && g.value.rfind("unix:", 0) == 0)
-          return UsageError{g.written + ": " + name +
-                                " takes a Bluetooth adapter (hciN); a unix: "
-                                "ADDRESS needs none",
-                            verb};
-        cmd.adapter = g.value;
-        break;
-      case kTimeout: {
-        const auto s = seconds(g.value);
-        if (!s)
-          return UsageError{g.written + ": " + quoted(g.value) +
-                                " is not a number of seconds more than 0 and at most 3600",
-                            verb};
-        cmd.timeout_s = *s;
-        break;
-      }
-      case kJson:
-        if (cmd.csv) return UsageError{"give --json or --csv, not both", verb};
-        cmd.json = true;
-        break;
-      case kCsv:
-        if (cmd.json) return UsageError{"give --json or --csv, not both", verb};
-        cmd.csv = true;
-        break;
-      case kPages: {
-        const auto n = whole(g.value, 1, 255);
-        if (!n)
-          return UsageError{
-              g.written + ": " + quoted(g.value) + " is not a whole number from 1 to 255", verb};
-        cmd.pages = *n;
-        break;
-      }
-      case kRecordPeriod: {
-        const auto n = whole(g.value, 1, 86400);
-        if (!n)
-          return UsageError{g.written + ": " + quoted(g.value) +
-                                " is not a whole number of seconds from 1 to 86400",
-                            verb};
-        cmd.record_period = std::chrono::seconds(*n);
-        break;
-      }
-      case kAll:
-        cmd.all = true;
-        break;
-      case kSeconds: {
-        const auto s = seconds(g.value);
-        if (!s)
-          return UsageError{g.written + ": " + quoted(g.value) +
-                                " is not a number of seconds more than 0 and at most 3600",
-                            verb};
-        cmd.seconds = *s;
-        break;
-      }
-      case kFile:
-        if (g.value.empty()) return UsageError{g.written + ": give a capture file", verb};
-        cmd.file = g.value;
-        break;
-      case kAddressType:
-        if (g.value != "public" && g.value != "random")
-          return UsageError{g.written + ": " + quoted(g.value) + " is not public or random", verb};
-        cmd.random_address = g.value == "random";
-        break;
-      case kModel:
-        if (g.value == "auto") {
-          cmd.model.reset();
-        } else if (const auto family = parse_family(g.value)) {
-          cmd.model = family;
-        } else {
-          return UsageError{g.written + ": " + quoted(g.value) + " is not auto, " +
-                                family_names(kAllFamilies, "or", true),
-                            verb};
-        }
-        break;
-      case kAddress:
-        if (const auto bdaddr = normalise_bluetooth_address(g.value)) {
-          cmd.address = *bdaddr;
-        } else {
-          return UsageError{g.written + ": " + quoted(g.value) +
-                                " is not a Bluetooth address (AA:BB:CC:DD:EE:FF or "
-                                "AA-BB-CC-DD-EE-FF)",
-                            verb};
-        }
-        break;
-    }
-  }
-  const std::vector<std::string> operands(positional.begin() + 1, positional.end());
-  if (*verb == Verb::kScan) {
-    if (!operands.empty()) return UsageError{"scan takes no " + quoted(operands[0]), verb};
-    if (cmd.adapter.rfind("unix:", 0) == 0 && cmd.adapter.size() == 5)
-      return UsageError{"--adapter unix: needs a directory after it", verb};
-    return cmd;
-  }
-  if (*verb == Verb::kDecode && !cmd.file.empty()) {
-    if (!operands.empty())
-      return UsageError{"decode --file takes no HEX; " + quoted(operands[0]) + " is one too many",
-                        verb};
-    return cmd;
-  }
-  if (*verb == Verb::kDecode) {
-    if (cmd.address.empty())
-      return UsageError{"decode needs --address MAC: the advertiser's, which the data must carry",
-                        verb};
-    auto parsed = parse_hex_words(operands);
-    if (auto* error = std::get_if<std::string>(&parsed)) return UsageError{*error, verb};
-    cmd.hex = std::move(std::get<std::vector<std::vector<std::uint8_t>>>(parsed));
-    return cmd;
-  }
-  if (operands.empty()) return UsageError{name + " needs an ADDRESS", verb};
-  if (operands.size() > 1)
-    return UsageError{name + " takes one ADDRESS; " + quoted(operands[1]) + " is one too many",
-                      verb};
-  const std::string& address = operands[0];
-  if (address.rfind("unix:", 0) == 0) {
-    const std::string error = validate_address(address);
-    if (!error.empty()) return UsageError{error, verb};
-    cmd.address = address;
-  } else if (const auto bdaddr = normalise_bluetooth_address(address)) {
-    cmd.address = *bdaddr;
-  } else {
-    return UsageError{quoted(address) +
-                          " is neither a Bluetooth address (AA:BB:CC:DD:EE:FF or "
-                          "AA-BB-CC-DD-EE-FF) nor unix:/path/to/socket",
-                      verb};
-  }
+  cmd.timeout_s = spec_of(*cmd.verb).timeout_s;
+  if (auto e = apply_options(s.given, cmd)) return *e;
+  const std::vector<std::string> operands(s.positional.begin() + 1, s.positional.end());
+  if (auto e = read_operands(operands, cmd)) return *e;
   return cmd;
 }
 
 std::string version_text() { return "bm6ctl (bm6-collectd) " BM6_VERSION "\n"; }
 
 std::string usage_hint(std::optional<Verb> verb) {
-  return std::string("Try 'bm6ctl ") + (verb ? std::string(verb_name(*verb)) + " " : "") +
+  return std::string("Try 'bm6ctl ") + (verb ? std::string(spec_of(*verb).name) + " " : "") +
          "--help' for more information.\n";
 }
-
-namespace {
-
-constexpr const char* kExitStatus =
-    "Exit status:\n"
-    "  0  success\n"
-    "  1  failed: nothing found, device unreachable or busy, no reading in time, a history\n"
-    "     answer truncated or corrupt; decode: the bytes are not a reading (the reason is\n"
-    "     printed)\n"
-    "  2  usage error\n"
-    "  3  not permitted (scanning needs CAP_NET_ADMIN; no permission on a socket)\n";
-
-constexpr const char* kScanSynopsis =
-    "Usage: bm6ctl scan [--adapter hciN|unix:DIR] [--timeout S] [--all] [--json]\n";
-constexpr const char* kReadSynopsis =
-    "Usage: bm6ctl read ADDRESS [--adapter hciN] [--address-type public|random]\n"
-    "                         [--model M] [--timeout S] [--json]\n";
-constexpr const char* kDecodeSynopsis =
-    "Usage: bm6ctl decode --address MAC [--model M] HEX\n"
-    "       bm6ctl decode --file CAPTURE [--model M]\n";
-constexpr const char* kCaptureSynopsis =
-    "Usage: bm6ctl capture ADDRESS [--seconds N] [--adapter hciN]\n"
-    "                      [--address-type public|random] [--model M]\n";
-constexpr const char* kCaptureOptions =
-    "  ADDRESS              AA:BB:CC:DD:EE:FF (or with '-' separators, any case), or\n"
-    "                       unix:/path/to/bm6-sim.sock (a link only: nothing advertises)\n"
-    "      --seconds=N      listen to advertisements for N seconds, then keep a link for\n"
-    "                       N seconds (default 30 each), more than 0 and at most 3600\n"
-    "  -i, --adapter=hciN   the Bluetooth adapter (default: the first that is up)\n"
-    "      --address-type=public|random\n"
-    "                       the monitor's LE address type (default public)\n"
-    "      --model=auto|bm6|bm7|bm2\n"
-    "                       the monitor's family (default auto: detected on the link)\n"
-    "  -h, --help           show this help and exit\n";
-
-constexpr const char* kHistorySynopsis =
-    "Usage: bm6ctl history ADDRESS [--pages N] [--json|--csv] [--record-period S]\n"
-    "                      [--adapter hciN] [--address-type public|random] [--model M]\n"
-    "                      [--timeout S]\n";
-constexpr const char* kHistoryOptions =
-    "  ADDRESS              AA:BB:CC:DD:EE:FF (or with '-' separators, any case), or\n"
-    "                       unix:/path/to/bm6-sim.sock\n"
-    "      --pages=N        ask for N pages of 256 records, 1-255 (default 1: ~8.5 h at\n"
-    "                       one record every 2 minutes)\n"
-    "      --record-period=S\n"
-    "                       the monitor's seconds between records, for the estimated\n"
-    "                       times (default 120, a BM6's and BM7's)\n"
-    "  -j, --json           one JSON object per record and line: address, time (UTC,\n"
-    "                       estimated), epoch, uncertainty_s, voltage, soc, temperature\n"
-    "                       (null when the record's is unknown), event, slot\n"
-    "      --csv            CSV with a header line: the same fields\n"
-    "  -i, --adapter=hciN   the Bluetooth adapter (default: the first that is up)\n"
-    "      --address-type=public|random\n"
-    "                       the monitor's LE address type (default public)\n"
-    "      --model=auto|bm6|bm7\n"
-    "                       the monitor's family (default auto: detected on the link); a\n"
-    "                       BM2's history is not supported\n"
-    "  -t, --timeout=S      give up after S seconds in all, more than 0 and at most 3600\n"
-    "                       (default 60)\n"
-    "  -h, --help           show this help and exit\n";
-
-constexpr const char* kScanOptions =
-    "  -i, --adapter=hciN   the Bluetooth adapter (default: the first that is up)\n"
-    "  -i, --adapter=unix:DIR\n"
-    "                       list the bm6-sim sockets in DIR that something listens on\n"
-    "  -t, --timeout=S      scan for S seconds, more than 0 and at most 3600 (default 10)\n"
-    "      --all            list every LE device seen, not only BM6 monitors\n"
-    "  -j, --json           one JSON object per device and line: address, address_type,\n"
-    "                       name, rssi (null when unknown), the reading's keys as\n"
-    "                       decode prints them (or undecoded: the reason) and\n"
-    "                       manufacturer_data (hex); in names, bytes that are not\n"
-    "                       UTF-8 become U+FFFD\n"
-    "  -h, --help           show this help and exit\n";
-constexpr const char* kReadOptions =
-    "  ADDRESS              AA:BB:CC:DD:EE:FF (or with '-' separators, any case), or\n"
-    "                       unix:/path/to/bm6-sim.sock\n"
-    "  -i, --adapter=hciN   the Bluetooth adapter (default: the first that is up)\n"
-    "      --address-type=public|random\n"
-    "                       the monitor's LE address type (default public)\n"
-    "  -t, --timeout=S      give up after S seconds in all, more than 0 and at most 3600\n"
-    "                       (default 20)\n"
-    "      --model=auto|bm6|bm7|bm2\n"
-    "                       the monitor's family (default auto: detected on the link)\n"
-    "  -j, --json           print the reading as one JSON object: address, model,\n"
-    "                       voltage, temperature (not for a BM2, which has no sensor),\n"
-    "                       soc, state, and rssi where there is a radio\n"
-    "  -h, --help           show this help and exit\n";
-constexpr const char* kDecodeOptions =
-    "      --address=MAC    the advertiser's address, AA:BB:CC:DD:EE:FF (required:\n"
-    "                       the encrypted data carries it, which proves key and device)\n"
-    "      --model=auto|bm6|bm7|bm2\n"
-    "                       the monitor's family (default auto: every family's key; a\n"
-    "                       BM2 notification needs --model bm2)\n"
-    "  HEX                  the manufacturer data, company id first as sent\n"
-    "                       (6a281d95...; spaces, colons and 0x allowed), or with the\n"
-    "                       company id as bluetoothctl prints it (0x286a 1d 95 ...);\n"
-    "                       or one notification (16 bytes)\n"
-    "      --file=CAPTURE   decode a capture (bm6ctl capture's JSON Lines) again: one\n"
-    "                       JSON object per notification and per manufacturer data\n"
-    "                       field: line, type, model, plaintext and reading (voltage,\n"
-    "                       temperature, soc, state) or reason; the model is --model,\n"
-    "                       else the capture's, else detected from its notifications\n"
-    "  -j, --json           accepted; decode always prints JSON\n"
-    "  -h, --help           show this help and exit\n";
-
-}  // namespace
 
 std::string help_text(std::optional<Verb> verb) {
   const std::string tail =
       "\nOptions may come before or after the command and its arguments; '--' ends them.\n\n" +
       std::string(kExitStatus);
-  if (verb == Verb::kScan)
-    return std::string(kScanSynopsis) +
-           "List nearby Bluetooth LE devices that advertise as BM6 battery monitors (named\n"
-           "\"BM6\" or offering service FFF0, or whose advertisements decode): address,\n"
-           "address type, name, RSSI, and the reading a monitor that no central holds\n"
-           "advertises (voltage, state of charge, state, and byte 10 raw as \"byte10\n"
-           "(unconfirmed)\": some read it as a temperature, public captures do not bear\n"
-           "that out; from the iBeacon only the state of charge), or the undecoded data\n"
-           "in hex. Names are printed\n"
-           "with control characters shown as \\xNN. Needs CAP_NET_ADMIN.\n\n" +
-           kScanOptions + tail;
-  if (verb == Verb::kRead)
-    return std::string(kReadSynopsis) +
-           "Connect to one BM6 battery monitor, print one reading (voltage, temperature,\n"
-           "state of charge, state, RSSI), disconnect. A monitor holds one central at a\n"
-           "time: while the phone app is connected, it turns others away.\n\n" +
-           kReadOptions + tail;
-  if (verb == Verb::kDecode)
-    return std::string(kDecodeSynopsis) +
-           "Decode one advertisement's manufacturer data (as btmon or bluetoothctl show it)\n"
-           "or one notification, given in hex, and print the reading as one JSON object\n"
-           "with the keys of read --json that it carries (address, model, voltage,\n"
-           "temperature, soc, state) and source (advertisement, ibeacon, notification).\n"
-           "An advertisement has no temperature: its byte 10, which some read as one\n"
-           "but which is unconfirmed, is given raw as byte10_unconfirmed.\n"
-           "No radio is used. Exits 1 with the reason when the bytes are not a reading,\n"
-           "such as data that another device sent (its decrypted address differs).\n\n" +
-           kDecodeOptions + tail;
-  if (verb == Verb::kHistory)
-    return std::string(kHistorySynopsis) +
-           "Connect to one BM6 or BM7, download the readings it stored (one about every\n"
-           "2 minutes), print them oldest first, disconnect. Records carry no time: each is\n"
-           "printed with an estimated time, the newest a second before the answer came and\n"
-           "each older one a record period before the next. A record was taken up to one\n"
-           "record period before the time shown.\n\n" +
-           kHistoryOptions + tail;
-  if (verb == Verb::kCapture)
-    return std::string(kCaptureSynopsis) +
-           "Record what one monitor sends, as JSON Lines on standard output, for a report\n"
-           "or a test: a header line; each advertisement of ADDRESS heard in --seconds (time,\n"
-           "RSSI, the advertising data in hex, its manufacturer data and what each field\n"
-           "decodes to; the advertised byte 10 is left in the raw data only, since what it\n"
-           "is is not confirmed), needing CAP_NET_ADMIN; then, over a link for --seconds,\n"
-           "each ATT notification (time, handle, the ciphertext, the model, the decrypted\n"
-           "plaintext and the reading or the reason it is not one); and an end line with\n"
-           "the model detected and the counts. 'bm6ctl decode --file' decodes it again,\n"
-           "'bm6-sim --replay' sends its notifications. Exits 0 if anything was heard.\n\n" +
-           kCaptureOptions + tail;
-  return std::string(
-             "Usage: bm6ctl [--help] [--version] COMMAND [ARGUMENTS] [OPTIONS]\n"
-             "Find and read BM6 Bluetooth LE battery monitors.\n\n"
-             "Commands:\n"
-             "  scan [--adapter hciN|unix:DIR] [--timeout S] [--all] [--json]\n"
-             "                       list nearby BM6 monitors\n"
-             "  read ADDRESS [--adapter hciN] [--address-type public|random] [--model M]\n"
-             "       [--timeout S] [--json]\n"
-             "                       connect, print one reading, disconnect\n"
-             "  decode --address MAC [--model M] HEX\n"
-             "                       decode advertised data or a notification\n"
-             "  history ADDRESS [--pages N] [--json|--csv] [OPTIONS]\n"
-             "                       print the readings the monitor stored, oldest first\n"
-             "  capture ADDRESS [--seconds N] [OPTIONS]\n"
-             "                       record advertisements and notifications as JSON Lines\n"
-             "  help [COMMAND]       show the help of bm6ctl or of COMMAND\n\n"
-             "Options:\n"
-             "  -h, --help           show this help (after a COMMAND: its help) and exit\n"
-             "      --version        show the version and exit\n"
-             "Run 'bm6ctl COMMAND --help' for the options of a command.\n") +
-         tail;
+  if (!verb)
+    return kToolHead + help_rows(kTool) +
+           "Run 'bm6ctl COMMAND --help' for the options of a command.\n" + tail;
+  const VerbSpec& v = spec_of(*verb);
+  return std::string(v.synopsis) + v.description + "\n" + help_rows(bit(*verb)) + tail;
 }
 
 }  // namespace bm6::ctl

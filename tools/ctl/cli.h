@@ -1,7 +1,7 @@
 // bm6ctl's command line: parsed into a Command or a usage error, before anything runs.
 // Options may come anywhere (before or after the command and its arguments), long options
 // as --name VALUE or --name=VALUE and by any unambiguous prefix, as with getopt_long; "--"
-// ends the options.
+// ends the options. An option given twice is an error, not the last one winning.
 #pragma once
 
 #include <chrono>

@@ -229,43 +229,45 @@ int run_decode(const Command& cmd) {
   return kExitOk;
 }
 
-int run_history(const Command& cmd) {
-  // --timeout bounds everything: the connect, the set-up, the first reading, the download.
+namespace {
+
+// A history download over one link: its result, or why there is none.
+struct HistoryRun {
+  std::optional<HistoryResult> result;
+  std::optional<Family> model;  // once the link has given a reading
+  std::string error;            // why the link closed, or could not be made
+};
+
+HistoryRun download_history(const Command& cmd, EventLoop& loop, Connector& connector) {
   const auto limit = cmd.timeout();
-  EventLoop loop;
-  Adapters adapters(loop);
-  auto connector = connector_for(cmd, loop, adapters);
-  if (!connector) return kExitUsage;
-  std::string error;
+  HistoryRun run;
   std::unique_ptr<Bm6Link> link;
   std::unique_ptr<HistoryDownload> download;
-  std::optional<HistoryResult> result;
-  std::optional<Family> model;
   bool finished = false;
-  connector->connect([&](UniqueFd fd, const std::string& e) {
+  connector.connect([&](UniqueFd fd, const std::string& e) {
     if (!fd) {
-      error = e;
+      run.error = e;
       finished = true;
       return;
     }
     Bm6Link::Handlers h;
     // The live stream first, as the monitor expects; its first reading starts the download.
     h.on_reading = [&](const Reading&, std::chrono::system_clock::time_point) {
-      if (download || result) return;
-      model = link->family();
+      if (download || run.result) return;
+      run.model = link->family();
       HistoryDownload::Options o;
       o.pages = static_cast<std::uint8_t>(cmd.pages);
       o.period = cmd.record_period;
       // The download's own bound, within the overall one: a truncated answer says so.
       o.timeout = std::min(HistoryDownload::timeout_for(o.pages), limit);
       download = std::make_unique<HistoryDownload>(loop, *link, o, [&](HistoryResult r) {
-        result = std::move(r);
+        run.result = std::move(r);
         finished = true;
       });
     };
     h.on_closed = [&](const std::string& reason) {
       download.reset();  // before the link goes
-      error = explain_link_closed(reason, link->bearer().stats().pdus_in);
+      run.error = explain_link_closed(reason, link->bearer().stats().pdus_in);
       finished = true;
     };
     Bm6Link::Options link_options;
@@ -273,28 +275,44 @@ int run_history(const Command& cmd) {
     link = std::make_unique<Bm6Link>(loop, std::move(fd), link_options, h);
   });
   loop.run_until([&] { return finished; }, limit);
-  download.reset();
-  link.reset();
-  connector.reset();
-  if (!result) {
-    if (error.empty())
-      error = std::string(model ? "no complete history answer" : "no reading") + " within " +
-              format_seconds(cmd.timeout_s) + " s";
-    print_error(cmd.address + ": " + error);
-    return is_permission_error(error) ? kExitNotPermitted : kExitFailed;
-  }
-  if (!result->ok()) {
-    print_error(cmd.address + ": history: " + result->error);
-    return kExitFailed;
-  }
+  download.reset();  // before the link goes
+  return run;
+}
+
+void print_history(const Command& cmd, Family model,
+                   const std::vector<TimedHistoryRecord>& records) {
   const auto format = cmd.json  ? HistoryFormat::kJson
                       : cmd.csv ? HistoryFormat::kCsv
                                 : HistoryFormat::kText;
   if (format == HistoryFormat::kText)
-    print_line(history_note(cmd.address, *model, result->records.size(), cmd.record_period));
+    print_line(history_note(cmd.address, model, records.size(), cmd.record_period));
   if (format == HistoryFormat::kCsv) print_line(history_csv_header());
-  for (const auto& r : result->records)
-    print_line(history_row(cmd.address, r, cmd.record_period, format));
+  for (const auto& r : records) print_line(history_row(cmd.address, r, cmd.record_period, format));
+}
+
+}  // namespace
+
+int run_history(const Command& cmd) {
+  // --timeout bounds everything: the connect, the set-up, the first reading, the download.
+  EventLoop loop;
+  Adapters adapters(loop);
+  auto connector = connector_for(cmd, loop, adapters);
+  if (!connector) return kExitUsage;
+  HistoryRun run = download_history(cmd, loop, *connector);
+  connector.reset();
+  std::string& error = run.error;
+  if (!run.result) {
+    if (error.empty())
+      error = std::string(run.model ? "no complete history answer" : "no reading") + " within " +
+              format_seconds(cmd.timeout_s) + " s";
+    print_error(cmd.address + ": " + error);
+    return is_permission_error(error) ? kExitNotPermitted : kExitFailed;
+  }
+  if (!run.result->ok()) {
+    print_error(cmd.address + ": history: " + run.result->error);
+    return kExitFailed;
+  }
+  print_history(cmd, *run.model, run.result->records);
   return kExitOk;
 }
 

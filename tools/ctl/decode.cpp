@@ -25,7 +25,15 @@ bool has_0x(const std::string& w) { return w.size() >= 2 && w[0] == '0' && (w[1]
 std::variant<Bytes, std::string> word_bytes(const std::string& word) {
   std::string digits;
   for (std::size_t i = has_0x(word) ? 2 : 0; i < word.size(); ++i) {
-    if (word[i] == ':') continue;
+    if (word[i] == ':') {
+      // Between two bytes only: "d1:5:5f:0" is refused, not read as d1 55 f0.
+      const bool between =
+          !digits.empty() && digits.size() % 2 == 0 && i + 1 < word.size() && word[i + 1] != ':';
+      if (!between)
+        return "HEX: " + quoted(word) +
+               " has a colon that is not between two bytes (give 6a:28:1d:95:...)";
+      continue;
+    }
     if (hex_digit(word[i]) < 0)
       return "HEX: " + quoted(word) +
              " is not hexadecimal (give the bytes as hex digits: 6a281d95..., 6a 28 1d 95 ... "
