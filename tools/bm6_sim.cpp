@@ -77,10 +77,11 @@ int main(int argc, char** argv) {
             loop, sim::listen_l2cap(endpoint.address), name, device));
         // Advertise as a BM6 does while no central holds it. Without the management
         // interface (no CAP_NET_ADMIN) the device is still served, only not advertised.
-        std::string error;
+        LinkError error;
         UniqueFd control = mgmt::open_control_socket(error);
         if (!control) {
-          std::fprintf(stderr, "bm6-sim: %s: not advertising: %s\n", name.c_str(), error.c_str());
+          std::fprintf(stderr, "bm6-sim: %s: not advertising: %s\n", name.c_str(),
+                       error.detail.c_str());
         } else {
           advertisers.push_back(std::make_unique<sim::SimAdvertiser>(
               loop, std::move(control), sim::adapter_identity(endpoint.address), device,

@@ -102,7 +102,7 @@ void merge_manufacturer_data(FoundDevice& d, const std::vector<Bytes>& fields) {
 }
 
 bool discover(int adapter_id, std::chrono::milliseconds duration,
-              std::map<std::string, FoundDevice>& found, std::string& error) {
+              std::map<std::string, FoundDevice>& found, LinkError& error) {
   // Blocking: discovery is one synchronous loop with its own poll() deadline.
   UniqueFd fd = mgmt::open_control_socket(error,
                                           "scanning needs CAP_NET_ADMIN: run as root, or once: "
@@ -112,7 +112,9 @@ bool discover(int adapter_id, std::chrono::milliseconds duration,
   if (!fd) return false;
   const auto index = static_cast<std::uint16_t>(adapter_id);
   if (!send_command(fd.get(), kOpStartDiscovery, index, kLeAddressTypes)) {
-    error = std::string("starting discovery: ") + std::strerror(errno);
+    const int err = errno;
+    error = link_error(LinkErrorKind::kOther,
+                       std::string("starting discovery: ") + std::strerror(err), err);
     return false;
   }
   const auto deadline = std::chrono::steady_clock::now() + duration;
@@ -132,8 +134,11 @@ bool discover(int adapter_id, std::chrono::milliseconds duration,
     if ((event == kEvCommandComplete || event == kEvCommandStatus) && len >= 3 &&
         le16(params) == kOpStartDiscovery) {
       if (params[2] != 0) {
-        error = std::string("discovery on hci") + std::to_string(adapter_id) + " " +
-                mgmt_status(params[2]);
+        const auto kind = params[2] == 0x14   ? LinkErrorKind::kPermission
+                          : params[2] == 0x0a ? LinkErrorKind::kBusy
+                                              : LinkErrorKind::kAdapter;
+        error = link_error(kind, std::string("discovery on hci") + std::to_string(adapter_id) +
+                                     " " + mgmt_status(params[2]));
         return false;
       }
       started = true;
@@ -159,8 +164,8 @@ bool discover(int adapter_id, std::chrono::milliseconds duration,
     }
   }
   if (started) send_command(fd.get(), kOpStopDiscovery, index, kLeAddressTypes);
-  if (!started && error.empty()) {
-    error = "the adapter did not start discovery";
+  if (!started && !error) {
+    error = link_error(LinkErrorKind::kAdapter, "the adapter did not start discovery");
     return false;
   }
   return true;

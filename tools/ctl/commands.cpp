@@ -16,7 +16,6 @@
 
 #include "device/bm6_link.h"
 #include "device/history_download.h"
-#include "device/link_errors.h"
 #include "tools/ctl/decode.h"
 #include "tools/ctl/format.h"
 #include "tools/ctl/text.h"
@@ -111,6 +110,10 @@ int scan_unix(const Command& cmd, const std::string& dir) {
 
 }  // namespace
 
+int failed_exit(FailureKind kind) {
+  return kind == FailureKind::kPermission ? kExitNotPermitted : kExitFailed;
+}
+
 void print_error(const std::string& message) {
   std::fflush(stdout);
   std::fputs(("bm6ctl: " + terminal_safe(message) + "\n").c_str(), stderr);
@@ -118,16 +121,16 @@ void print_error(const std::string& message) {
 
 int run_scan(const Command& cmd) {
   if (cmd.adapter.rfind("unix:", 0) == 0) return scan_unix(cmd, cmd.adapter.substr(5));
-  std::string error;
+  LinkError error;
   const int id = resolve_adapter(cmd.adapter, error);
   if (id < 0) {
-    print_error(error);
-    return is_permission_error(error) ? kExitNotPermitted : kExitFailed;
+    print_error(error.detail);
+    return failed_exit(failure_kind(error));
   }
   std::map<std::string, scan::FoundDevice> found;
   if (!scan::discover(id, cmd.timeout(), found, error)) {
-    print_error(error);
-    return is_permission_error(error) ? kExitNotPermitted : kExitFailed;
+    print_error(error.detail);
+    return failed_exit(failure_kind(error));
   }
   int shown = 0;
   if (!cmd.json) print_line(scan_header());
@@ -162,16 +165,16 @@ int run_read(const Command& cmd) {
   Adapters adapters(loop);
   auto connector = connector_for(cmd, loop, adapters);
   if (!connector) return kExitUsage;
-  std::string error;
+  DeviceFailure error;
   std::unique_ptr<Bm6Link> link;
   std::optional<Reading> reading;
   std::optional<Family> model;
   std::optional<int> rssi;
   bool finished = false;
   Timer rssi_wait(loop);
-  connector->connect([&](UniqueFd fd, const std::string& e) {
+  connector->connect([&](UniqueFd fd, const LinkError& e) {
     if (!fd) {
-      error = e;
+      error = connect_failed(e);
       finished = true;
       return;
     }
@@ -193,8 +196,8 @@ int run_read(const Command& cmd) {
         rssi_wait.start(std::chrono::seconds(1), [&] { finished = true; });
       }
     };
-    h.on_closed = [&](const std::string& reason) {
-      error = explain_link_closed(reason, link->bearer().stats().pdus_in);
+    h.on_closed = [&](const DeviceFailure& why) {
+      error = why;
       finished = true;
     };
     Bm6Link::Options link_options;
@@ -202,12 +205,12 @@ int run_read(const Command& cmd) {
     link = std::make_unique<Bm6Link>(loop, std::move(fd), link_options, h);
   });
   if (!loop.run_until([&] { return finished; }, limit) && !reading)
-    error = "no reading within " + format_seconds(cmd.timeout_s) + " s";
+    error = {FailureKind::kSilent, {}, "no reading within " + format_seconds(cmd.timeout_s) + " s"};
   link.reset();
   connector.reset();
   if (!reading) {
-    print_error(cmd.address + ": " + error);
-    return is_permission_error(error) ? kExitNotPermitted : kExitFailed;
+    print_error(cmd.address + ": " + error.detail);
+    return failed_exit(error.kind);
   }
   print_line(reading_line(cmd.address, *model, *reading, rssi, cmd.json));
   return kExitOk;
@@ -235,15 +238,15 @@ int run_history(const Command& cmd) {
   Adapters adapters(loop);
   auto connector = connector_for(cmd, loop, adapters);
   if (!connector) return kExitUsage;
-  std::string error;
+  DeviceFailure error{FailureKind::kNone};
   std::unique_ptr<Bm6Link> link;
   std::unique_ptr<HistoryDownload> download;
   std::optional<HistoryResult> result;
   std::optional<Family> model;
   bool finished = false;
-  connector->connect([&](UniqueFd fd, const std::string& e) {
+  connector->connect([&](UniqueFd fd, const LinkError& e) {
     if (!fd) {
-      error = e;
+      error = connect_failed(e);
       finished = true;
       return;
     }
@@ -262,9 +265,9 @@ int run_history(const Command& cmd) {
         finished = true;
       });
     };
-    h.on_closed = [&](const std::string& reason) {
+    h.on_closed = [&](const DeviceFailure& why) {
       download.reset();  // before the link goes
-      error = explain_link_closed(reason, link->bearer().stats().pdus_in);
+      error = why;
       finished = true;
     };
     Bm6Link::Options link_options;
@@ -276,11 +279,13 @@ int run_history(const Command& cmd) {
   link.reset();
   connector.reset();
   if (!result) {
-    if (error.empty())
-      error = std::string(model ? "no complete history answer" : "no reading") + " within " +
-              format_seconds(cmd.timeout_s) + " s";
-    print_error(cmd.address + ": " + error);
-    return is_permission_error(error) ? kExitNotPermitted : kExitFailed;
+    if (error.kind == FailureKind::kNone)
+      error = {FailureKind::kSilent,
+               {},
+               std::string(model ? "no complete history answer" : "no reading") + " within " +
+                   format_seconds(cmd.timeout_s) + " s"};
+    print_error(cmd.address + ": " + error.detail);
+    return failed_exit(error.kind);
   }
   if (!result->ok()) {
     print_error(cmd.address + ": history: " + result->error);
