@@ -66,7 +66,7 @@ struct Clock {
 }  // namespace
 
 std::string notification_members(std::optional<Family> family,
-                                 std::span<const std::uint8_t> ciphertext) {
+                                 std::span<const std::uint8_t> ciphertext, std::size_t* readings) {
   std::string out = ",\"model\":" + model_json(family);
   if (!family) return out + ",\"reason\":\"no family's frame under any key\"";
   FamilyCodec codec(*family);
@@ -79,13 +79,17 @@ std::string notification_members(std::optional<Family> family,
     return out + ",\"reason\":\"" + std::to_string(plain->size()) +
            " bytes: not a live frame (16)\"";
   const LiveDecode d = decode_live(*family, *plain);
-  if (const auto* r = std::get_if<Reading>(&d)) return out + ",\"reading\":" + reading_object(*r);
+  if (const auto* r = std::get_if<Reading>(&d)) {
+    if (readings) ++*readings;
+    return out + ",\"reading\":" + reading_object(*r);
+  }
   return out + ",\"reason\":" + json_string(to_string(std::get<LiveRejection>(d)));
 }
 
 std::vector<std::string> advertisement_decodes(const std::string& address,
                                                std::optional<Family> model,
-                                               const std::vector<capture::Bytes>& fields) {
+                                               const std::vector<capture::Bytes>& fields,
+                                               std::size_t* readings) {
   std::vector<std::string> out;
   const auto advertiser = parse_bdaddr(address);
   for (const auto& field : fields) {
@@ -103,6 +107,7 @@ std::vector<std::string> advertisement_decodes(const std::string& address,
                     "}");
       continue;
     }
+    if (readings) ++*readings;
     std::string reading = "{";
     if (d->centivolts) reading += "\"voltage\":" + fixed(*d->centivolts / 100.0, 2) + ",";
     reading += "\"soc\":" + std::to_string(d->soc_percent);
@@ -149,8 +154,7 @@ struct CaptureRun {
     ++notifications;
     // Before the link has settled on a family, this frame's own evidence names one.
     const auto family = link_family ? link_family : detect_family(value);
-    const std::string members = notification_members(family, value);
-    readings += members.find("\"reading\":") != std::string::npos;
+    const std::string members = notification_members(family, value, &readings);
     print_line("{\"type\":\"notification\"," + clock.members(std::chrono::system_clock::now()) +
                ",\"handle\":" + std::to_string(handle) + ",\"ciphertext\":\"" +
                hex(capture::Bytes(value.begin(), value.end())) + "\"" + members + "}");
@@ -266,14 +270,13 @@ int run_decode_file(const Command& cmd) {
     const std::string head =
         "{\"line\":" + std::to_string(r.line) + ",\"type\":" + json_string(r.type_name);
     if (r.type == capture::Record::Type::kNotification) {
-      const std::string members = notification_members(family, r.ciphertext);
-      readings += members.find("\"reading\":") != std::string::npos;
+      const std::string members = notification_members(family, r.ciphertext, &readings);
       print_line(head + members + "}");
     } else if (r.type == capture::Record::Type::kAdvertisement) {
       const std::string address = r.address ? *r.address : cap.address.value_or("");
-      const auto decodes = advertisement_decodes(address, cmd.model, r.manufacturer_data);
+      const auto decodes =
+          advertisement_decodes(address, cmd.model, r.manufacturer_data, &readings);
       for (std::size_t i = 0; i < decodes.size(); ++i) {
-        readings += decodes[i].find("\"reading\":") != std::string::npos;
         print_line(head + ",\"address\":" + json_string(address) +
                    ",\"field\":" + std::to_string(i) + "," + decodes[i].substr(1));
       }
