@@ -45,6 +45,15 @@ const char* mgmt_status(std::uint8_t status) {
   }
 }
 
+// Start Discovery refused with mgmt `status`.
+LinkError refused(int adapter_id, std::uint8_t status) {
+  const auto kind = status == 0x14   ? LinkErrorKind::kPermission
+                    : status == 0x0a ? LinkErrorKind::kBusy
+                                     : LinkErrorKind::kAdapter;
+  return link_error(kind, std::string("discovery on hci") + std::to_string(adapter_id) + " " +
+                              mgmt_status(status));
+}
+
 bool send_command(int fd, std::uint16_t op, std::uint16_t index, std::uint8_t param) {
   const std::uint8_t pkt[7] = {static_cast<std::uint8_t>(op & 0xff),
                                static_cast<std::uint8_t>(op >> 8),
@@ -134,11 +143,7 @@ bool discover(int adapter_id, std::chrono::milliseconds duration,
     if ((event == kEvCommandComplete || event == kEvCommandStatus) && len >= 3 &&
         le16(params) == kOpStartDiscovery) {
       if (params[2] != 0) {
-        const auto kind = params[2] == 0x14   ? LinkErrorKind::kPermission
-                          : params[2] == 0x0a ? LinkErrorKind::kBusy
-                                              : LinkErrorKind::kAdapter;
-        error = link_error(kind, std::string("discovery on hci") + std::to_string(adapter_id) +
-                                     " " + mgmt_status(params[2]));
+        error = refused(adapter_id, params[2]);
         return false;
       }
       started = true;
