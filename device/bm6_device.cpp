@@ -76,8 +76,9 @@ void Bm6Device::bound_setup(std::chrono::milliseconds after, std::chrono::millis
       const auto more = static_cast<int>(requests.size()) * options_.detection_window;
       return bound_setup(more, total + more);
     }
-    link_->close("no reading for " + format_seconds(total) +
-                 " after the link came up (a per-read link's set-up is bounded)");
+    link_->close(FailureKind::kSilent,
+                 "no reading for " + format_seconds(total) +
+                     " after the link came up (a per-read link's set-up is bounded)");
   });
 }
 
@@ -151,7 +152,8 @@ void Bm6Device::per_read_done() {
     lead_s_ += std::chrono::duration<double>(now - target_).count() / 2 + 0.25;
   failures_ = 0;
   after_failure_ = false;
-  link_->close("per-read: reading taken");  // the fd closes now; on_link_closed follows
+  // The fd closes now; on_link_closed follows, and says nothing.
+  link_->close(FailureKind::kNone, "per-read: reading taken");
 }
 
 void Bm6Device::schedule_next_turn() {
@@ -188,7 +190,11 @@ std::chrono::milliseconds Bm6Device::backoff(unsigned attempt) {
 }
 
 void Bm6Device::emit(DeviceEvent event, const std::string& detail) {
-  if (on_event_) on_event_(options_, event, detail);
+  if (on_event_) on_event_(options_, {event, detail});
+}
+
+void Bm6Device::emit(DeviceEvent event, const DeviceFailure& failure) {
+  if (on_event_) on_event_(options_, {event, failure.detail, failure});
 }
 
 std::string format_seconds(std::chrono::milliseconds ms) {
@@ -199,14 +205,14 @@ std::string format_seconds(std::chrono::milliseconds ms) {
 
 void Bm6Device::connect() {
   connector_->connect(
-      [this](UniqueFd fd, const std::string& error) { on_connected(std::move(fd), error); });
+      [this](UniqueFd fd, const LinkError& error) { on_connected(std::move(fd), error); });
 }
 
-void Bm6Device::on_connected(UniqueFd fd, const std::string& error) {
+void Bm6Device::on_connected(UniqueFd fd, const LinkError& error) {
   if (stopped_) return;
   if (!fd) {
     ++counters_.connect_failures;
-    emit(DeviceEvent::kConnectFailed, error);
+    emit(DeviceEvent::kConnectFailed, connect_failed(error));
     give_back_turn(false);
     return retry_later();
   }
@@ -245,7 +251,7 @@ void Bm6Device::on_connected(UniqueFd fd, const std::string& error) {
   handlers.on_reading = [this](const Reading& r, std::chrono::system_clock::time_point at) {
     on_reading(r, at);
   };
-  handlers.on_closed = [this](const std::string& reason) { on_link_closed(reason); };
+  handlers.on_closed = [this](const DeviceFailure& why) { on_link_closed(why); };
   handlers.on_dropped = [this] { slot_->frames_dropped.fetch_add(1, std::memory_order_relaxed); };
   try {
     link_ = std::make_unique<Bm6Link>(loop_, std::move(fd), link_options, std::move(handlers));
@@ -255,7 +261,8 @@ void Bm6Device::on_connected(UniqueFd fd, const std::string& error) {
     if (per_read()) bound_setup(options_.per_read_setup, options_.per_read_setup);
   } catch (const std::exception& e) {
     ++counters_.connect_failures;
-    emit(DeviceEvent::kConnectFailed, e.what());
+    emit(DeviceEvent::kConnectFailed,
+         connect_failed(link_error(LinkErrorKind::kResource, e.what())));
     give_back_turn(false);
     retry_later();
   }
@@ -302,7 +309,7 @@ void Bm6Device::ask_rssi_now() {
   });
 }
 
-void Bm6Device::on_link_closed(const std::string& socket_reason) {
+void Bm6Device::on_link_closed(const DeviceFailure& why) {
   if (stopped_) return;
   const bool was_streaming = got_reading_;
   last_link_stats_ = link_->stats();
@@ -316,18 +323,16 @@ void Bm6Device::on_link_closed(const std::string& socket_reason) {
     give_back_turn(true);
     return schedule_next_turn();
   }
-  // "Broken pipe" says what the socket saw; a monitor that closed before answering is busy.
-  const std::string reason = explain_link_closed(socket_reason, link_->bearer().stats().pdus_in);
   link_.reset();
   release_held();  // a download the link took with it: its live readings go out
   give_back_turn(false);
   if (was_streaming) {
     if (std::chrono::steady_clock::now() - first_reading_ >= kStableLink) failures_ = 0;
     ++counters_.link_losses;
-    emit(DeviceEvent::kLinkLost, reason);
+    emit(DeviceEvent::kLinkLost, DeviceFailure{FailureKind::kLinkLost, why.cause, why.detail});
   } else {
     ++counters_.connect_failures;
-    emit(DeviceEvent::kConnectFailed, reason);
+    emit(DeviceEvent::kConnectFailed, why);
   }
   retry_later();
 }

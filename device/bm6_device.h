@@ -159,16 +159,25 @@ inline constexpr std::chrono::seconds kStableLink{60};
 
 enum class DeviceEvent {
   kFirstReading,    // the first reading on a new link: readings flow
-  kConnectFailed,   // an attempt failed; `detail` says why
-  kLinkLost,        // an established link went down; `detail` says why
+  kConnectFailed,   // an attempt failed; `failure` says why
+  kLinkLost,        // an established link went down; `failure` says why (kind kLinkLost)
   kModelDetected,   // the first link found the family; `detail` is its name ("BM7")
   kModelChanged,    // a later link found another family; `detail`: "BM6, now BM7"
-  kSilent,          // passive: no reading from an advertisement for the timeout; `detail` why
+  kSilent,          // passive: no reading from an advertisement for the timeout; `failure` why
   kBackfilled,      // a history download filled a gap; `detail` says how much
   kBackfillFailed,  // a history download failed; `detail` says why (once per gap)
   // The device's adapter cannot give every per-read device a reading every interval;
   // `detail` says so and what it can do. Once per adapter, through one of its devices.
   kAdapterOverbooked,
+};
+
+// What a device says: the event, a detail for people (for a failure, the failure's), and
+// with kConnectFailed, kLinkLost and kSilent the failure as a value, which is what code
+// decides on.
+struct DeviceReport {
+  DeviceEvent event;
+  std::string detail{};
+  DeviceFailure failure{FailureKind::kNone};
 };
 
 std::string format_seconds(std::chrono::milliseconds ms);  // "2.5 s"
@@ -177,8 +186,7 @@ class Backfill;
 
 class Bm6Device {
  public:
-  using EventHandler =
-      std::function<void(const DeviceOptions&, DeviceEvent, const std::string& detail)>;
+  using EventHandler = std::function<void(const DeviceOptions&, const DeviceReport&)>;
 
   // `connector` is made from options by the caller (make_connector), with its timeout.
   Bm6Device(EventLoop& loop, DeviceOptions options, std::unique_ptr<Connector> connector,
@@ -213,13 +221,14 @@ class Bm6Device {
 
  private:
   void connect();
-  void on_connected(UniqueFd fd, const std::string& error);
-  void on_link_closed(const std::string& reason);
+  void on_connected(UniqueFd fd, const LinkError& error);
+  void on_link_closed(const DeviceFailure& why);
   void on_reading(const Reading& r, std::chrono::system_clock::time_point at);
   void retry_later();
   void ask_rssi();      // once per read interval, from a reading
   void ask_rssi_now();  // the link is up
   void emit(DeviceEvent event, const std::string& detail);
+  void emit(DeviceEvent event, const DeviceFailure& failure);
   // Per-read: ask for a turn (the budget's, if any), then connect.
   void want_link();
   void on_turn();

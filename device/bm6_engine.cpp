@@ -19,7 +19,7 @@ constexpr std::chrono::seconds kKernelLinkLinger{2};
 std::string budget_key(const DeviceOptions& o) {
   if (o.address.rfind("unix:", 0) == 0) return "unix";
   if (!o.adapter.empty()) return o.adapter;
-  std::string error;
+  LinkError error;
   const int id = resolve_adapter("", error);
   return id >= 0 ? "hci" + std::to_string(id) : "the default adapter";
 }
@@ -68,7 +68,7 @@ Bm6Engine::Bm6Engine(const std::vector<DeviceOptions>& devices, Bm6Device::Event
       // Said once, through the adapter's first per-read device: the handler wants one.
       if (budget.per_read_devices() == 0)
         budget.set_overbooked_handler([on_event, first = options](const std::string& text) {
-          if (on_event) on_event(first, DeviceEvent::kAdapterOverbooked, text);
+          if (on_event) on_event(first, {DeviceEvent::kAdapterOverbooked, text});
         });
       budget.add_per_read(options.read_interval);
     }
@@ -93,10 +93,10 @@ Bm6Device::EventHandler Bm6Engine::watched(const std::string& adapter,
                                            Bm6Device::EventHandler on_event) {
   const int index = AdvScanner::adapter_index(adapter);
   if (adapter.rfind("hci", 0) == 0 && index >= 0) watched_[adapter].index = index;
-  return [this, on_event = std::move(on_event), adapter](const DeviceOptions& d, DeviceEvent e,
-                                                         const std::string& detail) {
-    if (on_event) on_event(d, e, detail);
-    on_adapter_event(adapter, d.name, e, detail);
+  return [this, on_event = std::move(on_event), adapter](const DeviceOptions& d,
+                                                         const DeviceReport& report) {
+    if (on_event) on_event(d, report);
+    on_adapter_event(adapter, d.name, report);
   };
 }
 
@@ -198,7 +198,8 @@ const AdapterWatch* Bm6Engine::adapter_watch(const std::string& adapter) const {
 // of an attempt after the connect (busy, a set-up step failing) shows a link came up. The
 // adapter down or missing, or no permission, says nothing about a stuck controller.
 void Bm6Engine::on_adapter_event(const std::string& adapter, const std::string& device,
-                                 DeviceEvent event, const std::string& detail) {
+                                 const DeviceReport& report) {
+  const DeviceEvent event = report.event;
   const auto it = watched_.find(adapter);
   if (it == watched_.end()) return;
   AdapterWatch& watch = it->second.watch;
@@ -206,7 +207,7 @@ void Bm6Engine::on_adapter_event(const std::string& adapter, const std::string& 
   if (event == DeviceEvent::kFirstReading)
     return handle_adapter_notes(adapter, watch.on_link_up(now, device, true));
   if (event != DeviceEvent::kConnectFailed) return;
-  switch (failure_kind(false, detail)) {
+  switch (report.failure.kind) {
     case FailureKind::kUnreachable:
       return handle_adapter_notes(adapter, watch.on_connect_failed(now, device));
     case FailureKind::kAdapter:
@@ -228,12 +229,12 @@ void Bm6Engine::handle_adapter_notes(const std::string& adapter,
 
 void Bm6Engine::reset_adapter(const std::string& adapter) {
   WatchedAdapter& watched = watched_.at(adapter);
-  std::string error;
+  LinkError error;
   UniqueFd fd = open_reset_socket_ ? open_reset_socket_(error) : UniqueFd();
   if (!fd) {
-    if (error.empty()) error = "no management socket";
+    if (error.detail.empty()) error.detail = "no management socket";
     return handle_adapter_notes(
-        adapter, watched.watch.on_reset_done(AdapterWatch::Clock::now(), false, error));
+        adapter, watched.watch.on_reset_done(AdapterWatch::Clock::now(), false, error.detail));
   }
   watched.reset = std::make_unique<MgmtPowerCycle>(
       loop_, static_cast<std::uint16_t>(watched.index), std::move(fd),

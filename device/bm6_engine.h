@@ -68,8 +68,8 @@ class Bm6Engine {
     AdapterWatch watch;
     std::unique_ptr<MgmtPowerCycle> reset;  // while one runs
   };
-  void on_adapter_event(const std::string& adapter, const std::string& device, DeviceEvent event,
-                        const std::string& detail);
+  void on_adapter_event(const std::string& adapter, const std::string& device,
+                        const DeviceReport& report);
   void handle_adapter_notes(const std::string& adapter, std::vector<AdapterWatch::Note> notes);
   void reset_adapter(const std::string& adapter);
   void feed_heard();

@@ -37,15 +37,16 @@ Bm6Link::Bm6Link(EventLoop& loop, UniqueFd fd, Options options, Handlers handler
   });
   bearer_.set_indication_handler(
       [this](std::uint16_t handle, std::span<const std::uint8_t> v) { on_indication(handle, v); });
-  bearer_.set_closed_handler([this](const std::string& reason) {
+  bearer_.set_closed_handler([this](const LinkError& why) {
     phase_ = Phase::kClosed;
     watchdog_.cancel();
-    if (handlers_.on_closed) handlers_.on_closed(reason);
+    if (!handlers_.on_closed) return;
+    handlers_.on_closed(failure_ ? *failure_ : link_closed(why, bearer_.stats().pdus_in));
   });
   const auto gen = generation_;
-  gatt_.exchange_mtu([this, gen](const std::string& err) {
+  gatt_.exchange_mtu([this, gen](const LinkError& err) {
     if (!current(gen)) return;
-    if (!err.empty()) return fail(err);
+    if (err) return fail(err);
     if (options_.cache)
       if (const auto cached = options_.cache->take_for_link()) return use_cached(*cached);
     discover();
@@ -84,7 +85,16 @@ std::uint64_t Bm6LinkStats::rejected_total() const {
   return total;
 }
 
-void Bm6Link::fail(const std::string& reason) { bearer_.close(reason); }
+void Bm6Link::fail(FailureKind kind, std::string detail, LinkError cause) {
+  fail(DeviceFailure{kind, std::move(cause), std::move(detail)});
+}
+
+void Bm6Link::fail(DeviceFailure failure) {
+  if (!bearer_.is_open()) return;  // closed already: the bearer's reason stands
+  const std::string detail = failure.detail;
+  failure_ = std::move(failure);
+  bearer_.close(detail);
+}
 
 // What a first connection asks, and why: one request at a time, each a round trip (one or
 // two connection events on the air). Counted against the simulator's BM6 database (MTU 23)
@@ -116,9 +126,9 @@ void Bm6Link::discover() {
   const auto gen = generation_;
   gatt_.discover_primary_service_by_uuid(
       kBm6Service,
-      [this, gen](const std::string& err, std::vector<GattService> services) {
+      [this, gen](const LinkError& err, std::vector<GattService> services) {
         if (!current(gen)) return;
-        if (!err.empty()) return fail(err);
+        if (err) return fail(err);
         on_services(std::move(services));
       },
       /*first_only=*/true);
@@ -126,7 +136,8 @@ void Bm6Link::discover() {
 
 void Bm6Link::on_services(std::vector<GattService> services) {
   if (services.empty())
-    return fail("the device has no BM6 service (FFF0): is it a BM6 battery monitor?");
+    return fail(FailureKind::kProtocol,
+                "the device has no BM6 service (FFF0): is it a BM6 battery monitor?");
   const auto gen = generation_;
   // Enough once FFF3 and FFF4 are known and a declaration after FFF4 bounds its descriptors.
   auto enough = [](const std::vector<GattCharacteristic>& found) {
@@ -138,9 +149,9 @@ void Bm6Link::on_services(std::vector<GattService> services) {
   };
   gatt_.discover_characteristics(
       services.front(),
-      [this, gen](const std::string& err, std::vector<GattCharacteristic> chars) {
+      [this, gen](const LinkError& err, std::vector<GattCharacteristic> chars) {
         if (!current(gen)) return;
-        if (!err.empty()) return fail(err);
+        if (err) return fail(err);
         on_bm6_characteristics(std::move(chars));
       },
       enough);
@@ -153,26 +164,29 @@ void Bm6Link::on_bm6_characteristics(std::vector<GattCharacteristic> chars) {
     if (c.uuid == kBm6Command && !command) command = &c;
     if (c.uuid == kBm6Data && !data) data = &c;
   }
-  if (!command) return fail("the BM6 service has no command characteristic (FFF3)");
-  if (!data) return fail("the BM6 service has no data characteristic (FFF4)");
+  if (!command)
+    return fail(FailureKind::kProtocol, "the BM6 service has no command characteristic (FFF3)");
+  if (!data)
+    return fail(FailureKind::kProtocol, "the BM6 service has no data characteristic (FFF4)");
   if (!(command->properties & (att::kPropWrite | att::kPropWriteWithoutResponse)))
-    return fail("the command characteristic (FFF3) is not writable");
+    return fail(FailureKind::kProtocol, "the command characteristic (FFF3) is not writable");
   if (!(data->properties & att::kPropNotify))
-    return fail("the data characteristic (FFF4) does not notify");
+    return fail(FailureKind::kProtocol, "the data characteristic (FFF4) does not notify");
   command_handle_ = command->value_handle;
   command_with_response_ = (command->properties & att::kPropWrite) != 0;
   data_handle_ = data->value_handle;
   const auto gen = generation_;
   gatt_.discover_descriptors(
       *data,
-      [this, gen](const std::string& err, std::vector<GattDescriptor> descriptors) {
+      [this, gen](const LinkError& err, std::vector<GattDescriptor> descriptors) {
         if (!current(gen)) return;
-        if (!err.empty()) return fail(err);
+        if (err) return fail(err);
         const auto cccd = std::find_if(
             descriptors.begin(), descriptors.end(),
             [](const GattDescriptor& d) { return d.uuid == att::kClientCharacteristicConfig; });
         if (cccd == descriptors.end())
-          return fail("the data characteristic (FFF4) has no notification switch (CCCD 2902)");
+          return fail(FailureKind::kProtocol,
+                      "the data characteristic (FFF4) has no notification switch (CCCD 2902)");
         discovered_ =
             CachedHandles{command_handle_, command_with_response_, data_handle_, cccd->handle};
         enable_notifications(cccd->handle);
@@ -183,11 +197,11 @@ void Bm6Link::on_bm6_characteristics(std::vector<GattCharacteristic> chars) {
 void Bm6Link::enable_notifications(std::uint16_t cccd) {
   phase_ = Phase::kEnable;
   const auto gen = generation_;
-  gatt_.write(cccd, {0x01, 0x00}, [this, gen](const std::string& err) {
+  gatt_.write(cccd, {0x01, 0x00}, [this, gen](const LinkError& err) {
     if (!current(gen)) return;
-    if (!err.empty()) {
+    if (err) {
       if (abandon_cache()) return;
-      return fail("enabling notifications: " + err);
+      return fail(FailureKind::kProtocol, "enabling notifications: " + err.detail, err);
     }
     start_stream();
   });
@@ -221,10 +235,12 @@ void Bm6Link::detect_step() {
     if (!cache_confirmed_ && abandon_cache()) return;
     const auto bound = options_.stream_timeout * options_.max_silent_commands;
     if (std::chrono::steady_clock::now() - detection_started_ >= bound)
-      return fail("no frame of a " + family_names(kAllFamilies, "or") + " in " +
-                  std::to_string(bound.count()) + " ms although the " +
-                  family_names(requesting_families(), "and") + " requests were written in turn" +
-                  (command_unanswered_ ? " (and a write never answered)" : ""));
+      return fail(FailureKind::kSilent,
+                  "no frame of a " + family_names(kAllFamilies, "or") + " in " +
+                      std::to_string(bound.count()) + " ms although the " +
+                      family_names(requesting_families(), "and") +
+                      " requests were written in turn" +
+                      (command_unanswered_ ? " (and a write never answered)" : ""));
     detect_step();
   });
   // A request still unanswered is not queued behind itself: the windows count on.
@@ -258,30 +274,31 @@ void Bm6Link::write_command(const Block& ciphertext) {
     return;
   }
   command_unanswered_ = true;
-  gatt_.write(command_handle_, std::move(value), [this, gen](const std::string& err) {
+  gatt_.write(command_handle_, std::move(value), [this, gen](const LinkError& err) {
     if (!current(gen)) return;
     command_unanswered_ = false;
-    if (!err.empty() && abandon_cache()) return;  // a cached handle refused the command
+    if (err && abandon_cache()) return;  // a cached handle refused the command
     // While detecting, a monitor of another family may refuse a request not under its key.
     if (!codec_) return;
-    if (!err.empty()) return fail("writing the live-data command: " + err);
+    if (err)
+      return fail(FailureKind::kProtocol, "writing the live-data command: " + err.detail, err);
     streaming();
   });
 }
 
-bool Bm6Link::write_request(const Block& ciphertext, std::function<void(const std::string&)> done) {
+bool Bm6Link::write_request(const Block& ciphertext, std::function<void(const LinkError&)> done) {
   // Once the family and the handles are known: a reading may come before the live-data
   // command's Write Response, and a request written then is queued behind it.
   if (!codec_ || command_handle_ == 0 || !bearer_.is_open()) return false;
   std::vector<std::uint8_t> value(ciphertext.begin(), ciphertext.end());
   if (!command_with_response_) {
     gatt_.write_without_response(command_handle_, std::move(value));
-    if (done) done("");
+    if (done) done({});
     return true;
   }
   const auto gen = generation_;
   gatt_.write(command_handle_, std::move(value),
-              [this, gen, done = std::move(done)](const std::string& err) {
+              [this, gen, done = std::move(done)](const LinkError& err) {
                 if (current(gen) && done) done(err);
               });
   return true;
@@ -302,27 +319,29 @@ void Bm6Link::on_stream_deadline() {
   if (action == PollPolicy::Action::kWait) return arm_stream_watchdog();
   // Not a frame of any kind on the cached handle: the handles may have moved.
   if (!cache_confirmed_ && abandon_cache()) return;
-  if (action == PollPolicy::Action::kDead) return fail(silence_reason());
+  if (action == PollPolicy::Action::kDead) return fail(silence());
   poll_.on_request(now);
   send_command();
 }
 
-std::string Bm6Link::silence_reason() const {
+DeviceFailure Bm6Link::silence() const {
   const unsigned silent = poll_.silent_requests();
   const std::string times =
       std::to_string(silent) + " x " + std::to_string(options_.stream_timeout.count()) + " ms";
   // A configured family that never gave a reading: say what the monitor did send.
   const char* configured = to_string(codec_->family());
   if (foreign_)
-    return std::string("configured as ") + configured + " but its frames decode as " +
-           to_string(*foreign_) + " (no " + configured + " reading in " + times + ")";
+    return {FailureKind::kProtocol,
+            {},
+            std::string("configured as ") + configured + " but its frames decode as " +
+                to_string(*foreign_) + " (no " + configured + " reading in " + times + ")"};
   std::string reason =
       "no reading for " + times + " although the command " +
       (command_unanswered_ ? "was written (and its write never answered)" : "was sent each time");
   if (options_.family && stats_.readings == 0)
     reason += std::string(" (configured as ") + configured +
               ": a monitor of another family stays silent; Model \"auto\" detects it)";
-  return reason;
+  return {FailureKind::kSilent, {}, reason};
 }
 
 std::optional<Family> Bm6Link::weigh(std::span<const std::uint8_t> value) {

@@ -22,6 +22,7 @@
 #include <span>
 
 #include "device/handle_cache.h"
+#include "device/link_errors.h"
 #include "device/poll_policy.h"
 #include "protocol/family.h"
 #include "transport/att_bearer.h"
@@ -80,7 +81,9 @@ class Bm6Link {
   struct Handlers {
     std::function<void()> on_streaming{};  // set-up done, command written: the link streams
     std::function<void(const Reading&, std::chrono::system_clock::time_point)> on_reading{};
-    std::function<void(const std::string& reason)> on_closed{};  // once; may destroy the link
+    // Once; may destroy the link. Why it closed: the bearer's failure (a link closed before
+    // the monitor answered anything as busy: device/link_errors.h), or the link's own.
+    std::function<void(const DeviceFailure& why)> on_closed{};
     // A notification that was wrong: not a reading, nor the acknowledgement or all-zero
     // frame a healthy monitor sends after a command; or on another handle.
     std::function<void()> on_dropped{};
@@ -99,7 +102,8 @@ class Bm6Link {
   Bm6Link(const Bm6Link&) = delete;
   Bm6Link& operator=(const Bm6Link&) = delete;
 
-  void close(const std::string& reason) { bearer_.close(reason); }
+  // Closes the link; on_closed says `kind` and `detail`.
+  void close(FailureKind kind, std::string detail) { fail(kind, std::move(detail)); }
   Phase phase() const { return phase_; }
   const Bm6LinkStats& stats() const { return stats_; }
   const AttBearer& bearer() const { return bearer_; }
@@ -114,9 +118,9 @@ class Bm6Link {
   // a history answer's blocks): decoded as if it had come alone.
   void take_live_frame(std::span<const std::uint8_t> ciphertext);
   // Writes a 16-byte request (ciphertext) to the command characteristic (FFF3); `done` runs
-  // with "" once it is written, or with the error. false (nothing written) while the family
+  // with no error once it is written, or with the error. false (nothing written) while the family
   // or the handles are not known (detection, rediscovery) or the link is closed.
-  bool write_request(const Block& ciphertext, std::function<void(const std::string&)> done);
+  bool write_request(const Block& ciphertext, std::function<void(const LinkError&)> done);
   // The bearer's flood guard (AttBearer::set_max_peer_pdus_per_second).
   void set_peer_pdu_limit(unsigned limit) { bearer_.set_max_peer_pdus_per_second(limit); }
   // The family configured or detected; nullopt while detecting.
@@ -146,10 +150,13 @@ class Bm6Link {
   std::optional<Family> weigh(std::span<const std::uint8_t> value);
   void arm_stream_watchdog();
   void on_stream_deadline();
-  std::string silence_reason() const;
+  DeviceFailure silence() const;
   void on_notification(std::uint16_t handle, std::span<const std::uint8_t> value);
   void on_indication(std::uint16_t handle, std::span<const std::uint8_t> value);
-  void fail(const std::string& reason);
+  // Closes the link for a failure of its own: on_closed gets it rather than the bearer's.
+  void fail(FailureKind kind, std::string detail, LinkError cause = {});
+  void fail(const LinkError& error) { fail(failure_kind(error), error.detail, error); }
+  void fail(DeviceFailure failure);
   // Wraps a procedure callback so that a set-up superseded by a rediscovery is ignored.
   bool current(std::uint64_t generation) const { return generation == generation_; }
 
@@ -181,6 +188,7 @@ class Bm6Link {
   std::optional<CachedHandles> discovered_;  // by this link: cached at its first reading
   Bm6LinkStats stats_;
   NotificationTap tap_;
+  std::optional<DeviceFailure> failure_;  // why the link closed itself
 };
 
 }  // namespace bm6

@@ -89,8 +89,8 @@ HistoryDownload::HistoryDownload(EventLoop& loop, Bm6Link& link, Options options
     finish(text);
   });
   const auto self = self_.ref();
-  const bool written = link.write_request(*request, [this, self](const std::string& err) {
-    if (self.alive() && !err.empty()) finish("writing the history request: " + err);
+  const bool written = link.write_request(*request, [this, self](const LinkError& err) {
+    if (self.alive() && err) finish("writing the history request: " + err.detail);
   });
   if (self.alive() && !written) finish("the link is not streaming");
 }

@@ -48,7 +48,11 @@ void PassiveDevice::stop() {
 }
 
 void PassiveDevice::emit(DeviceEvent event, const std::string& detail) {
-  if (on_event_) on_event_(options_, event, detail);
+  if (on_event_) on_event_(options_, {event, detail});
+}
+
+void PassiveDevice::silent(FailureKind kind, const std::string& detail) {
+  if (on_event_) on_event_(options_, {DeviceEvent::kSilent, detail, {kind, {}, detail}});
 }
 
 void PassiveDevice::on_advertisement(const AdvReport& report) {
@@ -141,16 +145,17 @@ void PassiveDevice::check_silence() {
   ++counters_.silences;
   const std::string span = format_seconds(timeout());
   if (dropped_since_reading_ > 0) {
-    emit(DeviceEvent::kSilent,
-         "no reading in " + span + ": " + std::to_string(dropped_since_reading_) +
-             " advertisement(s) from its address were not readings (" +
-             to_string(last_rejection_.value_or(AdRejection::kAddressMismatch)) +
-             "): is Model right?");
+    // Heard, but only data that was not a reading (a wrong Model).
+    silent(FailureKind::kProtocol,
+           "no reading in " + span + ": " + std::to_string(dropped_since_reading_) +
+               " advertisement(s) from its address were not readings (" +
+               to_string(last_rejection_.value_or(AdRejection::kAddressMismatch)) +
+               "): is Model right?");
   } else {
-    emit(DeviceEvent::kSilent,
-         "no advertisement heard in " + span +
-             ": out of range, powered off, or a phone or another reader is connected to it "
-             "(a connected monitor stops advertising)");
+    silent(FailureKind::kUnreachable,
+           "no advertisement heard in " + span +
+               ": out of range, powered off, or a phone or another reader is connected to it "
+               "(a connected monitor stops advertising)");
   }
   dropped_since_reading_ = 0;
 }

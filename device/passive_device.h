@@ -62,6 +62,7 @@ class PassiveDevice {
   void heard_reading();
   void check_silence();
   void emit(DeviceEvent event, const std::string& detail);
+  void silent(FailureKind kind, const std::string& detail);  // a kSilent event
 
   DeviceOptions options_;
   BdAddr address_{};

@@ -1,5 +1,7 @@
 #include "plugin/adapter_notes.h"
 
+#include "plugin/link_wording.h"
+
 #include <chrono>
 #include <cstdio>
 #include <vector>
@@ -72,19 +74,6 @@ void on_adapter_note(const std::string& adapter, const AdapterWatch::Note& note,
 }
 
 }  // namespace
-
-std::string format_duration(LinkLog::Clock::duration d) {
-  const auto s = std::chrono::duration_cast<std::chrono::seconds>(d).count();
-  char buf[32];
-  if (s < 120) {
-    std::snprintf(buf, sizeof buf, "%lld s", static_cast<long long>(s));
-  } else if (s < 7200) {
-    std::snprintf(buf, sizeof buf, "%lld min", static_cast<long long>((s + 30) / 60));
-  } else {
-    std::snprintf(buf, sizeof buf, "%lld h", static_cast<long long>((s + 1800) / 3600));
-  }
-  return buf;
-}
 
 // Runs on the I/O thread: an adapter's advertisement scanner (passive devices), once per
 // change: the adapter going down and coming back each say one line.

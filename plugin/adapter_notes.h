@@ -12,9 +12,6 @@
 
 namespace bm6::plugin {
 
-// "45 s", "12 min", "3 h".
-std::string format_duration(LinkLog::Clock::duration d);
-
 // Runs on the I/O thread: an adapter's advertisement scanner (passive devices), once per
 // change: the adapter going down and coming back each say one line.
 void on_scanner_status(int adapter, AdvScanner::Status status, const std::string& detail) noexcept;

@@ -13,7 +13,6 @@
 
 #include "device/bm6_engine.h"
 #include "device/history_download.h"
-#include "device/link_errors.h"
 #include "device/link_log.h"
 #include "plugin/adapter_notes.h"
 #include "plugin/backfill.h"
@@ -21,6 +20,7 @@
 #include "plugin/bm6_values.h"
 #include "plugin/collectd_api.h"
 #include "plugin/io_thread.h"
+#include "plugin/link_wording.h"
 
 namespace bm6::plugin {
 namespace {
@@ -133,130 +133,25 @@ void notify(const DeviceOptions& device, int severity, const std::string& messag
   plugin_dispatch_notification(&n);
 }
 
-// "45 s", "12 min", "3 h".
-std::string format_duration(LinkLog::Clock::duration d) {
-  const auto s = std::chrono::duration_cast<std::chrono::seconds>(d).count();
-  char buf[32];
-  if (s < 120) {
-    std::snprintf(buf, sizeof buf, "%lld s", static_cast<long long>(s));
-  } else if (s < 7200) {
-    std::snprintf(buf, sizeof buf, "%lld min", static_cast<long long>((s + 30) / 60));
-  } else {
-    std::snprintf(buf, sizeof buf, "%lld h", static_cast<long long>((s + 1800) / 3600));
-  }
-  return buf;
-}
-
-// Logs (and notifies) what LinkLog decided. Called with log.mutex held.
+// Logs (and notifies) what LinkLog decided, worded by plugin/link_wording. Called with
+// log.mutex held.
 void say(const DeviceLog& log, const std::vector<LinkLog::Note>& notes) {
-  const auto& device = log.device;
-  const char* name = device.name.c_str();
-  const char* address = device.address.c_str();
-  const std::string backoff = format_seconds(device.reconnect_max);
-  const std::string who = "BM6 \"" + device.name + "\" (" + device.address + ") ";
   for (const auto& note : notes) {
-    std::string notification;
-    switch (note.kind) {
-      case LinkLog::Note::Kind::kConnected:
-        plugin_log(LOG_INFO, "bm6 plugin: device \"%s\" (%s) %s: readings flow", name, address,
-                   device.passive ? "heard (passive)" : "connected");
-        break;
-      case LinkLog::Note::Kind::kDown:
-        if (device.passive) {
-          plugin_log(LOG_WARNING, "bm6 plugin: device \"%s\" (%s) is silent: %s", name, address,
-                     log.cause.c_str());
-          notification = who + "is silent: " + log.cause;
-        } else if (log.lost) {
-          plugin_log(LOG_WARNING,
-                     "bm6 plugin: device \"%s\" (%s): link lost (%s); reconnecting with backoff "
-                     "up to %s",
-                     name, address, log.cause.c_str(), backoff.c_str());
-          notification = who + "link lost (" + log.cause + "); reconnecting";
-        } else {
-          plugin_log(LOG_ERR,
-                     "bm6 plugin: device \"%s\" (%s) is unreachable: %s; retrying with backoff "
-                     "up to %s",
-                     name, address, log.cause.c_str(), backoff.c_str());
-          notification = who + "is unreachable: " + log.cause + "; retrying";
-        }
-        break;
-      case LinkLog::Note::Kind::kCauseChanged:
-        if (device.passive) {
-          plugin_log(LOG_ERR, "bm6 plugin: device \"%s\" (%s) is still silent, now: %s", name,
-                     address, log.cause.c_str());
-          break;
-        }
-        plugin_log(LOG_ERR,
-                   "bm6 plugin: device \"%s\" (%s) is still down, now for another reason: %s; "
-                   "retrying with backoff up to %s",
-                   name, address, log.cause.c_str(), backoff.c_str());
-        break;
-      case LinkLog::Note::Kind::kBack:
-        plugin_log(LOG_INFO, "bm6 plugin: device \"%s\" (%s) is back: readings flow again%s", name,
-                   address, device.passive ? " (passive)" : "");
-        notification = who + "is back: readings flow again";
-        break;
-      case LinkLog::Note::Kind::kFlapping: {
-        const std::string now = note.up ? "up now" : "down now: " + log.cause;
-        if (device.passive) {
-          plugin_log(LOG_WARNING,
-                     "bm6 plugin: device \"%s\" (%s): silent %llu times in the last %s; it keeps "
-                     "going quiet and being heard again (%s); next summary in %s at the earliest",
-                     name, address, static_cast<unsigned long long>(note.losses),
-                     format_duration(note.over).c_str(), now.c_str(),
-                     format_duration(note.next_summary).c_str());
-          break;
-        }
-        plugin_log(LOG_WARNING,
-                   "bm6 plugin: device \"%s\" (%s): link lost %llu times in the last %s; it keeps "
-                   "coming back and going (%s); next summary in %s at the earliest",
-                   name, address, static_cast<unsigned long long>(note.losses),
-                   format_duration(note.over).c_str(), now.c_str(),
-                   format_duration(note.next_summary).c_str());
-        break;
-      }
-      case LinkLog::Note::Kind::kStable:
-        if (device.passive) {
-          plugin_log(LOG_INFO,
-                     "bm6 plugin: device \"%s\" (%s): heard steadily again, after falling silent "
-                     "%llu times in %s",
-                     name, address, static_cast<unsigned long long>(note.losses),
-                     format_duration(note.over).c_str());
-          notification = who + "heard steadily again";
-          break;
-        }
-        plugin_log(LOG_INFO,
-                   "bm6 plugin: device \"%s\" (%s): link stable again, after being lost %llu "
-                   "times in %s",
-                   name, address, static_cast<unsigned long long>(note.losses),
-                   format_duration(note.over).c_str());
-        notification = who + "link stable again";
-        break;
-      case LinkLog::Note::Kind::kStillDown:
-        if (device.passive) {
-          plugin_log(LOG_ERR,
-                     "bm6 plugin: device \"%s\" (%s): silent for good after falling silent %llu "
-                     "times in %s: %s",
-                     name, address, static_cast<unsigned long long>(note.losses),
-                     format_duration(note.over).c_str(), log.cause.c_str());
-          notification = who + "is silent: " + log.cause;
-          break;
-        }
-        plugin_log(LOG_ERR,
-                   "bm6 plugin: device \"%s\" (%s): down for good after being lost %llu times "
-                   "in %s: %s; retrying with backoff up to %s",
-                   name, address, static_cast<unsigned long long>(note.losses),
-                   format_duration(note.over).c_str(), log.cause.c_str(), backoff.c_str());
-        notification = who + "is down: " + log.cause + "; retrying";
-        break;
-    }
-    if (note.notify == LinkLog::Notify::kFailure) notify(device, NOTIF_FAILURE, notification);
-    if (note.notify == LinkLog::Notify::kOkay) notify(device, NOTIF_OKAY, notification);
+    const LinkLine line = link_line(log.device, log.cause, log.lost, note);
+    const int severity = line.severity == Severity::kError     ? LOG_ERR
+                         : line.severity == Severity::kWarning ? LOG_WARNING
+                                                               : LOG_INFO;
+    plugin_log(severity, "%s", line.log.c_str());
+    if (note.notify == LinkLog::Notify::kFailure)
+      notify(log.device, NOTIF_FAILURE, line.notification);
+    if (note.notify == LinkLog::Notify::kOkay) notify(log.device, NOTIF_OKAY, line.notification);
   }
 }
 
 // Runs on the I/O thread.
-void on_device_event(DeviceLog& log, DeviceEvent event, const std::string& detail) {
+void on_device_event(DeviceLog& log, const DeviceReport& report) {
+  const DeviceEvent event = report.event;
+  const std::string& detail = report.detail;
   const char* name = log.device.name.c_str();
   if (event == DeviceEvent::kModelDetected) {
     // Once per plugin life: later links try this family first.
@@ -290,13 +185,7 @@ void on_device_event(DeviceLog& log, DeviceEvent event, const std::string& detai
   // what keeps it down now. A cause of another kind while down is said once more.
   log.cause = detail;
   log.lost = event == DeviceEvent::kLinkLost;
-  // Passive silence: heard nothing, or only data that was not a reading (a wrong Model).
-  const FailureKind kind =
-      event == DeviceEvent::kSilent
-          ? (detail.find("were not readings") != std::string::npos ? FailureKind::kProtocol
-                                                                   : FailureKind::kUnreachable)
-          : failure_kind(log.lost, detail);
-  say(log, log.link.on_down(now, kind));
+  say(log, log.link.on_down(now, report.failure.kind));
 }
 
 // Runs on collectd's read threads.
@@ -351,9 +240,9 @@ std::unique_ptr<Bm6Engine> make_engine(const PluginState& s, const DeviceLogs& l
   // The handler keeps its own copy of the map, which nobody changes: no lock for lookups.
   auto engine = std::make_unique<Bm6Engine>(
       engine_devices(s.config),
-      [logs](const DeviceOptions& device, DeviceEvent event, const std::string& detail) {
+      [logs](const DeviceOptions& device, const DeviceReport& report) {
         if (const auto it = logs.find(device.name); it != logs.end())
-          on_device_event(*it->second, event, detail);
+          on_device_event(*it->second, report);
       },
       on_scanner_status, AdvScanner::open_mgmt_socket,
       s.state_dir ? s.state_dir->path() : std::string());

@@ -360,8 +360,8 @@ TEST(AdvScanner, NoTimersAndNoWakeUpsWhileNothingArrives) {
 TEST(AdvScanner, ASocketThatCannotBeOpenedIsSaidOnce) {
   EventLoop loop;
   Said said;
-  AdvScanner scanner(loop, 0, said.handler(), [](std::string& error) {
-    error = "this kernel has no Bluetooth support";
+  AdvScanner scanner(loop, 0, said.handler(), [](LinkError& error) {
+    error = link_error(LinkErrorKind::kAdapter, "this kernel has no Bluetooth support");
     return UniqueFd();
   });
   scanner.subscribe(kDev, false, [](const AdvReport&) {});

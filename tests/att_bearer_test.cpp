@@ -5,6 +5,7 @@
 #include "tests/param_name.h"
 
 #include <cctype>
+#include <cerrno>
 
 #include "tests/seqpacket_peer.h"
 
@@ -21,9 +22,10 @@ class AttBearerTest : public ::testing::Test {
     AttBearer::Options options;
     options.transaction_timeout = 150ms;
     bearer = std::make_unique<AttBearer>(loop, std::move(pair.ours), options);
-    bearer->set_closed_handler([this](const std::string& why) {
+    bearer->set_closed_handler([this](const LinkError& e) {
       closed = true;
-      reason = why;
+      why = e;
+      reason = e.detail;
     });
     peer = std::make_unique<test::ScriptedPeer>(loop, std::move(pair.theirs));
   }
@@ -35,7 +37,8 @@ class AttBearerTest : public ::testing::Test {
   std::unique_ptr<AttBearer> bearer;
   std::unique_ptr<test::ScriptedPeer> peer;
   bool closed = false;
-  std::string reason;
+  LinkError why;
+  std::string reason;  // why.detail, for failure messages
 };
 
 TEST_F(AttBearerTest, AnswersPeerMtuRequestAndAdoptsMinimum) {
@@ -114,7 +117,8 @@ TEST_F(AttBearerTest, TransactionTimeoutClosesTheLink) {
   bearer->send_request({att::kReadReq, 0x03, 0x00}, [&](const AttResult&) { answered = true; });
   ASSERT_TRUE(loop.run_until([&] { return closed; }, 2s));
   EXPECT_FALSE(answered);
-  EXPECT_NE(reason.find("timed out"), std::string::npos) << reason;
+  EXPECT_EQ(why.kind, LinkErrorKind::kTimedOut) << reason;
+  EXPECT_EQ(why.os_errno, ETIMEDOUT);
   EXPECT_FALSE(bearer->is_open());
   settle();
   EXPECT_TRUE(peer->peer_closed());
@@ -140,6 +144,8 @@ TEST_P(AttBearerViolation, ClosesTheLink) {
   peer->send(v.pdu);
   ASSERT_TRUE(loop.run_until([&] { return closed; }, 1s)) << v.name;
   EXPECT_FALSE(answered) << v.name;
+  EXPECT_EQ(why.kind, LinkErrorKind::kProtocol) << v.name << ": " << reason;
+  // The kind is one for all: the detail, made here, says which violation it was.
   EXPECT_NE(reason.find(v.reason), std::string::npos) << v.name << ": " << reason;
 }
 
@@ -167,7 +173,7 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST_F(AttBearerTest, PeerHangUpClosesOnceAndDestructorFiresNothing) {
   int closes = 0;
-  bearer->set_closed_handler([&](const std::string&) { ++closes; });
+  bearer->set_closed_handler([&](const LinkError&) { ++closes; });
   peer->hang_up();
   ASSERT_TRUE(loop.run_until([&] { return closes > 0; }, 1s));
   settle();
@@ -177,7 +183,7 @@ TEST_F(AttBearerTest, PeerHangUpClosesOnceAndDestructorFiresNothing) {
   bool fired = false;
   {
     AttBearer other(loop, std::move(pair.ours));
-    other.set_closed_handler([&](const std::string&) { fired = true; });
+    other.set_closed_handler([&](const LinkError&) { fired = true; });
     other.send_request({att::kReadReq, 1, 0}, [&](const AttResult&) { fired = true; });
   }
   settle();
@@ -258,6 +264,7 @@ TEST_F(AttBearerTest, SecondPeerRequestBeforeOurAnswerClosesTheLink) {
   peer->send({att::kReadReq, 0x03, 0x00});
   peer->send({att::kReadReq, 0x05, 0x00});
   ASSERT_TRUE(loop.run_until([&] { return closed; }, 1s));
+  EXPECT_EQ(why.kind, LinkErrorKind::kProtocol) << reason;
   EXPECT_NE(reason.find("before our answer"), std::string::npos) << reason;
   EXPECT_FALSE(bearer->respond({att::kReadRsp}));
 }
@@ -268,6 +275,7 @@ TEST_F(AttBearerTest, WrongResponseFromTheOwnerIsABug) {
   });
   peer->send({att::kReadReq, 0x03, 0x00});
   ASSERT_TRUE(loop.run_until([&] { return closed; }, 1s));
+  EXPECT_EQ(why.kind, LinkErrorKind::kOther) << reason;  // ours: a bug, not the peer's fault
   EXPECT_NE(reason.find("bug: Write Response in answer"), std::string::npos) << reason;
 }
 
@@ -294,6 +302,7 @@ TEST_F(AttBearerTest, NotificationsAndOneOutstandingIndication) {
   // Nothing outstanding now: one more confirmation is a protocol violation.
   peer->send({att::kHandleValueConfirmation});
   ASSERT_TRUE(loop.run_until([&] { return closed; }, 1s));
+  EXPECT_EQ(why.kind, LinkErrorKind::kProtocol) << reason;
   EXPECT_NE(reason.find("unexpected Handle Value Confirmation"), std::string::npos) << reason;
 }
 
@@ -303,7 +312,8 @@ TEST_F(AttBearerTest, UnconfirmedIndicationTimesOut) {
   bearer->send_indication(0x0008, v, [&] { confirmed = true; });
   ASSERT_TRUE(loop.run_until([&] { return closed; }, 2s));
   EXPECT_FALSE(confirmed);
-  EXPECT_NE(reason.find("timed out"), std::string::npos) << reason;
+  EXPECT_EQ(why.kind, LinkErrorKind::kTimedOut) << reason;
+  EXPECT_EQ(why.os_errno, ETIMEDOUT);
 }
 
 TEST_F(AttBearerTest, RequestHandlerMayDestroyTheBearer) {
@@ -331,16 +341,17 @@ TEST(AttBearerFloodGuard, ClosesALinkFloodedPastTheBudget) {
     AttBearer::Options options;
     options.max_peer_pdus_per_second = 20;
     AttBearer bearer(loop, std::move(pair.ours), options);
-    std::string reason;
-    bearer.set_closed_handler([&](const std::string& why) { reason = why; });
+    LinkError why;
+    bearer.set_closed_handler([&](const LinkError& e) { why = e; });
     test::ScriptedPeer peer(loop, std::move(pair.theirs));
     for (int i = 0; i < 20; ++i) peer.send(pdu);
     loop.run_until([] { return false; }, 30ms);
     EXPECT_TRUE(bearer.is_open()) << "20 within the budget of 20";
     peer.send(pdu);
-    loop.run_until([&] { return !reason.empty(); }, 500ms);
+    loop.run_until([&] { return bool(why); }, 500ms);
     EXPECT_FALSE(bearer.is_open());
-    EXPECT_NE(reason.find("floods the link"), std::string::npos) << reason;
+    EXPECT_EQ(why.kind, LinkErrorKind::kProtocol) << why.detail;
+    EXPECT_NE(why.detail.find("floods the link"), std::string::npos) << why.detail;
   }
 }
 

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <filesystem>
 
 #include "tests/device_test_support.h"
@@ -73,7 +74,8 @@ TEST(Bm6Device, ReconnectsAfterTheDeviceComesBack) {
   device->start();
   loop.run_until([&] { return events.count(DeviceEvent::kConnectFailed) >= 3; }, 2s);
   EXPECT_GE(events.count(DeviceEvent::kConnectFailed), 3);
-  EXPECT_NE(events.seen[0].second.find("no simulator socket"), std::string::npos);
+  EXPECT_EQ(events.seen[0].failure.kind, FailureKind::kUnreachable) << events.seen[0].detail;
+  EXPECT_EQ(events.seen[0].failure.cause.os_errno, ENOENT);
 
   sim::SimDevice sim_device;
   sim_device.period = 30ms;
@@ -84,6 +86,8 @@ TEST(Bm6Device, ReconnectsAfterTheDeviceComesBack) {
 
   server.reset();  // the device goes away mid-stream
   ASSERT_TRUE(loop.run_until([&] { return events.count(DeviceEvent::kLinkLost) == 1; }, 2s));
+  EXPECT_EQ(events.seen.back().failure.kind, FailureKind::kLinkLost);
+  EXPECT_NE(events.seen.back().failure.cause.kind, LinkErrorKind::kNone) << "the socket's why";
   server = std::make_unique<sim::Bm6SimServer>(loop, path, sim_device);
   ASSERT_TRUE(loop.run_until([&] { return events.count(DeviceEvent::kFirstReading) == 2; }, 3s));
   EXPECT_EQ(device->counters().connects, 2u);
@@ -132,8 +136,8 @@ TEST(Bm6Device, AMonitorHeldByAnotherCentralIsReportedBusy) {
   auto device = make_device(loop, o, std::make_shared<ReadingSlot>(), events);
   device->start();
   ASSERT_TRUE(loop.run_until([&] { return events.count(DeviceEvent::kConnectFailed); }, 3s));
-  EXPECT_NE(events.seen[0].second.find("busy (another central"), std::string::npos)
-      << events.seen[0].second;
+  EXPECT_EQ(events.seen[0].failure.kind, FailureKind::kBusy) << events.seen[0].detail;
+  EXPECT_EQ(events.seen[0].detail, events.seen[0].failure.detail);
   device->stop();
   phone->stop();
 }
@@ -165,9 +169,8 @@ TEST(Bm6Device, AMonitorOutOfRangeDoesNotAnswerTheConnectAndIsNotBusy) {
   device.start();
   ASSERT_TRUE(loop.run_until([&] { return events.count(DeviceEvent::kConnectFailed); }, 3s));
   EXPECT_GE(EventLoop::Clock::now() - started, 300ms);  // it waited for the timeout
-  EXPECT_NE(events.seen[0].second.find("did not answer"), std::string::npos)
-      << events.seen[0].second;
-  EXPECT_EQ(events.seen[0].second.find("busy"), std::string::npos) << events.seen[0].second;
+  EXPECT_EQ(events.seen[0].failure.kind, FailureKind::kUnreachable) << events.seen[0].detail;
+  EXPECT_EQ(events.seen[0].failure.cause.os_errno, ETIMEDOUT);
   EXPECT_EQ(server.connections(), 0u);
   server.set_in_range(true);
   ASSERT_TRUE(loop.run_until([&] { return events.count(DeviceEvent::kFirstReading) == 1; }, 3s));
@@ -198,9 +201,9 @@ TEST(Bm6Device, ReadingsHeldDuringAFailedDownloadGoOut) {
   bool waiting_at_failure = false;
   std::string err;
   Bm6Device device(loop, o, make_connector(loop, {.address = o.address}, nullptr, err), slot,
-                   [&](const DeviceOptions&, DeviceEvent e, const std::string& detail) {
-                     if (e != DeviceEvent::kBackfillFailed) return;
-                     failed = detail;
+                   [&](const DeviceOptions&, const DeviceReport& r) {
+                     if (r.event != DeviceEvent::kBackfillFailed) return;
+                     failed = r.detail;
                      waiting_at_failure = slot->take(std::chrono::system_clock::now() - 60s) ||
                                           !slot->take_history().empty();
                    });

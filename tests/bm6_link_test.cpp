@@ -19,6 +19,7 @@ struct Closed {
   bool closed = false;
   std::string reason;
   std::chrono::steady_clock::time_point at;
+  FailureKind kind = FailureKind::kNone;
 };
 
 // Answers a PDU its own way, or leaves it to the minimal BM6 database (nullopt).
@@ -38,8 +39,8 @@ Closed run_link(EventLoop& loop, Bm6Link::Options options, Override respond,
                                               });
   Closed result;
   Bm6Link::Handlers handlers;
-  handlers.on_closed = [&](const std::string& why) {
-    result = {true, why, std::chrono::steady_clock::now()};
+  handlers.on_closed = [&](const DeviceFailure& why) {
+    result = {true, why.detail, std::chrono::steady_clock::now(), why.kind};
   };
   Bm6Link link(loop, std::move(pair.ours), options, std::move(handlers));
   loop.run_until([&] { return result.closed; }, limit);
@@ -73,6 +74,7 @@ TEST(Bm6Link, HalfOpenLinkIsClosedAfterTheSilentCommandsNotTheResponseTimeout) {
   const auto took = closed.at - command_at;
   EXPECT_GE(took, 250ms);  // three stream timeouts, counted from just before the write
   EXPECT_LT(took, 1s);
+  EXPECT_EQ(closed.kind, FailureKind::kSilent) << closed.reason;  // not the ATT timeout's
   EXPECT_NE(closed.reason.find("never answered"), std::string::npos) << closed.reason;
   // The unanswered command was not queued again behind itself.
   int commands = 0;

@@ -2,11 +2,13 @@
 #include <gtest/gtest.h>
 
 #include <cctype>
+#include <cerrno>
 #include <string>
 #include <vector>
 
 #include "device/link_errors.h"
 #include "tools/ctl/cli.h"
+#include "tools/ctl/commands.h"
 #include "tools/ctl/decode.h"
 #include "tools/ctl/format.h"
 #include "tools/ctl/text.h"
@@ -680,27 +682,14 @@ TEST(JsonCheckSelf, RefusesWhatItShould) {
 
 namespace {
 
-TEST(LinkErrors, ClosedAtOnceMeansBusy) {
-  for (const char* reason :
-       {"send failed: Broken pipe", "link lost: Connection reset by peer", "link closed by peer"}) {
-    EXPECT_TRUE(closed_at_once(reason, 0)) << reason;
-    const std::string s = explain_link_closed(reason, 0);
-    EXPECT_NE(s.find("busy (another central, e.g. the phone app, holds it)"), std::string::npos);
-    EXPECT_NE(s.find(reason), std::string::npos) << "the socket's reason is kept";
-    // After the monitor answered, a lost link is just that.
-    EXPECT_EQ(explain_link_closed(reason, 3), reason);
-  }
-  EXPECT_EQ(explain_link_closed("ATT transaction timed out (x)", 0),
-            "ATT transaction timed out (x)");
-  EXPECT_EQ(explain_link_closed("link lost: No route to host", 0), "link lost: No route to host");
-}
-
-TEST(LinkErrors, Permission) {
-  EXPECT_TRUE(is_permission_error("not permitted to connect to /x (Permission denied)"));
-  EXPECT_TRUE(is_permission_error("scanning needs CAP_NET_ADMIN: run as root"));
-  EXPECT_TRUE(is_permission_error(
-      "not permitted to open Bluetooth sockets: run collectd as root or give it CAP_NET_RAW"));
-  EXPECT_FALSE(is_permission_error("/x is a socket nobody listens on (simulator stopped?)"));
+// bm6ctl's exit status rests on the kind: 3 for permission, whatever the words.
+TEST(LinkErrors, PermissionExitsThree) {
+  EXPECT_EQ(ctl::failed_exit(FailureKind::kPermission), ctl::kExitNotPermitted);
+  for (const FailureKind kind : {FailureKind::kOther, FailureKind::kUnreachable, FailureKind::kBusy,
+                                 FailureKind::kAdapter, FailureKind::kSilent})
+    EXPECT_EQ(ctl::failed_exit(kind), ctl::kExitFailed) << to_string(kind);
+  const LinkError denied = link_error(LinkErrorKind::kPermission, "whatever it says", EACCES);
+  EXPECT_EQ(ctl::failed_exit(connect_failed(denied).kind), ctl::kExitNotPermitted);
 }
 
 }  // namespace

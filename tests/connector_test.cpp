@@ -1,11 +1,18 @@
 #include "transport/connector.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
 
 #include "tools/sim/bm6_peripheral.h"
+#include "transport/l2cap_connector.h"
 
 namespace bm6 {
 namespace {
@@ -28,12 +35,12 @@ TEST(Address, Validation) {
 struct Outcome {
   bool done = false;
   bool connected = false;
-  std::string error;
+  LinkError error;
 };
 
 Outcome attempt(EventLoop& loop, Connector& c) {
   Outcome o;
-  c.connect([&](UniqueFd fd, const std::string& e) {
+  c.connect([&](UniqueFd fd, const LinkError& e) {
     o.done = true;
     o.connected = static_cast<bool>(fd);
     o.error = e;
@@ -51,8 +58,65 @@ TEST(UnixConnector, MissingSocketSaysSo) {
   const auto o = attempt(loop, *c);
   ASSERT_TRUE(o.done);
   EXPECT_FALSE(o.connected);
-  EXPECT_NE(o.error.find("no simulator socket at /nonexistent/bm6.sock"), std::string::npos)
-      << o.error;
+  EXPECT_EQ(o.error.kind, LinkErrorKind::kUnreachable) << o.error.detail;
+  EXPECT_EQ(o.error.os_errno, ENOENT);
+}
+
+// What is at the path decides the kind: a socket nobody listens on refuses, a file is not a
+// peer at all.
+TEST(UnixConnector, WhatIsAtThePathIsTheKind) {
+  EventLoop loop;
+  const std::string base = "/tmp/bm6-connector-kind-" + std::to_string(::getpid());
+  const std::string dead = base + ".sock", file = base + ".txt";
+  {
+    UniqueFd s(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+    sockaddr_un sun{};
+    sun.sun_family = AF_UNIX;
+    std::snprintf(sun.sun_path, sizeof sun.sun_path, "%s", dead.c_str());
+    ::unlink(dead.c_str());
+    ASSERT_EQ(::bind(s.get(), reinterpret_cast<sockaddr*>(&sun), sizeof sun), 0);
+  }  // closed without listening: the path stays, nobody takes a connect
+  { UniqueFd f(::open(file.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600)); }
+  std::string err;
+  auto to_dead = make_connector(loop, {.address = "unix:" + dead}, nullptr, err);
+  auto to_file = make_connector(loop, {.address = "unix:" + file}, nullptr, err);
+  ASSERT_TRUE(to_dead && to_file) << err;
+  const auto refused = attempt(loop, *to_dead);
+  EXPECT_EQ(refused.error.kind, LinkErrorKind::kRefused) << refused.error.detail;
+  EXPECT_EQ(refused.error.os_errno, ECONNREFUSED);
+  const auto wrong = attempt(loop, *to_file);
+  EXPECT_EQ(wrong.error.kind, LinkErrorKind::kWrongAddress) << wrong.error.detail;
+  ::unlink(dead.c_str());
+  ::unlink(file.c_str());
+}
+
+// A Bluetooth connect's errno is its kind: what the plugin's log and bm6ctl's exit status
+// decide on.
+TEST(L2capConnector, ErrnoToKind) {
+  const struct {
+    int err;
+    LinkErrorKind kind;
+  } cases[] = {
+      {ETIMEDOUT, LinkErrorKind::kUnreachable},
+      {EHOSTDOWN, LinkErrorKind::kUnreachable},
+      {EHOSTUNREACH, LinkErrorKind::kUnreachable},
+      {ECONNRESET, LinkErrorKind::kUnreachable},
+      {EBUSY, LinkErrorKind::kBusy},
+      {EACCES, LinkErrorKind::kPermission},
+      {EPERM, LinkErrorKind::kPermission},
+      {ENETDOWN, LinkErrorKind::kAdapter},
+      {ECONNREFUSED, LinkErrorKind::kAdapter},
+      {ENODEV, LinkErrorKind::kAdapter},
+      {EAFNOSUPPORT, LinkErrorKind::kAdapter},
+      {EMFILE, LinkErrorKind::kResource},
+      {EIO, LinkErrorKind::kOther},
+  };
+  for (const auto& c : cases) {
+    const LinkError e = describe_bluetooth_errno(c.err, "hci0", "AA:BB:CC:DD:EE:FF");
+    EXPECT_EQ(e.kind, c.kind) << c.err << ": " << e.detail;
+    EXPECT_EQ(e.os_errno, c.err);
+    EXPECT_FALSE(e.detail.empty());
+  }
 }
 
 TEST(UnixConnector, ConnectsAndCancelSuppressesTheCallback) {
@@ -64,9 +128,10 @@ TEST(UnixConnector, ConnectsAndCancelSuppressesTheCallback) {
   ASSERT_TRUE(c);
   EXPECT_EQ(c->address(), "unix:" + path);
   const auto o = attempt(loop, *c);
-  EXPECT_TRUE(o.connected) << o.error;
+  EXPECT_TRUE(o.connected) << o.error.detail;
+  EXPECT_FALSE(o.error);
   bool fired = false;
-  c->connect([&](UniqueFd, const std::string&) { fired = true; });
+  c->connect([&](UniqueFd, const LinkError&) { fired = true; });
   c->cancel();
   loop.run_until([] { return false; }, 50ms);
   EXPECT_FALSE(fired);
@@ -83,9 +148,8 @@ TEST(Connector, BluetoothWithoutKernelSupportOrAdapterSaysSo) {
   const auto o = attempt(loop, *c);
   ASSERT_TRUE(o.done);
   EXPECT_FALSE(o.connected);
-  const bool no_kernel = o.error.find("no Bluetooth support") != std::string::npos;
-  const bool no_adapter = o.error.find("there is no Bluetooth adapter hci7") != std::string::npos;
-  EXPECT_TRUE(no_kernel || no_adapter) << o.error;
+  EXPECT_EQ(o.error.kind, LinkErrorKind::kAdapter)
+      << o.error.detail;  // no kernel support or no hci7
   EXPECT_FALSE(make_connector(loop, {.address = "bogus"}, &adapters, err));
   EXPECT_NE(err, "");
   EXPECT_FALSE(make_connector(loop, {.address = "AA:BB:CC:DD:EE:FF"}, nullptr, err));
@@ -131,18 +195,19 @@ TEST(SocketConnect, TimeoutClosesAHangingAttempt) {
   loop.run_until([] { return false; }, 50ms);
   SocketConnect connect(loop);
   bool done = false;
-  std::string error;
+  LinkError error;
   const auto started = std::chrono::steady_clock::now();
   connect.start(
       UniqueFd(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)), &sin, sizeof sin,
-      300ms, [](int err) { return std::string(err == ETIMEDOUT ? "timed out" : "other"); },
-      [&](UniqueFd fd, const std::string& e) {
+      300ms, [](int err) { return link_error(LinkErrorKind::kUnreachable, "", err); },
+      [&](UniqueFd fd, const LinkError& e) {
         done = true;
         error = e;
         EXPECT_FALSE(fd);
       });
   ASSERT_TRUE(loop.run_until([&] { return done; }, 3s));
-  EXPECT_EQ(error, "timed out");
+  EXPECT_EQ(error.kind, LinkErrorKind::kUnreachable);
+  EXPECT_EQ(error.os_errno, ETIMEDOUT);
   EXPECT_GE(std::chrono::steady_clock::now() - started, 290ms);
   EXPECT_EQ(loop.watched_fds(), 0u);
 }

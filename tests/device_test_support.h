@@ -16,15 +16,13 @@
 namespace bm6::test {
 
 struct Events {
-  std::vector<std::pair<DeviceEvent, std::string>> seen;
+  std::vector<DeviceReport> seen;
   Bm6Device::EventHandler handler() {
-    return [this](const DeviceOptions&, DeviceEvent e, const std::string& d) {
-      seen.emplace_back(e, d);
-    };
+    return [this](const DeviceOptions&, const DeviceReport& r) { seen.push_back(r); };
   }
   int count(DeviceEvent e) const {
     int n = 0;
-    for (const auto& s : seen) n += s.first == e;
+    for (const auto& s : seen) n += s.event == e;
     return n;
   }
 };
@@ -38,7 +36,7 @@ inline UniqueFd connect_unix(EventLoop& loop, const std::string& path) {
   if (!connector) return {};
   UniqueFd result;
   bool done = false;
-  connector->connect([&](UniqueFd fd, const std::string&) {
+  connector->connect([&](UniqueFd fd, const LinkError&) {
     result = std::move(fd);
     done = true;
   });

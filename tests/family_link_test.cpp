@@ -40,6 +40,7 @@ class FamilyTest : public ::testing::Test {
     std::optional<Reading> reading;
     std::chrono::steady_clock::duration took{};  // link up to the first reading
     std::string closed;                          // why, if it closed
+    FailureKind closed_kind = FailureKind::kNone;
     Bm6LinkStats stats;
   };
 
@@ -55,8 +56,9 @@ class FamilyTest : public ::testing::Test {
     h.on_reading = [&](const Reading& r, std::chrono::system_clock::time_point) {
       if (!out.reading) out.reading = r;
     };
-    h.on_closed = [&](const std::string& why) {
-      out.closed = why;
+    h.on_closed = [&](const DeviceFailure& why) {
+      out.closed = why.detail;
+      out.closed_kind = why.kind;
       closed = true;
     };
     const auto start = std::chrono::steady_clock::now();
@@ -128,6 +130,7 @@ TEST_F(FamilyTest, SilentDeviceFailsDetectionWithinTheSetUpBound) {
   options.detection_window = 50ms;
   const auto out = run(sim, options, 3s);
   EXPECT_FALSE(out.family);
+  EXPECT_EQ(out.closed_kind, FailureKind::kSilent) << out.closed;
   EXPECT_NE(out.closed.find("no frame of a BM6, BM7 or BM2 in 300 ms"), std::string::npos)
       << out.closed;
   EXPECT_GE(out.stats.commands_sent, 4u);  // BM6, BM7, BM6, ... in turn
@@ -143,11 +146,13 @@ TEST_F(FamilyTest, WrongModelNamesWhatTheFramesAre) {
   const auto out = run(bm2, options, 3s);
   EXPECT_FALSE(out.reading);
   EXPECT_FALSE(out.family);  // no detection with a configured Model
+  EXPECT_EQ(out.closed_kind, FailureKind::kProtocol) << out.closed;  // not the BM6 it should be
   EXPECT_NE(out.closed.find("configured as BM6 but its frames decode as BM2"), std::string::npos)
       << out.closed;
   // A BM7 ignores the BM6 request: nothing to name, but the Model is still suspect.
   const auto silent = run(device(Family::kBm7, {1194, -7, 23, State::kLow}), options, 3s);
   EXPECT_FALSE(silent.reading);
+  EXPECT_EQ(silent.closed_kind, FailureKind::kSilent) << silent.closed;
   EXPECT_NE(silent.closed.find("configured as BM6: a monitor of another family stays silent"),
             std::string::npos)
       << silent.closed;
@@ -168,10 +173,9 @@ TEST_F(FamilyTest, DeviceRemembersTheModelAndSaysWhenItChanges) {
   auto connector = make_connector(loop, {.address = o.address}, nullptr, err);
   ASSERT_TRUE(connector) << err;
   auto slot = std::make_shared<ReadingSlot>();
-  Bm6Device dev(loop, o, std::move(connector), slot,
-                [&](const DeviceOptions&, DeviceEvent e, const std::string& d) {
-                  events.emplace_back(e, d);
-                });
+  Bm6Device dev(
+      loop, o, std::move(connector), slot,
+      [&](const DeviceOptions&, const DeviceReport& r) { events.emplace_back(r.event, r.detail); });
   auto count = [&](DeviceEvent e) {
     return std::count_if(events.begin(), events.end(), [e](auto& p) { return p.first == e; });
   };

@@ -34,9 +34,9 @@ UniqueFd connect_unix(EventLoop& loop, const std::string& path, std::string* err
   EXPECT_TRUE(connector) << err;
   UniqueFd result;
   bool done = false;
-  connector->connect([&](UniqueFd fd, const std::string& e) {
+  connector->connect([&](UniqueFd fd, const LinkError& e) {
     result = std::move(fd);
-    err = e;
+    err = e.detail;
     done = true;
   });
   loop.run_until([&] { return done; }, 2s);
@@ -48,14 +48,16 @@ struct LinkProbe {
   std::vector<Reading> readings;
   bool streaming = false;
   bool closed = false;
-  std::string reason;
+  DeviceFailure why;
+  std::string reason;  // why.detail, for failure messages
   Bm6Link::Handlers handlers() {
     return {
         [this] { streaming = true; },
         [this](const Reading& r, std::chrono::system_clock::time_point) { readings.push_back(r); },
-        [this](const std::string& why) {
+        [this](const DeviceFailure& f) {
           closed = true;
-          reason = why;
+          why = f;
+          reason = f.detail;
         }};
   }
 };
@@ -184,6 +186,7 @@ TEST_F(SimulatorTest, SilentDeviceIsAskedThreeTimesThenDropped) {
   EXPECT_TRUE(probe.streaming);
   EXPECT_TRUE(probe.readings.empty());
   EXPECT_EQ(link.stats().commands_sent, 3u);
+  EXPECT_EQ(probe.why.kind, FailureKind::kSilent) << probe.reason;
   EXPECT_NE(probe.reason.find("no reading for 3 x 100 ms"), std::string::npos) << probe.reason;
 }
 
@@ -192,8 +195,8 @@ template <typename T, typename Start>
 std::vector<T> discovered(EventLoop& loop, Start start) {
   std::vector<T> result;
   bool done = false;
-  start([&](const std::string& err, std::vector<T> found) {
-    EXPECT_EQ(err, "");
+  start([&](const LinkError& err, std::vector<T> found) {
+    EXPECT_FALSE(err) << err.detail;
     result = std::move(found);
     done = true;
   });
@@ -343,6 +346,7 @@ TEST_F(ScriptedLinkTest, ServiceHandlesThatDoNotIncreaseCloseTheLink) {
     return {cat({{att::kFindByTypeValueRsp}, u16(9), u16(12), u16(5), u16(8)})};
   });
   ASSERT_TRUE(probe.closed);
+  EXPECT_EQ(probe.why.cause.kind, LinkErrorKind::kProtocol) << probe.reason;
   EXPECT_NE(probe.reason.find("do not increase"), std::string::npos) << probe.reason;
   EXPECT_EQ(calls, 1);
 }
@@ -354,6 +358,7 @@ TEST_F(ScriptedLinkTest, ServiceThatEndsBeforeItStartsClosesTheLink) {
     return {};
   });
   ASSERT_TRUE(probe.closed);
+  EXPECT_EQ(probe.why.cause.kind, LinkErrorKind::kProtocol) << probe.reason;
   EXPECT_NE(probe.reason.find("do not increase"), std::string::npos) << probe.reason;
 }
 
@@ -363,6 +368,7 @@ TEST_F(ScriptedLinkTest, MalformedFindByTypeValueResponseClosesTheLink) {
     return {};
   });
   ASSERT_TRUE(probe.closed);
+  EXPECT_EQ(probe.why.cause.kind, LinkErrorKind::kProtocol) << probe.reason;
   EXPECT_NE(probe.reason.find("malformed Find By Type Value"), std::string::npos) << probe.reason;
 }
 
@@ -376,6 +382,7 @@ TEST_F(ScriptedLinkTest, CharacteristicOutsideItsServiceClosesTheLink) {
     return {};
   });
   ASSERT_TRUE(probe.closed);
+  EXPECT_EQ(probe.why.cause.kind, LinkErrorKind::kProtocol) << probe.reason;
   EXPECT_NE(probe.reason.find("outside its service"), std::string::npos) << probe.reason;
 }
 
@@ -386,6 +393,7 @@ TEST_F(ScriptedLinkTest, DescriptorsThatRepeatCloseTheLink) {
     return minimal_bm6(pdu, att::kPropWrite);
   });
   ASSERT_TRUE(probe.closed);
+  EXPECT_EQ(probe.why.cause.kind, LinkErrorKind::kProtocol) << probe.reason;
   EXPECT_NE(probe.reason.find("descriptor handle 6 is out of order"), std::string::npos)
       << probe.reason;
 }
@@ -400,6 +408,8 @@ TEST_F(ScriptedLinkTest, DeviceWithoutBm6ServiceIsNamed) {
     return {};
   });
   ASSERT_TRUE(probe.closed);
+  EXPECT_EQ(probe.why.kind, FailureKind::kProtocol) << probe.reason;
+  EXPECT_EQ(probe.why.cause.kind, LinkErrorKind::kNone) << "the link's own failure";
   EXPECT_NE(probe.reason.find("no BM6 service"), std::string::npos) << probe.reason;
 }
 
@@ -436,6 +446,9 @@ TEST_F(ScriptedLinkTest, RefusedCccdWriteIsReportedWithTheAttError) {
     return minimal_bm6(pdu, att::kPropWrite);
   });
   ASSERT_TRUE(probe.closed);
+  EXPECT_EQ(probe.why.kind, FailureKind::kProtocol) << probe.reason;
+  EXPECT_EQ(probe.why.cause.kind, LinkErrorKind::kAttError);
+  EXPECT_EQ(probe.why.cause.att_error, att::kWriteNotPermitted);
   EXPECT_NE(probe.reason.find("enabling notifications"), std::string::npos) << probe.reason;
   EXPECT_NE(probe.reason.find("Write Not Permitted"), std::string::npos) << probe.reason;
   // The CCCD came after a user description: the write went to handle 7, not 6.

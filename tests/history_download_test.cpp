@@ -52,6 +52,7 @@ class HistoryTest : public ::testing::Test {
   struct Run {
     std::optional<HistoryResult> result;
     std::string closed;
+    LinkErrorKind closed_cause = LinkErrorKind::kNone;
     unsigned readings_during = 0;     // live readings while the download ran
     unsigned readings_after = 0;      // live readings after the download ended
     unsigned limit_after = 0;         // the bearer's flood guard then
@@ -83,8 +84,9 @@ class HistoryTest : public ::testing::Test {
         dl.reset();
       });
     };
-    h.on_closed = [&](const std::string& why) {
-      run.closed = why;
+    h.on_closed = [&](const DeviceFailure& why) {
+      run.closed = why.detail;
+      run.closed_cause = why.cause.kind;
       closed = true;
       dl.reset();
     };
@@ -139,6 +141,7 @@ TEST_F(HistoryTest, WithoutRaisingTheFloodGuardTheAnswerCostsTheLink) {
   // What the raise is for: the same answer under the live stream's guard is a flood.
   const Run run = download(device(300), 2, /*raise_guard=*/false);
   EXPECT_FALSE(run.result && run.result->ok());
+  EXPECT_EQ(run.closed_cause, LinkErrorKind::kProtocol) << run.closed;  // the flood guard's
   EXPECT_NE(run.closed.find("floods"), std::string::npos) << run.closed;
 }
 
@@ -381,8 +384,8 @@ ScriptedRun run_script(EventLoop& loop, const Script& script) {
       dl.reset();
     });
   };
-  h.on_closed = [&](const std::string& why) {
-    run.closed = why;
+  h.on_closed = [&](const DeviceFailure& why) {
+    run.closed = why.detail;
     closed = true;
     dl.reset();
   };
@@ -594,11 +597,11 @@ TEST_F(HistoryTest, DeviceFillsAGapBeforeAnyLiveReadingAndNeverTriesItTwice) {
   auto connector = make_connector(loop, {.address = o.address}, nullptr, err);
   ASSERT_TRUE(connector) << err;
   Bm6Device dev(loop, o, std::move(connector), slot,
-                [&](const DeviceOptions&, DeviceEvent e, const std::string& d) {
-                  if (e == DeviceEvent::kBackfilled) {  // nothing live before the records
+                [&](const DeviceOptions&, const DeviceReport& r) {
+                  if (r.event == DeviceEvent::kBackfilled) {  // nothing live before the records
                     EXPECT_FALSE(slot->take(SysClock::now() - 1h).has_value());
                   }
-                  events.seen.emplace_back(e, d);
+                  events.seen.push_back(r);
                 });
   dev.start();
   ASSERT_TRUE(loop.run_until([&] { return events.count(DeviceEvent::kBackfilled) == 1; }, 5s));
@@ -655,9 +658,7 @@ TEST_F(HistoryTest, PerReadLinkFillsTheGapThenTakesOneReadingAndCloses) {
   auto connector = make_connector(loop, {.address = o.address}, nullptr, err);
   ASSERT_TRUE(connector) << err;
   Bm6Device dev(loop, o, std::move(connector), slot,
-                [&](const DeviceOptions&, DeviceEvent e, const std::string& d) {
-                  events.seen.emplace_back(e, d);
-                });
+                [&](const DeviceOptions&, const DeviceReport& r) { events.seen.push_back(r); });
   dev.start();
   ASSERT_TRUE(loop.run_until([&] { return events.count(DeviceEvent::kBackfilled) == 1; }, 5s));
   // Closed after the live reading that followed the records, not before the download.
@@ -687,9 +688,7 @@ TEST_F(HistoryTest, DeviceWhoseDownloadFailsSaysSoOnceAndStreams) {
   auto connector = make_connector(loop, {.address = o.address}, nullptr, err);
   ASSERT_TRUE(connector) << err;
   Bm6Device dev(loop, o, std::move(connector), slot,
-                [&](const DeviceOptions&, DeviceEvent e, const std::string& d) {
-                  events.seen.emplace_back(e, d);
-                });
+                [&](const DeviceOptions&, const DeviceReport& r) { events.seen.push_back(r); });
   dev.start();
   ASSERT_TRUE(loop.run_until([&] { return events.count(DeviceEvent::kBackfillFailed) == 1; }, 5s));
   ASSERT_TRUE(loop.run_until([&] { return slot->stored.load() >= 3; }, 3s));
@@ -697,9 +696,9 @@ TEST_F(HistoryTest, DeviceWhoseDownloadFailsSaysSoOnceAndStreams) {
   EXPECT_TRUE(slot->take_history().empty());
   EXPECT_EQ(events.count(DeviceEvent::kBackfillFailed), 1);
   EXPECT_EQ(events.count(DeviceEvent::kBackfilled), 0);
-  for (const auto& [e, d] : events.seen) {
-    if (e == DeviceEvent::kBackfillFailed) {
-      EXPECT_NE(d.find("garbage record"), std::string::npos);
+  for (const auto& r : events.seen) {
+    if (r.event == DeviceEvent::kBackfillFailed) {
+      EXPECT_NE(r.detail.find("garbage record"), std::string::npos);
     }
   }
   dev.stop();
@@ -719,17 +718,15 @@ TEST_F(HistoryTest, DeviceWhoseMonitorHasNoRecordsSaysSoAndStreams) {
   auto connector = make_connector(loop, {.address = o.address}, nullptr, err);
   ASSERT_TRUE(connector) << err;
   Bm6Device dev(loop, o, std::move(connector), slot,
-                [&](const DeviceOptions&, DeviceEvent e, const std::string& d) {
-                  events.seen.emplace_back(e, d);
-                });
+                [&](const DeviceOptions&, const DeviceReport& r) { events.seen.push_back(r); });
   dev.start();
   ASSERT_TRUE(loop.run_until([&] { return events.count(DeviceEvent::kBackfilled) == 1; }, 5s));
   ASSERT_TRUE(loop.run_until([&] { return slot->stored.load() >= 3; }, 3s));
   EXPECT_TRUE(slot->take_history().empty());
   EXPECT_EQ(events.count(DeviceEvent::kBackfillFailed), 0);
-  for (const auto& [e, d] : events.seen) {
-    if (e == DeviceEvent::kBackfilled) {
-      EXPECT_NE(d.find("the monitor has no stored records"), std::string::npos) << d;
+  for (const auto& r : events.seen) {
+    if (r.event == DeviceEvent::kBackfilled) {
+      EXPECT_NE(r.detail.find("the monitor has no stored records"), std::string::npos) << r.detail;
     }
   }
   dev.stop();
@@ -753,9 +750,7 @@ TEST_F(HistoryTest, DetectedBm2SaysOnceThatItHasNoHistoryAndStreams) {
   auto connector = make_connector(loop, {.address = o.address}, nullptr, err);
   ASSERT_TRUE(connector) << err;
   Bm6Device dev(loop, o, std::move(connector), slot,
-                [&](const DeviceOptions&, DeviceEvent e, const std::string& d) {
-                  events.seen.emplace_back(e, d);
-                });
+                [&](const DeviceOptions&, const DeviceReport& r) { events.seen.push_back(r); });
   dev.start();
   ASSERT_TRUE(loop.run_until([&] { return slot->stored.load() >= 2; }, 8s));
   server.reset();

@@ -2,6 +2,7 @@
 #include "device/link_log.h"
 
 #include <gtest/gtest.h>
+#include <cerrno>
 
 #include <string>
 #include <vector>
@@ -291,46 +292,70 @@ TEST(LinkLog, NoChangedReasonWhileFlapping) {
   EXPECT_EQ(r.kinds().back(), Kind::kCauseChanged);
 }
 
-TEST(FailureKind, KindsOfTheSentencesDevicesReport) {
-  EXPECT_EQ(failure_kind(true, "link closed by peer"), Cause::kLinkLost);
-  EXPECT_EQ(failure_kind(true, "protocol violation: unexpected Read Request"), Cause::kLinkLost);
+TEST(FailureKind, KindsOfTheTransportsFailures) {
   const struct {
-    const char* detail;
+    LinkErrorKind link;
     Cause kind;
   } cases[] = {
-      {"no simulator socket at /run/a.sock (is the simulator running?)", Cause::kUnreachable},
-      {"/run/a.sock is a socket nobody listens on (simulator stopped?)", Cause::kUnreachable},
-      {"device AA:BB:CC:DD:EE:FF did not answer: out of range, powered off, or connected to a "
-       "phone (many peripherals take one central at a time)",
-       Cause::kUnreachable},
-      {"connecting to /run/a.sock: Connection timed out", Cause::kUnreachable},
-      {"no connection to AA:BB:CC:DD:EE:FF within 10000 ms: out of range, powered off, or "
-       "connected to a phone (many peripherals take one central at a time)",
-       Cause::kUnreachable},
-      {"link to AA:BB:CC:DD:EE:FF lost while connecting (weak signal?)", Cause::kUnreachable},
-      {"the monitor closed the link at once: it is busy (another central, e.g. the phone app, "
-       "holds it) [send failed: Broken pipe]",
-       Cause::kBusy},
-      {"device AA:BB:CC:DD:EE:FF is busy: another program (bluetoothd?) holds its link; "
-       "disconnect it there first (bluetoothctl disconnect AA:BB:CC:DD:EE:FF)",
-       Cause::kBusy},
-      {"not permitted to open Bluetooth sockets: run collectd as root or give it CAP_NET_RAW "
-       "and CAP_NET_ADMIN",
-       Cause::kPermission},
-      {"not permitted to connect to /run/a.sock (Permission denied)", Cause::kPermission},
-      {"adapter hci0 is down (btmgmt --index hci0 power on)", Cause::kAdapter},
-      {"no Bluetooth adapter is up (btmgmt info lists them; btmgmt --index 0 power on)",
-       Cause::kAdapter},
-      {"ATT transaction timed out (Exchange MTU Request unanswered for 30 s)", Cause::kTimeout},
-      {"no reading for 3 x 5 s", Cause::kSilent},
-      {"protocol violation: unexpected Handle Value Confirmation", Cause::kProtocol},
-      {"the device has no BM6 service (FFF0): is it a BM6 battery monitor?", Cause::kProtocol},
-      {"enabling notifications: Write Not Permitted", Cause::kProtocol},
-      {"link closed by peer", Cause::kClosed},
-      {"link lost: Connection reset by peer", Cause::kClosed},
-      {"something nobody foresaw", Cause::kOther},
+      {LinkErrorKind::kRefused, Cause::kUnreachable},
+      {LinkErrorKind::kUnreachable, Cause::kUnreachable},
+      {LinkErrorKind::kBusy, Cause::kBusy},
+      {LinkErrorKind::kPermission, Cause::kPermission},
+      {LinkErrorKind::kAdapter, Cause::kAdapter},
+      {LinkErrorKind::kTimedOut, Cause::kTimeout},
+      {LinkErrorKind::kClosedByPeer, Cause::kClosed},
+      {LinkErrorKind::kLinkLost, Cause::kClosed},
+      {LinkErrorKind::kProtocol, Cause::kProtocol},
+      {LinkErrorKind::kAttError, Cause::kOther},
+      {LinkErrorKind::kWrongAddress, Cause::kOther},
+      {LinkErrorKind::kResource, Cause::kOther},
+      {LinkErrorKind::kOther, Cause::kOther},
+      {LinkErrorKind::kNone, Cause::kNone},
   };
-  for (const auto& c : cases) EXPECT_EQ(failure_kind(false, c.detail), c.kind) << c.detail;
+  for (const auto& c : cases) {
+    const LinkError e = link_error(c.link, "what happened", EIO);
+    EXPECT_EQ(failure_kind(e), c.kind) << to_string(c.link);
+    const DeviceFailure f = connect_failed(e);
+    EXPECT_EQ(f.kind, c.kind) << to_string(c.link);
+    EXPECT_EQ(f.cause.kind, c.link);
+    EXPECT_EQ(f.cause.os_errno, EIO);
+    EXPECT_EQ(f.detail, "what happened") << "the transport's detail is kept";
+  }
+}
+
+// A link the monitor closed before answering anything is busy, decided from the kind, the
+// errno and the PDUs received; the socket's detail stays in the detail.
+TEST(FailureKind, ALinkClosedAtOnceIsBusy) {
+  const LinkError at_once[] = {
+      link_error(LinkErrorKind::kClosedByPeer, "link closed by peer"),
+      link_error(LinkErrorKind::kLinkLost, "send failed: Broken pipe", EPIPE),
+      link_error(LinkErrorKind::kLinkLost, "link lost: Connection reset by peer", ECONNRESET),
+      link_error(LinkErrorKind::kLinkLost, "link lost: Software caused connection abort",
+                 ECONNABORTED),
+  };
+  for (const LinkError& why : at_once) {
+    EXPECT_TRUE(closed_at_once(why, 0)) << why.detail;
+    const DeviceFailure busy = link_closed(why, 0);
+    EXPECT_EQ(busy.kind, Cause::kBusy) << why.detail;
+    EXPECT_EQ(busy.cause.kind, why.kind);
+    EXPECT_EQ(busy.cause.os_errno, why.os_errno);
+    EXPECT_NE(busy.detail.find(why.detail), std::string::npos) << "the socket's reason is kept";
+    // After the monitor answered, a lost link is just that.
+    EXPECT_FALSE(closed_at_once(why, 3));
+    EXPECT_EQ(link_closed(why, 3).kind, Cause::kClosed);
+    EXPECT_EQ(link_closed(why, 3).detail, why.detail);
+  }
+  const LinkError not_busy[] = {
+      link_error(LinkErrorKind::kTimedOut, "ATT transaction timed out (x)", ETIMEDOUT),
+      link_error(LinkErrorKind::kLinkLost, "link lost: No route to host", EHOSTUNREACH),
+      link_error(LinkErrorKind::kLinkLost, "short send"),
+      link_error(LinkErrorKind::kProtocol, "protocol violation: x"),
+  };
+  for (const LinkError& why : not_busy) {
+    EXPECT_FALSE(closed_at_once(why, 0)) << why.detail;
+    EXPECT_EQ(link_closed(why, 0).kind, failure_kind(why)) << why.detail;
+    EXPECT_EQ(link_closed(why, 0).detail, why.detail);
+  }
 }
 
 }  // namespace

@@ -46,8 +46,8 @@ class FakeMgmt {
   }
   // For AdvScanner's OpenSocket: hands over the scanner's end once.
   AdvScanner::OpenSocket opener() {
-    return [this](std::string& error) {
-      if (!ours_) error = "fake: opened twice";
+    return [this](LinkError& error) {
+      if (!ours_) error = link_error(LinkErrorKind::kOther, "fake: opened twice");
       return std::move(ours_);
     };
   }

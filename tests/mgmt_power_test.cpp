@@ -31,7 +31,7 @@ struct Fixture {
   std::unique_ptr<MgmtPowerCycle> cycle;
 
   explicit Fixture(std::chrono::milliseconds timeout = 10s) {
-    std::string error;
+    LinkError error;
     cycle = std::make_unique<MgmtPowerCycle>(
         loop, kIndex, kernel.opener()(error),
         [this](bool ok, const std::string& detail) {

@@ -44,7 +44,7 @@ class PollLinkTest : public ::testing::Test {
     handlers.on_reading = [&](const Reading&, std::chrono::system_clock::time_point) {
       out.readings.push_back(std::chrono::steady_clock::now());
     };
-    handlers.on_closed = [&](const std::string&) { out.closed = true; };
+    handlers.on_closed = [&](const DeviceFailure&) { out.closed = true; };
     auto link = std::make_unique<Bm6Link>(loop, test::connect_unix(loop, server.path()), options,
                                           std::move(handlers));
     loop.run_until([&] { return out.closed; }, how_long);

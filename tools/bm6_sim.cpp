@@ -110,10 +110,11 @@ struct Simulation {
   // An advertiser for an L2CAP endpoint; null, said, without the management interface (no
   // CAP_NET_ADMIN): the device is still served, only not advertised.
   sim::SimAdvertiser* advertise(const sim::Endpoint& endpoint, const std::string& name) {
-    std::string error;
+    LinkError error;
     UniqueFd control = mgmt::open_control_socket(error);
     if (!control) {
-      std::fprintf(stderr, "bm6-sim: %s: not advertising: %s\n", name.c_str(), error.c_str());
+      std::fprintf(stderr, "bm6-sim: %s: not advertising: %s\n", name.c_str(),
+                   error.detail.c_str());
       return nullptr;
     }
     advertisers.push_back(std::make_unique<sim::SimAdvertiser>(

@@ -144,7 +144,7 @@ AdvScanner::~AdvScanner() {
   loop_.unwatch(fd_.get());
 }
 
-UniqueFd AdvScanner::open_mgmt_socket(std::string& error) {
+UniqueFd AdvScanner::open_mgmt_socket(LinkError& error) {
   return mgmt::open_control_socket(error,
                                    "passive mode needs CAP_NET_ADMIN (the kernel's Bluetooth "
                                    "management interface); collectd runs as root by default");
@@ -163,9 +163,9 @@ int AdvScanner::adapter_index(const std::string& name) {
 
 void AdvScanner::start() {
   if (fd_) return;
-  std::string error;
+  LinkError error;
   UniqueFd fd = open_(error);
-  if (!fd) return error_once("hci" + std::to_string(index_) + ": " + error);
+  if (!fd) return error_once("hci" + std::to_string(index_) + ": " + error.detail);
   if (!loop_.watch(fd.get(), EPOLLIN, [this](std::uint32_t) { on_readable(); }))
     return error_once(std::string("watching the mgmt socket: ") + std::strerror(errno));
   fd_ = std::move(fd);

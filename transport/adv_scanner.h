@@ -43,6 +43,7 @@
 #include <vector>
 
 #include "transport/event_loop.h"
+#include "transport/link_error.h"
 #include "transport/registration_record.h"
 #include "transport/unique_fd.h"
 
@@ -69,7 +70,7 @@ class AdvScanner {
   using StatusHandler = std::function<void(Status, const std::string& detail)>;
   using ReportHandler = std::function<void(const AdvReport&)>;
   // Opens the mgmt socket (non-blocking); invalid with `error` set when it cannot.
-  using OpenSocket = std::function<UniqueFd(std::string& error)>;
+  using OpenSocket = std::function<UniqueFd(LinkError& error)>;
   using SubscriptionId = std::uint64_t;
 
   struct Stats {
@@ -107,7 +108,7 @@ class AdvScanner {
   const Stats& stats() const { return stats_; }
 
   // The real one: HCI_CHANNEL_CONTROL, all controllers (events are filtered by index).
-  static UniqueFd open_mgmt_socket(std::string& error);
+  static UniqueFd open_mgmt_socket(LinkError& error);
   // "hci1" -> 1; "" -> the first adapter that is up, else 0; -1 for a malformed name.
   static int adapter_index(const std::string& name);
 

@@ -57,8 +57,9 @@ bool AttBearer::respond(std::vector<std::uint8_t> pdu) {
   if (!is_open() || !peer_request_) return false;
   const std::uint8_t req = *peer_request_;
   if (pdu.empty() || (pdu[0] != att::response_to(req) && pdu[0] != att::kErrorRsp)) {
-    close(std::string("bug: ") + (pdu.empty() ? "empty PDU" : att::opcode_name(pdu[0])) +
-          " in answer to the peer's " + att::opcode_name(req));
+    fail(LinkErrorKind::kOther, std::string("bug: ") +
+                                    (pdu.empty() ? "empty PDU" : att::opcode_name(pdu[0])) +
+                                    " in answer to the peer's " + att::opcode_name(req));
     return false;
   }
   peer_request_.reset();
@@ -76,6 +77,14 @@ bool AttBearer::respond_error(std::uint8_t error_code, std::uint16_t handle) {
 }
 
 void AttBearer::close(const std::string& reason) {
+  close(link_error(LinkErrorKind::kClosedByUs, reason));
+}
+
+void AttBearer::fail(LinkErrorKind kind, std::string detail, int os_errno) {
+  close(link_error(kind, std::move(detail), os_errno));
+}
+
+void AttBearer::close(LinkError why) {
   if (!is_open()) return;
   timer_.cancel();
   indication_timer_.cancel();
@@ -90,15 +99,16 @@ void AttBearer::close(const std::string& reason) {
   // Deferred, so whoever called close() (or sent the PDU that failed) is never re-entered;
   // dropped if the owner destroys the bearer first.
   if (auto handler = std::move(on_closed_)) {
-    loop_.post([self = self_.ref(), handler = std::move(handler), reason] {
-      if (self.alive()) handler(reason);
+    loop_.post([self = self_.ref(), handler = std::move(handler), why = std::move(why)] {
+      if (self.alive()) handler(why);
     });
   }
 }
 
 bool AttBearer::send_pdu(const std::vector<std::uint8_t>& pdu) {
   if (pdu.size() > mtu_) {
-    close("bug: outgoing " + std::string(att::opcode_name(pdu[0])) + " exceeds the ATT MTU");
+    fail(LinkErrorKind::kOther,
+         "bug: outgoing " + std::string(att::opcode_name(pdu[0])) + " exceeds the ATT MTU");
     return false;
   }
   loop_.note_syscalls();
@@ -108,7 +118,9 @@ bool AttBearer::send_pdu(const std::vector<std::uint8_t>& pdu) {
     return true;
   }
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)) return false;
-  close(n < 0 ? std::string("send failed: ") + std::strerror(errno) : "short send");
+  const int err = n < 0 ? errno : 0;
+  fail(LinkErrorKind::kLinkLost,
+       n < 0 ? std::string("send failed: ") + std::strerror(err) : "short send", err);
   return false;
 }
 
@@ -155,13 +167,17 @@ void AttBearer::update_interest() {
 
 void AttBearer::on_timeout() {
   const std::string what = in_flight_ ? att::opcode_name(in_flight_->pdu[0]) : "request";
-  close("ATT transaction timed out (" + what + " unanswered for " +
-        std::to_string(options_.transaction_timeout.count()) + " ms)");
+  fail(LinkErrorKind::kTimedOut,
+       "ATT transaction timed out (" + what + " unanswered for " +
+           std::to_string(options_.transaction_timeout.count()) + " ms)",
+       ETIMEDOUT);
 }
 
 void AttBearer::on_indication_timeout() {
-  close("ATT transaction timed out (Handle Value Indication unconfirmed for " +
-        std::to_string(options_.transaction_timeout.count()) + " ms)");
+  fail(LinkErrorKind::kTimedOut,
+       "ATT transaction timed out (Handle Value Indication unconfirmed for " +
+           std::to_string(options_.transaction_timeout.count()) + " ms)",
+       ETIMEDOUT);
 }
 
 void AttBearer::on_events(std::uint32_t events) {
@@ -175,7 +191,9 @@ void AttBearer::on_events(std::uint32_t events) {
     socklen_t len = sizeof err;
     loop_.note_syscalls();
     ::getsockopt(fd_.get(), SOL_SOCKET, SO_ERROR, &err, &len);
-    close(err != 0 ? std::string("link lost: ") + std::strerror(err) : "link closed by peer");
+    if (err != 0)
+      return fail(LinkErrorKind::kLinkLost, std::string("link lost: ") + std::strerror(err), err);
+    fail(LinkErrorKind::kClosedByPeer, "link closed by peer");
     return;
   }
   if (events & EPOLLOUT) flush();
@@ -241,20 +259,22 @@ void AttBearer::read_pdus() {
                            MSG_DONTWAIT | MSG_TRUNC, nullptr);
   if (n < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
-    close(std::string("link lost: ") + std::strerror(errno));
+    const int err = errno;
+    fail(LinkErrorKind::kLinkLost, std::string("link lost: ") + std::strerror(err), err);
     return;
   }
   for (int i = 0; i < n; ++i) {
     const mmsghdr& m = batch.messages[static_cast<std::size_t>(i)];
     // A zero-length datagram is EOF on a SEQPACKET socket (recvmmsg() reports it as one).
     if (m.msg_len == 0) {
-      close("link closed by peer");
+      fail(LinkErrorKind::kClosedByPeer, "link closed by peer");
       return;
     }
     ++stats_.pdus_in;
     if (m.msg_len > mtu_ || (m.msg_hdr.msg_flags & MSG_TRUNC) != 0) {
-      close("protocol violation: " + std::to_string(m.msg_len) +
-            "-byte PDU exceeds the ATT MTU of " + std::to_string(mtu_));
+      fail(LinkErrorKind::kProtocol, "protocol violation: " + std::to_string(m.msg_len) +
+                                         "-byte PDU exceeds the ATT MTU of " +
+                                         std::to_string(mtu_));
       return;
     }
     const std::span<const std::uint8_t> pdu(batch.buffers[static_cast<std::size_t>(i)].data(),
@@ -279,8 +299,8 @@ bool AttBearer::within_peer_budget() {
     budget_used_ = 0;
   }
   if (++budget_used_ <= limit) return true;
-  close("the peer floods the link: more than " + std::to_string(limit) +
-        " PDUs unasked within one second");
+  fail(LinkErrorKind::kProtocol, "the peer floods the link: more than " + std::to_string(limit) +
+                                     " PDUs unasked within one second");
   return false;
 }
 
@@ -315,7 +335,8 @@ bool AttBearer::handle_pdu(std::span<const std::uint8_t> pdu) {
 
 bool AttBearer::handle_response(std::uint8_t opcode, std::span<const std::uint8_t> params) {
   if (!in_flight_ || !in_flight_sent_) {
-    close(std::string("protocol violation: unexpected ") + att::opcode_name(opcode));
+    fail(LinkErrorKind::kProtocol,
+         std::string("protocol violation: unexpected ") + att::opcode_name(opcode));
     return false;
   }
   const std::uint8_t req = in_flight_->pdu[0];
@@ -325,15 +346,16 @@ bool AttBearer::handle_response(std::uint8_t opcode, std::span<const std::uint8_
   if (opcode == att::kErrorRsp) {
     const auto err = att::decode_error_rsp(params);
     if (!err || err->request_opcode != req) {
-      close(std::string("protocol violation: malformed or mismatched Error Response to ") +
-            att::opcode_name(req));
+      fail(LinkErrorKind::kProtocol,
+           std::string("protocol violation: malformed or mismatched Error Response to ") +
+               att::opcode_name(req));
       return false;
     }
     result.error = err->code;
     result.error_handle = err->handle;
   } else if (opcode != att::response_to(req)) {
-    close(std::string("protocol violation: ") + att::opcode_name(opcode) + " in answer to " +
-          att::opcode_name(req));
+    fail(LinkErrorKind::kProtocol, std::string("protocol violation: ") + att::opcode_name(opcode) +
+                                       " in answer to " + att::opcode_name(req));
     return false;
   }
   timer_.cancel();
@@ -349,8 +371,8 @@ bool AttBearer::handle_response(std::uint8_t opcode, std::span<const std::uint8_
 bool AttBearer::handle_value(bool indication, std::span<const std::uint8_t> params) {
   const auto hv = att::decode_handle_value(params);
   if (!hv) {
-    close(std::string("protocol violation: malformed ") +
-          (indication ? "indication" : "notification"));
+    fail(LinkErrorKind::kProtocol, std::string("protocol violation: malformed ") +
+                                       (indication ? "indication" : "notification"));
     return false;
   }
   const auto self = self_.ref();
@@ -367,7 +389,7 @@ bool AttBearer::handle_value(bool indication, std::span<const std::uint8_t> para
 
 bool AttBearer::handle_confirmation() {
   if (!indication_in_flight_ || !indication_sent_) {
-    close("protocol violation: unexpected Handle Value Confirmation");
+    fail(LinkErrorKind::kProtocol, "protocol violation: unexpected Handle Value Confirmation");
     return false;
   }
   indication_timer_.cancel();
@@ -383,8 +405,8 @@ bool AttBearer::handle_confirmation() {
 
 bool AttBearer::handle_peer_request(std::uint8_t opcode, std::span<const std::uint8_t> params) {
   if (peer_request_) {
-    close(std::string("protocol violation: ") + att::opcode_name(opcode) +
-          " before our answer to " + att::opcode_name(*peer_request_));
+    fail(LinkErrorKind::kProtocol, std::string("protocol violation: ") + att::opcode_name(opcode) +
+                                       " before our answer to " + att::opcode_name(*peer_request_));
     return false;
   }
   if (!on_request_) {

@@ -29,6 +29,7 @@
 #include "transport/att.h"
 #include "transport/event_loop.h"
 #include "transport/lifetime.h"
+#include "transport/link_error.h"
 #include "transport/unique_fd.h"
 
 namespace bm6 {
@@ -64,7 +65,7 @@ class AttBearer {
   };
   using ResponseHandler = std::function<void(const AttResult&)>;
   using ValueHandler = std::function<void(std::uint16_t handle, std::span<const std::uint8_t>)>;
-  using ClosedHandler = std::function<void(const std::string& reason)>;
+  using ClosedHandler = std::function<void(const LinkError& why)>;
   // A peer request or command: its opcode and parameters (valid during the call only).
   using PduHandler = std::function<void(std::uint8_t opcode, std::span<const std::uint8_t>)>;
   using ConfirmedHandler = std::function<void()>;
@@ -112,7 +113,9 @@ class AttBearer {
   // reason other than the destructor.
   void set_closed_handler(ClosedHandler handler) { on_closed_ = std::move(handler); }
 
-  // Shuts the link down now: pending requests are dropped, the closed handler runs.
+  // Shuts the link down now: pending requests are dropped, the closed handler runs with `why`.
+  void close(LinkError why);
+  // The owner closes the link: kClosedByUs with `reason` as the detail.
   void close(const std::string& reason);
 
   bool is_open() const { return fd_.get() >= 0; }
@@ -153,6 +156,7 @@ class AttBearer {
   void on_timeout();
   bool within_peer_budget();  // false: the link was closed for flooding
   void on_indication_timeout();
+  void fail(LinkErrorKind kind, std::string detail, int os_errno = 0);
 
   EventLoop& loop_;
   Options options_;

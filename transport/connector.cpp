@@ -14,7 +14,7 @@ namespace bm6 {
 
 void SocketConnect::start(UniqueFd fd, const void* addr, unsigned addr_len,
                           std::chrono::milliseconds timeout,
-                          std::function<std::string(int)> describe_errno, Connector::Done done) {
+                          std::function<LinkError(int)> describe_errno, Connector::Done done) {
   cancel();
   describe_ = std::move(describe_errno);
   done_ = std::move(done);
@@ -50,7 +50,7 @@ void SocketConnect::retry() {
   finish(rc == 0 ? 0 : errno);
 }
 
-void SocketConnect::fail(std::string error, Connector::Done done) {
+void SocketConnect::fail(LinkError error, Connector::Done done) {
   cancel();
   post_result(UniqueFd(), std::move(error), std::move(done));
 }
@@ -61,10 +61,10 @@ void SocketConnect::finish(int err) {
   if (fd_) loop_.unwatch(fd_.get());
   UniqueFd fd = std::move(fd_);
   if (err != 0) fd.reset();  // a new socket for every attempt
-  post_result(std::move(fd), err != 0 ? describe_(err) : "", std::move(done_));
+  post_result(std::move(fd), err != 0 ? describe_(err) : LinkError{}, std::move(done_));
 }
 
-void SocketConnect::post_result(UniqueFd fd, std::string error, Connector::Done done) {
+void SocketConnect::post_result(UniqueFd fd, LinkError error, Connector::Done done) {
   // Always through the loop: the caller of start() is never re-entered.
   posted_ = true;
   auto shared_fd = std::make_shared<UniqueFd>(std::move(fd));
@@ -91,15 +91,47 @@ void SocketConnect::cancel() {
 namespace {
 
 // A refused connect to a Unix socket path: say what is there instead of a listener.
-std::string describe_not_listening(const std::string& path, int err) {
+LinkError describe_not_listening(const std::string& path, int err) {
   struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return "connecting to " + path + ": " + std::strerror(err);
-  if (S_ISREG(st.st_mode)) return path + " is a regular file, not a socket";
-  if (S_ISDIR(st.st_mode)) return path + " is a directory, not a socket";
-  if (!S_ISSOCK(st.st_mode)) return path + " is not a socket";
+  const auto wrong = [err](std::string detail) {
+    return link_error(LinkErrorKind::kWrongAddress, std::move(detail), err);
+  };
+  if (::stat(path.c_str(), &st) != 0)
+    return link_error(LinkErrorKind::kOther, "connecting to " + path + ": " + std::strerror(err),
+                      err);
+  if (S_ISREG(st.st_mode)) return wrong(path + " is a regular file, not a socket");
+  if (S_ISDIR(st.st_mode)) return wrong(path + " is a directory, not a socket");
+  if (!S_ISSOCK(st.st_mode)) return wrong(path + " is not a socket");
   if (err == EPROTOTYPE)
-    return path + " is a socket of another type (not SOCK_SEQPACKET): not a simulator's";
-  return path + " is a socket nobody listens on (simulator stopped?)";
+    return wrong(path + " is a socket of another type (not SOCK_SEQPACKET): not a simulator's");
+  return link_error(LinkErrorKind::kRefused,
+                    path + " is a socket nobody listens on (simulator stopped?)", err);
+}
+
+// What a failed connect to the simulator socket at `path` means.
+LinkError describe_unix_errno(const std::string& path, int err) {
+  switch (err) {
+    case ENOENT:
+      return link_error(LinkErrorKind::kUnreachable,
+                        "no simulator socket at " + path + " (is the simulator running?)", err);
+    case ECONNREFUSED:
+    case ENOTSOCK:
+    case EPROTOTYPE:
+      return describe_not_listening(path, err);
+    case ETIMEDOUT:
+      return link_error(LinkErrorKind::kUnreachable,
+                        "the simulator at " + path +
+                            " did not answer: out of range (bm6-sim got SIGUSR1) or not accepting",
+                        err);
+    case EACCES:
+    case EPERM:
+      return link_error(LinkErrorKind::kPermission,
+                        "not permitted to connect to " + path + " (" + std::strerror(err) + ")",
+                        err);
+    default:
+      return link_error(LinkErrorKind::kOther, "connecting to " + path + ": " + std::strerror(err),
+                        err);
+  }
 }
 
 class UnixConnector final : public Connector {
@@ -117,24 +149,7 @@ class UnixConnector final : public Connector {
     UniqueFd fd(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     const int socket_errno = errno;
     const std::string path = path_;
-    auto describe = [path](int err) {
-      switch (err) {
-        case ENOENT:
-          return "no simulator socket at " + path + " (is the simulator running?)";
-        case ECONNREFUSED:
-        case ENOTSOCK:
-        case EPROTOTYPE:
-          return describe_not_listening(path, err);
-        case ETIMEDOUT:
-          return "the simulator at " + path +
-                 " did not answer: out of range (bm6-sim got SIGUSR1) or not accepting";
-        case EACCES:
-        case EPERM:
-          return "not permitted to connect to " + path + " (" + std::strerror(err) + ")";
-        default:
-          return "connecting to " + path + ": " + std::strerror(err);
-      }
-    };
+    auto describe = [path](int err) { return describe_unix_errno(path, err); };
     if (!fd) return connect_.fail(describe(socket_errno), std::move(done));
     connect_.start(std::move(fd), &sun, sizeof sun, timeout_, describe, std::move(done));
   }

@@ -13,14 +13,15 @@
 #include "transport/adapter.h"
 #include "transport/event_loop.h"
 #include "transport/lifetime.h"
+#include "transport/link_error.h"
 #include "transport/unique_fd.h"
 
 namespace bm6 {
 
 class Connector {
  public:
-  // `fd` is connected and non-blocking when `error` is empty, else invalid.
-  using Done = std::function<void(UniqueFd fd, const std::string& error)>;
+  // `fd` is connected and non-blocking when there is no `error`, else invalid.
+  using Done = std::function<void(UniqueFd fd, const LinkError& error)>;
   virtual ~Connector() = default;
   // One attempt at a time. `done` runs once from the loop unless cancel() comes first.
   virtual void connect(Done done) = 0;
@@ -63,20 +64,20 @@ class SocketConnect {
   SocketConnect(const SocketConnect&) = delete;
   SocketConnect& operator=(const SocketConnect&) = delete;
 
-  // `fd` is a fresh non-blocking socket; `describe_errno` turns a failure into a message
+  // `fd` is a fresh non-blocking socket; `describe_errno` turns a failure into a LinkError
   // (ETIMEDOUT when `timeout` passes first). A Unix listener whose backlog is full (EAGAIN:
   // nobody takes the connect yet) is asked again every 50 ms until the timeout, as a
   // connect on a radio waits for a peer that does not answer.
   void start(UniqueFd fd, const void* addr, unsigned addr_len, std::chrono::milliseconds timeout,
-             std::function<std::string(int err)> describe_errno, Connector::Done done);
+             std::function<LinkError(int err)> describe_errno, Connector::Done done);
   // Reports a failure that happened before connect() could be called, through the loop.
-  void fail(std::string error, Connector::Done done);
+  void fail(LinkError error, Connector::Done done);
   void cancel();
 
  private:
   void finish(int err);
   void retry();
-  void post_result(UniqueFd fd, std::string error, Connector::Done done);
+  void post_result(UniqueFd fd, LinkError error, Connector::Done done);
 
   EventLoop& loop_;
   UniqueFd fd_;
@@ -84,7 +85,7 @@ class SocketConnect {
   Timer retry_;
   std::vector<std::uint8_t> addr_;  // for a retry
   bool posted_ = false;
-  std::function<std::string(int)> describe_;
+  std::function<LinkError(int)> describe_;
   Connector::Done done_;
   WeakSelf self_;  // revoked by cancel(): a posted result is then dropped
 };

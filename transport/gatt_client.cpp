@@ -5,15 +5,18 @@
 
 namespace bm6 {
 
-std::string describe_att_error(const char* what, const AttResult& result) {
+LinkError att_error(const char* what, const AttResult& result) {
   char code[8];
   std::snprintf(code, sizeof code, "0x%02x", result.error);
-  return std::string(what) + " failed: " + att::error_name(result.error) + " (" + code +
-         ", handle " + std::to_string(result.error_handle) + ")";
+  LinkError e = link_error(LinkErrorKind::kAttError,
+                           std::string(what) + " failed: " + att::error_name(result.error) + " (" +
+                               code + ", handle " + std::to_string(result.error_handle) + ")");
+  e.att_error = result.error;
+  return e;
 }
 
 void GattClient::violation(const std::string& what) {
-  bearer_.close("protocol violation: " + what);
+  bearer_.close(link_error(LinkErrorKind::kProtocol, "protocol violation: " + what));
 }
 
 void GattClient::exchange_mtu(Done done) {
@@ -21,13 +24,13 @@ void GattClient::exchange_mtu(Done done) {
                        [this, done = std::move(done)](const AttResult& r) {
                          if (!r.ok()) {
                            // Not supported: both sides stay at the default MTU.
-                           if (r.error == att::kRequestNotSupported) return done("");
-                           return done(describe_att_error("MTU exchange", r));
+                           if (r.error == att::kRequestNotSupported) return done({});
+                           return done(att_error("MTU exchange", r));
                          }
                          const auto mtu = att::decode_mtu(r.params);
                          if (!mtu) return violation("malformed Exchange MTU Response");
                          bearer_.set_peer_mtu(*mtu);
-                         done("");
+                         done({});
                        });
 }
 
@@ -49,8 +52,8 @@ void GattClient::next_services(std::shared_ptr<ServiceSearch> s) {
                        [this, s, range](const AttResult& r) {
                          if (!r.ok()) {
                            if (r.error == att::kAttributeNotFound)
-                             return s->done("", std::move(s->found));
-                           return s->done(describe_att_error("primary service discovery", r), {});
+                             return s->done({}, std::move(s->found));
+                           return s->done(att_error("primary service discovery", r), {});
                          }
                          const auto entries = att::decode_read_by_group_type_rsp(r.params);
                          if (!entries) return violation("malformed Read By Group Type Response");
@@ -60,7 +63,7 @@ void GattClient::next_services(std::shared_ptr<ServiceSearch> s) {
                                               std::to_string(e.range.start) + " after " +
                                               std::to_string(s->next) + ")");
                            s->found.push_back({e.range, e.uuid});
-                           if (e.range.end == 0xffff) return s->done("", std::move(s->found));
+                           if (e.range.end == 0xffff) return s->done({}, std::move(s->found));
                            s->next = static_cast<std::uint16_t>(e.range.end + 1);
                          }
                          next_services(s);
@@ -93,8 +96,8 @@ void GattClient::next_services_by_uuid(std::shared_ptr<ServiceByUuidSearch> s) {
   s->uuid.append_wire(pdu);
   bearer_.send_request(std::move(pdu), [this, s](const AttResult& r) {
     if (!r.ok()) {
-      if (r.error == att::kAttributeNotFound) return s->done("", std::move(s->found));
-      return s->done(describe_att_error("primary service discovery by UUID", r), {});
+      if (r.error == att::kAttributeNotFound) return s->done({}, std::move(s->found));
+      return s->done(att_error("primary service discovery by UUID", r), {});
     }
     // Handles Information List: (found attribute handle, group end handle) pairs.
     if (r.params.empty() || r.params.size() % 4 != 0)
@@ -106,10 +109,10 @@ void GattClient::next_services_by_uuid(std::shared_ptr<ServiceByUuidSearch> s) {
         return violation("service handles do not increase (" + std::to_string(start) + ".." +
                          std::to_string(end) + " after " + std::to_string(s->next) + ")");
       s->found.push_back({{start, end}, s->uuid});
-      if (end == 0xffff) return s->done("", std::move(s->found));
+      if (end == 0xffff) return s->done({}, std::move(s->found));
       s->next = static_cast<std::uint16_t>(end + 1);
     }
-    if (s->first_only) return s->done("", std::move(s->found));
+    if (s->first_only) return s->done({}, std::move(s->found));
     next_services_by_uuid(s);
   });
 }
@@ -140,7 +143,7 @@ void GattClient::next_characteristics(std::shared_ptr<CharacteristicSearch> s) {
                                    ? static_cast<std::uint16_t>(s->found[i + 1].decl_handle - 1)
                                    : s->range.end;
     }
-    s->done("", std::move(s->found));
+    s->done({}, std::move(s->found));
   };
   if (s->next > s->range.end || s->next == 0) return finish();
   bearer_.send_request(
@@ -148,7 +151,7 @@ void GattClient::next_characteristics(std::shared_ptr<CharacteristicSearch> s) {
       [this, s, finish](const AttResult& r) {
         if (!r.ok()) {
           if (r.error == att::kAttributeNotFound) return finish();
-          return s->done(describe_att_error("characteristic discovery", r), {});
+          return s->done(att_error("characteristic discovery", r), {});
         }
         const auto entries = att::decode_read_by_type_rsp(r.params);
         if (!entries) return violation("malformed Read By Type Response");
@@ -189,13 +192,13 @@ void GattClient::discover_descriptors(const GattCharacteristic& c, Found<GattDes
 }
 
 void GattClient::next_descriptors(std::shared_ptr<DescriptorSearch> s) {
-  if (s->next == 0 || s->next > s->range.end) return s->done("", std::move(s->found));
+  if (s->next == 0 || s->next > s->range.end) return s->done({}, std::move(s->found));
   bearer_.send_request(
       att::encode_range_req(att::kFindInformationReq, {s->next, s->range.end}, std::nullopt),
       [this, s](const AttResult& r) {
         if (!r.ok()) {
-          if (r.error == att::kAttributeNotFound) return s->done("", std::move(s->found));
-          return s->done(describe_att_error("descriptor discovery", r), {});
+          if (r.error == att::kAttributeNotFound) return s->done({}, std::move(s->found));
+          return s->done(att_error("descriptor discovery", r), {});
         }
         const auto entries = att::decode_find_information_rsp(r.params);
         if (!entries) return violation("malformed Find Information Response");
@@ -209,7 +212,7 @@ void GattClient::next_descriptors(std::shared_ptr<DescriptorSearch> s) {
         const bool reached =
             s->until && std::any_of(s->found.begin(), s->found.end(),
                                     [&](const GattDescriptor& d) { return d.uuid == *s->until; });
-        if (reached) return s->done("", std::move(s->found));
+        if (reached) return s->done({}, std::move(s->found));
         next_descriptors(s);
       });
 }
@@ -217,9 +220,9 @@ void GattClient::next_descriptors(std::shared_ptr<DescriptorSearch> s) {
 void GattClient::write(std::uint16_t handle, std::vector<std::uint8_t> value, Done done) {
   bearer_.send_request(att::encode_handle_value(att::kWriteReq, handle, value),
                        [this, done = std::move(done)](const AttResult& r) {
-                         if (!r.ok()) return done(describe_att_error("write", r));
+                         if (!r.ok()) return done(att_error("write", r));
                          if (!r.params.empty()) return violation("malformed Write Response");
-                         done("");
+                         done({});
                        });
 }
 

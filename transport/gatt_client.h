@@ -15,6 +15,7 @@
 
 #include "transport/att.h"
 #include "transport/att_bearer.h"
+#include "transport/link_error.h"
 
 namespace bm6 {
 
@@ -38,10 +39,10 @@ struct GattDescriptor {
 
 class GattClient {
  public:
-  // An empty error means success.
-  using Done = std::function<void(const std::string& error)>;
+  // No error (kind kNone) means success; an Error Response comes as kAttError.
+  using Done = std::function<void(const LinkError& error)>;
   template <typename T>
-  using Found = std::function<void(const std::string& error, std::vector<T> found)>;
+  using Found = std::function<void(const LinkError& error, std::vector<T> found)>;
 
   explicit GattClient(AttBearer& bearer) : bearer_(bearer) {}
 
@@ -83,6 +84,7 @@ class GattClient {
   AttBearer& bearer_;
 };
 
-std::string describe_att_error(const char* what, const AttResult& result);
+// A request's Error Response as a failure of `what` ("write"): kAttError with its code.
+LinkError att_error(const char* what, const AttResult& result);
 
 }  // namespace bm6

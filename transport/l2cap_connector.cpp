@@ -15,8 +15,40 @@ namespace {
 constexpr unsigned short kAttCid = 4;
 }
 
-std::string describe_bluetooth_errno(int err, const std::string& adapter,
-                                     const std::string& address) {
+namespace {
+
+// The kind a failed Bluetooth connect, socket() or bind() with `err` is.
+LinkErrorKind bluetooth_errno_kind(int err) {
+  switch (err) {
+    case ETIMEDOUT:
+    case EHOSTDOWN:
+    case ENETUNREACH:
+    case EHOSTUNREACH:
+    case ECONNRESET:
+    case ECONNABORTED:
+    case EPIPE:
+      return LinkErrorKind::kUnreachable;
+    case EAFNOSUPPORT:
+    case EPROTONOSUPPORT:
+    case ECONNREFUSED:  // the adapter's: LE disabled, or the wrong address type
+    case ENETDOWN:
+    case EADDRNOTAVAIL:
+    case ENODEV:
+      return LinkErrorKind::kAdapter;
+    case EBUSY:
+      return LinkErrorKind::kBusy;
+    case EACCES:
+    case EPERM:
+      return LinkErrorKind::kPermission;
+    case EMFILE:
+    case ENFILE:
+      return LinkErrorKind::kResource;
+    default:
+      return LinkErrorKind::kOther;
+  }
+}
+
+std::string bluetooth_errno_text(int err, const std::string& adapter, const std::string& address) {
   const std::string dev = "device " + address;
   switch (err) {
     case EAFNOSUPPORT:
@@ -61,16 +93,26 @@ std::string describe_bluetooth_errno(int err, const std::string& adapter,
   }
 }
 
-int resolve_adapter(const std::string& name, std::string& error) {
+}  // namespace
+
+LinkError describe_bluetooth_errno(int err, const std::string& adapter,
+                                   const std::string& address) {
+  return link_error(bluetooth_errno_kind(err), bluetooth_errno_text(err, adapter, address), err);
+}
+
+int resolve_adapter(const std::string& name, LinkError& error) {
   errno = 0;
   const int id = name.empty() ? ::hci_get_route(nullptr) : ::hci_devid(name.c_str());
   if (id >= 0) return id;
   if (errno == EAFNOSUPPORT || errno == EPROTONOSUPPORT) {
     error = describe_bluetooth_errno(errno, name.empty() ? "hci0" : name, "");
   } else if (name.empty()) {
-    error = "no Bluetooth adapter is up (btmgmt info lists them; btmgmt --index 0 power on)";
+    error = link_error(LinkErrorKind::kAdapter,
+                       "no Bluetooth adapter is up (btmgmt info lists them; btmgmt --index 0 "
+                       "power on)");
   } else {
-    error = "there is no Bluetooth adapter " + name + " (btmgmt info lists them)";
+    error = link_error(LinkErrorKind::kAdapter,
+                       "there is no Bluetooth adapter " + name + " (btmgmt info lists them)");
   }
   return -1;
 }
@@ -87,7 +129,7 @@ class L2capConnector final : public Connector {
 
   void connect(Done done) override {
     cancel();
-    std::string error;
+    LinkError error;
     const int id = resolve_adapter(options_.adapter, error);
     if (id < 0) return connect_.fail(error, std::move(done));
     adapter_ = &adapters_.get(id);
@@ -116,7 +158,7 @@ class L2capConnector final : public Connector {
     const int adapter_id = adapter_->id();
     const std::string adapter = "hci" + std::to_string(adapter_id);
     const std::string address = options_.address;
-    auto finish = [this](UniqueFd fd, const std::string& error) {
+    auto finish = [this](UniqueFd fd, const LinkError& error) {
       adapter_->release_connect(ticket_);
       ticket_ = 0;
       auto done = std::move(done_);
@@ -153,9 +195,12 @@ class L2capConnector final : public Connector {
         std::move(fd), &theirs, sizeof theirs, options_.timeout,
         [adapter, address, timeout = options_.timeout](int err) {
           if (err == ETIMEDOUT)
-            return "no connection to " + address + " within " + std::to_string(timeout.count()) +
-                   " ms: out of range, powered off, or connected to a phone (many peripherals "
-                   "take one central at a time)";
+            return link_error(LinkErrorKind::kUnreachable,
+                              "no connection to " + address + " within " +
+                                  std::to_string(timeout.count()) +
+                                  " ms: out of range, powered off, or connected to a phone "
+                                  "(many peripherals take one central at a time)",
+                              err);
           return describe_bluetooth_errno(err, adapter, address);
         },
         finish);

@@ -12,12 +12,12 @@ namespace bm6 {
 std::unique_ptr<Connector> make_l2cap_connector(EventLoop& loop, const ConnectorOptions& options,
                                                 Adapters& adapters);
 
-// What a user can do about a failed Bluetooth connect, socket() or bind(): one sentence.
-std::string describe_bluetooth_errno(int err, const std::string& adapter,
-                                     const std::string& address);
+// A failed Bluetooth connect, socket() or bind() as a value: its kind, `err`, and what a
+// user can do about it.
+LinkError describe_bluetooth_errno(int err, const std::string& adapter, const std::string& address);
 
 // The adapter to use: `name` ("hci1"), or the first that is up when empty. Returns its
 // device id, or -1 with `error` set.
-int resolve_adapter(const std::string& name, std::string& error);
+int resolve_adapter(const std::string& name, LinkError& error);
 
 }  // namespace bm6

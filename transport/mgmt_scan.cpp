@@ -45,6 +45,15 @@ const char* mgmt_status(std::uint8_t status) {
   }
 }
 
+// Start Discovery refused with mgmt `status`.
+LinkError refused(int adapter_id, std::uint8_t status) {
+  const auto kind = status == 0x14   ? LinkErrorKind::kPermission
+                    : status == 0x0a ? LinkErrorKind::kBusy
+                                     : LinkErrorKind::kAdapter;
+  return link_error(kind, std::string("discovery on hci") + std::to_string(adapter_id) + " " +
+                              mgmt_status(status));
+}
+
 bool send_command(int fd, std::uint16_t op, std::uint16_t index, std::uint8_t param) {
   const std::uint8_t pkt[7] = {static_cast<std::uint8_t>(op & 0xff),
                                static_cast<std::uint8_t>(op >> 8),
@@ -102,7 +111,7 @@ void merge_manufacturer_data(FoundDevice& d, const std::vector<Bytes>& fields) {
 }
 
 bool discover(int adapter_id, std::chrono::milliseconds duration,
-              std::map<std::string, FoundDevice>& found, std::string& error) {
+              std::map<std::string, FoundDevice>& found, LinkError& error) {
   // Blocking: discovery is one synchronous loop with its own poll() deadline.
   UniqueFd fd = mgmt::open_control_socket(error,
                                           "scanning needs CAP_NET_ADMIN: run as root, or once: "
@@ -112,7 +121,9 @@ bool discover(int adapter_id, std::chrono::milliseconds duration,
   if (!fd) return false;
   const auto index = static_cast<std::uint16_t>(adapter_id);
   if (!send_command(fd.get(), kOpStartDiscovery, index, kLeAddressTypes)) {
-    error = std::string("starting discovery: ") + std::strerror(errno);
+    const int err = errno;
+    error = link_error(LinkErrorKind::kOther,
+                       std::string("starting discovery: ") + std::strerror(err), err);
     return false;
   }
   const auto deadline = std::chrono::steady_clock::now() + duration;
@@ -132,8 +143,7 @@ bool discover(int adapter_id, std::chrono::milliseconds duration,
     if ((event == kEvCommandComplete || event == kEvCommandStatus) && len >= 3 &&
         le16(params) == kOpStartDiscovery) {
       if (params[2] != 0) {
-        error = std::string("discovery on hci") + std::to_string(adapter_id) + " " +
-                mgmt_status(params[2]);
+        error = refused(adapter_id, params[2]);
         return false;
       }
       started = true;
@@ -159,8 +169,8 @@ bool discover(int adapter_id, std::chrono::milliseconds duration,
     }
   }
   if (started) send_command(fd.get(), kOpStopDiscovery, index, kLeAddressTypes);
-  if (!started && error.empty()) {
-    error = "the adapter did not start discovery";
+  if (!started && !error) {
+    error = link_error(LinkErrorKind::kAdapter, "the adapter did not start discovery");
     return false;
   }
   return true;

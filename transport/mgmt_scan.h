@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "transport/link_error.h"
+
 namespace bm6::scan {
 
 using Bytes = std::vector<std::uint8_t>;
@@ -40,6 +42,6 @@ void merge_manufacturer_data(FoundDevice& d, const std::vector<Bytes>& fields);
 // Runs discovery on `adapter_id` for `duration`. Returns false with `error` set when it
 // cannot (no permission, no adapter, no kernel support).
 bool discover(int adapter_id, std::chrono::milliseconds duration,
-              std::map<std::string, FoundDevice>& found, std::string& error);
+              std::map<std::string, FoundDevice>& found, LinkError& error);
 
 }  // namespace bm6::scan

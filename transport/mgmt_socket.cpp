@@ -9,12 +9,16 @@
 
 namespace bm6::mgmt {
 
-UniqueFd open_control_socket(std::string& error, std::string_view not_permitted, bool nonblocking) {
+UniqueFd open_control_socket(LinkError& error, std::string_view not_permitted, bool nonblocking) {
   UniqueFd fd(::socket(PF_BLUETOOTH, SOCK_RAW | SOCK_CLOEXEC | (nonblocking ? SOCK_NONBLOCK : 0),
                        BTPROTO_HCI));
   if (!fd) {
-    error = errno == EAFNOSUPPORT ? "this kernel has no Bluetooth support"
-                                  : std::string("mgmt socket: ") + std::strerror(errno);
+    const int err = errno;
+    error = err == EAFNOSUPPORT
+                ? link_error(LinkErrorKind::kAdapter, "this kernel has no Bluetooth support", err)
+                : link_error(err == EPERM || err == EACCES ? LinkErrorKind::kPermission
+                                                           : LinkErrorKind::kOther,
+                             std::string("mgmt socket: ") + std::strerror(err), err);
     return fd;
   }
   sockaddr_hci addr{};
@@ -22,9 +26,11 @@ UniqueFd open_control_socket(std::string& error, std::string_view not_permitted,
   addr.hci_dev = kIndexNone;
   addr.hci_channel = kChannelControl;
   if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    error = (errno == EPERM || errno == EACCES)
-                ? std::string(not_permitted)
-                : std::string("binding the mgmt channel: ") + std::strerror(errno);
+    const int err = errno;
+    error = (err == EPERM || err == EACCES)
+                ? link_error(LinkErrorKind::kPermission, std::string(not_permitted), err)
+                : link_error(LinkErrorKind::kOther,
+                             std::string("binding the mgmt channel: ") + std::strerror(err), err);
     fd.reset();
   }
   return fd;

@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "transport/link_error.h"
 #include "transport/unique_fd.h"
 
 namespace bm6::mgmt {
@@ -17,7 +18,7 @@ inline constexpr std::uint16_t kChannelControl = 3;  // HCI_CHANNEL_CONTROL
 // opened: no Bluetooth in the kernel, or `not_permitted` (what the caller's user should do)
 // when CAP_NET_ADMIN is missing.
 UniqueFd open_control_socket(
-    std::string& error,
+    LinkError& error,
     std::string_view not_permitted = "the management interface needs CAP_NET_ADMIN",
     bool nonblocking = true);
 

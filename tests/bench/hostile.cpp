@@ -133,11 +133,10 @@ Row run(Attack attack, unsigned guard, double seconds) {
   o.peer_pdu_limit = guard;
   Row row;
   unsigned losses = 0, failures = 0;
-  bm6::Bm6Engine engine({o},
-                        [&](const bm6::DeviceOptions&, bm6::DeviceEvent e, const std::string&) {
-                          losses += e == bm6::DeviceEvent::kLinkLost;
-                          failures += e == bm6::DeviceEvent::kConnectFailed;
-                        });
+  bm6::Bm6Engine engine({o}, [&](const bm6::DeviceOptions&, const bm6::DeviceReport& r) {
+    losses += r.event == bm6::DeviceEvent::kLinkLost;
+    failures += r.event == bm6::DeviceEvent::kConnectFailed;
+  });
   double cpu = 0;
   std::thread io([&] {
     const double c0 = thread_cpu_seconds();

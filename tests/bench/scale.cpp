@@ -116,10 +116,9 @@ Result run(int n, bool half_dead, int seconds) {
   const long baseline_kb = status_kb("VmRSS:");
 
   std::atomic<int> streaming{0};
-  bm6::Bm6Engine engine(devices,
-                        [&](const bm6::DeviceOptions&, bm6::DeviceEvent e, const std::string&) {
-                          if (e == bm6::DeviceEvent::kFirstReading) streaming.fetch_add(1);
-                        });
+  bm6::Bm6Engine engine(devices, [&](const bm6::DeviceOptions&, const bm6::DeviceReport& r) {
+    if (r.event == bm6::DeviceEvent::kFirstReading) streaming.fetch_add(1);
+  });
   std::vector<std::shared_ptr<bm6::ReadingSlot>> slots;
   for (const auto& d : devices) slots.push_back(engine.slot(d.name));
   const auto t0 = Clock::now();
@@ -228,13 +227,12 @@ PerReadResult run_per_read(int n, unsigned max_links, std::chrono::milliseconds 
     std::this_thread::sleep_for(10ms);
   }
   std::atomic<bool> overbooked{false};
-  bm6::Bm6Engine engine(
-      devices, [&](const bm6::DeviceOptions&, bm6::DeviceEvent e, const std::string& text) {
-        if (e == bm6::DeviceEvent::kAdapterOverbooked) {
-          overbooked = true;
-          std::printf("  (said: %s)\n", text.c_str());
-        }
-      });
+  bm6::Bm6Engine engine(devices, [&](const bm6::DeviceOptions&, const bm6::DeviceReport& r) {
+    if (r.event == bm6::DeviceEvent::kAdapterOverbooked) {
+      overbooked = true;
+      std::printf("  (said: %s)\n", r.detail.c_str());
+    }
+  });
   std::vector<std::shared_ptr<bm6::ReadingSlot>> slots;
   for (const auto& d : devices) slots.push_back(engine.slot(d.name));
   const auto t0 = Clock::now();

@@ -82,8 +82,8 @@ int main(int argc, char** argv) {
     servers[i] =
         std::make_unique<sim::Bm6SimServer>(sim_loop, options[i].address.substr(5), sim_device(i));
 
-  Bm6Engine engine(options, [&](const DeviceOptions&, DeviceEvent e, const std::string&) {
-    if (e == DeviceEvent::kFirstReading) cycles.fetch_add(1);
+  Bm6Engine engine(options, [&](const DeviceOptions&, const DeviceReport& r) {
+    if (r.event == DeviceEvent::kFirstReading) cycles.fetch_add(1);
   });
   std::vector<std::shared_ptr<ReadingSlot>> slots;
   for (const auto& o : options) slots.push_back(engine.slot(o.name));

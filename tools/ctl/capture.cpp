@@ -7,7 +7,6 @@
 #include <memory>
 
 #include "device/bm6_link.h"
-#include "device/link_errors.h"
 #include "protocol/advertisement.h"
 #include "tools/ctl/commands.h"
 #include "tools/ctl/decode.h"
@@ -67,7 +66,7 @@ struct Clock {
 }  // namespace
 
 std::string notification_members(std::optional<Family> family,
-                                 std::span<const std::uint8_t> ciphertext) {
+                                 std::span<const std::uint8_t> ciphertext, std::size_t* readings) {
   std::string out = ",\"model\":" + model_json(family);
   if (!family) return out + ",\"reason\":\"no family's frame under any key\"";
   FamilyCodec codec(*family);
@@ -80,13 +79,17 @@ std::string notification_members(std::optional<Family> family,
     return out + ",\"reason\":\"" + std::to_string(plain->size()) +
            " bytes: not a live frame (16)\"";
   const LiveDecode d = decode_live(*family, *plain);
-  if (const auto* r = std::get_if<Reading>(&d)) return out + ",\"reading\":" + reading_object(*r);
+  if (const auto* r = std::get_if<Reading>(&d)) {
+    if (readings) ++*readings;
+    return out + ",\"reading\":" + reading_object(*r);
+  }
   return out + ",\"reason\":" + json_string(to_string(std::get<LiveRejection>(d)));
 }
 
 std::vector<std::string> advertisement_decodes(const std::string& address,
                                                std::optional<Family> model,
-                                               const std::vector<capture::Bytes>& fields) {
+                                               const std::vector<capture::Bytes>& fields,
+                                               std::size_t* readings) {
   std::vector<std::string> out;
   const auto advertiser = parse_bdaddr(address);
   for (const auto& field : fields) {
@@ -104,6 +107,7 @@ std::vector<std::string> advertisement_decodes(const std::string& address,
                     "}");
       continue;
     }
+    if (readings) ++*readings;
     std::string reading = "{";
     if (d->centivolts) reading += "\"voltage\":" + fixed(*d->centivolts / 100.0, 2) + ",";
     reading += "\"soc\":" + std::to_string(d->soc_percent);
@@ -150,8 +154,7 @@ struct CaptureRun {
     ++notifications;
     // Before the link has settled on a family, this frame's own evidence names one.
     const auto family = link_family ? link_family : detect_family(value);
-    const std::string members = notification_members(family, value);
-    readings += members.find("\"reading\":") != std::string::npos;
+    const std::string members = notification_members(family, value, &readings);
     print_line("{\"type\":\"notification\"," + clock.members(std::chrono::system_clock::now()) +
                ",\"handle\":" + std::to_string(handle) + ",\"ciphertext\":\"" +
                hex(capture::Bytes(value.begin(), value.end())) + "\"" + members + "}");
@@ -168,37 +171,51 @@ std::chrono::milliseconds phase_length(const Command& cmd) {
   return std::chrono::milliseconds(std::llround(cmd.seconds * 1000));
 }
 
-// Every advertisement of cmd.address for --seconds; "" or (said) why nothing can be heard.
-std::string capture_advertisements(CaptureRun& run, EventLoop& loop) {
+// Every advertisement of cmd.address for --seconds; no failure (kind kNone) or (said) why
+// nothing can be heard.
+DeviceFailure capture_advertisements(CaptureRun& run, EventLoop& loop) {
   const int index = AdvScanner::adapter_index(run.cmd.adapter);
   if (index < 0) {
     print_error("advertisements: " + run.cmd.adapter + " is not an adapter name (hciN)");
-    return "not an adapter name";
+    return {FailureKind::kOther, {}, "not an adapter name"};
   }
-  std::string problem;
-  AdvScanner scanner(loop, index, [&](AdvScanner::Status s, const std::string& detail) {
-    if (s == AdvScanner::Status::kError || s == AdvScanner::Status::kAdapterDown)
-      problem = detail.empty() ? "the adapter is down" : detail;
-  });
+  DeviceFailure problem{FailureKind::kNone};
+  LinkError open_error;  // the mgmt socket's, when it cannot be opened (said as kError)
+  const auto open = [&](LinkError& error) {
+    UniqueFd fd = AdvScanner::open_mgmt_socket(error);
+    open_error = error;
+    return fd;
+  };
+  const auto on_status = [&](AdvScanner::Status s, const std::string& detail) {
+    if (s != AdvScanner::Status::kError && s != AdvScanner::Status::kAdapterDown) return;
+    problem.kind = open_error                              ? failure_kind(open_error)
+                   : s == AdvScanner::Status::kAdapterDown ? FailureKind::kAdapter
+                                                           : FailureKind::kOther;
+    problem.cause = open_error;
+    problem.detail = detail.empty() ? "the adapter is down" : detail;
+  };
+  AdvScanner scanner(loop, index, on_status, open);
   const auto address = parse_bdaddr(run.cmd.address);
   scanner.subscribe(*address, run.cmd.random_address,
                     [&](const AdvReport& r) { run.advertisement(r); });
   scanner.start();
-  loop.run_until([&] { return !problem.empty(); }, phase_length(run.cmd));
-  if (!problem.empty()) print_error("advertisements: " + problem);
+  const auto failed = [&] { return problem.kind != FailureKind::kNone; };
+  loop.run_until(failed, phase_length(run.cmd));
+  if (failed()) print_error("advertisements: " + problem.detail);
   return problem;
 }
 
-// Every notification of a link to cmd.address for --seconds; "" or why the link failed.
-std::string capture_link(CaptureRun& run, EventLoop& loop, Adapters& adapters) {
+// Every notification of a link to cmd.address for --seconds; no failure (kind kNone) or why
+// the link failed.
+DeviceFailure capture_link(CaptureRun& run, EventLoop& loop, Adapters& adapters) {
   auto connector = connector_for(run.cmd, loop, adapters);
-  if (!connector) return "the address cannot be used";
-  std::string error;
+  if (!connector) return {FailureKind::kOther, {}, "the address cannot be used"};
+  DeviceFailure error{FailureKind::kNone};
   std::unique_ptr<Bm6Link> link;
   bool closed = false;
-  connector->connect([&](UniqueFd fd, const std::string& e) {
+  connector->connect([&](UniqueFd fd, const LinkError& e) {
     if (!fd) {
-      error = e;
+      error = connect_failed(e);
       closed = true;
       return;
     }
@@ -207,8 +224,8 @@ std::string capture_link(CaptureRun& run, EventLoop& loop, Adapters& adapters) {
       run.notification(handle, v, link->family());
     };
     h.on_family = [&](Family f) { run.model = f; };
-    h.on_closed = [&](const std::string& reason) {
-      error = explain_link_closed(reason, link->bearer().stats().pdus_in);
+    h.on_closed = [&](const DeviceFailure& why) {
+      error = why;
       closed = true;
     };
     Bm6Link::Options o;
@@ -229,15 +246,15 @@ int run_capture(const Command& cmd) {
   Adapters adapters(loop);
   run.header();
   const bool radio = cmd.address.rfind("unix:", 0) != 0;
-  const std::string ad_problem = radio ? capture_advertisements(run, loop) : "";
-  const std::string error = capture_link(run, loop, adapters);
-  run.end(error);
-  if (!error.empty()) print_error(cmd.address + ": " + error);
+  const DeviceFailure ad_problem =
+      radio ? capture_advertisements(run, loop) : DeviceFailure{FailureKind::kNone};
+  const DeviceFailure error = capture_link(run, loop, adapters);
+  const bool link_failed = error.kind != FailureKind::kNone;
+  run.end(error.detail);
+  if (link_failed) print_error(cmd.address + ": " + error.detail);
   if (run.advertisements + run.notifications > 0) return kExitOk;
-  if (error.empty())
-    print_error(cmd.address + ": nothing heard in " + fixed(cmd.seconds, 0) + " s");
-  return is_permission_error(error) || is_permission_error(ad_problem) ? kExitNotPermitted
-                                                                       : kExitFailed;
+  if (!link_failed) print_error(cmd.address + ": nothing heard in " + fixed(cmd.seconds, 0) + " s");
+  return ad_problem.kind == FailureKind::kPermission ? kExitNotPermitted : failed_exit(error.kind);
 }
 
 int run_decode_file(const Command& cmd) {
@@ -253,14 +270,13 @@ int run_decode_file(const Command& cmd) {
     const std::string head =
         "{\"line\":" + std::to_string(r.line) + ",\"type\":" + json_string(r.type_name);
     if (r.type == capture::Record::Type::kNotification) {
-      const std::string members = notification_members(family, r.ciphertext);
-      readings += members.find("\"reading\":") != std::string::npos;
+      const std::string members = notification_members(family, r.ciphertext, &readings);
       print_line(head + members + "}");
     } else if (r.type == capture::Record::Type::kAdvertisement) {
       const std::string address = r.address ? *r.address : cap.address.value_or("");
-      const auto decodes = advertisement_decodes(address, cmd.model, r.manufacturer_data);
+      const auto decodes =
+          advertisement_decodes(address, cmd.model, r.manufacturer_data, &readings);
       for (std::size_t i = 0; i < decodes.size(); ++i) {
-        readings += decodes[i].find("\"reading\":") != std::string::npos;
         print_line(head + ",\"address\":" + json_string(address) +
                    ",\"field\":" + std::to_string(i) + "," + decodes[i].substr(1));
       }

@@ -20,16 +20,19 @@ int run_decode_file(const Command& cmd);
 
 // What one notification is, as JSON members after a leading comma: "model", "plaintext",
 // then "reading" (voltage, temperature unless a BM2's, soc, state) or "reason". `family`
-// unset: none is known (no key fits): model null and the reason.
+// unset: none is known (no key fits): model null and the reason. `readings`, if given, is
+// incremented when it is a reading.
 std::string notification_members(std::optional<Family> family,
-                                 std::span<const std::uint8_t> ciphertext);
+                                 std::span<const std::uint8_t> ciphertext,
+                                 std::size_t* readings = nullptr);
 
 // What each manufacturer data field of an advertisement from `address` is: one JSON object
 // per field, {"source":..,"model":..,"reading":{voltage, soc, state}} or {"reason":..}. The
 // advertised byte 10 is not among them: what it is is not confirmed (it stays in the raw
-// data).
+// data). `readings`, if given, is incremented for each field that is a reading.
 std::vector<std::string> advertisement_decodes(const std::string& address,
                                                std::optional<Family> model,
-                                               const std::vector<capture::Bytes>& fields);
+                                               const std::vector<capture::Bytes>& fields,
+                                               std::size_t* readings = nullptr);
 
 }  // namespace bm6::ctl

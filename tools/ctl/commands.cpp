@@ -16,7 +16,6 @@
 
 #include "device/bm6_link.h"
 #include "device/history_download.h"
-#include "device/link_errors.h"
 #include "tools/ctl/decode.h"
 #include "tools/ctl/format.h"
 #include "tools/ctl/text.h"
@@ -112,6 +111,10 @@ int scan_unix(const Command& cmd, const std::string& dir) {
 
 }  // namespace
 
+int failed_exit(FailureKind kind) {
+  return kind == FailureKind::kPermission ? kExitNotPermitted : kExitFailed;
+}
+
 void print_error(const std::string& message) {
   std::fflush(stdout);
   std::fputs(("bm6ctl: " + terminal_safe(message) + "\n").c_str(), stderr);
@@ -119,16 +122,16 @@ void print_error(const std::string& message) {
 
 int run_scan(const Command& cmd) {
   if (cmd.adapter.rfind("unix:", 0) == 0) return scan_unix(cmd, cmd.adapter.substr(5));
-  std::string error;
+  LinkError error;
   const int id = resolve_adapter(cmd.adapter, error);
   if (id < 0) {
-    print_error(error);
-    return is_permission_error(error) ? kExitNotPermitted : kExitFailed;
+    print_error(error.detail);
+    return failed_exit(failure_kind(error));
   }
   std::map<std::string, scan::FoundDevice> found;
   if (!scan::discover(id, cmd.timeout(), found, error)) {
-    print_error(error);
-    return is_permission_error(error) ? kExitNotPermitted : kExitFailed;
+    print_error(error.detail);
+    return failed_exit(failure_kind(error));
   }
   int shown = 0;
   if (!cmd.json) print_line(scan_header());
@@ -163,16 +166,16 @@ int run_read(const Command& cmd) {
   Adapters adapters(loop);
   auto connector = connector_for(cmd, loop, adapters);
   if (!connector) return kExitUsage;
-  std::string error;
+  DeviceFailure error;
   std::unique_ptr<Bm6Link> link;
   std::optional<Reading> reading;
   std::optional<Family> model;
   std::optional<int> rssi;
   bool finished = false;
   Timer rssi_wait(loop);
-  connector->connect([&](UniqueFd fd, const std::string& e) {
+  connector->connect([&](UniqueFd fd, const LinkError& e) {
     if (!fd) {
-      error = e;
+      error = connect_failed(e);
       finished = true;
       return;
     }
@@ -194,8 +197,8 @@ int run_read(const Command& cmd) {
         rssi_wait.start(std::chrono::seconds(1), [&] { finished = true; });
       }
     };
-    h.on_closed = [&](const std::string& reason) {
-      error = explain_link_closed(reason, link->bearer().stats().pdus_in);
+    h.on_closed = [&](const DeviceFailure& why) {
+      error = why;
       finished = true;
     };
     Bm6Link::Options link_options;
@@ -203,12 +206,12 @@ int run_read(const Command& cmd) {
     link = std::make_unique<Bm6Link>(loop, std::move(fd), link_options, h);
   });
   if (!loop.run_until([&] { return finished; }, limit) && !reading)
-    error = "no reading within " + format_seconds(cmd.timeout_s) + " s";
+    error = {FailureKind::kSilent, {}, "no reading within " + format_seconds(cmd.timeout_s) + " s"};
   link.reset();
   connector.reset();
   if (!reading) {
-    print_error(cmd.address + ": " + error);
-    return is_permission_error(error) ? kExitNotPermitted : kExitFailed;
+    print_error(cmd.address + ": " + error.detail);
+    return failed_exit(error.kind);
   }
   print_line(reading_line(cmd.address, *model, *reading, rssi, cmd.json));
   return kExitOk;
@@ -234,8 +237,8 @@ namespace {
 // A history download over one link: its result, or why there is none.
 struct HistoryRun {
   std::optional<HistoryResult> result;
-  std::optional<Family> model;  // once the link has given a reading
-  std::string error;            // why the link closed, or could not be made
+  std::optional<Family> model;              // once the link has given a reading
+  DeviceFailure error{FailureKind::kNone};  // why the link closed, or could not be made
 };
 
 HistoryRun download_history(const Command& cmd, EventLoop& loop, Connector& connector) {
@@ -244,9 +247,9 @@ HistoryRun download_history(const Command& cmd, EventLoop& loop, Connector& conn
   std::unique_ptr<Bm6Link> link;
   std::unique_ptr<HistoryDownload> download;
   bool finished = false;
-  connector.connect([&](UniqueFd fd, const std::string& e) {
+  connector.connect([&](UniqueFd fd, const LinkError& e) {
     if (!fd) {
-      run.error = e;
+      run.error = connect_failed(e);
       finished = true;
       return;
     }
@@ -265,9 +268,9 @@ HistoryRun download_history(const Command& cmd, EventLoop& loop, Connector& conn
         finished = true;
       });
     };
-    h.on_closed = [&](const std::string& reason) {
+    h.on_closed = [&](const DeviceFailure& why) {
       download.reset();  // before the link goes
-      run.error = explain_link_closed(reason, link->bearer().stats().pdus_in);
+      run.error = why;
       finished = true;
     };
     Bm6Link::Options link_options;
@@ -300,13 +303,15 @@ int run_history(const Command& cmd) {
   if (!connector) return kExitUsage;
   HistoryRun run = download_history(cmd, loop, *connector);
   connector.reset();
-  std::string& error = run.error;
+  DeviceFailure& error = run.error;
   if (!run.result) {
-    if (error.empty())
-      error = std::string(run.model ? "no complete history answer" : "no reading") + " within " +
-              format_seconds(cmd.timeout_s) + " s";
-    print_error(cmd.address + ": " + error);
-    return is_permission_error(error) ? kExitNotPermitted : kExitFailed;
+    if (error.kind == FailureKind::kNone)
+      error = {FailureKind::kSilent,
+               {},
+               std::string(run.model ? "no complete history answer" : "no reading") + " within " +
+                   format_seconds(cmd.timeout_s) + " s"};
+    print_error(cmd.address + ": " + error.detail);
+    return failed_exit(error.kind);
   }
   if (!run.result->ok()) {
     print_error(cmd.address + ": history: " + run.result->error);

@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 
+#include "device/link_errors.h"
 #include "tools/ctl/cli.h"
 #include "transport/adapter.h"
 #include "transport/connector.h"
@@ -21,5 +22,8 @@ std::unique_ptr<Connector> connector_for(const Command& cmd, EventLoop& loop, Ad
 
 // "bm6ctl: MESSAGE" on stderr, the message made safe for the terminal.
 void print_error(const std::string& message);
+// The exit status of a command that failed for a reason of `kind`: kExitNotPermitted for a
+// matter of permission, else kExitFailed.
+int failed_exit(FailureKind kind);
 
 }  // namespace bm6::ctl

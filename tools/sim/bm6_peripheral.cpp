@@ -142,7 +142,7 @@ Bm6Peripheral::Bm6Peripheral(EventLoop& loop, UniqueFd conn, const SimDevice& de
     if (!plan_.answers_nothing()) server_.command(opcode, params);
   });
   // Runs from the loop, never for a destroyed peripheral (the bearer goes with it).
-  bearer_.set_closed_handler([this](const std::string&) {
+  bearer_.set_closed_handler([this](const LinkError&) {
     stream_timer_.cancel();
     late_answer_.cancel();
     history_pause_.cancel();
