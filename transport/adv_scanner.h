@@ -43,6 +43,7 @@
 #include <vector>
 
 #include "transport/event_loop.h"
+#include "transport/mgmt_codec.h"
 #include "transport/registration_record.h"
 #include "transport/unique_fd.h"
 
@@ -126,7 +127,7 @@ class AdvScanner {
   void handle(std::span<const std::uint8_t> packet);
   void on_command_done(std::uint16_t opcode, std::uint8_t status,
                        std::span<const std::uint8_t> reply);
-  void on_device_found(std::span<const std::uint8_t> params);
+  void on_device_found(const std::optional<mgmt::DeviceFound>& found);
   void set_up(bool up, const std::string& why_down);
   void register_all();
   void add_device(const LeAddress& address, bool random_address);
@@ -135,7 +136,7 @@ class AdvScanner {
   void remove_stale_registrations();
   void record(const LeAddress& address, bool random_address, bool registered);
   void save_record();
-  bool send(std::uint16_t opcode, std::span<const std::uint8_t> params);
+  bool send(const std::vector<std::uint8_t>& packet);  // a command (transport/mgmt_codec.h)
   void error_once(const std::string& message);
 
   EventLoop& loop_;
