@@ -27,23 +27,6 @@ std::string text(const LeAddress& a) {
 
 }  // namespace
 
-// Up to kBatch events per recvmmsg(): fewer back means the socket is drained (no second
-// call ending in EAGAIN); a busy one is served kBatch * kBatchesPerWakeup at a time.
-struct AdvScanner::Batch {
-  static constexpr unsigned kBatch = 16;
-  std::array<std::array<std::uint8_t, 4096>, kBatch> buffers;  // an extended report fits
-  std::array<iovec, kBatch> iov;
-  std::array<mmsghdr, kBatch> messages;
-  Batch() {
-    for (unsigned i = 0; i < kBatch; ++i) {
-      iov[i] = {buffers[i].data(), buffers[i].size()};
-      messages[i] = {};
-      messages[i].msg_hdr.msg_iov = &iov[i];
-      messages[i].msg_hdr.msg_iovlen = 1;
-    }
-  }
-};
-
 AdvScanner::AdvScanner(EventLoop& loop, int adapter_index, StatusHandler on_status, OpenSocket open)
     : loop_(loop),
       index_(adapter_index),
@@ -237,26 +220,23 @@ void AdvScanner::on_readable() {
   if (!batch_) batch_ = std::make_unique<Batch>();
   for (int round = 0; round < kBatchesPerWakeup; ++round) {
     loop_.note_syscalls();
-    const int n = ::recvmmsg(fd_.get(), batch_->messages.data(), Batch::kBatch,
-                             MSG_DONTWAIT | MSG_TRUNC, nullptr);
+    const int n = batch_->receive(fd_.get());
     if (n < 0) {
       if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
         error_once(std::string("reading the mgmt socket: ") + std::strerror(errno));
       return;
     }
     for (int i = 0; i < n; ++i) {
-      const mmsghdr& m = batch_->messages[static_cast<std::size_t>(i)];
+      const auto event = (*batch_)[i];
       ++stats_.events;
-      // MSG_TRUNC: msg_len is the event's real size; a cut one is not parsed.
-      if (m.msg_len == 0 || m.msg_len > batch_->buffers[0].size() ||
-          (m.msg_hdr.msg_flags & MSG_TRUNC) != 0) {
+      if (event.length == 0 || event.truncated) {  // a cut event is not parsed
         ++stats_.malformed;
         continue;
       }
-      handle({batch_->buffers[static_cast<std::size_t>(i)].data(), m.msg_len});
+      handle(event.bytes);
       if (!fd_) return;
     }
-    if (n < static_cast<int>(Batch::kBatch)) return;
+    if (n < static_cast<int>(Batch::kCount)) return;
   }
 }
 

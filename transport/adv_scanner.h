@@ -44,6 +44,7 @@
 
 #include "transport/event_loop.h"
 #include "transport/mgmt_codec.h"
+#include "transport/receive_batch.h"
 #include "transport/registration_record.h"
 #include "transport/unique_fd.h"
 
@@ -122,7 +123,9 @@ class AdvScanner {
     std::vector<Subscriber> subscribers;
   };
 
-  struct Batch;
+  // Up to 16 events per recvmmsg(), 4096 bytes each (an extended report fits); a busy
+  // socket is served kBatchesPerWakeup batches at a time. Made on the first event.
+  using Batch = ReceiveBatch<4096, 16>;
   void on_readable();
   void handle(std::span<const std::uint8_t> packet);
   void on_command_done(std::uint16_t opcode, std::uint8_t status,

@@ -1,4 +1,5 @@
 #include "transport/att_bearer.h"
+#include "transport/receive_batch.h"
 
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -183,33 +184,23 @@ void AttBearer::on_events(std::uint32_t events) {
 
 namespace {
 
-// One wake-up's receive buffers: up to 32 datagrams taken with one recvmmsg(), each buffer
-// one byte more than the largest MTU so that an oversized PDU shows as such. Shared by the
-// bearers of a thread (16.5 kB once, not per link); a bearer whose handler runs another
-// bearer's read_pdus() on the same thread (a nested loop) gets a buffer of its own.
-constexpr unsigned kPdusPerWakeup = 32;  // so one chatty peer cannot starve the others
-struct ReceiveBatch {
-  std::array<std::array<std::uint8_t, att::kMaxMtu + 1>, kPdusPerWakeup> buffers;
-  std::array<iovec, kPdusPerWakeup> iov;
-  std::array<mmsghdr, kPdusPerWakeup> messages;
+// One wake-up's receive buffers: up to 32 datagrams taken with one recvmmsg() (so one
+// chatty peer cannot starve the others), each buffer one byte more than the largest MTU so
+// that an oversized PDU shows as such. Shared by the bearers of a thread (16.5 kB once, not
+// per link); a bearer whose handler runs another bearer's read_pdus() on the same thread (a
+// nested loop) gets a buffer of its own.
+struct PduBatch {
+  ReceiveBatch<att::kMaxMtu + 1, 32> datagrams;
   bool busy = false;
-  ReceiveBatch() {
-    for (unsigned i = 0; i < kPdusPerWakeup; ++i) {
-      iov[i] = {buffers[i].data(), buffers[i].size()};
-      messages[i] = {};
-      messages[i].msg_hdr.msg_iov = &iov[i];
-      messages[i].msg_hdr.msg_iovlen = 1;
-    }
-  }
 };
 
 class BorrowedBatch {
  public:
   BorrowedBatch() {
-    thread_local std::unique_ptr<ReceiveBatch> shared;
-    if (!shared) shared = std::make_unique<ReceiveBatch>();
+    thread_local std::unique_ptr<PduBatch> shared;
+    if (!shared) shared = std::make_unique<PduBatch>();
     if (shared->busy) {
-      own_ = std::make_unique<ReceiveBatch>();
+      own_ = std::make_unique<PduBatch>();
       batch_ = own_.get();
     } else {
       batch_ = shared.get();
@@ -219,11 +210,11 @@ class BorrowedBatch {
   ~BorrowedBatch() { batch_->busy = false; }
   BorrowedBatch(const BorrowedBatch&) = delete;
   BorrowedBatch& operator=(const BorrowedBatch&) = delete;
-  ReceiveBatch& operator*() const { return *batch_; }
+  PduBatch& operator*() const { return *batch_; }
 
  private:
-  std::unique_ptr<ReceiveBatch> own_;
-  ReceiveBatch* batch_;
+  std::unique_ptr<PduBatch> own_;
+  PduBatch* batch_;
 };
 
 }  // namespace
@@ -231,35 +222,29 @@ class BorrowedBatch {
 void AttBearer::read_pdus() {
   const auto self = self_.ref();
   const BorrowedBatch borrowed;
-  ReceiveBatch& batch = *borrowed;
-  // One system call for every PDU that is ready, up to the bound. Fewer than asked means
-  // the socket is drained: no second call to learn EAGAIN. A full batch leaves the rest to
-  // the next wake-up (epoll is level-triggered). MSG_TRUNC makes msg_len the datagram's
-  // real length, so an oversized PDU is seen as such.
+  auto& batch = (*borrowed).datagrams;
+  // One system call for every PDU that is ready, up to the bound.
   loop_.note_syscalls();
-  const int n = ::recvmmsg(fd_.get(), batch.messages.data(), kPdusPerWakeup,
-                           MSG_DONTWAIT | MSG_TRUNC, nullptr);
+  const int n = batch.receive(fd_.get());
   if (n < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
     close(std::string("link lost: ") + std::strerror(errno));
     return;
   }
   for (int i = 0; i < n; ++i) {
-    const mmsghdr& m = batch.messages[static_cast<std::size_t>(i)];
+    const auto datagram = batch[i];
     // A zero-length datagram is EOF on a SEQPACKET socket (recvmmsg() reports it as one).
-    if (m.msg_len == 0) {
+    if (datagram.length == 0) {
       close("link closed by peer");
       return;
     }
     ++stats_.pdus_in;
-    if (m.msg_len > mtu_ || (m.msg_hdr.msg_flags & MSG_TRUNC) != 0) {
-      close("protocol violation: " + std::to_string(m.msg_len) +
+    if (datagram.length > mtu_ || datagram.truncated) {
+      close("protocol violation: " + std::to_string(datagram.length) +
             "-byte PDU exceeds the ATT MTU of " + std::to_string(mtu_));
       return;
     }
-    const std::span<const std::uint8_t> pdu(batch.buffers[static_cast<std::size_t>(i)].data(),
-                                            m.msg_len);
-    if (!handle_pdu(pdu)) return;
+    if (!handle_pdu(datagram.bytes)) return;
     if (!self.alive() || !is_open()) return;
   }
 }
