@@ -88,7 +88,7 @@ std::string status_text(std::uint8_t status) {
       "not powered (the adapter is powered off)",       // 0x0f
       "cancelled",                                      // 0x10
       "invalid index (no such adapter)",                // 0x11
-      "blocked by rfkill",                              // 0x12
+      "rfkilled (the adapter is blocked by rfkill)",    // 0x12
       "already paired",                                 // 0x13
       "permission denied",                              // 0x14
   };
