@@ -15,7 +15,7 @@
 namespace bm6 {
 
 AttBearer::AttBearer(EventLoop& loop, UniqueFd fd, Options options)
-    : loop_(loop), options_(options), fd_(std::move(fd)), timer_(loop), indication_timer_(loop) {
+    : loop_(loop), options_(options), fd_(std::move(fd)), requests_(loop), indications_(loop) {
   options_.rx_mtu = std::clamp(options_.rx_mtu, att::kDefaultMtu, att::kMaxMtu);
   if (!loop_.watch(fd_.get(), EPOLLIN, [this](std::uint32_t ev) { on_events(ev); }))
     throw std::system_error(errno, std::generic_category(), "epoll_ctl ATT socket");
@@ -31,7 +31,7 @@ void AttBearer::set_peer_mtu(std::uint16_t peer_rx_mtu) {
 
 void AttBearer::send_request(std::vector<std::uint8_t> pdu, ResponseHandler on_response) {
   if (!is_open()) return;
-  request_queue_.push_back(Request{std::move(pdu), std::move(on_response)});
+  requests_.enqueue(Request{std::move(pdu), std::move(on_response)});
   flush();
 }
 
@@ -48,7 +48,7 @@ void AttBearer::send_notification(std::uint16_t handle, std::span<const std::uin
 void AttBearer::send_indication(std::uint16_t handle, std::span<const std::uint8_t> value,
                                 ConfirmedHandler on_confirmed) {
   if (!is_open()) return;
-  indication_queue_.push_back(
+  indications_.enqueue(
       Indication{att::encode_handle_value(att::kHandleValueIndication, handle, value),
                  std::move(on_confirmed)});
   flush();
@@ -78,15 +78,11 @@ bool AttBearer::respond_error(std::uint8_t error_code, std::uint16_t handle) {
 
 void AttBearer::close(const std::string& reason) {
   if (!is_open()) return;
-  timer_.cancel();
-  indication_timer_.cancel();
+  requests_.clear();
+  indications_.clear();
   loop_.unwatch(fd_.get());
   fd_.reset();
-  in_flight_.reset();
-  request_queue_.clear();
   write_queue_.clear();
-  indication_in_flight_.reset();
-  indication_queue_.clear();
   peer_request_.reset();
   // Deferred, so whoever called close() (or sent the PDU that failed) is never re-entered;
   // dropped if the owner destroys the bearer first.
@@ -119,43 +115,28 @@ void AttBearer::flush() {
     write_queue_.pop_front();
   }
   if (!is_open()) return;
-  if (write_queue_.empty() && !in_flight_ && !request_queue_.empty()) {
-    in_flight_ = std::move(request_queue_.front());
-    request_queue_.pop_front();
-    in_flight_sent_ = false;
-  }
-  if (in_flight_ && !in_flight_sent_ && write_queue_.empty()) {
-    if (send_pdu(in_flight_->pdu)) {
-      in_flight_sent_ = true;
-      timer_.start(options_.transaction_timeout, [this] { on_timeout(); });
-    }
-  }
+  // Requests and indications wait for the write queue to drain.
+  if (!write_queue_.empty()) return update_interest();
+  if (const Request* r = requests_.next_to_send(); r && send_pdu(r->pdu))
+    requests_.sent(options_.transaction_timeout, [this] { on_timeout(); });
   if (!is_open()) return;
-  if (write_queue_.empty() && !indication_in_flight_ && !indication_queue_.empty()) {
-    indication_in_flight_ = std::move(indication_queue_.front());
-    indication_queue_.pop_front();
-    indication_sent_ = false;
-  }
-  if (indication_in_flight_ && !indication_sent_ && write_queue_.empty()) {
-    if (send_pdu(indication_in_flight_->pdu)) {
-      indication_sent_ = true;
-      ++stats_.indications_sent;
-      indication_timer_.start(options_.transaction_timeout, [this] { on_indication_timeout(); });
-    }
+  if (const Indication* i = indications_.next_to_send(); i && send_pdu(i->pdu)) {
+    ++stats_.indications_sent;
+    indications_.sent(options_.transaction_timeout, [this] { on_indication_timeout(); });
   }
   if (is_open()) update_interest();
 }
 
 void AttBearer::update_interest() {
-  const bool want = !write_queue_.empty() || (in_flight_ && !in_flight_sent_) ||
-                    (indication_in_flight_ && !indication_sent_);
+  const bool want = !write_queue_.empty() || requests_.unsent() || indications_.unsent();
   if (want == want_write_) return;
   want_write_ = want;
   loop_.modify(fd_.get(), want ? (EPOLLIN | EPOLLOUT) : EPOLLIN);
 }
 
 void AttBearer::on_timeout() {
-  const std::string what = in_flight_ ? att::opcode_name(in_flight_->pdu[0]) : "request";
+  const Request* r = requests_.awaiting();
+  const std::string what = r ? att::opcode_name(r->pdu[0]) : "request";
   close("ATT transaction timed out (" + what + " unanswered for " +
         std::to_string(options_.transaction_timeout.count()) + " ms)");
 }
@@ -299,11 +280,11 @@ bool AttBearer::handle_pdu(std::span<const std::uint8_t> pdu) {
 }
 
 bool AttBearer::handle_response(std::uint8_t opcode, std::span<const std::uint8_t> params) {
-  if (!in_flight_ || !in_flight_sent_) {
+  if (!requests_.awaiting()) {
     close(std::string("protocol violation: unexpected ") + att::opcode_name(opcode));
     return false;
   }
-  const std::uint8_t req = in_flight_->pdu[0];
+  const std::uint8_t req = requests_.awaiting()->pdu[0];
   AttResult result;
   result.opcode = opcode;
   result.params = params;
@@ -321,9 +302,7 @@ bool AttBearer::handle_response(std::uint8_t opcode, std::span<const std::uint8_
           att::opcode_name(req));
     return false;
   }
-  timer_.cancel();
-  Request done = std::move(*in_flight_);
-  in_flight_.reset();
+  Request done = requests_.complete();
   const auto self = self_.ref();
   if (done.on_response) done.on_response(result);
   if (!self.alive() || !is_open()) return false;
@@ -351,13 +330,11 @@ bool AttBearer::handle_value(bool indication, std::span<const std::uint8_t> para
 }
 
 bool AttBearer::handle_confirmation() {
-  if (!indication_in_flight_ || !indication_sent_) {
+  if (!indications_.awaiting()) {
     close("protocol violation: unexpected Handle Value Confirmation");
     return false;
   }
-  indication_timer_.cancel();
-  Indication done = std::move(*indication_in_flight_);
-  indication_in_flight_.reset();
+  Indication done = indications_.complete();
   ++stats_.confirmations;
   const auto self = self_.ref();
   if (done.on_confirmed) done.on_confirmed();
