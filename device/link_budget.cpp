@@ -8,7 +8,11 @@ namespace bm6 {
 
 LinkBudget::LinkBudget(EventLoop& loop, std::string adapter, unsigned max_links,
                        Clock::duration linger)
-    : loop_(loop), adapter_(std::move(adapter)), max_(std::max(1u, max_links)), linger_(linger) {}
+    : loop_(loop),
+      adapter_(std::move(adapter)),
+      max_(std::max(1u, max_links)),
+      linger_(linger),
+      turns_(loop) {}
 
 bool LinkBudget::reserve() {
   if (reserved_ >= max_) return false;
@@ -25,19 +29,13 @@ void LinkBudget::add_per_read(std::chrono::milliseconds interval) {
 }
 
 LinkBudget::Ticket LinkBudget::acquire(std::function<void()> granted) {
-  const Ticket ticket = next_++;
-  waiting_.push_back({ticket, std::move(granted)});
+  const Ticket ticket = turns_.enqueue(std::move(granted));
   grant_next();
   return ticket;
 }
 
 void LinkBudget::release(Ticket ticket, Clock::duration held, bool failed) {
-  const auto it = std::find(holders_.begin(), holders_.end(), ticket);
-  if (it == holders_.end()) {
-    std::erase_if(waiting_, [ticket](const Waiter& w) { return w.ticket == ticket; });
-    return;
-  }
-  holders_.erase(it);
+  if (!turns_.release(ticket)) return;  // it was waiting: no slot to give back
   if (held > Clock::duration::zero()) {
     // A running mean that settles on the recent holds after the first few dozen.
     ++holds_;
@@ -67,19 +65,11 @@ void LinkBudget::release(Ticket ticket, Clock::duration held, bool failed) {
 }
 
 void LinkBudget::grant_next() {
-  while (!waiting_.empty() && in_use() < max_) {
-    Waiter w = std::move(waiting_.front());
-    waiting_.pop_front();
-    holders_.push_back(w.ticket);
-    ++grants_;
-    peak_ = std::max(peak_, static_cast<unsigned>(holders_.size()));
-    loop_.post([this, self = self_.ref(), ticket = w.ticket, granted = std::move(w.granted)] {
-      // Given back before its turn came through the loop: nothing to do.
-      if (!self.alive() || std::find(holders_.begin(), holders_.end(), ticket) == holders_.end())
-        return;
-      granted();
-    });
-  }
+  // While in_use() < max_: the reserved and lingering slots are not the queue's to give.
+  const unsigned taken = reserved_ + lingering_;
+  if (taken >= max_) return;
+  grants_ += turns_.grant(max_ - taken);
+  peak_ = std::max(peak_, static_cast<unsigned>(turns_.holding()));
 }
 
 double LinkBudget::demand() const { return holds_ == 0 ? 0 : turns_per_second_ * mean_hold_s_; }

@@ -21,19 +21,18 @@
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <string>
-#include <vector>
 
 #include "transport/event_loop.h"
 #include "transport/lifetime.h"
+#include "transport/turn_queue.h"
 
 namespace bm6 {
 
 class LinkBudget {
  public:
-  using Ticket = std::uint64_t;
+  using Ticket = TurnQueue::Ticket;
   using Clock = std::chrono::steady_clock;
 
   // `adapter` names it in messages ("hci0", "unix").
@@ -65,10 +64,10 @@ class LinkBudget {
   unsigned reserved() const { return reserved_; }
   unsigned shared() const { return max_ - reserved_; }
   unsigned in_use() const {
-    return reserved_ + lingering_ + static_cast<unsigned>(holders_.size());
+    return reserved_ + lingering_ + static_cast<unsigned>(turns_.holding());
   }
   unsigned peak_shared_in_use() const { return peak_; }  // per-read slots at once, at most
-  std::size_t waiting() const { return waiting_.size(); }
+  std::size_t waiting() const { return turns_.waiting(); }
   unsigned per_read_devices() const { return per_read_; }
   std::uint64_t grants() const { return grants_; }
   // Link-seconds per second the per-read devices need, from the mean hold; 0 until known.
@@ -85,10 +84,6 @@ class LinkBudget {
   double round_seconds() const;
 
  private:
-  struct Waiter {
-    Ticket ticket;
-    std::function<void()> granted;
-  };
   void grant_next();
   void check_overbooked();
 
@@ -97,11 +92,9 @@ class LinkBudget {
   unsigned max_;
   unsigned reserved_ = 0;
   unsigned peak_ = 0;
-  Ticket next_ = 1;
   Clock::duration linger_;
-  std::vector<Ticket> holders_;
+  TurnQueue turns_;         // the per-read devices' shared slots
   unsigned lingering_ = 0;  // slots given back whose links the kernel still keeps
-  std::deque<Waiter> waiting_;
   std::uint64_t grants_ = 0;
   // The per-read devices: how many, and the sum of 1/interval (turns per second they want).
   unsigned per_read_ = 0;

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "transport/advertising_data.h"
+
 namespace bm6 {
 
 PassiveDevice::PassiveDevice(EventLoop& loop, DeviceOptions options, AdvScanner& scanner,
@@ -57,7 +59,7 @@ void PassiveDevice::silent(FailureKind kind, const std::string& detail) {
 
 void PassiveDevice::on_advertisement(const AdvReport& report) {
   ++counters_.advertisements;
-  const auto fields = manufacturer_data_fields(report.data);
+  const auto fields = ad::manufacturer_data(report.data);
   if (fields.empty()) return;  // flags, a name, service UUIDs: alive, but no reading in it
   std::optional<BeaconReading> beacon;
   std::optional<AdRejection> rejection;

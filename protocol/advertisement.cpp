@@ -6,7 +6,6 @@
 namespace bm6 {
 
 namespace {
-constexpr std::uint8_t kManufacturerData = 0xff;  // AD type
 constexpr std::size_t kEncryptedLength = 16;
 constexpr std::size_t kBeaconLength = 25;  // 4c 00 02 15 + UUID 16 + major 2 + minor 2 + power
 constexpr std::uint8_t kNoByte10 = 0xff;   // what the encoder writes when given none
@@ -57,21 +56,6 @@ BdAddr bdaddr_from_lsb_first(std::span<const std::uint8_t, 6> bytes) {
   BdAddr a{};
   std::reverse_copy(bytes.begin(), bytes.end(), a.begin());
   return a;
-}
-
-std::vector<std::vector<std::uint8_t>> manufacturer_data_fields(std::span<const std::uint8_t> eir) {
-  std::vector<std::vector<std::uint8_t>> fields;
-  std::size_t i = 0;
-  while (i < eir.size()) {
-    const std::size_t len = eir[i];
-    if (len == 0) break;                  // padding
-    if (i + 1 + len > eir.size()) break;  // overruns the data
-    const auto data = eir.subspan(i + 2, len - 1);
-    if (eir[i + 1] == kManufacturerData && data.size() >= 2)
-      fields.emplace_back(data.begin(), data.end());
-    i += 1 + len;
-  }
-  return fields;
 }
 
 std::uint16_t company_id(std::span<const std::uint8_t> m) {

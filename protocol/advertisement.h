@@ -47,11 +47,9 @@ inline constexpr std::uint16_t kAppleCompanyId = 0x004c;
 inline constexpr std::array<std::uint8_t, 16> kBm6BeaconUuid = {
     0x3b, 0xa2, 0x9c, 0xd9, 0xa4, 0x2c, 0x89, 0x48, 0x56, 0xba, 0xda, 0xf2, 0x60, 0x6e, 0xf7, 0x77};
 
-// The manufacturer-specific data fields (AD type 0xFF) of advertising or EIR data, in order,
-// each as the kernel reports it: company id (2 bytes, little-endian) then the payload. Fields
-// shorter than the company id are left out; parsing stops at a length that overruns the data
-// or at a zero length (padding), like transport's parse_eir.
-std::vector<std::vector<std::uint8_t>> manufacturer_data_fields(std::span<const std::uint8_t> eir);
+// Manufacturer data fields come out of advertising data through transport's
+// ad::manufacturer_data (transport/advertising_data.h), each as the kernel reports it: company
+// id (2 bytes, little-endian) then the payload.
 // The company id of a field (its first two bytes, little-endian); 0 if it is shorter.
 std::uint16_t company_id(std::span<const std::uint8_t> manufacturer_data);
 

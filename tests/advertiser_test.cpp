@@ -7,8 +7,8 @@
 #include "protocol/advertisement.h"
 #include "tests/seqpacket_peer.h"
 #include "tools/sim/advertising.h"
+#include "transport/advertising_data.h"
 #include "transport/mgmt_advertiser.h"
-#include "transport/mgmt_scan.h"
 
 namespace bm6 {
 namespace {
@@ -206,10 +206,10 @@ TEST(SimAdvertising, Bm6SendsTheEncryptedReadingAndTheIBeacon) {
     EXPECT_LE(i.adv_data.size() + 3, mgmt::kMaxLegacyData) << "with the Flags the kernel adds";
     EXPECT_EQ(i.flags, mgmt::kAdvConnectable | mgmt::kAdvDiscoverable) << "the identity address";
     EXPECT_EQ(i.timeout_s, sim::kAdvertisingTimeoutS) << "gone soon after a SIGKILL";
-    EXPECT_EQ(scan::parse_eir(i.scan_rsp).name, "BM6");
+    EXPECT_EQ(ad::parse(i.scan_rsp).name, "BM6");
   }
-  EXPECT_EQ(scan::parse_eir(instances[0].adv_data).uuids16, std::vector<std::uint16_t>{0xfff0});
-  const auto fields = manufacturer_data_fields(instances[0].adv_data);
+  EXPECT_EQ(ad::parse(instances[0].adv_data).uuids16, std::vector<std::uint16_t>{0xfff0});
+  const auto fields = ad::manufacturer_data(instances[0].adv_data);
   ASSERT_EQ(fields.size(), 1u);
   const AdDecode d = decode_advertisement(codec, kAddress, fields[0]);
   ASSERT_TRUE(std::holds_alternative<AdvertisedReading>(d));
@@ -221,7 +221,7 @@ TEST(SimAdvertising, Bm6SendsTheEncryptedReadingAndTheIBeacon) {
   // Another device's address is not this data's.
   EXPECT_EQ(decode_advertisement(codec, {0x50, 0x54, 0x7b, 0x80, 0x2c, 0x3d}, fields[0]),
             AdDecode(AdRejection::kAddressMismatch));
-  const auto beacon = manufacturer_data_fields(instances[1].adv_data);
+  const auto beacon = ad::manufacturer_data(instances[1].adv_data);
   ASSERT_EQ(beacon.size(), 1u);
   const BeaconDecode b = decode_ibeacon(beacon[0]);
   ASSERT_TRUE(std::holds_alternative<BeaconReading>(b));
@@ -233,8 +233,8 @@ TEST(SimAdvertising, Bm2SendsItsLayoutUnderItsKeyAndNoBeacon) {
   const auto instances =
       sim::advertising_instances(codec, Family::kBm2, {1271, {}, 87, State::kFloating}, kAddress);
   ASSERT_EQ(instances.size(), 1u);
-  EXPECT_EQ(scan::parse_eir(instances[0].scan_rsp).name, "BM2");
-  const auto fields = manufacturer_data_fields(instances[0].adv_data);
+  EXPECT_EQ(ad::parse(instances[0].scan_rsp).name, "BM2");
+  const auto fields = ad::manufacturer_data(instances[0].adv_data);
   ASSERT_EQ(fields.size(), 1u);
   const AdDecode d = decode_advertisement(codec, kAddress, fields[0]);
   ASSERT_TRUE(std::holds_alternative<AdvertisedReading>(d));

@@ -496,17 +496,8 @@ TEST(Advertisement, IBeacon) {
   EXPECT_EQ(std::get<AdRejection>(decode_ibeacon(too_full)), AdRejection::kBadStateOfCharge);
 }
 
-TEST(Advertisement, ManufacturerFieldsFromAdvertisingData) {
-  // flags, the manufacturer data of the first vector, a complete name, a stray 1-byte field.
-  std::vector<std::uint8_t> eir = {0x02, 0x01, 0x06, 0x11, 0xff};
-  eir.insert(eir.end(), kAd1.begin(), kAd1.end());
-  eir.insert(eir.end(), {0x04, 0x09, 'B', 'M', '6', 0x02, 0xff, 0x01, 0x00, 0x00});
-  const auto fields = manufacturer_data_fields(eir);
-  ASSERT_EQ(fields.size(), 1u);
-  EXPECT_EQ(fields[0], kAd1);
-  // A length running past the end stops the parse.
-  const std::vector<std::uint8_t> overrun = {0x05, 0xff, 0x4c, 0x00};
-  EXPECT_TRUE(manufacturer_data_fields(overrun).empty());
+TEST(Advertisement, CompanyId) {
+  EXPECT_EQ(company_id(kAd1), 10346);
   EXPECT_EQ(company_id(std::vector<std::uint8_t>{0x4c}), 0);
 }
 

@@ -5,21 +5,20 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
 
 #include "transport/event_loop.h"
 #include "transport/hci_rssi.h"
-#include "transport/lifetime.h"
+#include "transport/turn_queue.h"
 
 namespace bm6 {
 
 class Adapter {
  public:
-  using Ticket = std::uint64_t;
-  Adapter(EventLoop& loop, int id) : loop_(loop), id_(id), rssi_(loop, id) {}
+  using Ticket = TurnQueue::Ticket;
+  Adapter(EventLoop& loop, int id) : id_(id), rssi_(loop, id), connects_(loop) {}
   Adapter(const Adapter&) = delete;
   Adapter& operator=(const Adapter&) = delete;
 
@@ -32,19 +31,9 @@ class Adapter {
   HciRssi& rssi() { return rssi_; }
 
  private:
-  struct Waiter {
-    Ticket ticket;
-    std::function<void()> granted;
-  };
-  void grant_next();
-
-  EventLoop& loop_;
   int id_;
   HciRssi rssi_;
-  Ticket holder_ = 0;
-  Ticket next_ = 1;
-  std::deque<Waiter> waiting_;
-  WeakSelf self_;
+  TurnQueue connects_;  // one turn at a time
 };
 
 // The adapters one loop uses, by kernel index, made on first use.

@@ -1,4 +1,6 @@
 #include "transport/adv_scanner.h"
+#include "transport/advertising_data.h"
+#include "transport/mgmt_codec.h"
 #include "transport/mgmt_socket.h"
 
 #include <bluetooth/bluetooth.h>
@@ -15,45 +17,6 @@
 namespace bm6 {
 
 namespace {
-// mgmt commands (BlueZ doc/mgmt-api.txt)
-constexpr std::uint16_t kOpReadInfo = 0x0004;
-constexpr std::uint16_t kOpAddDevice = 0x0033;
-constexpr std::uint16_t kOpRemoveDevice = 0x0034;
-constexpr std::uint16_t kOpReadMonitorFeatures = 0x0051;
-constexpr std::uint16_t kOpAddPatternsMonitor = 0x0052;
-constexpr std::uint16_t kOpRemoveMonitor = 0x0053;
-// mgmt events
-constexpr std::uint16_t kEvCommandComplete = 0x0001;
-constexpr std::uint16_t kEvCommandStatus = 0x0002;
-constexpr std::uint16_t kEvIndexAdded = 0x0004;
-constexpr std::uint16_t kEvIndexRemoved = 0x0005;
-constexpr std::uint16_t kEvNewSettings = 0x0006;
-constexpr std::uint16_t kEvDeviceDisconnected = 0x000c;
-constexpr std::uint16_t kEvDeviceFound = 0x0012;
-constexpr std::uint16_t kEvDeviceRemoved = 0x001b;
-constexpr std::uint16_t kEvMonitorRemoved = 0x0029;
-constexpr std::uint16_t kEvMonitorDeviceFound = 0x002f;
-
-constexpr std::uint8_t kLePublic = 1, kLeRandom = 2;  // mgmt address types
-constexpr std::uint8_t kActionBackgroundScan = 0x00;
-constexpr std::uint32_t kSettingPowered = 1u << 0;
-constexpr std::uint32_t kMonitorOffloadOrPatterns = 1u << 0;  // supported_features
-constexpr std::uint8_t kStatusInvalidIndex = 0x11;
-constexpr std::size_t kHeader = 6;
-constexpr std::size_t kDeviceFoundFixed = 14;  // address 6, type 1, rssi 1, flags 4, length 2
-
-std::uint16_t le16(const std::uint8_t* p) { return static_cast<std::uint16_t>(p[0] | p[1] << 8); }
-std::uint32_t le32(const std::uint8_t* p) {
-  return static_cast<std::uint32_t>(p[0] | p[1] << 8 | p[2] << 16 | std::uint32_t(p[3]) << 24);
-}
-
-// mgmt carries addresses least significant byte first.
-LeAddress from_wire(const std::uint8_t* p) {
-  LeAddress a{};
-  std::reverse_copy(p, p + 6, a.begin());
-  return a;
-}
-void to_wire(const LeAddress& a, std::uint8_t* p) { std::reverse_copy(a.begin(), a.end(), p); }
 
 std::string text(const LeAddress& a) {
   char buf[18];
@@ -62,65 +25,7 @@ std::string text(const LeAddress& a) {
   return buf;
 }
 
-const char* status_text(std::uint8_t status) {
-  switch (status) {
-    case 0x01:
-      return "unknown command (kernel too old)";
-    case 0x03:
-      return "failed";
-    case 0x07:
-      return "no resources";
-    case 0x0a:
-      return "busy";
-    case 0x0c:
-      return "not supported";
-    case 0x0d:
-      return "invalid parameters";
-    case 0x0f:
-      return "adapter powered off";
-    case kStatusInvalidIndex:
-      return "no such adapter";
-    case 0x14:
-      return "permission denied";
-    default:
-      return "failed";
-  }
-}
-
-const char* op_name(std::uint16_t op) {
-  switch (op) {
-    case kOpAddDevice:
-      return "Add Device";
-    case kOpRemoveDevice:
-      return "Remove Device";
-    case kOpReadMonitorFeatures:
-      return "Read Advertisement Monitor Features";
-    case kOpAddPatternsMonitor:
-      return "Add Advertisement Patterns Monitor";
-    case kOpRemoveMonitor:
-      return "Remove Advertisement Monitor";
-    default:
-      return "Read Controller Information";
-  }
-}
 }  // namespace
-
-// Up to kBatch events per recvmmsg(): fewer back means the socket is drained (no second
-// call ending in EAGAIN); a busy one is served kBatch * kBatchesPerWakeup at a time.
-struct AdvScanner::Batch {
-  static constexpr unsigned kBatch = 16;
-  std::array<std::array<std::uint8_t, 4096>, kBatch> buffers;  // an extended report fits
-  std::array<iovec, kBatch> iov;
-  std::array<mmsghdr, kBatch> messages;
-  Batch() {
-    for (unsigned i = 0; i < kBatch; ++i) {
-      iov[i] = {buffers[i].data(), buffers[i].size()};
-      messages[i] = {};
-      messages[i].msg_hdr.msg_iov = &iov[i];
-      messages[i].msg_hdr.msg_iovlen = 1;
-    }
-  }
-};
 
 AdvScanner::AdvScanner(EventLoop& loop, int adapter_index, StatusHandler on_status, OpenSocket open)
     : loop_(loop),
@@ -136,11 +41,7 @@ AdvScanner::~AdvScanner() {
       recorded_.erase({address, entry.random_address});
   }
   save_record();
-  if (monitor_handle_ != 0) {
-    const std::uint8_t p[2] = {static_cast<std::uint8_t>(monitor_handle_),
-                               static_cast<std::uint8_t>(monitor_handle_ >> 8)};
-    send(kOpRemoveMonitor, p);
-  }
+  if (monitor_handle_ != 0) send(mgmt::encode_remove_monitor(index_, monitor_handle_));
   loop_.unwatch(fd_.get());
 }
 
@@ -170,7 +71,7 @@ void AdvScanner::start() {
     return error_once(std::string("watching the mgmt socket: ") + std::strerror(errno));
   fd_ = std::move(fd);
   remove_stale_registrations();
-  send(kOpReadInfo, {});
+  send(mgmt::encode_command(mgmt::kOpReadInfo, index_));
 }
 
 // What a previous run recorded and nobody here wants: removed now (Remove Device needs no
@@ -235,50 +136,35 @@ void AdvScanner::unsubscribe(SubscriptionId id) {
     record(address, it->second.random_address, false);
   entries_.erase(it);
   if (entries_.empty() && monitor_handle_ != 0 && fd_) {
-    const std::uint8_t p[2] = {static_cast<std::uint8_t>(monitor_handle_),
-                               static_cast<std::uint8_t>(monitor_handle_ >> 8)};
-    send(kOpRemoveMonitor, p);
+    send(mgmt::encode_remove_monitor(index_, monitor_handle_));
     monitor_handle_ = 0;
   }
 }
 
-bool AdvScanner::send(std::uint16_t opcode, std::span<const std::uint8_t> params) {
-  std::uint8_t pkt[kHeader + 64];
-  if (!fd_ || params.size() > sizeof pkt - kHeader) return false;
-  pkt[0] = static_cast<std::uint8_t>(opcode);
-  pkt[1] = static_cast<std::uint8_t>(opcode >> 8);
-  pkt[2] = static_cast<std::uint8_t>(index_);
-  pkt[3] = static_cast<std::uint8_t>(index_ >> 8);
-  pkt[4] = static_cast<std::uint8_t>(params.size());
-  pkt[5] = 0;
-  std::copy(params.begin(), params.end(), pkt + kHeader);
+bool AdvScanner::send(const std::vector<std::uint8_t>& packet) {
+  if (!fd_) return false;
   ++stats_.commands;
   loop_.note_syscalls();
-  const auto n = ::send(fd_.get(), pkt, kHeader + params.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-  if (n == static_cast<ssize_t>(kHeader + params.size())) return true;
-  error_once(std::string(op_name(opcode)) + " could not be sent: " + std::strerror(errno));
+  const auto n = ::send(fd_.get(), packet.data(), packet.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  if (n == static_cast<ssize_t>(packet.size())) return true;
+  error_once(mgmt::op_name(mgmt::le16(packet.data())) +
+             " could not be sent: " + std::strerror(errno));
   return false;
 }
 
 void AdvScanner::add_device(const LeAddress& address, bool random_address) {
-  std::uint8_t p[8];
-  to_wire(address, p);
-  p[6] = random_address ? kLeRandom : kLePublic;
-  p[7] = kActionBackgroundScan;
-  send(kOpAddDevice, p);
+  send(mgmt::encode_add_device(index_, address, random_address, mgmt::kActionBackgroundScan));
 }
 
 bool AdvScanner::remove_device(const LeAddress& address, bool random_address) {
-  std::uint8_t p[7];
-  to_wire(address, p);
-  p[6] = random_address ? kLeRandom : kLePublic;
-  return send(kOpRemoveDevice, p);
+  return send(mgmt::encode_remove_device(index_, address, random_address));
 }
 
 void AdvScanner::add_monitor() {
   if (monitor_unusable_ || monitor_pending_ || monitor_handle_ != 0 || entries_.empty()) return;
   monitor_pending_ = true;
-  send(kOpReadMonitorFeatures, {});  // the answer decides whether the monitor is added
+  send(mgmt::encode_command(mgmt::kOpReadMonitorFeatures,
+                            index_));  // the answer decides whether the monitor is added
 }
 
 void AdvScanner::register_all() {
@@ -334,75 +220,74 @@ void AdvScanner::on_readable() {
   if (!batch_) batch_ = std::make_unique<Batch>();
   for (int round = 0; round < kBatchesPerWakeup; ++round) {
     loop_.note_syscalls();
-    const int n = ::recvmmsg(fd_.get(), batch_->messages.data(), Batch::kBatch,
-                             MSG_DONTWAIT | MSG_TRUNC, nullptr);
+    const int n = batch_->receive(fd_.get());
     if (n < 0) {
       if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
         error_once(std::string("reading the mgmt socket: ") + std::strerror(errno));
       return;
     }
     for (int i = 0; i < n; ++i) {
-      const mmsghdr& m = batch_->messages[static_cast<std::size_t>(i)];
+      const auto event = (*batch_)[i];
       ++stats_.events;
-      // MSG_TRUNC: msg_len is the event's real size; a cut one is not parsed.
-      if (m.msg_len == 0 || m.msg_len > batch_->buffers[0].size() ||
-          (m.msg_hdr.msg_flags & MSG_TRUNC) != 0) {
+      if (event.length == 0 || event.truncated) {  // a cut event is not parsed
         ++stats_.malformed;
         continue;
       }
-      handle({batch_->buffers[static_cast<std::size_t>(i)].data(), m.msg_len});
+      handle(event.bytes);
       if (!fd_) return;
     }
-    if (n < static_cast<int>(Batch::kBatch)) return;
+    if (n < static_cast<int>(Batch::kCount)) return;
   }
 }
 
-void AdvScanner::handle(std::span<const std::uint8_t> pkt) {
-  if (pkt.size() < kHeader || kHeader + le16(&pkt[4]) != pkt.size()) {
+void AdvScanner::handle(std::span<const std::uint8_t> packet) {
+  const auto event = mgmt::decode_event(packet);
+  if (!event) {
     ++stats_.malformed;
     return;
   }
-  const std::uint16_t event = le16(&pkt[0]);
-  if (le16(&pkt[2]) != index_) return;  // another adapter's, or the no-index ones
-  const auto p = pkt.subspan(kHeader);
+  if (event->index != index_) return;  // another adapter's, or the no-index ones
+  const auto p = event->params;
   const std::string hci = "hci" + std::to_string(index_);
-  switch (event) {
-    case kEvCommandComplete:
-    case kEvCommandStatus:
-      if (p.size() < 3) break;
-      on_command_done(le16(&p[0]), p[2], p.subspan(3));
+  switch (event->code) {
+    case mgmt::kEvCommandComplete:
+    case mgmt::kEvCommandStatus: {
+      const auto reply = mgmt::decode_command_reply(*event);
+      if (!reply) break;
+      on_command_done(reply->opcode, reply->status, reply->data);
       return;
-    case kEvDeviceFound:
-      return on_device_found(p);
-    case kEvMonitorDeviceFound:
-      if (p.size() < 2) break;
-      return on_device_found(p.subspan(2));  // the monitor handle, then Device Found's fields
-    case kEvIndexAdded:
-      send(kOpReadInfo, {});
+    }
+    case mgmt::kEvDeviceFound:
+      return on_device_found(mgmt::decode_device_found(p));
+    case mgmt::kEvMonitorDeviceFound:
+      return on_device_found(mgmt::decode_monitor_device_found(p));
+    case mgmt::kEvIndexAdded:
+      send(mgmt::encode_command(mgmt::kOpReadInfo, index_));
       return;
-    case kEvIndexRemoved:
+    case mgmt::kEvIndexRemoved:
       monitor_handle_ = 0;  // gone with the adapter, like the entries
       return set_up(false, hci + " was removed");
-    case kEvNewSettings: {
+    case mgmt::kEvNewSettings: {
       if (p.size() < 4) break;
-      const bool powered = le32(&p[0]) & kSettingPowered;
+      const bool powered = mgmt::le32(&p[0]) & mgmt::kSettingPowered;
       if (powered != up_) set_up(powered, hci + " was powered off");
       return;
     }
-    case kEvDeviceDisconnected:
-    case kEvDeviceRemoved: {
+    case mgmt::kEvDeviceDisconnected:
+    case mgmt::kEvDeviceRemoved: {
       if (p.size() < 7) break;
-      const auto it = entries_.find(from_wire(p.data()));
+      const auto it = entries_.find(mgmt::address_from_wire(p.first<6>()));
       if (it == entries_.end() || !up_) return;
       // After a link ends the kernel leaves the entry in place but stops reporting the
       // device: only remove + add brings the reports back. A removed entry is just added.
-      if (event == kEvDeviceDisconnected) remove_device(it->first, it->second.random_address);
+      if (event->code == mgmt::kEvDeviceDisconnected)
+        remove_device(it->first, it->second.random_address);
       add_device(it->first, it->second.random_address);
       return;
     }
-    case kEvMonitorRemoved:
+    case mgmt::kEvMonitorRemoved:
       if (p.size() < 2) break;
-      if (le16(&p[0]) == monitor_handle_ && monitor_handle_ != 0) {
+      if (mgmt::le16(&p[0]) == monitor_handle_ && monitor_handle_ != 0) {
         monitor_handle_ = 0;
         if (up_) add_monitor();
       }
@@ -417,53 +302,52 @@ void AdvScanner::on_command_done(std::uint16_t opcode, std::uint8_t status,
                                  std::span<const std::uint8_t> reply) {
   const std::string hci = "hci" + std::to_string(index_);
   switch (opcode) {
-    case kOpReadInfo:
-      if (status != 0)
-        return set_up(false, status == kStatusInvalidIndex ? "there is no adapter " + hci
-                                                           : hci + ": " + status_text(status));
+    case mgmt::kOpReadInfo:
+      if (status != mgmt::kStatusSuccess)
+        return set_up(false, status == mgmt::kStatusInvalidIndex
+                                 ? "there is no adapter " + hci
+                                 : hci + ": " + mgmt::status_text(status));
       if (reply.size() < 16) return set_up(false, hci + ": short controller information");
       // address 6, version 1, manufacturer 2, supported settings 4, current settings 4
-      return set_up(le32(&reply[13]) & kSettingPowered, hci + " is powered off");
-    case kOpReadMonitorFeatures: {
+      return set_up(mgmt::le32(&reply[13]) & mgmt::kSettingPowered, hci + " is powered off");
+    case mgmt::kOpReadMonitorFeatures: {
       if (!monitor_pending_) return;
-      if (status != 0 || reply.size() < 4 || (le32(&reply[0]) & kMonitorOffloadOrPatterns)) {
+      if (status != mgmt::kStatusSuccess || reply.size() < 4 ||
+          (mgmt::le32(&reply[0]) & mgmt::kMonitorOffloadOrPatterns)) {
         monitor_pending_ = false;
         monitor_unusable_ = true;
         error_once(hci + ": no advertisement monitor (" +
-                   (status != 0 ? std::string(status_text(status))
-                                : std::string("the controller filters monitors itself")) +
+                   (status != mgmt::kStatusSuccess
+                        ? mgmt::status_text(status)
+                        : std::string("the controller filters monitors itself")) +
                    "): the controller's duplicate filter may hide repeated advertisements");
         return;
       }
       // Without offload the kernel matches no pattern and reports every advertisement: any
-      // valid pattern does. This one: manufacturer data (AD type 0xff) starting with 00.
-      std::uint8_t p[1 + 3 + 31] = {};
-      p[0] = 1;     // one pattern
-      p[1] = 0xff;  // AD type
-      p[2] = 0;     // offset
-      p[3] = 1;     // length
-      send(kOpAddPatternsMonitor, p);
+      // valid pattern does. This one: manufacturer data starting with 00.
+      const std::uint8_t zero = 0;
+      send(mgmt::encode_add_patterns_monitor(index_, ad::kManufacturerData, 0, {&zero, 1}));
       return;
     }
-    case kOpAddPatternsMonitor:
+    case mgmt::kOpAddPatternsMonitor:
       monitor_pending_ = false;
-      if (status != 0 || reply.size() < 2) {
+      if (status != mgmt::kStatusSuccess || reply.size() < 2) {
         monitor_unusable_ = true;
-        error_once(hci + ": Add Advertisement Patterns Monitor: " + status_text(status) +
+        error_once(hci + ": Add Advertisement Patterns Monitor: " + mgmt::status_text(status) +
                    ": the controller's duplicate filter may hide repeated advertisements");
         return;
       }
-      monitor_handle_ = le16(&reply[0]);
+      monitor_handle_ = mgmt::le16(&reply[0]);
       if (entries_.empty() || !up_) {  // unsubscribed or went down meanwhile
-        const std::uint8_t p[2] = {reply[0], reply[1]};
-        send(kOpRemoveMonitor, p);
+        send(mgmt::encode_remove_monitor(index_, monitor_handle_));
         monitor_handle_ = 0;
       }
       return;
-    case kOpAddDevice:
-      if (status != 0) {
-        const std::string who = reply.size() >= 6 ? " " + text(from_wire(reply.data())) : "";
-        error_once(hci + ": Add Device" + who + ": " + status_text(status));
+    case mgmt::kOpAddDevice:
+      if (status != mgmt::kStatusSuccess) {
+        const std::string who =
+            reply.size() >= 6 ? " " + text(mgmt::address_from_wire(reply.first<6>())) : "";
+        error_once(hci + ": Add Device" + who + ": " + mgmt::status_text(status));
       }
       return;
     default:
@@ -471,22 +355,21 @@ void AdvScanner::on_command_done(std::uint16_t opcode, std::uint8_t status,
   }
 }
 
-void AdvScanner::on_device_found(std::span<const std::uint8_t> p) {
-  if (p.size() < kDeviceFoundFixed || kDeviceFoundFixed + le16(&p[12]) != p.size()) {
+void AdvScanner::on_device_found(const std::optional<mgmt::DeviceFound>& found) {
+  if (!found) {
     ++stats_.malformed;
     return;
   }
   ++stats_.reports;
-  if (p[6] != kLePublic && p[6] != kLeRandom) return;  // BR/EDR inquiry results
-  if (on_heard_) on_heard_(from_wire(p.data()));
-  const auto it = entries_.find(from_wire(p.data()));
+  if (!found->le()) return;  // BR/EDR inquiry results
+  if (on_heard_) on_heard_(found->address);
+  const auto it = entries_.find(found->address);
   if (it == entries_.end()) return;
   AdvReport report;
   report.address = it->first;
-  report.random_address = p[6] == kLeRandom;
-  const auto rssi = static_cast<std::int8_t>(p[7]);
-  if (rssi != 127) report.rssi_dbm = rssi;
-  report.data = p.subspan(kDeviceFoundFixed);
+  report.random_address = found->random();
+  report.rssi_dbm = found->rssi_dbm();
+  report.data = found->data;
   report.received = std::chrono::system_clock::now();
   // A handler may unsubscribe (itself or another): walk a copy of the ids.
   std::vector<SubscriptionId> ids;

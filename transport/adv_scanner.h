@@ -44,6 +44,8 @@
 
 #include "transport/event_loop.h"
 #include "transport/link_error.h"
+#include "transport/mgmt_codec.h"
+#include "transport/receive_batch.h"
 #include "transport/registration_record.h"
 #include "transport/unique_fd.h"
 
@@ -122,12 +124,14 @@ class AdvScanner {
     std::vector<Subscriber> subscribers;
   };
 
-  struct Batch;
+  // Up to 16 events per recvmmsg(), 4096 bytes each (an extended report fits); a busy
+  // socket is served kBatchesPerWakeup batches at a time. Made on the first event.
+  using Batch = ReceiveBatch<4096, 16>;
   void on_readable();
   void handle(std::span<const std::uint8_t> packet);
   void on_command_done(std::uint16_t opcode, std::uint8_t status,
                        std::span<const std::uint8_t> reply);
-  void on_device_found(std::span<const std::uint8_t> params);
+  void on_device_found(const std::optional<mgmt::DeviceFound>& found);
   void set_up(bool up, const std::string& why_down);
   void register_all();
   void add_device(const LeAddress& address, bool random_address);
@@ -136,7 +140,7 @@ class AdvScanner {
   void remove_stale_registrations();
   void record(const LeAddress& address, bool random_address, bool registered);
   void save_record();
-  bool send(std::uint16_t opcode, std::span<const std::uint8_t> params);
+  bool send(const std::vector<std::uint8_t>& packet);  // a command (transport/mgmt_codec.h)
   void error_once(const std::string& message);
 
   EventLoop& loop_;

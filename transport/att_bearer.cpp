@@ -1,4 +1,5 @@
 #include "transport/att_bearer.h"
+#include "transport/receive_batch.h"
 
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -14,7 +15,7 @@
 namespace bm6 {
 
 AttBearer::AttBearer(EventLoop& loop, UniqueFd fd, Options options)
-    : loop_(loop), options_(options), fd_(std::move(fd)), timer_(loop), indication_timer_(loop) {
+    : loop_(loop), options_(options), fd_(std::move(fd)), requests_(loop), indications_(loop) {
   options_.rx_mtu = std::clamp(options_.rx_mtu, att::kDefaultMtu, att::kMaxMtu);
   if (!loop_.watch(fd_.get(), EPOLLIN, [this](std::uint32_t ev) { on_events(ev); }))
     throw std::system_error(errno, std::generic_category(), "epoll_ctl ATT socket");
@@ -30,7 +31,7 @@ void AttBearer::set_peer_mtu(std::uint16_t peer_rx_mtu) {
 
 void AttBearer::send_request(std::vector<std::uint8_t> pdu, ResponseHandler on_response) {
   if (!is_open()) return;
-  request_queue_.push_back(Request{std::move(pdu), std::move(on_response)});
+  requests_.enqueue(Request{std::move(pdu), std::move(on_response)});
   flush();
 }
 
@@ -47,7 +48,7 @@ void AttBearer::send_notification(std::uint16_t handle, std::span<const std::uin
 void AttBearer::send_indication(std::uint16_t handle, std::span<const std::uint8_t> value,
                                 ConfirmedHandler on_confirmed) {
   if (!is_open()) return;
-  indication_queue_.push_back(
+  indications_.enqueue(
       Indication{att::encode_handle_value(att::kHandleValueIndication, handle, value),
                  std::move(on_confirmed)});
   flush();
@@ -86,15 +87,11 @@ void AttBearer::fail(LinkErrorKind kind, std::string detail, int os_errno) {
 
 void AttBearer::close(LinkError why) {
   if (!is_open()) return;
-  timer_.cancel();
-  indication_timer_.cancel();
+  requests_.clear();
+  indications_.clear();
   loop_.unwatch(fd_.get());
   fd_.reset();
-  in_flight_.reset();
-  request_queue_.clear();
   write_queue_.clear();
-  indication_in_flight_.reset();
-  indication_queue_.clear();
   peer_request_.reset();
   // Deferred, so whoever called close() (or sent the PDU that failed) is never re-entered;
   // dropped if the owner destroys the bearer first.
@@ -130,43 +127,28 @@ void AttBearer::flush() {
     write_queue_.pop_front();
   }
   if (!is_open()) return;
-  if (write_queue_.empty() && !in_flight_ && !request_queue_.empty()) {
-    in_flight_ = std::move(request_queue_.front());
-    request_queue_.pop_front();
-    in_flight_sent_ = false;
-  }
-  if (in_flight_ && !in_flight_sent_ && write_queue_.empty()) {
-    if (send_pdu(in_flight_->pdu)) {
-      in_flight_sent_ = true;
-      timer_.start(options_.transaction_timeout, [this] { on_timeout(); });
-    }
-  }
+  // Requests and indications wait for the write queue to drain.
+  if (!write_queue_.empty()) return update_interest();
+  if (const Request* r = requests_.next_to_send(); r && send_pdu(r->pdu))
+    requests_.sent(options_.transaction_timeout, [this] { on_timeout(); });
   if (!is_open()) return;
-  if (write_queue_.empty() && !indication_in_flight_ && !indication_queue_.empty()) {
-    indication_in_flight_ = std::move(indication_queue_.front());
-    indication_queue_.pop_front();
-    indication_sent_ = false;
-  }
-  if (indication_in_flight_ && !indication_sent_ && write_queue_.empty()) {
-    if (send_pdu(indication_in_flight_->pdu)) {
-      indication_sent_ = true;
-      ++stats_.indications_sent;
-      indication_timer_.start(options_.transaction_timeout, [this] { on_indication_timeout(); });
-    }
+  if (const Indication* i = indications_.next_to_send(); i && send_pdu(i->pdu)) {
+    ++stats_.indications_sent;
+    indications_.sent(options_.transaction_timeout, [this] { on_indication_timeout(); });
   }
   if (is_open()) update_interest();
 }
 
 void AttBearer::update_interest() {
-  const bool want = !write_queue_.empty() || (in_flight_ && !in_flight_sent_) ||
-                    (indication_in_flight_ && !indication_sent_);
+  const bool want = !write_queue_.empty() || requests_.unsent() || indications_.unsent();
   if (want == want_write_) return;
   want_write_ = want;
   loop_.modify(fd_.get(), want ? (EPOLLIN | EPOLLOUT) : EPOLLIN);
 }
 
 void AttBearer::on_timeout() {
-  const std::string what = in_flight_ ? att::opcode_name(in_flight_->pdu[0]) : "request";
+  const Request* r = requests_.awaiting();
+  const std::string what = r ? att::opcode_name(r->pdu[0]) : "request";
   fail(LinkErrorKind::kTimedOut,
        "ATT transaction timed out (" + what + " unanswered for " +
            std::to_string(options_.transaction_timeout.count()) + " ms)",
@@ -201,33 +183,23 @@ void AttBearer::on_events(std::uint32_t events) {
 
 namespace {
 
-// One wake-up's receive buffers: up to 32 datagrams taken with one recvmmsg(), each buffer
-// one byte more than the largest MTU so that an oversized PDU shows as such. Shared by the
-// bearers of a thread (16.5 kB once, not per link); a bearer whose handler runs another
-// bearer's read_pdus() on the same thread (a nested loop) gets a buffer of its own.
-constexpr unsigned kPdusPerWakeup = 32;  // so one chatty peer cannot starve the others
-struct ReceiveBatch {
-  std::array<std::array<std::uint8_t, att::kMaxMtu + 1>, kPdusPerWakeup> buffers;
-  std::array<iovec, kPdusPerWakeup> iov;
-  std::array<mmsghdr, kPdusPerWakeup> messages;
+// One wake-up's receive buffers: up to 32 datagrams taken with one recvmmsg() (so one
+// chatty peer cannot starve the others), each buffer one byte more than the largest MTU so
+// that an oversized PDU shows as such. Shared by the bearers of a thread (16.5 kB once, not
+// per link); a bearer whose handler runs another bearer's read_pdus() on the same thread (a
+// nested loop) gets a buffer of its own.
+struct PduBatch {
+  ReceiveBatch<att::kMaxMtu + 1, 32> datagrams;
   bool busy = false;
-  ReceiveBatch() {
-    for (unsigned i = 0; i < kPdusPerWakeup; ++i) {
-      iov[i] = {buffers[i].data(), buffers[i].size()};
-      messages[i] = {};
-      messages[i].msg_hdr.msg_iov = &iov[i];
-      messages[i].msg_hdr.msg_iovlen = 1;
-    }
-  }
 };
 
 class BorrowedBatch {
  public:
   BorrowedBatch() {
-    thread_local std::unique_ptr<ReceiveBatch> shared;
-    if (!shared) shared = std::make_unique<ReceiveBatch>();
+    thread_local std::unique_ptr<PduBatch> shared;
+    if (!shared) shared = std::make_unique<PduBatch>();
     if (shared->busy) {
-      own_ = std::make_unique<ReceiveBatch>();
+      own_ = std::make_unique<PduBatch>();
       batch_ = own_.get();
     } else {
       batch_ = shared.get();
@@ -237,11 +209,11 @@ class BorrowedBatch {
   ~BorrowedBatch() { batch_->busy = false; }
   BorrowedBatch(const BorrowedBatch&) = delete;
   BorrowedBatch& operator=(const BorrowedBatch&) = delete;
-  ReceiveBatch& operator*() const { return *batch_; }
+  PduBatch& operator*() const { return *batch_; }
 
  private:
-  std::unique_ptr<ReceiveBatch> own_;
-  ReceiveBatch* batch_;
+  std::unique_ptr<PduBatch> own_;
+  PduBatch* batch_;
 };
 
 }  // namespace
@@ -249,14 +221,10 @@ class BorrowedBatch {
 void AttBearer::read_pdus() {
   const auto self = self_.ref();
   const BorrowedBatch borrowed;
-  ReceiveBatch& batch = *borrowed;
-  // One system call for every PDU that is ready, up to the bound. Fewer than asked means
-  // the socket is drained: no second call to learn EAGAIN. A full batch leaves the rest to
-  // the next wake-up (epoll is level-triggered). MSG_TRUNC makes msg_len the datagram's
-  // real length, so an oversized PDU is seen as such.
+  auto& batch = (*borrowed).datagrams;
+  // One system call for every PDU that is ready, up to the bound.
   loop_.note_syscalls();
-  const int n = ::recvmmsg(fd_.get(), batch.messages.data(), kPdusPerWakeup,
-                           MSG_DONTWAIT | MSG_TRUNC, nullptr);
+  const int n = batch.receive(fd_.get());
   if (n < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
     const int err = errno;
@@ -264,22 +232,20 @@ void AttBearer::read_pdus() {
     return;
   }
   for (int i = 0; i < n; ++i) {
-    const mmsghdr& m = batch.messages[static_cast<std::size_t>(i)];
+    const auto datagram = batch[i];
     // A zero-length datagram is EOF on a SEQPACKET socket (recvmmsg() reports it as one).
-    if (m.msg_len == 0) {
+    if (datagram.length == 0) {
       fail(LinkErrorKind::kClosedByPeer, "link closed by peer");
       return;
     }
     ++stats_.pdus_in;
-    if (m.msg_len > mtu_ || (m.msg_hdr.msg_flags & MSG_TRUNC) != 0) {
-      fail(LinkErrorKind::kProtocol, "protocol violation: " + std::to_string(m.msg_len) +
+    if (datagram.length > mtu_ || datagram.truncated) {
+      fail(LinkErrorKind::kProtocol, "protocol violation: " + std::to_string(datagram.length) +
                                          "-byte PDU exceeds the ATT MTU of " +
                                          std::to_string(mtu_));
       return;
     }
-    const std::span<const std::uint8_t> pdu(batch.buffers[static_cast<std::size_t>(i)].data(),
-                                            m.msg_len);
-    if (!handle_pdu(pdu)) return;
+    if (!handle_pdu(datagram.bytes)) return;
     if (!self.alive() || !is_open()) return;
   }
 }
@@ -334,12 +300,12 @@ bool AttBearer::handle_pdu(std::span<const std::uint8_t> pdu) {
 }
 
 bool AttBearer::handle_response(std::uint8_t opcode, std::span<const std::uint8_t> params) {
-  if (!in_flight_ || !in_flight_sent_) {
+  if (!requests_.awaiting()) {
     fail(LinkErrorKind::kProtocol,
          std::string("protocol violation: unexpected ") + att::opcode_name(opcode));
     return false;
   }
-  const std::uint8_t req = in_flight_->pdu[0];
+  const std::uint8_t req = requests_.awaiting()->pdu[0];
   AttResult result;
   result.opcode = opcode;
   result.params = params;
@@ -358,9 +324,7 @@ bool AttBearer::handle_response(std::uint8_t opcode, std::span<const std::uint8_
                                        " in answer to " + att::opcode_name(req));
     return false;
   }
-  timer_.cancel();
-  Request done = std::move(*in_flight_);
-  in_flight_.reset();
+  Request done = requests_.complete();
   const auto self = self_.ref();
   if (done.on_response) done.on_response(result);
   if (!self.alive() || !is_open()) return false;
@@ -388,13 +352,11 @@ bool AttBearer::handle_value(bool indication, std::span<const std::uint8_t> para
 }
 
 bool AttBearer::handle_confirmation() {
-  if (!indication_in_flight_ || !indication_sent_) {
+  if (!indications_.awaiting()) {
     fail(LinkErrorKind::kProtocol, "protocol violation: unexpected Handle Value Confirmation");
     return false;
   }
-  indication_timer_.cancel();
-  Indication done = std::move(*indication_in_flight_);
-  indication_in_flight_.reset();
+  Indication done = indications_.complete();
   ++stats_.confirmations;
   const auto self = self_.ref();
   if (done.on_confirmed) done.on_confirmed();

@@ -30,6 +30,7 @@
 #include "transport/event_loop.h"
 #include "transport/lifetime.h"
 #include "transport/link_error.h"
+#include "transport/transaction_queue.h"
 #include "transport/unique_fd.h"
 
 namespace bm6 {
@@ -163,14 +164,8 @@ class AttBearer {
   UniqueFd fd_;
   std::uint16_t mtu_ = att::kDefaultMtu;
   std::deque<std::vector<std::uint8_t>> write_queue_;  // commands, confirmations, responses
-  std::deque<Request> request_queue_;
-  std::optional<Request> in_flight_;
-  bool in_flight_sent_ = false;
-  Timer timer_;  // the in-flight request's transaction timeout
-  std::deque<Indication> indication_queue_;
-  std::optional<Indication> indication_in_flight_;
-  bool indication_sent_ = false;
-  Timer indication_timer_;                    // the outstanding indication's transaction timeout
+  TransactionQueue<Request> requests_;
+  TransactionQueue<Indication> indications_;
   std::optional<std::uint8_t> peer_request_;  // the peer request awaiting our answer
   std::uint16_t peer_offered_mtu_ = 0;        // with a pending Exchange MTU Request
   bool want_write_ = false;

@@ -11,89 +11,18 @@
 
 namespace bm6 {
 
-namespace mgmt {
-
-std::uint16_t le16(const std::uint8_t* p) { return static_cast<std::uint16_t>(p[0] | p[1] << 8); }
-
 namespace {
-
-void put_le16(std::vector<std::uint8_t>& out, std::uint16_t v) {
-  out.push_back(static_cast<std::uint8_t>(v & 0xff));
-  out.push_back(static_cast<std::uint8_t>(v >> 8));
-}
-
-std::vector<std::uint8_t> header(std::uint16_t opcode, std::uint16_t index, std::size_t length) {
-  std::vector<std::uint8_t> p;
-  p.reserve(6 + length);
-  put_le16(p, opcode);
-  put_le16(p, index);
-  put_le16(p, static_cast<std::uint16_t>(length));
-  return p;
-}
-}  // namespace
-
-std::optional<std::vector<std::uint8_t>> encode_add_advertising(std::uint16_t index,
-                                                                const AdvertisingInstance& i) {
-  if (i.adv_data.size() > 255 || i.scan_rsp.size() > 255) return std::nullopt;
-  // Instance, Flags (4), Duration (2), Timeout (2), Adv_Data_Len, Scan_Rsp_Len, the data.
-  auto p = header(kOpAddAdvertising, index, 11 + i.adv_data.size() + i.scan_rsp.size());
-  p.push_back(i.id);
-  for (int shift = 0; shift < 32; shift += 8)
-    p.push_back(static_cast<std::uint8_t>(i.flags >> shift));
-  put_le16(p, 0);  // duration: the kernel's default rotation between instances (2 s)
-  put_le16(p, i.timeout_s);
-  p.push_back(static_cast<std::uint8_t>(i.adv_data.size()));
-  p.push_back(static_cast<std::uint8_t>(i.scan_rsp.size()));
-  p.insert(p.end(), i.adv_data.begin(), i.adv_data.end());
-  p.insert(p.end(), i.scan_rsp.begin(), i.scan_rsp.end());
-  return p;
-}
-
-std::vector<std::uint8_t> encode_remove_advertising(std::uint16_t index, std::uint8_t instance) {
-  auto p = header(kOpRemoveAdvertising, index, 1);
-  p.push_back(instance);
-  return p;
-}
-
-std::optional<CommandReply> decode_command_reply(std::span<const std::uint8_t> packet) {
-  if (packet.size() < 9) return std::nullopt;  // header and opcode + status
-  const std::uint16_t event = le16(packet.data());
-  if (event != kEvCommandComplete && event != kEvCommandStatus) return std::nullopt;
-  if (6u + le16(packet.data() + 4) > packet.size()) return std::nullopt;
-  return CommandReply{le16(packet.data() + 2), le16(packet.data() + 6), packet[8]};
-}
-
-std::string status_text(std::uint8_t status) {
+// What a status usually means for Add Advertising in particular.
+const char* advertising_hint(std::uint8_t status) {
   switch (status) {
-    case 0x00:
-      return "success";
-    case 0x01:
-      return "unknown command (kernel too old)";
-    case 0x03:
-      return "failed";
-    case 0x07:
-      return "no resources (too many advertising instances)";
-    case 0x0a:
-      return "busy";
-    case 0x0b:
-      return "rejected (LE off, or the adapter powered off)";
-    case 0x0c:
-      return "not supported by the adapter";
-    case 0x0d:
-      return "invalid parameters (data too long?)";
-    case 0x11:
-      return "invalid index (no such adapter)";
-    case 0x14:
-      return "permission denied";
+    case mgmt::kStatusNoResources:
+      return " (too many advertising instances)";
+    case mgmt::kStatusInvalidParameters:
+      return " (data too long?)";
     default:
-      return "error status " + std::to_string(status);
+      return "";
   }
 }
-
-}  // namespace mgmt
-
-namespace {
-constexpr std::uint8_t kStatusBusy = 0x0a;
 }  // namespace
 
 MgmtAdvertiser::MgmtAdvertiser(EventLoop& loop, UniqueFd control, Options options, Source source,
@@ -205,9 +134,9 @@ void MgmtAdvertiser::on_readable() {
     if (reply->opcode == mgmt::kOpRemoveAdvertising) continue;
     // Busy: the controller refused for the moment (seen while a central's link was being
     // set up); the next refresh tries again.
-    if (reply->status == kStatusBusy) continue;
+    if (reply->status == mgmt::kStatusBusy) continue;
     problem("Add Advertising on hci" + std::to_string(options_.index) + ": " +
-            mgmt::status_text(reply->status));
+            mgmt::status_text(reply->status) + advertising_hint(reply->status));
     if (!self.alive()) return;
   }
 }

@@ -14,62 +14,16 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
-#include <optional>
-#include <span>
 #include <string>
 #include <vector>
 
 #include "transport/event_loop.h"
 #include "transport/lifetime.h"
+#include "transport/mgmt_codec.h"
 #include "transport/mgmt_socket.h"
 #include "transport/unique_fd.h"
 
 namespace bm6 {
-
-namespace mgmt {
-
-inline constexpr std::uint16_t kOpAddAdvertising = 0x003e;
-inline constexpr std::uint16_t kOpRemoveAdvertising = 0x003f;
-inline constexpr std::uint16_t kEvCommandComplete = 0x0001;
-inline constexpr std::uint16_t kEvCommandStatus = 0x0002;
-// Add Advertising flags.
-inline constexpr std::uint32_t kAdvConnectable = 1u << 0;   // connectable, identity address
-inline constexpr std::uint32_t kAdvDiscoverable = 1u << 1;  // the kernel prepends Flags (3 bytes)
-// Legacy advertising data and scan response: at most 31 bytes each, Flags included.
-inline constexpr std::size_t kMaxLegacyData = 31;
-
-struct AdvertisingInstance {
-  std::uint8_t id = 1;  // 1-254
-  std::uint32_t flags = 0;
-  std::vector<std::uint8_t> adv_data;  // AD structures (length, type, data...)
-  std::vector<std::uint8_t> scan_rsp;
-  // Seconds until the kernel removes the instance by itself (0: never): re-adding starts it
-  // again, so an advertiser that dies without removing its instances (SIGKILL) leaves them
-  // for this long only. The kernel refuses a timeout while the adapter is powered off.
-  std::uint16_t timeout_s = 0;
-  bool operator==(const AdvertisingInstance&) const = default;
-};
-
-// The command packets (header: opcode, controller index, parameter length; little-endian).
-// Add Advertising: nullopt when a data field is over 255 bytes (the kernel checks the rest).
-std::optional<std::vector<std::uint8_t>> encode_add_advertising(std::uint16_t index,
-                                                                const AdvertisingInstance& i);
-std::vector<std::uint8_t> encode_remove_advertising(std::uint16_t index, std::uint8_t instance);
-
-// A little-endian 16-bit field, as every management field is.
-std::uint16_t le16(const std::uint8_t* p);
-
-// A Command Complete or Command Status event.
-struct CommandReply {
-  std::uint16_t index = 0;
-  std::uint16_t opcode = 0;
-  std::uint8_t status = 0;  // 0: success
-};
-std::optional<CommandReply> decode_command_reply(std::span<const std::uint8_t> packet);
-// "rejected (LE off, or the adapter powered off)", "invalid parameters ...", ...
-std::string status_text(std::uint8_t status);
-
-}  // namespace mgmt
 
 // Keeps a set of advertising instances added on one adapter while started: adds them at
 // start(), again every `refresh` (asking `source` each time, so data that changes is

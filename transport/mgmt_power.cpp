@@ -5,22 +5,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "transport/mgmt_advertiser.h"
-
 namespace bm6 {
-
-namespace mgmt {
-std::vector<std::uint8_t> encode_set_powered(std::uint16_t index, bool on) {
-  // Opcode, controller index, parameter length (1), Powered; little-endian.
-  return {static_cast<std::uint8_t>(kOpSetPowered),
-          static_cast<std::uint8_t>(kOpSetPowered >> 8),
-          static_cast<std::uint8_t>(index),
-          static_cast<std::uint8_t>(index >> 8),
-          1,
-          0,
-          static_cast<std::uint8_t>(on ? 1 : 0)};
-}
-}  // namespace mgmt
 
 MgmtPowerCycle::MgmtPowerCycle(EventLoop& loop, std::uint16_t index, UniqueFd control, Done done,
                                std::chrono::milliseconds timeout)
@@ -82,7 +67,8 @@ void MgmtPowerCycle::on_readable() {
       continue;
     }
     // Command Complete carries Current_Settings (4 octets) after opcode and status.
-    const bool powered = n >= 13 && (buf[9] & mgmt::kSettingPowered) != 0;
+    const bool powered =
+        reply->data.size() >= 4 && (mgmt::le32(reply->data.data()) & mgmt::kSettingPowered) != 0;
     return finish(powered, powered ? "" : "Set Powered on: the controller stayed off");
   }
 }

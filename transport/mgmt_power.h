@@ -8,22 +8,14 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
-#include <optional>
-#include <span>
 #include <string>
-#include <vector>
 
 #include "transport/event_loop.h"
 #include "transport/lifetime.h"
+#include "transport/mgmt_codec.h"
 #include "transport/unique_fd.h"
 
 namespace bm6 {
-
-namespace mgmt {
-inline constexpr std::uint16_t kOpSetPowered = 0x0005;
-inline constexpr std::uint32_t kSettingPowered = 1u << 0;  // Current_Settings bit 0
-std::vector<std::uint8_t> encode_set_powered(std::uint16_t index, bool on);
-}  // namespace mgmt
 
 // One power cycle of one controller, on the loop: start() sends off; the answer sends on;
 // the answer to that, an error status, or `timeout` for either answer ends it, and `done`

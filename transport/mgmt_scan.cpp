@@ -1,4 +1,5 @@
 #include "transport/mgmt_scan.h"
+#include "transport/mgmt_codec.h"
 #include "transport/mgmt_socket.h"
 
 #include <bluetooth/bluetooth.h>
@@ -17,87 +18,47 @@
 namespace bm6::scan {
 
 namespace {
-constexpr std::uint16_t kOpStartDiscovery = 0x0023;
-constexpr std::uint16_t kOpStopDiscovery = 0x0024;
-constexpr std::uint16_t kEvCommandComplete = 0x0001;
-constexpr std::uint16_t kEvCommandStatus = 0x0002;
-constexpr std::uint16_t kEvDeviceFound = 0x0012;
-constexpr std::uint8_t kLeAddressTypes = 0x06;  // LE public | LE random
 
-std::uint16_t le16(const std::uint8_t* p) { return static_cast<std::uint16_t>(p[0] | p[1] << 8); }
-
-const char* mgmt_status(std::uint8_t status) {
-  switch (status) {
-    case 0x0a:
-      return "busy (another discovery is running)";
-    case 0x0c:
-      return "not supported";
-    case 0x0d:
-      return "invalid parameters";
-    case 0x0f:
-      return "adapter is powered off";
-    case 0x11:
-      return "invalid index (no such adapter)";
-    case 0x14:
-      return "permission denied";
-    default:
-      return "failed";
-  }
+// What a status means for Start Discovery in particular.
+std::string discovery_status(std::uint8_t status) {
+  return mgmt::status_text(status) +
+         (status == mgmt::kStatusBusy ? " (another discovery is running)" : "");
 }
 
 // Start Discovery refused with mgmt `status`.
 LinkError refused(int adapter_id, std::uint8_t status) {
-  const auto kind = status == 0x14   ? LinkErrorKind::kPermission
-                    : status == 0x0a ? LinkErrorKind::kBusy
-                                     : LinkErrorKind::kAdapter;
+  const auto kind = status == mgmt::kStatusPermissionDenied ? LinkErrorKind::kPermission
+                    : status == mgmt::kStatusBusy           ? LinkErrorKind::kBusy
+                                                            : LinkErrorKind::kAdapter;
   return link_error(kind, std::string("discovery on hci") + std::to_string(adapter_id) + " " +
-                              mgmt_status(status));
+                              discovery_status(status));
 }
 
 bool send_command(int fd, std::uint16_t op, std::uint16_t index, std::uint8_t param) {
-  const std::uint8_t pkt[7] = {static_cast<std::uint8_t>(op & 0xff),
-                               static_cast<std::uint8_t>(op >> 8),
-                               static_cast<std::uint8_t>(index & 0xff),
-                               static_cast<std::uint8_t>(index >> 8),
-                               1,
-                               0,
-                               param};
-  return ::write(fd, pkt, sizeof pkt) == static_cast<ssize_t>(sizeof pkt);
+  const auto packet = mgmt::encode_command(op, index, {&param, 1});
+  return ::write(fd, packet.data(), packet.size()) == static_cast<ssize_t>(packet.size());
+}
+
+// Merges one Device Found report into what was heard of its device.
+void merge_report(std::map<std::string, FoundDevice>& found, const mgmt::DeviceFound& report) {
+  char address[18];
+  const auto& a = report.address;
+  std::snprintf(address, sizeof address, "%02X:%02X:%02X:%02X:%02X:%02X", a[0], a[1], a[2], a[3],
+                a[4], a[5]);
+  auto& d = found[address];
+  const bool first = d.address.empty();
+  d.address = address;
+  d.random = report.random();
+  const int rssi = report.rssi;
+  d.rssi = first ? rssi : std::max(d.rssi, rssi);
+  const auto advert = ad::parse(report.data);
+  if (!advert.name.empty()) d.advert.name = advert.name;
+  merge_manufacturer_data(d, advert.manufacturer_data);
+  for (auto u : advert.uuids16)
+    if (std::find(d.advert.uuids16.begin(), d.advert.uuids16.end(), u) == d.advert.uuids16.end())
+      d.advert.uuids16.push_back(u);
 }
 }  // namespace
-
-Advertisement parse_eir(std::span<const std::uint8_t> eir) {
-  Advertisement a;
-  std::size_t i = 0;
-  while (i < eir.size()) {
-    const std::size_t len = eir[i];
-    if (len == 0) break;  // padding
-    if (i + 1 + len > eir.size()) break;
-    const std::uint8_t type = eir[i + 1];
-    const auto data = eir.subspan(i + 2, len - 1);
-    switch (type) {
-      case 0x08:  // shortened local name
-      case 0x09:  // complete local name
-        if (type == 0x09 || a.name.empty()) a.name.assign(data.begin(), data.end());
-        break;
-      case 0x02:  // incomplete list of 16-bit UUIDs
-      case 0x03:  // complete list
-        for (std::size_t j = 0; j + 1 < data.size(); j += 2) {
-          const std::uint16_t u = le16(&data[j]);
-          if (std::find(a.uuids16.begin(), a.uuids16.end(), u) == a.uuids16.end())
-            a.uuids16.push_back(u);
-        }
-        break;
-      case 0xff:  // manufacturer specific data
-        if (data.size() >= 2) a.manufacturer_data.emplace_back(data.begin(), data.end());
-        break;
-      default:
-        break;
-    }
-    i += 1 + len;
-  }
-  return a;
-}
 
 void merge_manufacturer_data(FoundDevice& d, const std::vector<Bytes>& fields) {
   auto& kept = d.advert.manufacturer_data;
@@ -120,7 +81,7 @@ bool discover(int adapter_id, std::chrono::milliseconds duration,
                                           /*nonblocking=*/false);
   if (!fd) return false;
   const auto index = static_cast<std::uint16_t>(adapter_id);
-  if (!send_command(fd.get(), kOpStartDiscovery, index, kLeAddressTypes)) {
+  if (!send_command(fd.get(), mgmt::kOpStartDiscovery, index, mgmt::kDiscoverLe)) {
     const int err = errno;
     error = link_error(LinkErrorKind::kOther,
                        std::string("starting discovery: ") + std::strerror(err), err);
@@ -136,39 +97,22 @@ bool discover(int adapter_id, std::chrono::milliseconds duration,
     pollfd p{fd.get(), POLLIN, 0};
     if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
     const ssize_t n = ::read(fd.get(), buf, sizeof buf);
-    if (n < 6) continue;
-    const std::uint16_t event = le16(buf), ev_index = le16(buf + 2), len = le16(buf + 4);
-    if (static_cast<std::size_t>(n) < 6u + len || ev_index != index) continue;
-    const std::uint8_t* params = buf + 6;
-    if ((event == kEvCommandComplete || event == kEvCommandStatus) && len >= 3 &&
-        le16(params) == kOpStartDiscovery) {
-      if (params[2] != 0) {
-        error = refused(adapter_id, params[2]);
+    if (n <= 0) continue;
+    const auto event = mgmt::decode_event({buf, static_cast<std::size_t>(n)});
+    if (!event || event->index != index) continue;
+    if (const auto reply = mgmt::decode_command_reply(*event)) {
+      if (reply->opcode != mgmt::kOpStartDiscovery) continue;
+      if (reply->status != mgmt::kStatusSuccess) {
+        error = refused(adapter_id, reply->status);
         return false;
       }
       started = true;
-    } else if (event == kEvDeviceFound && len >= 14) {
-      const std::uint16_t eir_len = le16(params + 12);
-      if (14u + eir_len > len) continue;
-      char address[18];
-      std::snprintf(address, sizeof address, "%02X:%02X:%02X:%02X:%02X:%02X", params[5], params[4],
-                    params[3], params[2], params[1], params[0]);
-      auto& d = found[address];
-      const bool first = d.address.empty();
-      d.address = address;
-      d.random = params[6] == 2;
-      const int rssi = static_cast<std::int8_t>(params[7]);
-      d.rssi = first ? rssi : std::max(d.rssi, rssi);
-      const auto advert = parse_eir({params + 14, eir_len});
-      if (!advert.name.empty()) d.advert.name = advert.name;
-      merge_manufacturer_data(d, advert.manufacturer_data);
-      for (auto u : advert.uuids16)
-        if (std::find(d.advert.uuids16.begin(), d.advert.uuids16.end(), u) ==
-            d.advert.uuids16.end())
-          d.advert.uuids16.push_back(u);
+    } else if (event->code == mgmt::kEvDeviceFound) {
+      if (const auto report = mgmt::decode_device_found(event->params))
+        merge_report(found, *report);
     }
   }
-  if (started) send_command(fd.get(), kOpStopDiscovery, index, kLeAddressTypes);
+  if (started) send_command(fd.get(), mgmt::kOpStopDiscovery, index, mgmt::kDiscoverLe);
   if (!started && !error) {
     error = link_error(LinkErrorKind::kAdapter, "the adapter did not start discovery");
     return false;

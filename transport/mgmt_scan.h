@@ -6,25 +6,18 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
-#include <span>
 #include <string>
 #include <vector>
 
+#include "transport/advertising_data.h"
 #include "transport/link_error.h"
 
 namespace bm6::scan {
 
 using Bytes = std::vector<std::uint8_t>;
 
-struct Advertisement {
-  std::string name;                    // complete or shortened local name
-  std::vector<std::uint16_t> uuids16;  // 16-bit service UUIDs
-  // Manufacturer-specific data fields (AD type 0xFF) of 2 bytes or more, each as sent: the
-  // company id (little-endian) first.
-  std::vector<Bytes> manufacturer_data;
-};
-// Parses EIR/advertising data (length, type, data...); stops at the first malformed field.
-Advertisement parse_eir(std::span<const std::uint8_t> eir);
+// Name, 16-bit service UUIDs and manufacturer data (transport/advertising_data.h).
+using Advertisement = ad::Advertisement;
 
 struct FoundDevice {
   std::string address;   // "AA:BB:CC:DD:EE:FF"

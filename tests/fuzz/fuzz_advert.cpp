@@ -1,6 +1,7 @@
-// libFuzzer: the advertisement decoders. Input: 6 address bytes (most significant first), a
-// family selector byte, then advertising data (AD structures), also taken whole as one
-// manufacturer data field. Whatever decodes must encode back to the same reading.
+// libFuzzer: the advertising data parser (transport/advertising_data.h) and the advertisement
+// decoders. Input: 6 address bytes (most significant first), a family selector byte, then
+// advertising data (AD structures), also taken whole as one manufacturer data field. Whatever
+// decodes must encode back to the same reading.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -8,6 +9,7 @@
 #include <string_view>
 
 #include "protocol/advertisement.h"
+#include "transport/advertising_data.h"
 
 namespace {
 
@@ -36,7 +38,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   bm6::FamilyCodec& codec = codecs[data[6] % 3];
   const std::span<const std::uint8_t> rest(data + 7, size - 7);
 
-  const auto fields = bm6::manufacturer_data_fields(rest);
+  // Every AD structure lies within the input, in order; the summary agrees with the walk.
+  const std::uint8_t* at = rest.data();
+  for (const bm6::ad::Field f : bm6::ad::Fields(rest)) {
+    if (f.data.data() < at + 2 || f.data.data() + f.data.size() > rest.data() + rest.size())
+      __builtin_trap();
+    at = f.data.data() + f.data.size();
+  }
+  const auto fields = bm6::ad::manufacturer_data(rest);
+  if (bm6::ad::parse(rest).manufacturer_data != fields) __builtin_trap();
   for (const auto& field : fields) {
     if (field.size() < 2) __builtin_trap();
     check_round_trip(codec, address, bm6::decode_advertisement(codec, address, field));

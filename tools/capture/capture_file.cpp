@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "protocol/advertisement.h"
+#include "transport/advertising_data.h"
 
 namespace bm6::capture {
 
@@ -198,7 +199,7 @@ std::optional<Bytes> hex_field(const Object& o, const std::string& key, std::str
 bool manufacturer_fields(const Object& o, Record& r, std::string& error) {
   const Value* v = field(o, "manufacturer_data");
   if (!v) {
-    if (r.data) r.manufacturer_data = manufacturer_data_fields(*r.data);
+    if (r.data) r.manufacturer_data = ad::manufacturer_data(*r.data);
     return true;
   }
   std::vector<const Value*> items;

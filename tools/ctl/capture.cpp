@@ -12,6 +12,7 @@
 #include "tools/ctl/decode.h"
 #include "tools/ctl/text.h"
 #include "transport/adv_scanner.h"
+#include "transport/advertising_data.h"
 
 #ifndef BM6_VERSION
 #error "BM6_VERSION must be defined (the project version, from CMake)"
@@ -136,7 +137,7 @@ struct CaptureRun {
   }
   void advertisement(const AdvReport& r) {
     ++advertisements;
-    const auto fields = manufacturer_data_fields(r.data);
+    const auto fields = ad::manufacturer_data(r.data);
     std::string line = "{\"type\":\"advertisement\"," + clock.members(r.received) +
                        ",\"address\":" + json_string(cmd.address) +
                        ",\"rssi\":" + (r.rssi_dbm ? std::to_string(*r.rssi_dbm) : "null") +

@@ -7,20 +7,9 @@
 #include <cerrno>
 #include <system_error>
 
+#include "transport/advertising_data.h"
+
 namespace bm6::sim {
-
-namespace {
-constexpr std::uint8_t kAdUuid16Complete = 0x03;
-constexpr std::uint8_t kAdCompleteName = 0x09;
-constexpr std::uint8_t kAdManufacturerData = 0xff;
-
-void put_field(std::vector<std::uint8_t>& out, std::uint8_t type,
-               std::span<const std::uint8_t> data) {
-  out.push_back(static_cast<std::uint8_t>(data.size() + 1));
-  out.push_back(type);
-  out.insert(out.end(), data.begin(), data.end());
-}
-}  // namespace
 
 std::vector<mgmt::AdvertisingInstance> advertising_instances(FamilyCodec& codec, Family model,
                                                              const Reading& reading,
@@ -40,19 +29,19 @@ std::vector<mgmt::AdvertisingInstance> advertising_instances(FamilyCodec& codec,
   if (!block) return {};
   const std::string name = gap_name(model);
   std::vector<std::uint8_t> scan_rsp;
-  put_field(scan_rsp, kAdCompleteName,
-            {reinterpret_cast<const std::uint8_t*>(name.data()), name.size()});
+  ad::append(scan_rsp, ad::kCompleteName,
+             {reinterpret_cast<const std::uint8_t*>(name.data()), name.size()});
   const std::uint32_t flags = mgmt::kAdvConnectable | mgmt::kAdvDiscoverable;
 
   mgmt::AdvertisingInstance encrypted{
       kEncryptedInstance, flags, {}, scan_rsp, kAdvertisingTimeoutS};
   const std::uint8_t fff0[] = {0xf0, 0xff};
-  put_field(encrypted.adv_data, kAdUuid16Complete, fff0);
-  put_field(encrypted.adv_data, kAdManufacturerData, *block);
+  ad::append(encrypted.adv_data, ad::kUuid16Complete, fff0);
+  ad::append(encrypted.adv_data, ad::kManufacturerData, *block);
   std::vector<mgmt::AdvertisingInstance> out{encrypted};
   if (traits(model).advertises_ibeacon) {
     mgmt::AdvertisingInstance beacon{kBeaconInstance, flags, {}, scan_rsp, kAdvertisingTimeoutS};
-    put_field(beacon.adv_data, kAdManufacturerData, encode_ibeacon(reading.soc_percent));
+    ad::append(beacon.adv_data, ad::kManufacturerData, encode_ibeacon(reading.soc_percent));
     out.push_back(std::move(beacon));
   }
   return out;
