@@ -60,6 +60,8 @@ int main(int argc, char** argv) {
       while (::read(sigfd.get(), &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
         if (info.ssi_signo == SIGUSR1 || info.ssi_signo == SIGUSR2) {
           const bool in_range = info.ssi_signo == SIGUSR2;
+          // Advertisers first: a link the server drops must not start advertising again.
+          for (auto& advertiser : advertisers) advertiser->set_in_range(in_range);
           for (auto& server : servers) server->set_in_range(in_range);
           std::printf("bm6-sim: %s\n", in_range ? "back in range" : "out of range");
           std::fflush(stdout);
