@@ -56,26 +56,35 @@ address_of() { btmgmt_ --index "$1" info | sed -n 's/.*addr \([0-9A-F:]*\) .*/\1
 modprobe bluetooth && modprobe hci_vhci || fail "no Bluetooth modules in this kernel"
 
 # COUNT dual-mode 5.0 controllers (hci0 ... hciCOUNT-1) from one btvirt, linked by its
-# emulated radio, each powered with LE on; BTVIRT is its pid. Dual mode: btvirt implements
-# HCI Read RSSI only for controllers with BR/EDR. A controller shows in sysfs before its
-# initialisation ends (slowly under emulation on a busy host); until then mgmt commands fail,
-# so ask again until all are powered with LE on. Under emulation a virtual controller's
-# start-up sometimes never ends (missing from mgmt's index list), and a reset that timed out
-# (dmesg: "Opcode 0x0c03 failed") never recovers: start btvirt again then.
-controllers_up() {  # COUNT
-  local count=$1 last=$(($1 - 1)) attempt resets_before
+# emulated radio; hciFIRST (0) and up powered with LE on, those below FIRST spares that may
+# stay down. BTVIRT is its pid. Dual mode: btvirt implements HCI Read RSSI only for
+# controllers with BR/EDR. A controller shows in sysfs before its initialisation ends
+# (slowly under emulation on a busy host); until then mgmt commands fail, so ask again until
+# all are powered with LE on. Under emulation a virtual controller's start-up sometimes never
+# ends (missing from mgmt's index list): the kernel resets hci0 while btvirt still creates
+# the others, and under load that reset times out (dmesg: "hci0: Opcode 0x0c03 failed") and
+# never recovers, so a script with many controllers keeps hci0 as a spare. A needed one that
+# fails: start btvirt again.
+controllers_up() {  # COUNT [FIRST]
+  local count=$1 first=${2:-0} last=$(($1 - 1)) attempt resets_before needed
+  needed="hci($(seq -s '|' "$first" "$last"))"
+  resets() { dmesg | grep -cE "$needed: Opcode 0x0c03 failed"; }
   all_ready() {
     local i
-    for i in $(seq 0 "$last"); do mgmt --index "$i" power on; mgmt --index "$i" le on; done
-    [ "$(btmgmt_ info 2>/dev/null | grep -c 'current settings: powered.* le')" = "$count" ]
+    for i in $(seq "$first" "$last"); do
+      btmgmt_ --index "$i" info 2>/dev/null | grep -q 'current settings: powered.* le' && continue
+      mgmt --index "$i" power on
+      mgmt --index "$i" le on
+      btmgmt_ --index "$i" info 2>/dev/null | grep -q 'current settings: powered.* le' || return 1
+    done
   }
-  reset_failed() { [ "$(dmesg | grep -c 'Opcode 0x0c03 failed')" -gt "$resets_before" ]; }
+  reset_failed() { [ "$(resets)" -gt "$resets_before" ]; }
   ready_or_failed() { all_ready || reset_failed; }
   for attempt in 1 2 3; do
-    resets_before=$(dmesg | grep -c 'Opcode 0x0c03 failed')
+    resets_before=$(resets)
     btvirt -l"$count" >>"$OUT/btvirt.log" 2>&1 &
     BTVIRT=$!
-    if wait_for 10 test -e "/sys/class/bluetooth/hci$last" && wait_for 25 ready_or_failed && all_ready; then
+    if wait_for 20 test -e "/sys/class/bluetooth/hci$last" && wait_for 40 ready_or_failed && all_ready; then
       return 0
     fi
     { btmgmt_ info; dmesg | tail -n 20; } >"$OUT/controllers-$attempt.txt" 2>&1
