@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the guest scripts (guest-test.sh, stuck-guest.sh, crash-loop-guest.sh,
 # soak-guest.sh) inside the VM (see vm-run.sh): what they share. Sets B (the build, from the
 # first argument of the script), OUT (the host's folder), RUN (the guest's own) and
