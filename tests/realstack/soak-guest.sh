@@ -15,9 +15,10 @@
 # the second never reads, and that monitor takes no link again). So hci2 has MaxLinks 1 here
 # (on a radio the soak would use 2), the phone has a controller of its own, and no reader
 # links twice at once. Even so the per-read monitors wedge now and then (a per-read link
-# "came up" with no reading in 3 s, then its monitor takes no connect): under TCG the kernel
-# lets an idle link go later than the 2 s the plugin waits before the next turn, so a turn
-# can still be a controller's second link. Until btvirt is fixed (or patched in the VM), the
+# "came up" with no reading in 3 s, then its monitor takes no connect): the kernel lets an
+# idle link go a little later than the 2 s the plugin waits before the next turn, so a turn
+# can still be a controller's second link (seen: pr3's link created 45 ms before pr2's had
+# ended at its monitor). Until btvirt is fixed (or patched in the VM), the
 # soak is run by hand.
 #
 # Faults, in turn, until DURATION seconds of soak have passed (every kind at least once):
