@@ -274,9 +274,10 @@ std::string format_duration(LinkLog::Clock::duration d) {
 void say(const DeviceLog& log, const std::vector<LinkLog::Note>& notes) {
   const auto& device = log.device;
   const char* name = device.name.c_str();
-  const char* address = device.address.c_str();
+  const std::string address_text = device.address.text();
+  const char* address = address_text.c_str();
   const std::string backoff = format_seconds(device.reconnect_max);
-  const std::string who = "BM6 \"" + device.name + "\" (" + device.address + ") ";
+  const std::string who = "BM6 \"" + device.name + "\" (" + address_text + ") ";
   for (const auto& note : notes) {
     std::string notification;
     switch (note.kind) {
@@ -516,10 +517,11 @@ void on_adapter_note(const std::string& adapter, const AdapterWatch::Note& note,
 // connected device uses is said once.
 void watch_adapters(Bm6Engine& engine, const PluginConfig& config) {
   auto options = config.adapter_watch;
-  engine.set_adapter_handler([options](const std::string& adapter, const AdapterWatch::Note& note) {
+  engine.set_adapter_handler([options](const AdapterId& adapter, const AdapterWatch::Note& note) {
     const auto it = options.find(adapter);
     try {  // a log line that cannot be made must not stop the I/O thread
-      on_adapter_note(adapter, note, it != options.end() ? it->second : AdapterWatch::Options{});
+      on_adapter_note(adapter.text(), note,
+                      it != options.end() ? it->second : AdapterWatch::Options{});
     } catch (...) {
     }
   });
@@ -528,7 +530,7 @@ void watch_adapters(Bm6Engine& engine, const PluginConfig& config) {
       plugin_log(LOG_WARNING,
                  "bm6 plugin: adapter \"%s\": ResetAdapter does nothing: no connected device "
                  "uses it",
-                 adapter.c_str());
+                 adapter.text().c_str());
 }
 
 void* io_thread(void* arg) {
@@ -660,7 +662,7 @@ int bm6_init() noexcept {
     }
     // The handler keeps its own copy of the map, which nobody changes: no lock for lookups.
     s.engine = std::make_unique<Bm6Engine>(
-        devices,
+        devices, s.config.link_limits,
         [logs](const DeviceOptions& device, DeviceEvent event, const std::string& detail) {
           if (const auto it = logs.find(device.name); it != logs.end())
             on_device_event(*it->second, event, detail);

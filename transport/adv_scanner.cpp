@@ -48,14 +48,14 @@ std::uint32_t le32(const std::uint8_t* p) {
 }
 
 // mgmt carries addresses least significant byte first.
-LeAddress from_wire(const std::uint8_t* p) {
-  LeAddress a{};
+BdAddr from_wire(const std::uint8_t* p) {
+  BdAddr a{};
   std::reverse_copy(p, p + 6, a.begin());
   return a;
 }
-void to_wire(const LeAddress& a, std::uint8_t* p) { std::reverse_copy(a.begin(), a.end(), p); }
+void to_wire(const BdAddr& a, std::uint8_t* p) { std::reverse_copy(a.begin(), a.end(), p); }
 
-std::string text(const LeAddress& a) {
+std::string text(const BdAddr& a) {
   char buf[18];
   std::snprintf(buf, sizeof buf, "%02X:%02X:%02X:%02X:%02X:%02X", a[0], a[1], a[2], a[3], a[4],
                 a[5]);
@@ -150,17 +150,6 @@ UniqueFd AdvScanner::open_mgmt_socket(std::string& error) {
                                    "management interface); collectd runs as root by default");
 }
 
-int AdvScanner::adapter_index(const std::string& name) {
-  if (name.empty()) {
-    const int id = ::hci_get_route(nullptr);
-    return id < 0 ? 0 : id;  // none up yet: the usual only adapter, watched until it is
-  }
-  if (name.size() < 4 || name.size() > 7 || name.rfind("hci", 0) != 0 ||
-      name.find_first_not_of("0123456789", 3) != std::string::npos)
-    return -1;
-  return std::stoi(name.substr(3));
-}
-
 void AdvScanner::start() {
   if (fd_) return;
   std::string error;
@@ -192,7 +181,7 @@ void AdvScanner::remove_stale_registrations() {
 }
 
 // Into the record before Add Device goes out, out of it after Remove Device did.
-void AdvScanner::record(const LeAddress& address, bool random_address, bool registered) {
+void AdvScanner::record(const BdAddr& address, bool random_address, bool registered) {
   if (record_path_.empty()) return;
   const bool changed = registered ? recorded_.insert({address, random_address}).second
                                   : recorded_.erase({address, random_address}) > 0;
@@ -207,7 +196,7 @@ void AdvScanner::save_record() {
                ": if collectd is killed, its registered addresses stay with the kernel");
 }
 
-AdvScanner::SubscriptionId AdvScanner::subscribe(const LeAddress& address, bool random_address,
+AdvScanner::SubscriptionId AdvScanner::subscribe(const BdAddr& address, bool random_address,
                                                  ReportHandler on_report) {
   const SubscriptionId id = next_id_++;
   auto [it, fresh] = entries_.try_emplace(address);
@@ -225,7 +214,7 @@ AdvScanner::SubscriptionId AdvScanner::subscribe(const LeAddress& address, bool 
 void AdvScanner::unsubscribe(SubscriptionId id) {
   const auto found = by_id_.find(id);
   if (found == by_id_.end()) return;
-  const LeAddress address = found->second;
+  const BdAddr address = found->second;
   by_id_.erase(found);
   auto it = entries_.find(address);
   if (it == entries_.end()) return;
@@ -260,7 +249,7 @@ bool AdvScanner::send(std::uint16_t opcode, std::span<const std::uint8_t> params
   return false;
 }
 
-void AdvScanner::add_device(const LeAddress& address, bool random_address) {
+void AdvScanner::add_device(const BdAddr& address, bool random_address) {
   std::uint8_t p[8];
   to_wire(address, p);
   p[6] = random_address ? kLeRandom : kLePublic;
@@ -268,7 +257,7 @@ void AdvScanner::add_device(const LeAddress& address, bool random_address) {
   send(kOpAddDevice, p);
 }
 
-bool AdvScanner::remove_device(const LeAddress& address, bool random_address) {
+bool AdvScanner::remove_device(const BdAddr& address, bool random_address) {
   std::uint8_t p[7];
   to_wire(address, p);
   p[6] = random_address ? kLeRandom : kLePublic;

@@ -170,11 +170,9 @@ std::chrono::milliseconds phase_length(const Command& cmd) {
 
 // Every advertisement of cmd.address for --seconds; "" or (said) why nothing can be heard.
 std::string capture_advertisements(CaptureRun& run, EventLoop& loop) {
-  const int index = AdvScanner::adapter_index(run.cmd.adapter);
-  if (index < 0) {
-    print_error("advertisements: " + run.cmd.adapter + " is not an adapter name (hciN)");
-    return "not an adapter name";
-  }
+  // Checked by the parser; none given: the first adapter that is up.
+  const auto adapter = AdapterId::parse(run.cmd.adapter);
+  const int index = AdapterId::of(DeviceAddress(), adapter).index();
   std::string problem;
   AdvScanner scanner(loop, index, [&](AdvScanner::Status s, const std::string& detail) {
     if (s == AdvScanner::Status::kError || s == AdvScanner::Status::kAdapterDown)
@@ -228,7 +226,7 @@ int run_capture(const Command& cmd) {
   EventLoop loop;
   Adapters adapters(loop);
   run.header();
-  const bool radio = cmd.address.rfind("unix:", 0) != 0;
+  const bool radio = !DeviceAddress::names_socket(cmd.address);
   const std::string ad_problem = radio ? capture_advertisements(run, loop) : "";
   const std::string error = capture_link(run, loop, adapters);
   run.end(error);

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "tools/ctl/decode.h"
+#include "transport/address.h"
 #include "transport/connector.h"
 
 #ifndef BM6_VERSION
@@ -163,24 +164,6 @@ std::chrono::milliseconds Command::timeout() const {
   return std::chrono::milliseconds(std::llround(timeout_s * 1000));
 }
 
-std::optional<std::string> normalise_bluetooth_address(const std::string& s) {
-  if (s.size() != 17) return std::nullopt;
-  const char separator = s[2];
-  if (separator != ':' && separator != '-') return std::nullopt;
-  std::string out = s;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (i % 3 == 2) {
-      if (s[i] != separator) return std::nullopt;
-      out[i] = ':';
-    } else if (!std::isxdigit(static_cast<unsigned char>(s[i]))) {
-      return std::nullopt;
-    } else {
-      out[i] = static_cast<char>(std::toupper(static_cast<unsigned char>(s[i])));
-    }
-  }
-  return out;
-}
-
 Parsed parse(const std::vector<std::string>& args) {
   // getopt_long wants a mutable argv with the program name first; it keeps its state in
   // globals, reset by optind = 0. Leading '-' means it permutes nothing.
@@ -284,12 +267,19 @@ Parsed parse(const std::vector<std::string>& args) {
     switch (g.opt) {
       case kAdapter:
         if (g.value.empty()) return UsageError{g.written + ": give an adapter such as hci0", verb};
-        if (*verb != Verb::kScan && g.value.rfind("unix:", 0) == 0)
-          return UsageError{g.written + ": " + name +
-                                " takes a Bluetooth adapter (hciN); a unix: "
-                                "ADDRESS needs none",
+        if (const auto adapter = AdapterId::parse(g.value)) {
+          cmd.adapter = adapter->text();  // "hci00" is hci0
+        } else if (DeviceAddress::names_socket(g.value)) {
+          if (*verb != Verb::kScan)
+            return UsageError{g.written + ": " + name +
+                                  " takes a Bluetooth adapter (hciN); a unix: "
+                                  "ADDRESS needs none",
+                              verb};
+          cmd.adapter = g.value;  // scan's unix:DIR, checked below
+        } else {
+          return UsageError{g.written + ": " + quoted(g.value) + " is not an adapter such as hci0",
                             verb};
-        cmd.adapter = g.value;
+        }
         break;
       case kTimeout: {
         const auto s = seconds(g.value);
@@ -357,8 +347,8 @@ Parsed parse(const std::vector<std::string>& args) {
         }
         break;
       case kAddress:
-        if (const auto bdaddr = normalise_bluetooth_address(g.value)) {
-          cmd.address = *bdaddr;
+        if (const auto bdaddr = parse_bdaddr(g.value)) {
+          cmd.address = bm6::to_string(*bdaddr);
         } else {
           return UsageError{g.written + ": " + quoted(g.value) +
                                 " is not a Bluetooth address (AA:BB:CC:DD:EE:FF or "
@@ -371,7 +361,8 @@ Parsed parse(const std::vector<std::string>& args) {
   const std::vector<std::string> operands(positional.begin() + 1, positional.end());
   if (*verb == Verb::kScan) {
     if (!operands.empty()) return UsageError{"scan takes no " + quoted(operands[0]), verb};
-    if (cmd.adapter.rfind("unix:", 0) == 0 && cmd.adapter.size() == 5)
+    if (std::string e;
+        DeviceAddress::names_socket(cmd.adapter) && !DeviceAddress::parse(cmd.adapter, e))
       return UsageError{"--adapter unix: needs a directory after it", verb};
     return cmd;
   }
@@ -394,19 +385,15 @@ Parsed parse(const std::vector<std::string>& args) {
   if (operands.size() > 1)
     return UsageError{name + " takes one ADDRESS; " + quoted(operands[1]) + " is one too many",
                       verb};
-  const std::string& address = operands[0];
-  if (address.rfind("unix:", 0) == 0) {
-    const std::string error = validate_address(address);
-    if (!error.empty()) return UsageError{error, verb};
-    cmd.address = address;
-  } else if (const auto bdaddr = normalise_bluetooth_address(address)) {
-    cmd.address = *bdaddr;
-  } else {
-    return UsageError{quoted(address) +
+  std::string error;
+  const auto address = DeviceAddress::parse(operands[0], error);
+  if (!address && DeviceAddress::names_socket(operands[0])) return UsageError{error, verb};
+  if (!address)
+    return UsageError{quoted(operands[0]) +
                           " is neither a Bluetooth address (AA:BB:CC:DD:EE:FF or "
                           "AA-BB-CC-DD-EE-FF) nor unix:/path/to/socket",
                       verb};
-  }
+  cmd.address = address->text();
   return cmd;
 }
 
