@@ -25,6 +25,7 @@
 #include "device/link_budget.h"
 #include "protocol/family.h"
 #include "protocol/history.h"
+#include "transport/address.h"
 #include "transport/connector.h"
 #include "transport/event_loop.h"
 #include "transport/lifetime.h"
@@ -37,9 +38,8 @@ enum class LinkMode { kPersistent, kPerRead };
 
 struct DeviceOptions {
   std::string name{};
-  std::string address{};
-  std::string adapter{};        // Bluetooth adapter ("hci0"); empty: the first that is up
-  bool random_address = false;  // the device's LE address type; BM6s use public
+  DeviceAddress address{};             // with its LE address type (BM6s use public)
+  std::optional<AdapterId> adapter{};  // Bluetooth adapter; unset: the first that is up
   std::chrono::milliseconds connect_timeout{10000};
   std::chrono::milliseconds reconnect_min{1000};
   std::chrono::milliseconds reconnect_max{60000};
@@ -70,10 +70,6 @@ struct DeviceOptions {
   // as failed: a monitor that accepts and answers nothing must not hold a shared link for the 30 s
   // ATT response timeout. On a radio a per-read link's reading comes in 1-1.5 s.
   std::chrono::milliseconds per_read_setup{3000};
-  // The most links at once on this device's adapter (MaxLinks; the plugin resolves the
-  // adapter's own value, 5 for a Bluetooth adapter unless told). Devices on one adapter
-  // share one LinkBudget (the engine's). 0: no limit.
-  unsigned max_links = 0;
   // Backfill (device/history_download.h): when a link's first reading comes more than a
   // record period after the last reading dispatched (ReadingSlot::last_dispatched), the
   // stored records covering the gap (at most backfill_max of it) are downloaded and handed

@@ -4,95 +4,80 @@
 #include <stdexcept>
 
 #include "device/link_errors.h"
-#include "protocol/advertisement.h"
 #include "transport/l2cap_connector.h"
 
 namespace bm6 {
 
 namespace {
-// Which budget a device's links count against: its adapter's. Simulated (unix:) devices
-// share one pseudo-adapter, "unix", so budgets are testable without Bluetooth; devices
-// with no Adapter use the first adapter that is up, as their connector does.
-constexpr unsigned kNoLinkLimit = 1u << 20;  // MaxLinks 0: as good as none
+// MaxLinks 0: as good as none.
+constexpr unsigned kNoLinkLimit = 1u << 20;
+// A Bluetooth link stays up, idle, about 2 s after its socket closes (the kernel's
+// disconnect timeout): the controller counts it that long.
 constexpr std::chrono::seconds kKernelLinkLinger{2};
-
-std::string budget_key(const DeviceOptions& o) {
-  if (o.address.rfind("unix:", 0) == 0) return "unix";
-  if (!o.adapter.empty()) return o.adapter;
-  LinkError error;
-  const int id = resolve_adapter("", error);
-  return id >= 0 ? "hci" + std::to_string(id) : "the default adapter";
-}
 }  // namespace
 
-Bm6Engine::Bm6Engine(const std::vector<DeviceOptions>& devices, Bm6Device::EventHandler on_event)
-    : Bm6Engine(devices, std::move(on_event), nullptr) {}
+Bm6Engine::Bm6Engine(const std::vector<DeviceOptions>& devices, const LinkLimits& limits,
+                     Bm6Device::EventHandler on_event)
+    : Bm6Engine(devices, limits, std::move(on_event), nullptr) {}
 
-Bm6Engine::Bm6Engine(const std::vector<DeviceOptions>& devices, Bm6Device::EventHandler on_event,
-                     ScannerHandler on_scanner, AdvScanner::OpenSocket open_mgmt,
-                     const std::string& record_dir) {
-  // One budget per adapter, with the smallest MaxLinks its devices give (devices with no
-  // Adapter and with Adapter "hci0" may share hci0).
-  std::map<std::string, unsigned> max_links;
+// Devices' links count against their adapter's budget (link_adapter): simulated (unix:)
+// devices share the pseudo-adapter "unix", so budgets are testable without Bluetooth; devices
+// with no Adapter use the first adapter that is up, as their connector does.
+Bm6Engine::Bm6Engine(const std::vector<DeviceOptions>& devices, const LinkLimits& limits,
+                     Bm6Device::EventHandler on_event, ScannerHandler on_scanner,
+                     AdvScanner::OpenSocket open_mgmt, const std::string& record_dir) {
+  if (const auto problems = link_limit_problems(devices, limits); !problems.empty())
+    throw std::invalid_argument(problems.front());
   for (const auto& options : devices) {
     if (options.passive) continue;  // it takes no link
-    const unsigned max = options.max_links == 0 ? kNoLinkLimit : options.max_links;
-    const auto [it, added] = max_links.try_emplace(budget_key(options), max);
-    if (!added) it->second = std::min(it->second, max);
+    const AdapterId adapter = link_adapter(options);
+    if (budgets_.count(adapter)) continue;
+    const unsigned max = limits.of(adapter);
+    budgets_[adapter] = std::make_unique<LinkBudget>(
+        loop_, adapter.text(), max == 0 ? kNoLinkLimit : max,
+        adapter.is_simulated() ? std::chrono::seconds(0) : kKernelLinkLinger);
   }
-  // A Bluetooth link stays up, idle, about 2 s after its socket closes (the kernel's
-  // disconnect timeout): the controller counts it that long.
-  for (const auto& [key, max] : max_links)
-    budgets_[key] = std::make_unique<LinkBudget>(
-        loop_, key, max, key == "unix" ? std::chrono::seconds(0) : kKernelLinkLinger);
   for (const auto& options : devices) {
-    if (options.passive) {
+    if (options.passive)
       add_passive(options, on_event, on_scanner, open_mgmt, record_dir);
-      continue;
-    }
-    std::string error;
-    const ConnectorOptions connector_options{.address = options.address,
-                                             .adapter = options.adapter,
-                                             .random_address = options.random_address,
-                                             .timeout = options.connect_timeout};
-    auto connector = make_connector(loop_, connector_options, &adapters_, error);
-    if (!connector) throw std::invalid_argument("device \"" + options.name + "\": " + error);
-    auto& budget = *budgets_.at(budget_key(options));
-    if (options.link == LinkMode::kPersistent && !budget.reserve())
-      throw std::invalid_argument(
-          "adapter " + budget.adapter() + ": more persistent devices than MaxLinks " +
-          std::to_string(budget.max_links()) + " (device \"" + options.name +
-          "\" is one too many): raise MaxLinks, make some Link \"per-read\", or give some "
-          "another Adapter");
-    if (options.link == LinkMode::kPerRead) {
-      // Said once, through the adapter's first per-read device: the handler wants one.
-      if (budget.per_read_devices() == 0)
-        budget.set_overbooked_handler([on_event, first = options](const std::string& text) {
-          if (on_event) on_event(first, {DeviceEvent::kAdapterOverbooked, text});
-        });
-      budget.add_per_read(options.read_interval);
-    }
-    auto slot = std::make_shared<ReadingSlot>();
-    slots_[options.name] = slot;
-    devices_.push_back(std::make_unique<Bm6Device>(loop_, options, std::move(connector), slot,
-                                                   watched(budget_key(options), on_event)));
-    devices_.back()->set_budget(&budget);
+    else
+      add_connected(options, on_event);
   }
   if (!record_dir.empty()) clean_up_records(record_dir, on_scanner, open_mgmt);
-  for (const auto& [key, budget] : budgets_)
-    if (budget->per_read_devices() > 0 && budget->shared() == 0)
-      throw std::invalid_argument("adapter " + key + ": its MaxLinks " +
-                                  std::to_string(budget->max_links()) +
-                                  " are all taken by persistent devices: none is left for its "
-                                  "per-read devices (raise MaxLinks)");
   feed_heard();
 }
 
-// The adapter "hciN" is watched; the device's events go to `on_event` and to its watch.
-Bm6Device::EventHandler Bm6Engine::watched(const std::string& adapter,
+// Its budget has room for it: link_limit_problems() found none.
+void Bm6Engine::add_connected(const DeviceOptions& options,
+                              const Bm6Device::EventHandler& on_event) {
+  std::string error;
+  const ConnectorOptions connector_options{
+      .address = options.address, .adapter = options.adapter, .timeout = options.connect_timeout};
+  auto connector = make_connector(loop_, connector_options, &adapters_, error);
+  if (!connector) throw std::invalid_argument("device \"" + options.name + "\": " + error);
+  const AdapterId adapter = link_adapter(options);
+  auto& budget = *budgets_.at(adapter);
+  if (options.link == LinkMode::kPersistent && !budget.reserve())
+    throw std::logic_error("adapter " + adapter.text() + ": its budget is full");
+  if (options.link == LinkMode::kPerRead) {
+    // Said once, through the adapter's first per-read device: the handler wants one.
+    if (budget.per_read_devices() == 0)
+      budget.set_overbooked_handler([on_event, first = options](const std::string& text) {
+        if (on_event) on_event(first, {DeviceEvent::kAdapterOverbooked, text});
+      });
+    budget.add_per_read(options.read_interval);
+  }
+  auto slot = std::make_shared<ReadingSlot>();
+  slots_[options.name] = slot;
+  devices_.push_back(std::make_unique<Bm6Device>(loop_, options, std::move(connector), slot,
+                                                 watched(adapter, on_event)));
+  devices_.back()->set_budget(&budget);
+}
+
+// A Bluetooth adapter is watched; the device's events go to `on_event` and to its watch.
+Bm6Device::EventHandler Bm6Engine::watched(const AdapterId& adapter,
                                            Bm6Device::EventHandler on_event) {
-  const int index = AdvScanner::adapter_index(adapter);
-  if (adapter.rfind("hci", 0) == 0 && index >= 0) watched_[adapter].index = index;
+  if (!adapter.is_simulated()) watched_[adapter];
   return [this, on_event = std::move(on_event), adapter](const DeviceOptions& d,
                                                          const DeviceReport& report) {
     if (on_event) on_event(d, report);
@@ -104,15 +89,13 @@ Bm6Device::EventHandler Bm6Engine::watched(const std::string& adapter,
 // which of its connected devices are heard advertising (a monitor there, its connects
 // failing: the adapter is the suspect).
 void Bm6Engine::feed_heard() {
-  for (auto& [index, scanner] : scanners_) {
-    const std::string key = "hci" + std::to_string(index);
+  for (auto& [key, scanner] : scanners_) {
     if (!watched_.count(key)) continue;
-    std::map<LeAddress, std::string> names;
+    std::map<BdAddr, std::string> names;
     for (const auto& d : devices_)
-      if (budget_key(d->options()) == key)
-        if (const auto address = parse_bdaddr(d->options().address))
-          names[*address] = d->options().name;
-    scanner->set_heard_handler([this, key, names](const LeAddress& address) {
+      if (link_adapter(d->options()) == key && d->options().address.is_bluetooth())
+        names[d->options().address.bdaddr()] = d->options().name;
+    scanner->set_heard_handler([this, key, names](const BdAddr& address) {
       if (const auto it = names.find(address); it != names.end())
         watched_.at(key).watch.on_heard(AdapterWatch::Clock::now(), it->second);
     });
@@ -123,22 +106,22 @@ void Bm6Engine::add_passive(const DeviceOptions& options, const Bm6Device::Event
                             const ScannerHandler& on_scanner,
                             const AdvScanner::OpenSocket& open_mgmt,
                             const std::string& record_dir) {
-  const int index = AdvScanner::adapter_index(options.adapter);
-  if (index < 0)
-    throw std::invalid_argument("device \"" + options.name + "\": \"" + options.adapter +
-                                "\" is not an adapter name like \"hci0\"");
-  AdvScanner& scanner = scanner_for(index, on_scanner, open_mgmt, record_dir);
+  if (!options.address.is_bluetooth())
+    throw std::invalid_argument("device \"" + options.name +
+                                "\": Mode \"passive\" needs a Bluetooth address");
+  AdvScanner& scanner = scanner_for(link_adapter(options), on_scanner, open_mgmt, record_dir);
   auto slot = std::make_shared<ReadingSlot>();
   slots_[options.name] = slot;
   passive_.push_back(std::make_unique<PassiveDevice>(loop_, options, scanner, slot, on_event));
 }
 
 // The adapter's one scanner, made on first use.
-AdvScanner& Bm6Engine::scanner_for(int index, const ScannerHandler& on_scanner,
+AdvScanner& Bm6Engine::scanner_for(const AdapterId& adapter, const ScannerHandler& on_scanner,
                                    const AdvScanner::OpenSocket& open_mgmt,
                                    const std::string& record_dir) {
-  auto& scanner = scanners_[index];
+  auto& scanner = scanners_[adapter];
   if (scanner) return *scanner;
+  const int index = adapter.index();
   scanner = std::make_unique<AdvScanner>(
       loop_, index,
       [on_scanner, index](AdvScanner::Status s, const std::string& detail) {
@@ -155,12 +138,13 @@ AdvScanner& Bm6Engine::scanner_for(int index, const ScannerHandler& on_scanner,
 void Bm6Engine::clean_up_records(const std::string& record_dir, const ScannerHandler& on_scanner,
                                  const AdvScanner::OpenSocket& open_mgmt) {
   for (const int index : adapters_with_registrations(record_dir))
-    scanner_for(index, on_scanner, open_mgmt, record_dir);
+    scanner_for(AdapterId::hci(static_cast<std::uint16_t>(index)), on_scanner, open_mgmt,
+                record_dir);
 }
 
 Bm6Engine::~Bm6Engine() = default;
 
-const LinkBudget* Bm6Engine::budget(const std::string& adapter) const {
+const LinkBudget* Bm6Engine::budget(const AdapterId& adapter) const {
   const auto it = budgets_.find(adapter);
   return it == budgets_.end() ? nullptr : it->second.get();
 }
@@ -181,7 +165,7 @@ void Bm6Engine::set_adapter_handler(AdapterHandler on_note, AdvScanner::OpenSock
   open_reset_socket_ = std::move(open_mgmt);
 }
 
-bool Bm6Engine::set_adapter_options(const std::string& adapter,
+bool Bm6Engine::set_adapter_options(const AdapterId& adapter,
                                     const AdapterWatch::Options& options) {
   const auto it = watched_.find(adapter);
   if (it == watched_.end()) return false;
@@ -189,7 +173,7 @@ bool Bm6Engine::set_adapter_options(const std::string& adapter,
   return true;
 }
 
-const AdapterWatch* Bm6Engine::adapter_watch(const std::string& adapter) const {
+const AdapterWatch* Bm6Engine::adapter_watch(const AdapterId& adapter) const {
   const auto it = watched_.find(adapter);
   return it == watched_.end() ? nullptr : &it->second.watch;
 }
@@ -197,7 +181,7 @@ const AdapterWatch* Bm6Engine::adapter_watch(const std::string& adapter) const {
 // A connect that failed with nobody answering counts against the adapter; any other end
 // of an attempt after the connect (busy, a set-up step failing) shows a link came up. The
 // adapter down or missing, or no permission, says nothing about a stuck controller.
-void Bm6Engine::on_adapter_event(const std::string& adapter, const std::string& device,
+void Bm6Engine::on_adapter_event(const AdapterId& adapter, const std::string& device,
                                  const DeviceReport& report) {
   const DeviceEvent event = report.event;
   const auto it = watched_.find(adapter);
@@ -219,7 +203,7 @@ void Bm6Engine::on_adapter_event(const std::string& adapter, const std::string& 
   }
 }
 
-void Bm6Engine::handle_adapter_notes(const std::string& adapter,
+void Bm6Engine::handle_adapter_notes(const AdapterId& adapter,
                                      std::vector<AdapterWatch::Note> notes) {
   for (const auto& note : notes) {
     if (on_adapter_note_) on_adapter_note_(adapter, note);
@@ -227,7 +211,7 @@ void Bm6Engine::handle_adapter_notes(const std::string& adapter,
   }
 }
 
-void Bm6Engine::reset_adapter(const std::string& adapter) {
+void Bm6Engine::reset_adapter(const AdapterId& adapter) {
   WatchedAdapter& watched = watched_.at(adapter);
   LinkError error;
   UniqueFd fd = open_reset_socket_ ? open_reset_socket_(error) : UniqueFd();
@@ -237,8 +221,7 @@ void Bm6Engine::reset_adapter(const std::string& adapter) {
         adapter, watched.watch.on_reset_done(AdapterWatch::Clock::now(), false, error.detail));
   }
   watched.reset = std::make_unique<MgmtPowerCycle>(
-      loop_, static_cast<std::uint16_t>(watched.index), std::move(fd),
-      [this, adapter](bool ok, const std::string& detail) {
+      loop_, adapter.index(), std::move(fd), [this, adapter](bool ok, const std::string& detail) {
         WatchedAdapter& w = watched_.at(adapter);
         w.reset.reset();  // allowed from its own callback
         handle_adapter_notes(adapter,

@@ -14,11 +14,10 @@ PassiveDevice::PassiveDevice(EventLoop& loop, DeviceOptions options, AdvScanner&
       slot_(std::move(slot)),
       on_event_(std::move(on_event)),
       silence_timer_(loop) {
-  const auto address = parse_bdaddr(options_.address);
-  if (!address)
+  if (!options_.address.is_bluetooth())
     throw std::invalid_argument("passive mode needs a Bluetooth address, not \"" +
-                                options_.address + "\"");
-  address_ = *address;
+                                options_.address.text() + "\"");
+  address_ = options_.address.bdaddr();
   // A configured Model is the only key tried; "auto" tries each, and the decrypted address
   // (48 bits) tells which family is right.
   if (options_.model) {
@@ -37,7 +36,7 @@ std::chrono::milliseconds PassiveDevice::timeout() const {
 
 void PassiveDevice::start() {
   if (subscription_ != 0) return;
-  subscription_ = scanner_.subscribe(address_, options_.random_address,
+  subscription_ = scanner_.subscribe(address_, options_.address.random(),
                                      [this](const AdvReport& r) { on_advertisement(r); });
   last_reading_ = std::chrono::steady_clock::now();
   silence_timer_.start(timeout(), [this] { check_silence(); });

@@ -101,10 +101,11 @@ void on_scanner_status(int adapter, AdvScanner::Status status, const std::string
 // connected device uses is said once.
 void watch_adapters(Bm6Engine& engine, const PluginConfig& config) {
   auto options = config.adapter_watch;
-  engine.set_adapter_handler([options](const std::string& adapter, const AdapterWatch::Note& note) {
+  engine.set_adapter_handler([options](const AdapterId& adapter, const AdapterWatch::Note& note) {
     const auto it = options.find(adapter);
     try {  // a log line that cannot be made must not stop the I/O thread
-      on_adapter_note(adapter, note, it != options.end() ? it->second : AdapterWatch::Options{});
+      on_adapter_note(adapter.text(), note,
+                      it != options.end() ? it->second : AdapterWatch::Options{});
     } catch (...) {
     }
   });
@@ -113,7 +114,7 @@ void watch_adapters(Bm6Engine& engine, const PluginConfig& config) {
       plugin_log(LOG_WARNING,
                  "bm6 plugin: adapter \"%s\": ResetAdapter does nothing: no connected device "
                  "uses it",
-                 adapter.c_str());
+                 adapter.text().c_str());
 }
 
 }  // namespace bm6::plugin

@@ -1,20 +1,17 @@
-// <Plugin bm6> in collectd's snmp.c style: one function per block and per option kind,
-// each appending its own sentence to `errors`.
+// <Plugin bm6>: every option in one table (its name, the blocks it may stand in, its parser
+// and a line of help), read the same way at each level. Each mistake appends its own
+// sentence to `errors`, naming the device or adapter and the option.
 #include "plugin/bm6_config.h"
 
-#include <limits.h>
-#include <stdlib.h>
 #include <strings.h>
 
-#include <algorithm>
-#include <cctype>
 #include <cmath>
 #include <cstdio>
+#include <iterator>
 #include <map>
+#include <optional>
 #include <set>
 #include <utility>
-
-#include "transport/connector.h"
 
 namespace bm6::plugin {
 
@@ -39,25 +36,59 @@ const char* value_type(const oconfig_value_t& v) {
   }
 }
 
+// ", not a string" when the option has one value of the wrong type.
+std::string not_type(const oconfig_item_t& item) {
+  return item.values_num == 1 ? std::string(", not ") + value_type(item.values[0]) : "";
+}
+
+// Where an option stands, for its messages: `who` is "" at plugin level, "device \"van\": "
+// or "adapter \"hci0\": ".
 struct Where {
-  std::string device;          // empty at plugin level
+  std::string who;
   Errors* warnings = nullptr;  // where a value that works but makes little sense is said
   std::string prefix(const oconfig_item_t& item) const {
-    const std::string option = std::string("option \"") + item.key + "\"";
-    return device.empty() ? option : "device \"" + device + "\": " + option;
+    return who + "option \"" + (item.key ? item.key : "") + "\"";
   }
 };
 
-// ---- option kinds ----
+// ---- value kinds ----
 
 bool get_string(const oconfig_item_t& item, const Where& where, std::string& out, Errors& errors) {
   if (item.values_num != 1 || item.values[0].type != OCONFIG_TYPE_STRING) {
-    errors.push_back(
-        where.prefix(item) + " needs exactly one quoted string" +
-        (item.values_num == 1 ? std::string(", not ") + value_type(item.values[0]) : ""));
+    errors.push_back(where.prefix(item) + " needs exactly one quoted string" + not_type(item));
     return false;
   }
   out = item.values[0].value.string;
+  return true;
+}
+
+// true|false.
+bool get_bool(const oconfig_item_t& opt, const Where& where, bool& out, Errors& errors) {
+  if (opt.values_num != 1 || opt.values[0].type != OCONFIG_TYPE_BOOLEAN) {
+    errors.push_back(where.prefix(opt) + " needs true or false" + not_type(opt));
+    return false;
+  }
+  out = opt.values[0].value.boolean != 0;
+  return true;
+}
+
+// A whole number from `lo` to `hi`, printed as written in the messages (2592000, never
+// 2.592e+06); `unit` is " of seconds" or "".
+bool get_whole(const oconfig_item_t& opt, const Where& where, std::int64_t lo, std::int64_t hi,
+               const char* unit, std::int64_t& out, Errors& errors) {
+  const std::string range = "from " + std::to_string(lo) + " to " + std::to_string(hi);
+  if (opt.values_num != 1 || opt.values[0].type != OCONFIG_TYPE_NUMBER) {
+    errors.push_back(where.prefix(opt) + " needs one whole number" + unit + ", " + range +
+                     not_type(opt));
+    return false;
+  }
+  const double v = opt.values[0].value.number;
+  if (!std::isfinite(v) || v != std::floor(v) || v < static_cast<double>(lo) ||
+      v > static_cast<double>(hi)) {
+    errors.push_back(where.prefix(opt) + " must be a whole number" + unit + " " + range);
+    return false;
+  }
+  out = static_cast<std::int64_t>(v);
   return true;
 }
 
@@ -77,9 +108,7 @@ constexpr double kAbsurd = 0.01;
 bool get_seconds(const oconfig_item_t& item, const Where& where, std::chrono::milliseconds& out,
                  Errors& errors, const Floor& floor) {
   if (item.values_num != 1 || item.values[0].type != OCONFIG_TYPE_NUMBER) {
-    errors.push_back(
-        where.prefix(item) + " needs one number of seconds" +
-        (item.values_num == 1 ? std::string(", not ") + value_type(item.values[0]) : ""));
+    errors.push_back(where.prefix(item) + " needs one number of seconds" + not_type(item));
     return false;
   }
   double s = item.values[0].value.number;
@@ -128,112 +157,288 @@ const Floor kPassiveTimeoutFloor{2,
                                  "few advertisements are always lost: healthy monitors would "
                                  "be reported silent"};
 
-// Timing options valid both in <Plugin bm6> (defaults) and in <Device>; false if unknown.
-bool parse_timing(const oconfig_item_t& item, const Where& where, DeviceOptions& o,
-                  Errors& errors) {
-  auto seconds = [&](std::chrono::milliseconds& out, const Floor& floor) {
-    get_seconds(item, where, out, errors, floor);
-    return true;
-  };
-  if (is(item, "ConnectTimeout")) return seconds(o.connect_timeout, kConnectTimeoutFloor);
-  if (is(item, "ReconnectMin")) return seconds(o.reconnect_min, kReconnectMinFloor);
-  if (is(item, "ReconnectMax")) return seconds(o.reconnect_max, kReconnectMaxFloor);
-  if (is(item, "StreamTimeout")) return seconds(o.stream_timeout, kStreamTimeoutFloor);
-  if (is(item, "ResponseTimeout")) return seconds(o.response_timeout, kResponseTimeoutFloor);
-  if (is(item, "PassiveTimeout")) return seconds(o.passive_timeout, kPassiveTimeoutFloor);
-  return false;
-}
+// ---- the options ----
+
+// What an option's parser writes into. `options`: the plugin-level defaults or the device's
+// (none in <Adapter>); `device`: in <Device> only; `adapter`: in <Adapter> only.
+struct Target {
+  Where where;
+  Errors& errors;
+  PluginConfig& config;
+  DeviceOptions* options = nullptr;
+  DeviceConfig* device = nullptr;
+  std::optional<AdapterId> adapter{};
+  std::string written_address{};                // <Device>: Address as written, for messages
+  std::optional<LeAddressType> address_type{};  // <Device>: AddressType, applied at the end
+};
+
+using Parser = void (*)(const oconfig_item_t&, Target&);
+
+// The blocks an option may stand in.
+enum Scope : unsigned { kPluginLevel = 1, kInDevice = 2, kInAdapter = 4 };
+
+struct Option {
+  const char* name;
+  unsigned scopes;
+  Parser parse;
+  const char* help;
+};
 
 // Model "auto" | "BM6" | "BM7" | "BM2", in any case: the monitor's family, or detection.
-void parse_model(const oconfig_item_t& opt, const Where& where, DeviceOptions& o, Errors& errors) {
+void parse_model(const oconfig_item_t& opt, Target& t) {
   std::string name;
-  if (!get_string(opt, where, name, errors)) return;
+  if (!get_string(opt, t.where, name, t.errors)) return;
   if (::strcasecmp(name.c_str(), "auto") == 0) {
-    o.model.reset();
+    t.options->model.reset();
   } else if (const auto family = parse_family(name)) {
-    o.model = family;
+    t.options->model = family;
   } else {
     std::string known = "\"auto\"";
     for (const Family f : kAllFamilies) known += std::string(", \"") + to_string(f) + "\"";
-    errors.push_back(where.prefix(opt) + ": \"" + name +
-                     "\" is not a monitor model (known: " + known + ")");
+    t.errors.push_back(t.where.prefix(opt) + ": \"" + name +
+                       "\" is not a monitor model (known: " + known + ")");
   }
 }
 
-// Mode "connected" | "passive", in any case: hold a link, or read the advertisements.
-void parse_mode(const oconfig_item_t& opt, const Where& where, DeviceOptions& o, Errors& errors) {
-  std::string mode;
-  if (!get_string(opt, where, mode, errors)) return;
-  if (::strcasecmp(mode.c_str(), "connected") == 0) {
-    o.passive = false;
-  } else if (::strcasecmp(mode.c_str(), "passive") == 0) {
-    o.passive = true;
+// One of two words, in any case: `first` sets `out` false, `second` true.
+void parse_choice(const oconfig_item_t& opt, Target& t, const char* first, const char* second,
+                  bool& out) {
+  std::string word;
+  if (!get_string(opt, t.where, word, t.errors)) return;
+  if (::strcasecmp(word.c_str(), first) == 0) {
+    out = false;
+  } else if (::strcasecmp(word.c_str(), second) == 0) {
+    out = true;
   } else {
-    errors.push_back(where.prefix(opt) + ": \"" + mode +
-                     "\" is neither \"connected\" nor \"passive\"");
+    t.errors.push_back(t.where.prefix(opt) + ": \"" + word + "\" is neither \"" + first +
+                       "\" nor \"" + second + "\"");
   }
 }
 
-// Link "persistent" | "per-read", in any case.
-void parse_link(const oconfig_item_t& opt, const Where& where, DeviceOptions& o, Errors& errors) {
-  std::string mode;
-  if (!get_string(opt, where, mode, errors)) return;
-  if (::strcasecmp(mode.c_str(), "persistent") == 0) {
-    o.link = LinkMode::kPersistent;
-  } else if (::strcasecmp(mode.c_str(), "per-read") == 0) {
-    o.link = LinkMode::kPerRead;
-  } else {
-    errors.push_back(where.prefix(opt) + ": \"" + mode +
-                     "\" is neither \"persistent\" nor \"per-read\"");
-  }
+void parse_mode(const oconfig_item_t& opt, Target& t) {
+  parse_choice(opt, t, "connected", "passive", t.options->passive);
+}
+
+void parse_link(const oconfig_item_t& opt, Target& t) {
+  bool per_read = t.options->link == LinkMode::kPerRead;
+  parse_choice(opt, t, "persistent", "per-read", per_read);
+  t.options->link = per_read ? LinkMode::kPerRead : LinkMode::kPersistent;
+}
+
+void parse_address_type(const oconfig_item_t& opt, Target& t) {
+  bool random = false;
+  const std::size_t before = t.errors.size();
+  parse_choice(opt, t, "public", "random", random);
+  if (t.errors.size() == before)
+    t.address_type = random ? LeAddressType::kRandom : LeAddressType::kPublic;
+}
+
+// Address: parsed here; whether another device has it is the block's question.
+void parse_address(const oconfig_item_t& opt, Target& t) {
+  if (!get_string(opt, t.where, t.written_address, t.errors)) return;
+  std::string problem;
+  if (const auto address = DeviceAddress::parse(t.written_address, problem))
+    t.options->address = *address;
+  else
+    t.errors.push_back(t.where.prefix(opt) + ": " + problem);
+}
+
+// Adapter "hciN" in <Device>.
+void parse_adapter(const oconfig_item_t& opt, Target& t) {
+  std::string name;
+  if (!get_string(opt, t.where, name, t.errors)) return;
+  if (const auto adapter = AdapterId::parse(name))
+    t.options->adapter = adapter;
+  else
+    t.errors.push_back(t.where.prefix(opt) + ": \"" + name +
+                       "\" is not an adapter name like \"hci0\"");
+}
+
+void parse_interval(const oconfig_item_t& opt, Target& t) {
+  get_seconds(opt, t.where, t.device->interval, t.errors, kIntervalFloor);
+}
+
+void parse_connect_timeout(const oconfig_item_t& opt, Target& t) {
+  get_seconds(opt, t.where, t.options->connect_timeout, t.errors, kConnectTimeoutFloor);
+}
+void parse_reconnect_min(const oconfig_item_t& opt, Target& t) {
+  get_seconds(opt, t.where, t.options->reconnect_min, t.errors, kReconnectMinFloor);
+}
+void parse_reconnect_max(const oconfig_item_t& opt, Target& t) {
+  get_seconds(opt, t.where, t.options->reconnect_max, t.errors, kReconnectMaxFloor);
+}
+void parse_stream_timeout(const oconfig_item_t& opt, Target& t) {
+  get_seconds(opt, t.where, t.options->stream_timeout, t.errors, kStreamTimeoutFloor);
+}
+void parse_response_timeout(const oconfig_item_t& opt, Target& t) {
+  get_seconds(opt, t.where, t.options->response_timeout, t.errors, kResponseTimeoutFloor);
+}
+void parse_passive_timeout(const oconfig_item_t& opt, Target& t) {
+  get_seconds(opt, t.where, t.options->passive_timeout, t.errors, kPassiveTimeoutFloor);
+}
+void parse_passive_temperature(const oconfig_item_t& opt, Target& t) {
+  get_bool(opt, t.where, t.options->passive_temperature, t.errors);
+}
+void parse_backfill(const oconfig_item_t& opt, Target& t) {
+  get_bool(opt, t.where, t.options->backfill, t.errors);
+}
+
+// BackfillMax SECONDS: the longest gap filled (a monitor keeps ~50 h; 255 pages at most).
+void parse_backfill_max(const oconfig_item_t& opt, Target& t) {
+  std::int64_t s = 0;
+  if (get_whole(opt, t.where, 1, 30 * 86400, " of seconds", s, t.errors))
+    t.options->backfill_max = std::chrono::seconds(s);
+}
+
+// RecordPeriod SECONDS: the monitor's time between stored records (120 for a BM6 or BM7;
+// the simulator's --record-period): the step of the estimated times.
+void parse_record_period(const oconfig_item_t& opt, Target& t) {
+  std::int64_t s = 0;
+  if (get_whole(opt, t.where, 1, 86400, " of seconds", s, t.errors))
+    t.options->record_period = std::chrono::seconds(s);
 }
 
 // MaxLinks N: links at once on one adapter, 1 to 64 (no controller holds more).
-bool parse_max_links(const oconfig_item_t& opt, const std::string& where, unsigned& out,
-                     Errors& errors) {
+void parse_max_links(const oconfig_item_t& opt, Target& t) {
   const bool number = opt.values_num == 1 && opt.values[0].type == OCONFIG_TYPE_NUMBER;
   const double v = number ? opt.values[0].value.number : 0;
   if (!number || v != std::floor(v) || v < 1 || v > 64) {
-    errors.push_back(where + "option \"MaxLinks\" needs a whole number from 1 to 64");
-    return false;
-  }
-  out = static_cast<unsigned>(v);
-  return true;
-}
-
-bool valid_adapter_name(const std::string& a) {
-  return a.size() > 3 && a.size() < 8 && a.rfind("hci", 0) == 0 &&
-         a.find_first_not_of("0123456789", 3) == std::string::npos;
-}
-
-// ResetAdapter true|false, StuckAfter SECONDS (10 s to a day) in <Adapter "hciN">: a
-// controller, so not "unix".
-void parse_adapter_watch(const oconfig_item_t& opt, const std::string& name,
-                         const std::string& where, PluginConfig& config, Errors& errors) {
-  const std::string option = where + "option \"" + opt.key + "\"";
-  if (name == "unix") {
-    errors.push_back(option + ": simulated devices have no controller to watch or reset");
+    t.errors.push_back(t.where.prefix(opt) + " needs a whole number from 1 to 64");
     return;
   }
-  auto& watch = config.adapter_watch[name];
-  if (is(opt, "ResetAdapter")) {
-    if (opt.values_num != 1 || opt.values[0].type != OCONFIG_TYPE_BOOLEAN)
-      errors.push_back(option + " needs true or false");
-    else
-      watch.reset = opt.values[0].value.boolean != 0;
-    return;
-  }
+  auto& limits = t.config.link_limits;
+  (t.adapter ? limits.adapters[*t.adapter] : limits.all.emplace()) = static_cast<unsigned>(v);
+}
+
+// ResetAdapter and StuckAfter watch a controller, which "unix" is not.
+bool has_controller(const oconfig_item_t& opt, const Target& t) {
+  if (!t.adapter->is_simulated()) return true;
+  t.errors.push_back(t.where.prefix(opt) +
+                     ": simulated devices have no controller to watch or reset");
+  return false;
+}
+
+void parse_reset_adapter(const oconfig_item_t& opt, Target& t) {
+  if (has_controller(opt, t))
+    get_bool(opt, t.where, t.config.adapter_watch[*t.adapter].reset, t.errors);
+}
+
+// StuckAfter SECONDS, 10 s to a day: shorter, and a monitor that is only slow to answer a
+// few times gets its adapter reset.
+void parse_stuck_after(const oconfig_item_t& opt, Target& t) {
+  if (!has_controller(opt, t)) return;
   const bool number = opt.values_num == 1 && opt.values[0].type == OCONFIG_TYPE_NUMBER;
   const double s = number ? opt.values[0].value.number : 0;
-  // Shorter, and a monitor that is only slow to answer a few times gets its adapter reset.
   if (!number || !std::isfinite(s) || s < 10 || s > 86400) {
-    errors.push_back(option + " needs a number of seconds from 10 to 86400");
+    t.errors.push_back(t.where.prefix(opt) + " needs a number of seconds from 10 to 86400");
     return;
   }
-  watch.stuck_after = std::chrono::milliseconds(std::llround(s * 1000));
+  t.config.adapter_watch[*t.adapter].stuck_after =
+      std::chrono::milliseconds(std::llround(s * 1000));
 }
 
-// <Adapter "hci0"> MaxLinks N </Adapter> ("unix": the simulated devices' pseudo-adapter).
+// StateDir "/path": an absolute directory for the backfill state files.
+void parse_state_dir(const oconfig_item_t& opt, Target& t) {
+  std::string& dir = t.config.state_dir;
+  if (!get_string(opt, t.where, dir, t.errors)) return;
+  if (dir.empty() || dir[0] != '/')
+    t.errors.push_back(t.where.prefix(opt) + ": \"" + dir + "\" is not an absolute path");
+}
+
+constexpr unsigned kDefaultOrDevice = kPluginLevel | kInDevice;
+
+// Every option, in the order the "known:" lists give them. Blocks (<Device>, <Adapter>)
+// are read by the block parsers below.
+const Option kOptions[] = {
+    {"Address", kInDevice, parse_address, "the monitor: AA:BB:CC:DD:EE:FF or unix:/path"},
+    {"AddressType", kInDevice, parse_address_type, "the LE address type: public or random"},
+    {"Adapter", kInDevice, parse_adapter, "the Bluetooth adapter, as in hci0"},
+    {"Interval", kInDevice, parse_interval, "seconds between reads of this device"},
+    {"Model", kDefaultOrDevice, parse_model, "auto, BM6, BM7 or BM2"},
+    {"Mode", kDefaultOrDevice, parse_mode, "connected or passive"},
+    {"Link", kDefaultOrDevice, parse_link, "persistent or per-read"},
+    {"MaxLinks", kPluginLevel | kInAdapter, parse_max_links, "links at once on one adapter"},
+    {"ConnectTimeout", kDefaultOrDevice, parse_connect_timeout, "seconds for one connect"},
+    {"ReconnectMin", kDefaultOrDevice, parse_reconnect_min, "the first retry's delay"},
+    {"ReconnectMax", kDefaultOrDevice, parse_reconnect_max, "the longest retry delay"},
+    {"StreamTimeout", kDefaultOrDevice, parse_stream_timeout, "seconds without a reading"},
+    {"ResponseTimeout", kDefaultOrDevice, parse_response_timeout, "seconds for one answer"},
+    {"PassiveTimeout", kDefaultOrDevice, parse_passive_timeout, "passive: seconds of silence"},
+    {"PassiveTemperature", kDefaultOrDevice, parse_passive_temperature,
+     "passive: byte 10 as a temperature"},
+    {"Backfill", kDefaultOrDevice, parse_backfill, "download the stored history after a gap"},
+    {"BackfillMax", kDefaultOrDevice, parse_backfill_max, "the longest gap filled"},
+    {"RecordPeriod", kDefaultOrDevice, parse_record_period, "seconds between stored records"},
+    {"ResetAdapter", kInAdapter, parse_reset_adapter, "power-cycle the adapter when stuck"},
+    {"StuckAfter", kInAdapter, parse_stuck_after, "seconds of failures that mean stuck"},
+    {"StateDir", kPluginLevel, parse_state_dir, "where the backfill state files go"},
+};
+
+const Option* find_option(const oconfig_item_t& item) {
+  for (const auto& o : kOptions)
+    if (is(item, o.name)) return &o;
+  return nullptr;
+}
+
+std::string known(unsigned scope) {
+  std::string list;
+  for (const auto& o : kOptions)
+    if (o.scopes & scope) list += (list.empty() ? "" : ", ") + std::string(o.name);
+  return list;
+}
+
+const char* block_name(unsigned scope) {
+  return scope == kPluginLevel ? "<Plugin bm6>" : scope == kInDevice ? "<Device>" : "<Adapter>";
+}
+
+// "<Plugin bm6> or <Adapter>": where an option may stand.
+std::string allowed_blocks(unsigned scopes) {
+  std::string list;
+  for (const unsigned s : {kPluginLevel, kInDevice, kInAdapter})
+    if (scopes & s) list += (list.empty() ? "" : " or ") + std::string(block_name(s));
+  return list;
+}
+
+// One option of a block: known, allowed here, not a block, and not given before in it (a
+// second value would silently win). `seen` gets its table entry.
+void parse_option(const oconfig_item_t& item, unsigned scope, Target& t,
+                  std::set<const Option*>& seen) {
+  const Option* option = find_option(item);
+  if (option == nullptr) {
+    t.errors.push_back(t.where.who + "unknown option \"" + (item.key ? item.key : "") + "\"" +
+                       (scope == kPluginLevel ? " in <Plugin bm6>" : "") +
+                       " (known: " + (scope == kPluginLevel ? "Device, Adapter block, " : "") +
+                       known(scope) + ")");
+    return;
+  }
+  if (!(option->scopes & scope)) {
+    t.errors.push_back(t.where.prefix(item) + " belongs in " + allowed_blocks(option->scopes) +
+                       ", not in " + block_name(scope) + " (" + option->name + ": " + option->help +
+                       ")");
+    return;
+  }
+  if (item.children_num > 0) {  // oconfig reads <Adapter "hci0"> ... </Adapter> as a value
+    t.errors.push_back(t.where.who + "<" + option->name + "> is a block, and " + block_name(scope) +
+                       " takes none here" +
+                       (scope == kInDevice && is(item, "Adapter")
+                            ? ": an <Adapter> block goes in <Plugin bm6>; in <Device> write "
+                              "Adapter \"hci0\""
+                            : ""));
+    return;
+  }
+  if (!seen.insert(option).second) {
+    t.errors.push_back(t.where.prefix(item) +
+                       " is given twice (remove one of them: which one counts is not a guess "
+                       "the plugin makes)");
+    return;
+  }
+  option->parse(item, t);
+}
+
+// ---- blocks ----
+
+// <Adapter "hci0"> MaxLinks N, ResetAdapter, StuckAfter </Adapter> ("unix": the simulated
+// devices' pseudo-adapter). "hci00" is hci0: a second block for it is an error.
 void parse_adapter_block(const oconfig_item_t& block, PluginConfig& config, Errors& errors) {
   if (block.values_num != 1 || block.values[0].type != OCONFIG_TYPE_STRING) {
     errors.push_back(
@@ -241,163 +446,70 @@ void parse_adapter_block(const oconfig_item_t& block, PluginConfig& config, Erro
     return;
   }
   const std::string name = block.values[0].value.string;
-  if (!valid_adapter_name(name) && name != "unix") {
+  const auto adapter = AdapterId::parse(name, true);
+  if (!adapter) {
     errors.push_back("<Adapter \"" + name +
                      "\">: not an adapter name like \"hci0\" (or \"unix\" for simulators)");
     return;
   }
-  const std::string where = "adapter \"" + name + "\": ";
-  for (int i = 0; i < block.children_num; ++i) {
-    const auto& opt = block.children[i];
-    if (is(opt, "MaxLinks")) {
-      unsigned n = 0;
-      if (parse_max_links(opt, where, n, errors)) config.adapter_max_links[name] = n;
-    } else if (is(opt, "ResetAdapter") || is(opt, "StuckAfter")) {
-      parse_adapter_watch(opt, name, where, config, errors);
-    } else {
-      errors.push_back(where + "unknown option \"" + (opt.key ? opt.key : "") +
-                       "\" (known: MaxLinks, ResetAdapter, StuckAfter)");
-    }
-  }
-}
-
-// true|false.
-bool get_bool(const oconfig_item_t& opt, const Where& where, bool& out, Errors& errors) {
-  if (opt.values_num != 1 || opt.values[0].type != OCONFIG_TYPE_BOOLEAN) {
-    errors.push_back(
-        where.prefix(opt) + " needs true or false" +
-        (opt.values_num == 1 ? std::string(", not ") + value_type(opt.values[0]) : ""));
-    return false;
-  }
-  out = opt.values[0].value.boolean != 0;
-  return true;
-}
-
-// A whole number of seconds from `lo` to `hi`.
-bool get_whole_seconds(const oconfig_item_t& opt, const Where& where, double lo, double hi,
-                       std::int64_t& out, Errors& errors) {
-  char range[64];
-  std::snprintf(range, sizeof range, "from %g to %g", lo, hi);
-  if (opt.values_num != 1 || opt.values[0].type != OCONFIG_TYPE_NUMBER) {
-    errors.push_back(
-        where.prefix(opt) + " needs one whole number of seconds, " + range +
-        (opt.values_num == 1 ? std::string(", not ") + value_type(opt.values[0]) : ""));
-    return false;
-  }
-  const double s = opt.values[0].value.number;
-  if (!std::isfinite(s) || s != std::floor(s) || s < lo || s > hi) {
-    errors.push_back(where.prefix(opt) + " must be a whole number of seconds " + range);
-    return false;
-  }
-  out = static_cast<std::int64_t>(s);
-  return true;
-}
-
-// BackfillMax SECONDS: the longest gap filled (a monitor keeps ~50 h; 255 pages at most).
-void parse_backfill_max(const oconfig_item_t& opt, const Where& where, DeviceOptions& o,
-                        Errors& errors) {
-  std::int64_t s = 0;
-  if (get_whole_seconds(opt, where, 1, 30 * 86400, s, errors))
-    o.backfill_max = std::chrono::seconds(s);
-}
-
-// RecordPeriod SECONDS: the monitor's time between stored records (120 for a BM6 or BM7;
-// the simulator's --record-period): the step of the estimated times.
-void parse_record_period(const oconfig_item_t& opt, const Where& where, DeviceOptions& o,
-                         Errors& errors) {
-  std::int64_t s = 0;
-  if (get_whole_seconds(opt, where, 1, 86400, s, errors)) o.record_period = std::chrono::seconds(s);
-}
-
-// Backfill options, valid in <Plugin bm6> (defaults) and in <Device>; false if unknown.
-bool parse_backfill_option(const oconfig_item_t& item, const Where& where, DeviceOptions& o,
-                           Errors& errors) {
-  if (is(item, "Backfill")) {
-    get_bool(item, where, o.backfill, errors);
-  } else if (is(item, "BackfillMax")) {
-    parse_backfill_max(item, where, o, errors);
-  } else if (is(item, "RecordPeriod")) {
-    parse_record_period(item, where, o, errors);
-  } else {
-    return false;
-  }
-  return true;
-}
-
-// StateDir "/path": an absolute directory for the backfill state files.
-void parse_state_dir(const oconfig_item_t& opt, const Where& where, std::string& dir,
-                     Errors& errors) {
-  if (!get_string(opt, where, dir, errors)) return;
-  if (dir.empty() || dir[0] != '/')
-    errors.push_back(where.prefix(opt) + ": \"" + dir + "\" is not an absolute path");
-}
-
-// ---- <Device> options ----
-
-// Address: validated here; whether another device has it is the block's question.
-void parse_address(const oconfig_item_t& opt, const Where& where, DeviceOptions& o,
-                   bool& has_address, Errors& errors) {
-  if (has_address) {
-    errors.push_back(where.prefix(opt) +
-                     " is given twice (a device has one address; remove one of them)");
+  if (!config.adapter_watch.try_emplace(*adapter).second) {
+    errors.push_back("<Adapter \"" + name + "\"> is given twice: adapter " + adapter->text() +
+                     " has a block already (merge them into one)");
     return;
   }
-  if (!get_string(opt, where, o.address, errors)) return;
-  has_address = true;
-  const std::string problem = validate_address(o.address);
-  if (!problem.empty()) errors.push_back(where.prefix(opt) + ": " + problem);
+  Target t{{"adapter \"" + name + "\": "}, errors, config};
+  t.adapter = adapter;
+  std::set<const Option*> seen;
+  for (int i = 0; i < block.children_num; ++i) parse_option(block.children[i], kInAdapter, t, seen);
 }
 
-void parse_adapter(const oconfig_item_t& opt, const Where& where, DeviceOptions& o,
-                   Errors& errors) {
-  if (!get_string(opt, where, o.adapter, errors)) return;
-  const auto& a = o.adapter;
-  if (!valid_adapter_name(a))
-    errors.push_back(where.prefix(opt) + ": \"" + a + "\" is not an adapter name like \"hci0\"");
-}
-
-void parse_address_type(const oconfig_item_t& opt, const Where& where, DeviceOptions& o,
-                        Errors& errors) {
-  std::string type;
-  if (!get_string(opt, where, type, errors)) return;
-  if (::strcasecmp(type.c_str(), "public") == 0) {
-    o.random_address = false;
-  } else if (::strcasecmp(type.c_str(), "random") == 0) {
-    o.random_address = true;
-  } else {
-    errors.push_back(where.prefix(opt) + ": \"" + type + "\" is neither \"public\" nor \"random\"");
-  }
-}
-
-bool valid_name(const std::string& name) {
-  if (name.empty() || name.size() >= DATA_MAX_NAME_LEN) return false;
-  for (char c : name)
-    if (c == '/' || static_cast<unsigned char>(c) < 0x20) return false;
-  return true;
+// A name collectd can carry: it becomes the plugin instance, a field of
+// DATA_MAX_NAME_LEN bytes with its NUL. Counted in bytes (UTF-8 takes 2 to 4 per character
+// outside ASCII), and so said.
+std::string name_problem(const std::string& name) {
+  if (name.empty() || name.size() >= DATA_MAX_NAME_LEN)
+    return "the name must be 1 to " + std::to_string(DATA_MAX_NAME_LEN - 1) +
+           " bytes (a character outside ASCII takes 2 to 4), with no \"/\"; it is " +
+           std::to_string(name.size());
+  for (const char c : name)
+    if (c == '/' || static_cast<unsigned char>(c) < 0x20)
+      return "the name must be 1 to " + std::to_string(DATA_MAX_NAME_LEN - 1) +
+             " bytes with no \"/\" and no control character";
+  return "";
 }
 
 // Devices already accepted, of this block and of earlier ones: names, and addresses by
-// address_key() with the device that has it as written.
+// identity with the device that has it and the address as written.
 struct Taken {
   std::set<std::string> names;
-  std::map<std::string, std::pair<std::string, std::string>> addresses;  // key -> name, address
+  std::map<std::string, std::pair<std::string, std::string>> addresses;  // -> name, written
 };
 
 // A BM6 takes one connection: a second device with the same address, however spelled,
 // would be refused by the monitor for as long as the first holds it.
-void claim_address(const DeviceOptions& o, Taken& taken, Errors& errors) {
+void claim_address(const Target& t, Taken& taken) {
+  const DeviceOptions& o = *t.options;
   const auto [it, inserted] =
-      taken.addresses.try_emplace(address_key(o.address), o.name, o.address);
+      taken.addresses.try_emplace(o.address.identity(), o.name, t.written_address);
   if (inserted) return;
-  errors.push_back("device \"" + o.name + "\": option \"Address\": address " + o.address +
-                   " belongs to another device already: \"" + it->second.first + "\" has " +
-                   it->second.second + " (a BM6 takes one connection)");
+  t.errors.push_back("device \"" + o.name + "\": option \"Address\": address " + t.written_address +
+                     " belongs to another device already: \"" + it->second.first + "\" has " +
+                     it->second.second + " (a BM6 takes one connection)");
+}
+
+// A plugin-level default applies where it can: off for the devices whose Model or Mode
+// rules it out. Written in the <Device> itself, it is the user's word, and a contradiction
+// is an error (check_conflicts).
+void drop_defaults_that_do_not_apply(DeviceOptions& o, const std::set<std::string>& written) {
+  const bool no_history = o.passive || (o.model && !traits(*o.model).has_history);
+  if (!written.count("Backfill") && no_history) o.backfill = false;
+  if (!written.count("PassiveTemperature") &&
+      (!o.passive || (o.model && !traits(*o.model).advert.state_and_byte10)))
+    o.passive_temperature = false;
 }
 
 // Options that contradict each other, or that the device's Model or Mode rules out.
-// `passive_temperature_set`: given in the <Device> block itself (a plugin-level default applies to
-// the passive devices only).
-void check_conflicts(const DeviceOptions& o, bool passive_temperature_set, Errors& errors) {
+void check_conflicts(const DeviceOptions& o, Errors& errors) {
   const std::string device = "device \"" + o.name + "\": ";
   if (o.reconnect_min > o.reconnect_max)
     errors.push_back(device + "ReconnectMin is greater than ReconnectMax");
@@ -411,11 +523,11 @@ void check_conflicts(const DeviceOptions& o, bool passive_temperature_set, Error
     errors.push_back(device +
                      "option \"Backfill\": the stored history is downloaded over a link, "
                      "and Mode \"passive\" makes none; use Mode \"connected\" for it");
-  if (o.passive && !o.address.empty() && !is_bluetooth_address(o.address))  // empty: missing
+  if (o.passive && o.address.is_unix())
     errors.push_back(device + "option \"Address\": Mode \"passive\" " +
                      "reads Bluetooth advertisements, so it needs a Bluetooth address " +
-                     "(AA:BB:CC:DD:EE:FF), not \"" + o.address + "\"");
-  if (!passive_temperature_set || !o.passive_temperature) return;
+                     "(AA:BB:CC:DD:EE:FF), not \"" + o.address.text() + "\"");
+  if (!o.passive_temperature) return;
   if (!o.passive)
     errors.push_back(device +
                      "option \"PassiveTemperature\": only Mode \"passive\" reads the "
@@ -429,187 +541,65 @@ void check_conflicts(const DeviceOptions& o, bool passive_temperature_set, Error
                           : std::string(" (and a ") + to_string(*o.model) + " has no sensor)"));
 }
 
+// The names of the options a block wrote.
+std::set<std::string> names_of(const std::set<const Option*>& seen) {
+  std::set<std::string> names;
+  for (const Option* o : seen) names.insert(o->name);
+  return names;
+}
+
 // One <Device "name"> block: its options on top of the plugin-level defaults. Returns false
 // (with errors) if the device cannot be used.
 bool parse_device(const oconfig_item_t& dev, const DeviceOptions& defaults, Taken& taken,
-                  DeviceConfig& device, Errors& errors, Errors& warnings) {
+                  PluginConfig& config, DeviceConfig& device, Errors& errors, Errors& warnings) {
   const std::size_t errors_before = errors.size();
   if (dev.values_num != 1 || dev.values[0].type != OCONFIG_TYPE_STRING) {
     errors.push_back("<Device> needs one quoted name, as in <Device \"van\">");
     return false;
   }
   device.options = defaults;
-  device.options.name = dev.values[0].value.string;
-  const Where where{device.options.name, &warnings};
-  if (!valid_name(device.options.name)) {
-    errors.push_back("device \"" + device.options.name +
-                     "\": the name must be 1 to 127 characters with no \"/\"");
+  DeviceOptions& o = device.options;
+  o.name = dev.values[0].value.string;
+  if (const std::string problem = name_problem(o.name); !problem.empty()) {
+    errors.push_back("device \"" + o.name + "\": " + problem);
     return false;
   }
-  if (!taken.names.insert(device.options.name).second) {
-    errors.push_back("device \"" + device.options.name + "\" is configured twice");
+  if (!taken.names.insert(o.name).second) {
+    errors.push_back("device \"" + o.name + "\" is configured twice");
     return false;
   }
-  bool has_address = false, passive_temperature_set = false;
-  for (int j = 0; j < dev.children_num; ++j) {
-    const auto& opt = dev.children[j];
-    if (is(opt, "Address")) {
-      parse_address(opt, where, device.options, has_address, errors);
-    } else if (is(opt, "Adapter")) {
-      parse_adapter(opt, where, device.options, errors);
-    } else if (is(opt, "AddressType")) {
-      parse_address_type(opt, where, device.options, errors);
-    } else if (is(opt, "Interval")) {
-      get_seconds(opt, where, device.interval, errors, kIntervalFloor);
-    } else if (is(opt, "Model")) {
-      parse_model(opt, where, device.options, errors);
-    } else if (is(opt, "Mode")) {
-      parse_mode(opt, where, device.options, errors);
-    } else if (is(opt, "Link")) {
-      parse_link(opt, where, device.options, errors);
-    } else if (is(opt, "PassiveTemperature")) {
-      passive_temperature_set = true;
-      get_bool(opt, where, device.options.passive_temperature, errors);
-    } else if (!parse_timing(opt, where, device.options, errors) &&
-               !parse_backfill_option(opt, where, device.options, errors)) {
-      errors.push_back("device \"" + device.options.name + "\": unknown option \"" +
-                       (opt.key ? opt.key : "") +
-                       "\" (known: Address, AddressType, Adapter, Interval, Model, Mode, Link, "
-                       "ConnectTimeout, ReconnectMin, ReconnectMax, StreamTimeout, "
-                       "ResponseTimeout, PassiveTimeout, PassiveTemperature, Backfill, "
-                       "BackfillMax, RecordPeriod)");
-    }
-  }
-  check_conflicts(device.options, passive_temperature_set, errors);
-  if (!has_address)
-    errors.push_back("device \"" + device.options.name +
+  Target t{{"device \"" + o.name + "\": ", &warnings}, errors, config, &o, &device};
+  std::set<const Option*> seen;
+  for (int j = 0; j < dev.children_num; ++j) parse_option(dev.children[j], kInDevice, t, seen);
+  if (t.address_type) o.address = o.address.with_type(*t.address_type);
+  drop_defaults_that_do_not_apply(o, names_of(seen));
+  check_conflicts(o, errors);
+  if (t.written_address.empty() && o.address.empty())
+    errors.push_back("device \"" + o.name +
                      "\": option \"Address\" is missing (a Bluetooth address or "
                      "unix:/path/to/socket)");
-  else if (validate_address(device.options.address).empty())
-    claim_address(device.options, taken, errors);  // even with other mistakes: all at once
+  else if (!o.address.empty())
+    claim_address(t, taken);  // even with other mistakes: all at once
   return errors.size() == errors_before;
 }
 
-// Plugin-level options: the defaults for every <Device>, wherever they stand in the block.
+// Plugin-level options: the defaults for every <Device>, wherever they stand in the block;
+// <Adapter> blocks.
 void parse_defaults(const oconfig_item_t& block, DeviceOptions& defaults, PluginConfig& config,
                     Errors& errors, Errors& warnings) {
-  const Where plugin_level{"", &warnings};
+  Target t{{"", &warnings}, errors, config, &defaults};
+  std::set<const Option*> seen;
   for (int i = 0; i < block.children_num; ++i) {
     const auto& child = block.children[i];
     if (is(child, "Device")) continue;
-    if (is(child, "Model")) {
-      parse_model(child, plugin_level, defaults, errors);
-    } else if (is(child, "Mode")) {
-      parse_mode(child, plugin_level, defaults, errors);
-    } else if (is(child, "Link")) {
-      parse_link(child, plugin_level, defaults, errors);
-    } else if (is(child, "MaxLinks")) {
-      unsigned n = 0;
-      if (parse_max_links(child, "", n, errors)) config.max_links = n;
-    } else if (is(child, "Adapter") && child.children_num > 0) {
+    if (is(child, "Adapter") && child.children_num > 0)
       parse_adapter_block(child, config, errors);
-    } else if (is(child, "StateDir")) {
-      parse_state_dir(child, plugin_level, config.state_dir, errors);
-    } else if (is(child, "PassiveTemperature")) {
-      get_bool(child, plugin_level, defaults.passive_temperature, errors);
-    } else if (!parse_timing(child, plugin_level, defaults, errors) &&
-               !parse_backfill_option(child, plugin_level, defaults, errors)) {
-      errors.push_back(std::string("unknown option \"") + (child.key ? child.key : "") +
-                       "\" in <Plugin bm6> (known: Device, Adapter block, Model, Mode, Link, "
-                       "MaxLinks, ConnectTimeout, ReconnectMin, ReconnectMax, StreamTimeout, "
-                       "ResponseTimeout, PassiveTimeout, PassiveTemperature, Backfill, "
-                       "BackfillMax, RecordPeriod, StateDir)");
-    }
-  }
-}
-
-// "/a//b/./c/../d" -> "/a/b/d", by the letters only; a relative path stays relative and
-// keeps the ".." it cannot resolve.
-std::string lexically_normal(const std::string& path) {
-  const bool absolute = !path.empty() && path[0] == '/';
-  std::vector<std::string> parts;
-  std::size_t i = 0;
-  while (i <= path.size()) {
-    const std::size_t end = std::min(path.find('/', i), path.size());
-    const std::string part = path.substr(i, end - i);
-    i = end + 1;
-    if (part.empty() || part == ".") continue;
-    if (part == "..") {
-      if (!parts.empty() && parts.back() != "..") {
-        parts.pop_back();
-      } else if (!absolute) {
-        parts.push_back(part);  // above the working directory: keep it
-      }                         // "/.." is "/"
-      continue;
-    }
-    parts.push_back(part);
-  }
-  std::string out = absolute ? "/" : "";
-  for (std::size_t k = 0; k < parts.size(); ++k) out += (k ? "/" : "") + parts[k];
-  return out.empty() ? "." : out;
-}
-
-// The adapter's own MaxLinks, or the plugin's, or the default; 0: no limit.
-unsigned max_links_of(const PluginConfig& config, const std::string& adapter) {
-  const auto it = config.adapter_max_links.find(adapter);
-  if (it != config.adapter_max_links.end()) return it->second;
-  if (config.max_links) return *config.max_links;
-  return adapter == "unix" ? 0 : kDefaultMaxLinks;
-}
-
-// Each device's MaxLinks from its adapter's <Adapter> block or the plugin's; an adapter with
-// more persistent devices than that is an error naming it.
-void resolve_max_links(PluginConfig& config, Errors& errors) {
-  std::map<std::string, std::vector<std::string>> persistent;  // adapter -> device names
-  for (auto& d : config.devices) {
-    const bool simulated = d.options.address.rfind("unix:", 0) == 0;
-    const std::string adapter = simulated ? "unix" : d.options.adapter;
-    d.options.max_links = max_links_of(config, adapter);
-    if (d.options.link == LinkMode::kPersistent && !d.options.passive)  // passive: no link
-      persistent[adapter].push_back(d.options.name);
-  }
-  for (const auto& [adapter, names] : persistent) {
-    const unsigned max = max_links_of(config, adapter);
-    if (max == 0 || names.size() <= max) continue;
-    std::string list;
-    for (const auto& n : names) list += (list.empty() ? "\"" : ", \"") + n + "\"";
-    const std::string which =
-        adapter.empty() ? std::string("the default adapter") : "adapter \"" + adapter + "\"";
-    errors.push_back(which + " has " + std::to_string(names.size()) + " persistent devices (" +
-                     list + ") but MaxLinks " + std::to_string(max) +
-                     ": each holds a link for good; raise MaxLinks, make some Link "
-                     "\"per-read\", or give some another Adapter");
+    else
+      parse_option(child, kPluginLevel, t, seen);
   }
 }
 
 }  // namespace
-
-std::string address_key(const std::string& address) {
-  if (address.rfind("unix:", 0) != 0) {
-    // Bluetooth addresses are hex digits: aa:bb:.. and AA:BB:.. are one device.
-    std::string key = address;
-    std::transform(key.begin(), key.end(), key.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-    return key;
-  }
-  // A socket path: the letters normalised first ("/d/./a.sock", "/d//a.sock" and
-  // "/d/x/../a.sock" are "/d/a.sock"). Then, if its directory exists, the directory is
-  // resolved with realpath(): on Debian /var/run is a symlink to /run, and a socket named
-  // through both is still one device. The socket itself is not resolved, as a simulator
-  // or a proxy may not have created it yet at config time; a directory that does not
-  // exist yet keeps the lexical form, which is the same for every spelling of that path
-  // that does not go through a symlink.
-  const std::string path = lexically_normal(address.substr(5));
-  const std::size_t slash = path.rfind('/');
-  const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash ? slash : 1);
-  const std::string file = slash == std::string::npos ? path : path.substr(slash + 1);
-  char resolved[PATH_MAX];
-  if (file != ".." && ::realpath(dir.c_str(), resolved) != nullptr) {
-    const std::string d = resolved;
-    return "unix:" + d + (d == "/" ? "" : "/") + file;
-  }
-  return "unix:" + path;
-}
 
 void parse_plugin_block(const oconfig_item_t& block, PluginConfig& config, Errors& errors) {
   Errors warnings;
@@ -625,19 +615,23 @@ void parse_plugin_block(const oconfig_item_t& block, PluginConfig& config, Error
   Taken taken;
   for (const auto& d : config.devices) {
     taken.names.insert(d.options.name);
-    taken.addresses.try_emplace(address_key(d.options.address), d.options.name, d.options.address);
+    taken.addresses.try_emplace(d.options.address.identity(), d.options.name,
+                                d.options.address.text());
   }
   std::vector<DeviceConfig> added;
   for (int i = 0; i < block.children_num; ++i) {
     const auto& child = block.children[i];
     if (!is(child, "Device")) continue;
     DeviceConfig device;
-    if (parse_device(child, defaults, taken, device, errors, warnings))
+    if (parse_device(child, defaults, taken, config, device, errors, warnings))
       added.push_back(std::move(device));
   }
   if (errors.size() != errors_before) return;
   for (auto& d : added) config.devices.push_back(std::move(d));
-  resolve_max_links(config, errors);
+  std::vector<DeviceOptions> all;
+  for (const auto& d : config.devices) all.push_back(d.options);
+  for (auto& problem : link_limit_problems(all, config.link_limits))
+    errors.push_back(std::move(problem));
 }
 
 }  // namespace bm6::plugin

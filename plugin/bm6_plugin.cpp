@@ -239,7 +239,7 @@ std::vector<DeviceOptions> engine_devices(const PluginConfig& config) {
 std::unique_ptr<Bm6Engine> make_engine(const PluginState& s, const DeviceLogs& logs) {
   // The handler keeps its own copy of the map, which nobody changes: no lock for lookups.
   auto engine = std::make_unique<Bm6Engine>(
-      engine_devices(s.config),
+      engine_devices(s.config), s.config.link_limits,
       [logs](const DeviceOptions& device, const DeviceReport& report) {
         if (const auto it = logs.find(device.name); it != logs.end())
           on_device_event(*it->second, report);

@@ -125,8 +125,8 @@ LinkLine link_line(const DeviceOptions& device, const std::string& cause, bool l
   const Mode mode = device.passive ? Mode::kPassive : lost ? Mode::kLost : Mode::kConnected;
   const Row& row = row_for(note.kind, mode);
   const std::vector<Field> fields = {
-      {"device", fill(kDevice, {{"name", device.name}, {"address", device.address}})},
-      {"who", "BM6 \"" + device.name + "\" (" + device.address + ") "},
+      {"device", fill(kDevice, {{"name", device.name}, {"address", device.address.text()}})},
+      {"who", "BM6 \"" + device.name + "\" (" + device.address.text() + ") "},
       {"cause", cause},
       {"backoff", format_seconds(device.reconnect_max)},
       {"losses", std::to_string(note.losses)},

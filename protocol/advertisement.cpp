@@ -11,13 +11,6 @@ constexpr std::size_t kBeaconLength = 25;  // 4c 00 02 15 + UUID 16 + major 2 + 
 constexpr std::uint8_t kNoByte10 = 0xff;   // what the encoder writes when given none
 constexpr std::uint8_t kBm6AdTail[5] = {0x00, 0x00, 0x00, 0x01, 0x08};  // bytes 11-15, observed
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 // Byte i (0-5) of a block: the advertiser's address in the layout's order.
 std::uint8_t address_byte(const AdvertLayout& layout, const BdAddr& advertiser, std::size_t i) {
   return layout.address_lsb_first ? advertiser[5 - i] : advertiser[i];
@@ -31,26 +24,6 @@ bool address_matches(const AdvertLayout& layout, const BdAddr& advertiser,
   return true;
 }
 }  // namespace
-
-std::optional<BdAddr> parse_bdaddr(std::string_view text) {
-  if (text.size() != 17) return std::nullopt;
-  BdAddr a{};
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (i > 0 && text[i * 3 - 1] != ':') return std::nullopt;
-    const int hi = hex_value(text[i * 3]);
-    const int lo = hex_value(text[i * 3 + 1]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    a[i] = static_cast<std::uint8_t>(hi << 4 | lo);
-  }
-  return a;
-}
-
-std::string to_string(const BdAddr& a) {
-  char buf[18] = {};
-  std::snprintf(buf, sizeof buf, "%02X:%02X:%02X:%02X:%02X:%02X", a[0], a[1], a[2], a[3], a[4],
-                a[5]);
-  return buf;
-}
 
 BdAddr bdaddr_from_lsb_first(std::span<const std::uint8_t, 6> bytes) {
   BdAddr a{};

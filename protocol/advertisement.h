@@ -38,9 +38,9 @@
 
 namespace bm6 {
 
-using BdAddr = std::array<std::uint8_t, 6>;                 // most significant byte first
-std::optional<BdAddr> parse_bdaddr(std::string_view text);  // "AA:BB:CC:DD:EE:FF", any case
-std::string to_string(const BdAddr& address);               // "AA:BB:CC:DD:EE:FF"
+// Most significant byte first. Its text form is transport/address.h's (parse_bdaddr,
+// to_string): this layer decodes bytes only.
+using BdAddr = std::array<std::uint8_t, 6>;
 BdAddr bdaddr_from_lsb_first(std::span<const std::uint8_t, 6> bytes);
 
 inline constexpr std::uint16_t kAppleCompanyId = 0x004c;

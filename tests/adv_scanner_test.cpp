@@ -18,8 +18,8 @@ using test::FakeMgmt;
 namespace mgmt = test::mgmt;
 
 constexpr int kIndex = 1;
-const LeAddress kDev = {0x50, 0x54, 0x7b, 0x80, 0x2c, 0x3c};
-const LeAddress kOther = {0x11, 0x22, 0x33, 0x44, 0x55, 0x66};
+const BdAddr kDev = {0x50, 0x54, 0x7b, 0x80, 0x2c, 0x3c};
+const BdAddr kOther = {0x11, 0x22, 0x33, 0x44, 0x55, 0x66};
 const Bytes kAd = {0x02, 0x01, 0x06, 0x05, 0xff, 0x6a, 0x28, 0x1d, 0x95};
 
 struct Said {
@@ -52,7 +52,7 @@ struct Fixture {
   std::vector<AdvReport> reports;
   std::vector<Bytes> data;
 
-  AdvScanner::SubscriptionId subscribe(const LeAddress& a) {
+  AdvScanner::SubscriptionId subscribe(const BdAddr& a) {
     return scanner.subscribe(a, false, [this](const AdvReport& r) {
       reports.push_back(r);
       data.emplace_back(r.data.begin(), r.data.end());
@@ -136,8 +136,8 @@ TEST(AdvScanner, DeliversReportsOfSubscribedAddressesOnly) {
 TEST(AdvScanner, TellsEveryAddressHeardOnItsAdapter) {
   // For the stuck-adapter watch: connected devices are heard without being subscribed.
   Fixture f;
-  std::vector<LeAddress> heard;
-  f.scanner.set_heard_handler([&](const LeAddress& a) { heard.push_back(a); });
+  std::vector<BdAddr> heard;
+  f.scanner.set_heard_handler([&](const BdAddr& a) { heard.push_back(a); });
   f.subscribe(kDev);
   f.bring_up();
   f.kernel.device_found(kIndex, kOther, -50, kAd);
@@ -145,7 +145,7 @@ TEST(AdvScanner, TellsEveryAddressHeardOnItsAdapter) {
   f.kernel.device_found(kIndex, kDev, -71, kAd);
   f.kernel.event(mgmt::kEvDeviceFound, kIndex, {1, 2, 3});  // malformed: nobody heard
   spin(f.loop);
-  EXPECT_EQ(heard, (std::vector<LeAddress>{kOther, kDev}));
+  EXPECT_EQ(heard, (std::vector<BdAddr>{kOther, kDev}));
   EXPECT_EQ(f.reports.size(), 1u);  // delivered to subscribers as before
 }
 
@@ -369,15 +369,6 @@ TEST(AdvScanner, ASocketThatCannotBeOpenedIsSaidOnce) {
   ASSERT_EQ(said.count(AdvScanner::Status::kError), 1);
   EXPECT_EQ(said.lines[0].second, "hci0: this kernel has no Bluetooth support");
   EXPECT_EQ(loop.watched_fds(), 0u);
-}
-
-TEST(AdvScanner, AdapterNames) {
-  EXPECT_EQ(AdvScanner::adapter_index("hci0"), 0);
-  EXPECT_EQ(AdvScanner::adapter_index("hci12"), 12);
-  EXPECT_EQ(AdvScanner::adapter_index("usb0"), -1);
-  EXPECT_EQ(AdvScanner::adapter_index("hci"), -1);
-  EXPECT_EQ(AdvScanner::adapter_index("hci1x"), -1);
-  EXPECT_GE(AdvScanner::adapter_index(""), 0);
 }
 
 }  // namespace

@@ -27,8 +27,10 @@ std::unique_ptr<Bm6Device> make_device(EventLoop& loop, DeviceOptions o,
 TEST(Bm6Device, BackoffDoublesUpToTheCapWithJitter) {
   EventLoop loop;
   Events events;
-  DeviceOptions o{
-      .name = "d", .address = "unix:/nonexistent", .reconnect_min = 100ms, .reconnect_max = 1600ms};
+  DeviceOptions o{.name = "d",
+                  .address = DeviceAddress::unix_socket("/nonexistent"),
+                  .reconnect_min = 100ms,
+                  .reconnect_max = 1600ms};
   auto device = make_device(loop, o, std::make_shared<ReadingSlot>(), events);
   const std::int64_t base[] = {100, 200, 400, 800, 1600, 1600, 1600};
   for (unsigned attempt = 1; attempt <= 7; ++attempt) {
@@ -67,8 +69,10 @@ TEST(Bm6Device, ReconnectsAfterTheDeviceComesBack) {
   Events events;
   const std::string path =
       (std::filesystem::temp_directory_path() / ("bm6-dev-" + std::to_string(::getpid()))).string();
-  DeviceOptions o{
-      .name = "van", .address = "unix:" + path, .reconnect_min = 20ms, .reconnect_max = 50ms};
+  DeviceOptions o{.name = "van",
+                  .address = DeviceAddress::unix_socket(path),
+                  .reconnect_min = 20ms,
+                  .reconnect_max = 50ms};
   auto slot = std::make_shared<ReadingSlot>();
   auto device = make_device(loop, o, slot, events);
   device->start();
@@ -110,8 +114,10 @@ TEST(Bm6Device, LinksThatDropSoonAfterComingUpKeepBackingOff) {
   sim_device.period = 20ms;
   sim_device.fault = sim::Fault::kDropMidStream;
   sim::Bm6SimServer server(loop, path, sim_device);
-  DeviceOptions o{
-      .name = "flap", .address = "unix:" + path, .reconnect_min = 5ms, .reconnect_max = 40ms};
+  DeviceOptions o{.name = "flap",
+                  .address = DeviceAddress::unix_socket(path),
+                  .reconnect_min = 5ms,
+                  .reconnect_max = 40ms};
   auto slot = std::make_shared<ReadingSlot>();
   auto device = make_device(loop, o, slot, events);
   device->start();
@@ -128,7 +134,7 @@ TEST(Bm6Device, AMonitorHeldByAnotherCentralIsReportedBusy) {
                             ("bm6-busy-" + std::to_string(::getpid()) + ".sock"))
                                .string();
   sim::Bm6SimServer server(loop, path, sim::SimDevice{});
-  DeviceOptions o{.name = "phone", .address = "unix:" + path};
+  DeviceOptions o{.name = "phone", .address = DeviceAddress::unix_socket(path)};
   auto phone = make_device(loop, o, std::make_shared<ReadingSlot>(), phone_events);
   phone->start();
   ASSERT_TRUE(loop.run_until([&] { return phone_events.count(DeviceEvent::kFirstReading); }, 3s));
@@ -156,7 +162,7 @@ TEST(Bm6Device, AMonitorOutOfRangeDoesNotAnswerTheConnectAndIsNotBusy) {
   sim::Bm6SimServer server(loop, path, sim_device);
   server.set_in_range(false);
   DeviceOptions o{.name = "away",
-                  .address = "unix:" + path,
+                  .address = DeviceAddress::unix_socket(path),
                   .connect_timeout = 300ms,
                   .reconnect_min = 50ms,
                   .reconnect_max = 100ms};
@@ -190,7 +196,7 @@ TEST(Bm6Device, ReadingsHeldDuringAFailedDownloadGoOut) {
   sim_device.fault_connections = 1000;
   sim_device.history_seed = 300;  // a page of records, one of them corrupt
   sim::Bm6SimServer server(loop, path, sim_device);
-  DeviceOptions o{.name = "held", .address = "unix:" + path};
+  DeviceOptions o{.name = "held", .address = DeviceAddress::unix_socket(path)};
   o.backfill = true;
   auto slot = std::make_shared<ReadingSlot>();
   // The last reading dispatched 10 min ago: the first link back downloads the gap.
@@ -217,7 +223,7 @@ TEST(Bm6Device, ReadingsHeldDuringAFailedDownloadGoOut) {
 // A Unix connector with a radio: RSSI answered from the loop (-61 dBm), or never.
 class RssiConnector final : public Connector {
  public:
-  RssiConnector(EventLoop& loop, const std::string& address, bool answers)
+  RssiConnector(EventLoop& loop, const DeviceAddress& address, bool answers)
       : loop_(loop), answers_(answers) {
     std::string err;
     inner_ = make_connector(loop, {.address = address}, nullptr, err);
@@ -256,7 +262,7 @@ RssiRun run_with_rssi(bool answers, std::chrono::milliseconds read_interval) {
   sim_device.period = 20ms;
   sim::Bm6SimServer server(loop, path, sim_device);
   auto slot = std::make_shared<ReadingSlot>();
-  DeviceOptions o{.name = "r", .address = "unix:" + path};
+  DeviceOptions o{.name = "r", .address = DeviceAddress::unix_socket(path)};
   o.read_interval = read_interval;
   auto connector = std::make_unique<RssiConnector>(loop, o.address, answers);
   RssiConnector* raw = connector.get();

@@ -257,13 +257,19 @@ TEST(Bm6ctlParse, ParsesAgainAfterAnError) {  // getopt_long's state is global
   EXPECT_EQ(command({"read", "unix:/y"}).json, false);
 }
 
-TEST(Bm6ctlParse, BluetoothAddresses) {
-  EXPECT_EQ(normalise_bluetooth_address("a4:c1:38:0b:5e:01"), "A4:C1:38:0B:5E:01");
-  EXPECT_EQ(normalise_bluetooth_address("A4-C1-38-0B-5E-01"), "A4:C1:38:0B:5E:01");
-  EXPECT_EQ(normalise_bluetooth_address("A4-C1:38-0B-5E-01"), std::nullopt);
-  EXPECT_EQ(normalise_bluetooth_address("A4.C1.38.0B.5E.01"), std::nullopt);
-  EXPECT_EQ(normalise_bluetooth_address("A4:C1:38:0B:5E"), std::nullopt);
-  EXPECT_EQ(normalise_bluetooth_address("A4:C1:38:0B:5E:0G"), std::nullopt);
+TEST(Bm6ctlParse, BluetoothAddresses) {  // transport/address.h parses them
+  EXPECT_EQ(command({"read", "a4:c1:38:0b:5e:01"}).address, "A4:C1:38:0B:5E:01");
+  EXPECT_EQ(command({"read", "A4-C1-38-0B-5E-01"}).address, "A4:C1:38:0B:5E:01");
+  for (const char* bad :
+       {"A4-C1:38-0B-5E-01", "A4.C1.38.0B.5E.01", "A4:C1:38:0B:5E", "A4:C1:38:0B:5E:0G"})
+    usage_error({"read", bad});
+}
+
+TEST(Bm6ctlParse, AdapterNamesAreParsedOnce) {
+  EXPECT_EQ(command({"read", "--adapter", "hci00", "A4:C1:38:0B:5E:01"}).adapter, "hci0");
+  usage_error({"read", "--adapter", "usb0", "A4:C1:38:0B:5E:01"});
+  usage_error({"read", "--adapter", "unix:/d", "A4:C1:38:0B:5E:01"});
+  usage_error({"scan", "--adapter", "unix:"});
 }
 
 // A strict RFC 8259 check of one JSON value: no raw control characters in strings, only

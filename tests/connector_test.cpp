@@ -19,18 +19,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-TEST(Address, Validation) {
-  EXPECT_EQ(validate_address("unix:/run/bm6-sim/van.sock"), "");
-  EXPECT_EQ(validate_address("AA:BB:CC:DD:EE:FF"), "");
-  EXPECT_EQ(validate_address("a4:c1:38:0b:5e:01"), "");
-  EXPECT_NE(validate_address("unix:"), "");
-  EXPECT_NE(validate_address("unix:/" + std::string(120, 'x')), "");
-  EXPECT_NE(validate_address("AA:BB:CC:DD:EE"), "");
-  EXPECT_NE(validate_address("AA-BB-CC-DD-EE-FF"), "");
-  EXPECT_NE(validate_address("AA:BB:CC:DD:EE:FG"), "");
-  EXPECT_NE(validate_address(""), "");
-  EXPECT_NE(validate_address("van").find("neither a Bluetooth address"), std::string::npos);
-}
+// Addresses are parsed by transport/address.h: tests/address_test.cpp.
 
 struct Outcome {
   bool done = false;
@@ -53,7 +42,8 @@ Outcome attempt(EventLoop& loop, Connector& c) {
 TEST(UnixConnector, MissingSocketSaysSo) {
   EventLoop loop;
   std::string err;
-  auto c = make_connector(loop, {.address = "unix:/nonexistent/bm6.sock"}, nullptr, err);
+  auto c = make_connector(loop, {.address = DeviceAddress::unix_socket("/nonexistent/bm6.sock")},
+                          nullptr, err);
   ASSERT_TRUE(c);
   const auto o = attempt(loop, *c);
   ASSERT_TRUE(o.done);
@@ -78,8 +68,8 @@ TEST(UnixConnector, WhatIsAtThePathIsTheKind) {
   }  // closed without listening: the path stays, nobody takes a connect
   { UniqueFd f(::open(file.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600)); }
   std::string err;
-  auto to_dead = make_connector(loop, {.address = "unix:" + dead}, nullptr, err);
-  auto to_file = make_connector(loop, {.address = "unix:" + file}, nullptr, err);
+  auto to_dead = make_connector(loop, {.address = DeviceAddress::unix_socket(dead)}, nullptr, err);
+  auto to_file = make_connector(loop, {.address = DeviceAddress::unix_socket(file)}, nullptr, err);
   ASSERT_TRUE(to_dead && to_file) << err;
   const auto refused = attempt(loop, *to_dead);
   EXPECT_EQ(refused.error.kind, LinkErrorKind::kRefused) << refused.error.detail;
@@ -124,7 +114,7 @@ TEST(UnixConnector, ConnectsAndCancelSuppressesTheCallback) {
   const std::string path = "/tmp/bm6-connector-" + std::to_string(::getpid()) + ".sock";
   sim::Bm6SimServer server(loop, path, {});
   std::string err;
-  auto c = make_connector(loop, {.address = "unix:" + path}, nullptr, err);
+  auto c = make_connector(loop, {.address = DeviceAddress::unix_socket(path)}, nullptr, err);
   ASSERT_TRUE(c);
   EXPECT_EQ(c->address(), "unix:" + path);
   const auto o = attempt(loop, *c);
@@ -143,16 +133,21 @@ TEST(Connector, BluetoothWithoutKernelSupportOrAdapterSaysSo) {
   EventLoop loop;
   Adapters adapters(loop);
   std::string err;
-  auto c = make_connector(loop, {"AA:BB:CC:DD:EE:FF", "hci7", false, 200ms}, &adapters, err);
+  auto c = make_connector(
+      loop,
+      {DeviceAddress::bluetooth({0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff}), AdapterId::hci(7), 200ms},
+      &adapters, err);
   ASSERT_TRUE(c) << err;
   const auto o = attempt(loop, *c);
   ASSERT_TRUE(o.done);
   EXPECT_FALSE(o.connected);
   EXPECT_EQ(o.error.kind, LinkErrorKind::kAdapter)
       << o.error.detail;  // no kernel support or no hci7
-  EXPECT_FALSE(make_connector(loop, {.address = "bogus"}, &adapters, err));
+  // A Bluetooth connector needs the loop's adapters.
+  EXPECT_FALSE(make_connector(
+      loop, {.address = DeviceAddress::bluetooth({0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff})}, nullptr,
+      err));
   EXPECT_NE(err, "");
-  EXPECT_FALSE(make_connector(loop, {.address = "AA:BB:CC:DD:EE:FF"}, nullptr, err));
 }
 
 TEST(Adapter, OneConnectPerAdapterInOrder) {

@@ -31,7 +31,8 @@ struct Events {
 // when it cannot.
 inline UniqueFd connect_unix(EventLoop& loop, const std::string& path) {
   std::string err;
-  auto connector = make_connector(loop, {.address = "unix:" + path}, nullptr, err);
+  auto connector =
+      make_connector(loop, {.address = DeviceAddress::unix_socket(path)}, nullptr, err);
   EXPECT_TRUE(connector) << err;
   if (!connector) return {};
   UniqueFd result;

@@ -166,8 +166,10 @@ TEST_F(FamilyTest, WrongModelNamesWhatTheFramesAre) {
 TEST_F(FamilyTest, DeviceRemembersTheModelAndSaysWhenItChanges) {
   const std::string path = dir + "/van.sock";
   std::vector<std::pair<DeviceEvent, std::string>> events;
-  DeviceOptions o{
-      .name = "van", .address = "unix:" + path, .reconnect_min = 20ms, .reconnect_max = 50ms};
+  DeviceOptions o{.name = "van",
+                  .address = DeviceAddress::unix_socket(path),
+                  .reconnect_min = 20ms,
+                  .reconnect_max = 50ms};
   o.detection_window = 200ms;
   std::string err;
   auto connector = make_connector(loop, {.address = o.address}, nullptr, err);

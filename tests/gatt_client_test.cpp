@@ -30,7 +30,8 @@ std::string temp_dir() {
 
 UniqueFd connect_unix(EventLoop& loop, const std::string& path, std::string* error = nullptr) {
   std::string err;
-  auto connector = make_connector(loop, {.address = "unix:" + path}, nullptr, err);
+  auto connector =
+      make_connector(loop, {.address = DeviceAddress::unix_socket(path)}, nullptr, err);
   EXPECT_TRUE(connector) << err;
   UniqueFd result;
   bool done = false;

@@ -587,7 +587,7 @@ TEST_F(HistoryTest, DeviceFillsAGapBeforeAnyLiveReadingAndNeverTriesItTwice) {
   slot->last_dispatched_ns =
       std::chrono::duration_cast<std::chrono::nanoseconds>(since.time_since_epoch()).count();
   DeviceOptions o{.name = "van",
-                  .address = "unix:" + path,
+                  .address = DeviceAddress::unix_socket(path),
                   .reconnect_min = 20ms,
                   .reconnect_max = 50ms,
                   .backfill = true,
@@ -650,7 +650,10 @@ TEST_F(HistoryTest, PerReadLinkFillsTheGapThenTakesOneReadingAndCloses) {
   const auto since = SysClock::now() - 6500ms;
   slot->last_dispatched_ns =
       std::chrono::duration_cast<std::chrono::nanoseconds>(since.time_since_epoch()).count();
-  DeviceOptions o{.name = "van", .address = "unix:" + path, .backfill = true, .record_period = 1s};
+  DeviceOptions o{.name = "van",
+                  .address = DeviceAddress::unix_socket(path),
+                  .backfill = true,
+                  .record_period = 1s};
   o.link = LinkMode::kPerRead;
   o.read_interval = 2000ms;
   Events events;
@@ -682,7 +685,10 @@ TEST_F(HistoryTest, DeviceWhoseDownloadFailsSaysSoOnceAndStreams) {
   slot->last_dispatched_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
                                  (SysClock::now() - 30s).time_since_epoch())
                                  .count();
-  DeviceOptions o{.name = "van", .address = "unix:" + path, .backfill = true, .record_period = 1s};
+  DeviceOptions o{.name = "van",
+                  .address = DeviceAddress::unix_socket(path),
+                  .backfill = true,
+                  .record_period = 1s};
   Events events;
   std::string err;
   auto connector = make_connector(loop, {.address = o.address}, nullptr, err);
@@ -712,7 +718,10 @@ TEST_F(HistoryTest, DeviceWhoseMonitorHasNoRecordsSaysSoAndStreams) {
   slot->last_dispatched_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
                                  (SysClock::now() - 30s).time_since_epoch())
                                  .count();
-  DeviceOptions o{.name = "van", .address = "unix:" + path, .backfill = true, .record_period = 1s};
+  DeviceOptions o{.name = "van",
+                  .address = DeviceAddress::unix_socket(path),
+                  .backfill = true,
+                  .record_period = 1s};
   Events events;
   std::string err;
   auto connector = make_connector(loop, {.address = o.address}, nullptr, err);
@@ -741,7 +750,7 @@ TEST_F(HistoryTest, DetectedBm2SaysOnceThatItHasNoHistoryAndStreams) {
                                  (SysClock::now() - 1h).time_since_epoch())
                                  .count();
   DeviceOptions o{.name = "bm2",
-                  .address = "unix:" + path,
+                  .address = DeviceAddress::unix_socket(path),
                   .reconnect_min = 20ms,
                   .reconnect_max = 50ms,
                   .backfill = true};

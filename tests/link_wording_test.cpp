@@ -13,7 +13,7 @@ using Kind = LinkLog::Note::Kind;
 DeviceOptions device(bool passive) {
   DeviceOptions d;
   d.name = "van";
-  d.address = "AA:BB:CC:DD:EE:FF";
+  d.address = DeviceAddress::bluetooth({0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff});
   d.passive = passive;
   return d;
 }

@@ -85,9 +85,9 @@ class FakeMgmt {
     r[13] = powered ? 0x01 : 0x00;  // current settings, low byte (LE settings elided)
     complete(index, mgmt::kReadInfo, 0, r);
   }
-  static Bytes wire(const LeAddress& a) { return Bytes(a.rbegin(), a.rend()); }
+  static Bytes wire(const BdAddr& a) { return Bytes(a.rbegin(), a.rend()); }
   // Device Found's parameters: address, type (1 public), RSSI, flags, AD.
-  static Bytes found(const LeAddress& a, std::int8_t rssi, const Bytes& ad, std::uint8_t type = 1) {
+  static Bytes found(const BdAddr& a, std::int8_t rssi, const Bytes& ad, std::uint8_t type = 1) {
     Bytes p(14 + ad.size(), 0);  // flags (bytes 8-11) stay 0
     std::copy(a.rbegin(), a.rend(), p.begin());
     p[6] = type;
@@ -97,7 +97,7 @@ class FakeMgmt {
     std::copy(ad.begin(), ad.end(), p.begin() + 14);
     return p;
   }
-  void device_found(std::uint16_t index, const LeAddress& a, std::int8_t rssi, const Bytes& ad) {
+  void device_found(std::uint16_t index, const BdAddr& a, std::int8_t rssi, const Bytes& ad) {
     event(mgmt::kEvDeviceFound, index, found(a, rssi, ad));
   }
 

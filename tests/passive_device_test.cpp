@@ -50,7 +50,7 @@ void spin(EventLoop& loop) {
 struct Fixture {
   explicit Fixture(DeviceOptions o = {}) {
     o.name = "van";
-    o.address = "50:54:7B:80:2C:3C";
+    o.address = DeviceAddress::bluetooth(*parse_bdaddr("50:54:7B:80:2C:3C"));
     o.passive = true;
     if (o.read_interval == DeviceOptions{}.read_interval) o.read_interval = 1000ms;
     device = std::make_unique<PassiveDevice>(loop, o, scanner, slot, events.handler());
@@ -278,7 +278,7 @@ TEST(PassiveDevice, ANonBluetoothAddressIsRefused) {
   FakeMgmt kernel;
   AdvScanner scanner(loop, 0, nullptr, kernel.opener());
   DeviceOptions o;
-  o.address = "unix:/tmp/x.sock";
+  o.address = DeviceAddress::unix_socket("/tmp/x.sock");
   EXPECT_THROW(PassiveDevice(loop, o, scanner, std::make_shared<ReadingSlot>(), nullptr),
                std::invalid_argument);
 }

@@ -285,7 +285,7 @@ TEST(PerRead, OneReadingPerLinkThenTheMonitorIsFree) {
   sim_device.period = 50ms;
   sim::Bm6SimServer server(loop, dir + "/p.sock", sim_device);
   Events events;
-  DeviceOptions o{.name = "p", .address = "unix:" + dir + "/p.sock"};
+  DeviceOptions o{.name = "p", .address = DeviceAddress::unix_socket(dir + "/p.sock")};
   o.link = LinkMode::kPerRead;
   o.read_interval = 1000ms;  // lead 0.5 s: a link about every second
   std::string err;
@@ -328,13 +328,12 @@ TEST(PerRead, TwelveDevicesOnABudgetOfThreeAllDeliverAndNeverExceedIt) {
     servers.back()->set_observer([&](const char* e) {
       if (std::string_view(e) == "connected") tally.count();
     });
-    DeviceOptions o{.name = "d" + std::to_string(i), .address = "unix:" + path};
+    DeviceOptions o{.name = "d" + std::to_string(i), .address = DeviceAddress::unix_socket(path)};
     o.link = LinkMode::kPerRead;
     o.read_interval = 2000ms;
-    o.max_links = 3;
     devices.push_back(o);
   }
-  Bm6Engine engine(devices, nullptr);
+  Bm6Engine engine(devices, LinkLimits{.all = 3, .adapters = {}}, nullptr);
   std::thread io([&] { engine.run(); });
   // The simulators on this thread, the engine on its own, as two processes would be.
   sim_loop.run_until(
@@ -349,7 +348,7 @@ TEST(PerRead, TwelveDevicesOnABudgetOfThreeAllDeliverAndNeverExceedIt) {
   for (const auto& s : servers) EXPECT_GE(s->connections(), 2u) << s->path();
   EXPECT_LE(tally.max(), 3u);
   EXPECT_GE(tally.max(), 1u);
-  const LinkBudget* budget = engine.budget("unix");
+  const LinkBudget* budget = engine.budget(AdapterId::simulated());
   ASSERT_NE(budget, nullptr);
   EXPECT_LE(budget->peak_shared_in_use(), 3u);
   servers.clear();
@@ -360,16 +359,17 @@ TEST(PerRead, MorePersistentDevicesThanMaxLinksIsRefusedNamingTheAdapter) {
   std::vector<DeviceOptions> devices;
   for (int i = 0; i < 3; ++i) {
     DeviceOptions o{.name = "d" + std::to_string(i),
-                    .address = "unix:/nonexistent" + std::to_string(i)};
-    o.max_links = 2;
+                    .address = DeviceAddress::unix_socket("/nonexistent" + std::to_string(i))};
     devices.push_back(o);
   }
   try {
-    Bm6Engine engine(devices, nullptr);
+    Bm6Engine engine(devices, LinkLimits{.all = 2, .adapters = {}}, nullptr);
     FAIL() << "accepted 3 persistent devices with MaxLinks 2";
   } catch (const std::invalid_argument& e) {
-    EXPECT_NE(std::string(e.what()).find("adapter unix: more persistent devices than MaxLinks 2"),
-              std::string::npos)
+    EXPECT_NE(
+        std::string(e.what()).find(
+            "adapter \"unix\" has 3 persistent devices (\"d0\", \"d1\", \"d2\") but MaxLinks 2"),
+        std::string::npos)
         << e.what();
   }
 }
@@ -384,7 +384,7 @@ TEST(PerRead, AMonitorThePhoneHoldsBacksOffAndComesBack) {
   sim::Bm6SimServer server(loop, dir + "/b.sock", sim_device);
   Events events;
   DeviceOptions o{.name = "b",
-                  .address = "unix:" + dir + "/b.sock",
+                  .address = DeviceAddress::unix_socket(dir + "/b.sock"),
                   .reconnect_min = 100ms,
                   .reconnect_max = 400ms};
   o.link = LinkMode::kPerRead;
@@ -432,7 +432,7 @@ TEST(PerRead, ASilentMonitorGivesItsTurnBackWithinTheSetUpBoundAndCountsInTheEst
   std::string err;
   auto make = [&](const std::string& name, Events& events, std::shared_ptr<ReadingSlot> slot) {
     DeviceOptions o{.name = name,
-                    .address = "unix:" + dir + "/" + name + ".sock",
+                    .address = DeviceAddress::unix_socket(dir + "/" + name + ".sock"),
                     .reconnect_min = 100ms,
                     .reconnect_max = 200ms};
     o.link = LinkMode::kPerRead;
@@ -505,7 +505,7 @@ TEST(PerRead, AMonitorOutOfRangeThenBackGetsItsGapBackfilled) {
   sim::Bm6SimServer server(loop, dir + "/g.sock", sim_device);
   Events events;
   DeviceOptions o{.name = "g",
-                  .address = "unix:" + dir + "/g.sock",
+                  .address = DeviceAddress::unix_socket(dir + "/g.sock"),
                   .connect_timeout = 300ms,
                   .reconnect_min = 100ms,
                   .reconnect_max = 300ms};

@@ -947,6 +947,130 @@ static void max_links_three_fits_two_persistent_and_a_per_read_device(void **sta
   assert_int_equal(count_logs(LOG_ERR, "bm6 plugin:"), 0);
 }
 
+/* Issue #22: the options of one block are read from one table, as a hostile user would try
+ * them. Given twice: an error naming the device (or adapter) and option, never "the last one
+ * wins"; "hci00" is hci0, so its second <Adapter> block is one too. */
+static void an_option_or_adapter_block_given_twice_is_an_error(void **state) {
+  (void)state;
+  oconfig_item_t *block = item("Plugin");
+  add_child(block, with_string(item("Mode"), "connected"));
+  add_child(block, with_string(item("mode"), "passive")); /* 1 */
+  oconfig_item_t *hci0 = with_string(item("Adapter"), "hci0");
+  add_child(hci0, with_number(item("MaxLinks"), 2));
+  add_child(hci0, with_number(item("MaxLinks"), 3)); /* 2 */
+  add_child(block, hci0);
+  oconfig_item_t *hci00 = with_string(item("Adapter"), "hci00"); /* 3 */
+  add_child(hci00, with_number(item("MaxLinks"), 4));
+  add_child(block, hci00);
+  oconfig_item_t *d = device("d", "unix:/tmp/twice-d.sock");
+  add_child(d, with_number(item("Interval"), 10));
+  add_child(d, with_number(item("Interval"), 20)); /* 4 */
+  add_child(block, d);
+  assert_int_not_equal(config_cb(block), 0);
+  free_item(block, 1);
+  const char *want[] = {
+      "bm6 plugin: option \"mode\" is given twice",
+      "adapter \"hci0\": option \"MaxLinks\" is given twice",
+      "<Adapter \"hci00\"> is given twice: adapter hci0 has a block already",
+      "device \"d\": option \"Interval\" is given twice",
+  };
+  expect_each_once(LOG_ERR, want, (int)(sizeof want / sizeof want[0]));
+}
+
+/* <Adapter> inside <Device> looks like Adapter "hci0" to oconfig (a key and a value); it is
+ * refused, not read as the device's adapter. An option in a block it does not belong in
+ * says where it does. */
+static void adapter_block_inside_device_and_misplaced_options_are_refused(void **state) {
+  (void)state;
+  oconfig_item_t *block = item("Plugin");
+  oconfig_item_t *d = device("d", "AA:BB:CC:DD:EE:01");
+  oconfig_item_t *inner = with_string(item("Adapter"), "hci0"); /* 1 */
+  add_child(inner, with_number(item("MaxLinks"), 2));
+  add_child(d, inner);
+  add_child(d, with_number(item("MaxLinks"), 2)); /* 2 */
+  add_child(block, d);
+  add_child(block, with_string(item("Adapter"), "hci1")); /* 3 */
+  add_child(block, with_number(item("Interval"), 10));    /* 4 */
+  assert_int_not_equal(config_cb(block), 0);
+  free_item(block, 1);
+  const char *want[] = {
+      "device \"d\": <Adapter> is a block, and <Device> takes none here: an <Adapter> block "
+      "goes in <Plugin bm6>; in <Device> write Adapter \"hci0\"",
+      "device \"d\": option \"MaxLinks\" belongs in <Plugin bm6> or <Adapter>, not in <Device>",
+      "bm6 plugin: option \"Adapter\" belongs in <Device>, not in <Plugin bm6>",
+      "bm6 plugin: option \"Interval\" belongs in <Device>, not in <Plugin bm6>",
+  };
+  expect_each_once(LOG_ERR, want, (int)(sizeof want / sizeof want[0]));
+}
+
+/* "hci00" and "hci0" are one adapter: its MaxLinks counts the devices of both spellings. */
+static void hci00_and_hci0_are_one_adapter(void **state) {
+  (void)state;
+  oconfig_item_t *block = item("Plugin");
+  oconfig_item_t *hci00 = with_string(item("Adapter"), "hci00");
+  add_child(hci00, with_number(item("MaxLinks"), 1));
+  add_child(block, hci00);
+  oconfig_item_t *a = device("a", "AA:BB:CC:DD:EE:01");
+  add_child(a, with_string(item("Adapter"), "hci0"));
+  add_child(block, a);
+  oconfig_item_t *b = device("b", "AA:BB:CC:DD:EE:02");
+  add_child(b, with_string(item("Adapter"), "hci000"));
+  add_child(block, b);
+  assert_int_not_equal(config_cb(block), 0);
+  free_item(block, 1);
+  const char *want[] = {
+      "adapter \"hci0\" has 2 persistent devices (\"a\", \"b\") but MaxLinks 1",
+  };
+  expect_each_once(LOG_ERR, want, (int)(sizeof want / sizeof want[0]));
+}
+
+/* A plugin-level default applies where it can: Backfill true at plugin level is the
+ * connected BM6's, and off for the passive device and the BM2 instead of failing them.
+ * Written in the <Device> itself it is the user's word, and the contradiction an error
+ * (backfill_mistakes_name_the_device_and_option). */
+static void a_plugin_level_default_applies_where_it_can(void **state) {
+  (void)state;
+  oconfig_item_t *block = item("Plugin");
+  add_child(block, with_boolean(item("Backfill"), 1));
+  add_child(block, with_boolean(item("PassiveTemperature"), 1));
+  add_child(block, device("connected", "unix:/tmp/default-c.sock"));
+  oconfig_item_t *p = device("passive", "AA:BB:CC:DD:EE:07");
+  add_child(p, with_string(item("Mode"), "passive"));
+  add_child(block, p);
+  oconfig_item_t *bm2 = device("bm2", "unix:/tmp/default-b.sock");
+  add_child(bm2, with_string(item("Model"), "BM2"));
+  add_child(block, bm2);
+  assert_int_equal(config_cb(block), 0);
+  free_item(block, 1);
+  if (count_logs(LOG_ERR, "bm6 plugin:") != 0) print_logs();
+  assert_int_equal(count_logs(LOG_ERR, "bm6 plugin:"), 0);
+}
+
+/* Limits print as written (2592000, not 2.592e+06); a name's limit is in bytes, and the
+ * message says bytes: 64 "é" are 64 characters but 128 bytes, one too many. */
+static void limits_print_as_written_and_names_count_bytes(void **state) {
+  (void)state;
+  char long_name[2 * 64 + 1] = "", fits[2 * 63 + 1] = "";
+  for (int i = 0; i < 64; i++) strcat(long_name, "\xc3\xa9");
+  for (int i = 0; i < 63; i++) strcat(fits, "\xc3\xa9");
+  oconfig_item_t *block = item("Plugin");
+  add_child(block, with_number(item("BackfillMax"), 0));         /* 1 */
+  add_child(block, with_string(item("RecordPeriod"), "2m"));     /* 2 */
+  add_child(block, device(long_name, "unix:/tmp/names-a.sock")); /* 3 */
+  add_child(block, device(fits, "unix:/tmp/names-b.sock"));
+  assert_int_not_equal(config_cb(block), 0);
+  free_item(block, 1);
+  const char *want[] = {
+      "bm6 plugin: option \"BackfillMax\" must be a whole number of seconds from 1 to 2592000",
+      "bm6 plugin: option \"RecordPeriod\" needs one whole number of seconds, from 1 to 86400, "
+      "not a string",
+      "\": the name must be 1 to 127 bytes (a character outside ASCII takes 2 to 4), with no "
+      "\"/\"; it is 128",
+  };
+  expect_each_once(LOG_ERR, want, (int)(sizeof want / sizeof want[0]));
+  assert_int_equal(count_logs(LOG_ERR, "e+0"), 0);
+}
+
 /* StateDir by default: "bm6" under BaseDir, created at init. A corrupt state file there is
  * said once and ignored (no gap known); the plugin starts and reads as usual. */
 static void corrupt_state_file_is_said_once_and_ignored(void **state) {
@@ -1580,6 +1704,14 @@ int main(void) {
       cmocka_unit_test_setup_teardown(max_links_three_fits_two_persistent_and_a_per_read_device,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(same_address_spelled_differently_is_refused, setup, teardown),
+      cmocka_unit_test_setup_teardown(an_option_or_adapter_block_given_twice_is_an_error, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(adapter_block_inside_device_and_misplaced_options_are_refused,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(hci00_and_hci0_are_one_adapter, setup, teardown),
+      cmocka_unit_test_setup_teardown(a_plugin_level_default_applies_where_it_can, setup, teardown),
+      cmocka_unit_test_setup_teardown(limits_print_as_written_and_names_count_bytes, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(dispatches_readings_once_and_nothing_stale, setup, teardown),
       cmocka_unit_test_setup_teardown(dead_device_logs_once_and_reads_succeed_empty, setup,
                                       teardown),

@@ -29,9 +29,9 @@ using test::FakeMgmt;
 namespace mgmt = test::mgmt;
 
 constexpr int kIndex = 0;
-const LeAddress kA = {0x50, 0x54, 0x7b, 0x80, 0x2c, 0x3c};
-const LeAddress kB = {0x11, 0x22, 0x33, 0x44, 0x55, 0x66};
-const LeAddress kC = {0xa4, 0xc1, 0x38, 0x0b, 0x5e, 0x01};
+const BdAddr kA = {0x50, 0x54, 0x7b, 0x80, 0x2c, 0x3c};
+const BdAddr kB = {0x11, 0x22, 0x33, 0x44, 0x55, 0x66};
+const BdAddr kC = {0xa4, 0xc1, 0x38, 0x0b, 0x5e, 0x01};
 
 struct TempDir {
   TempDir() {
@@ -61,8 +61,8 @@ std::vector<std::uint16_t> opcodes_of(const std::vector<Command>& sent) {
 }
 
 // Remove Device's or Add Device's addresses, in the order sent (as written, MSB first).
-std::vector<LeAddress> addresses(const std::vector<Command>& sent, std::uint16_t opcode) {
-  std::vector<LeAddress> out;
+std::vector<BdAddr> addresses(const std::vector<Command>& sent, std::uint16_t opcode) {
+  std::vector<BdAddr> out;
   for (const auto& c : sent)
     if (c.opcode == opcode && c.params.size() >= 6)
       out.push_back({c.params[5], c.params[4], c.params[3], c.params[2], c.params[1], c.params[0]});
@@ -72,7 +72,7 @@ std::vector<LeAddress> addresses(const std::vector<Command>& sent, std::uint16_t
 // One collectd run's scanner with its record at `path`.
 struct CollectdRun {
   explicit CollectdRun(const std::string& path) { scanner->record_registrations_in(path); }
-  void subscribe(const LeAddress& a) {
+  void subscribe(const BdAddr& a) {
     scanner->subscribe(a, false, [](const AdvReport&) {});
   }
   std::vector<Command> start() {
@@ -178,13 +178,13 @@ TEST(RegistrationRecord, WhatAKilledRunAddedIsRemovedAtTheNextStartAndNothingEls
     first.subscribe(kB);
     EXPECT_EQ(opcodes_of(first.start()), std::vector<std::uint16_t>{mgmt::kReadInfo});
     const auto sent = first.power_on();
-    EXPECT_EQ(addresses(sent, mgmt::kAddDevice), (std::vector<LeAddress>{kB, kA}));
+    EXPECT_EQ(addresses(sent, mgmt::kAddDevice), (std::vector<BdAddr>{kB, kA}));
     killed = contents(path);
     EXPECT_EQ(parse_registration_record(killed), (RegisteredAddresses{{kA, false}, {kB, false}}));
     // A clean stop removes both, and the record says nothing is left.
     first.scanner.reset();
     EXPECT_EQ(addresses(first.kernel.commands(), mgmt::kRemoveDevice),
-              (std::vector<LeAddress>{kB, kA}));
+              (std::vector<BdAddr>{kB, kA}));
     EXPECT_EQ(contents(path), "");
     EXPECT_TRUE(first.errors.empty());
   }
@@ -196,12 +196,12 @@ TEST(RegistrationRecord, WhatAKilledRunAddedIsRemovedAtTheNextStartAndNothingEls
   second.subscribe(kB);
   second.subscribe(kC);
   const auto at_start = second.start();
-  EXPECT_EQ(addresses(at_start, mgmt::kRemoveDevice), std::vector<LeAddress>{kA});
+  EXPECT_EQ(addresses(at_start, mgmt::kRemoveDevice), std::vector<BdAddr>{kA});
   EXPECT_EQ(at_start.front().opcode, mgmt::kRemoveDevice);  // before anything else
   EXPECT_EQ(at_start.front().params, (Bytes{0x3c, 0x2c, 0x80, 0x7b, 0x54, 0x50, 0x01}));
   EXPECT_EQ(parse_registration_record(contents(path)), (RegisteredAddresses{{kB, false}}));
   const auto sent = second.power_on();
-  EXPECT_EQ(addresses(sent, mgmt::kAddDevice), (std::vector<LeAddress>{kB, kC}));
+  EXPECT_EQ(addresses(sent, mgmt::kAddDevice), (std::vector<BdAddr>{kB, kC}));
   EXPECT_TRUE(addresses(sent, mgmt::kRemoveDevice).empty());
   EXPECT_EQ(parse_registration_record(contents(path)),
             (RegisteredAddresses{{kB, false}, {kC, false}}));
@@ -218,7 +218,7 @@ TEST(RegistrationRecord, ARecordThatCannotBeReadIsSaidOnceAndRemovesNothing) {
   EXPECT_TRUE(addresses(at_start, mgmt::kRemoveDevice).empty());
   ASSERT_EQ(run.errors.size(), 1u);
   EXPECT_NE(run.errors[0].find("not a regular file"), std::string::npos) << run.errors[0];
-  EXPECT_EQ(addresses(run.power_on(), mgmt::kAddDevice), std::vector<LeAddress>{kA});
+  EXPECT_EQ(addresses(run.power_on(), mgmt::kAddDevice), std::vector<BdAddr>{kA});
 }
 
 }  // namespace

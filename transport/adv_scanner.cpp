@@ -18,7 +18,7 @@ namespace bm6 {
 
 namespace {
 
-std::string text(const LeAddress& a) {
+std::string text(const BdAddr& a) {
   char buf[18];
   std::snprintf(buf, sizeof buf, "%02X:%02X:%02X:%02X:%02X:%02X", a[0], a[1], a[2], a[3], a[4],
                 a[5]);
@@ -49,17 +49,6 @@ UniqueFd AdvScanner::open_mgmt_socket(LinkError& error) {
   return mgmt::open_control_socket(error,
                                    "passive mode needs CAP_NET_ADMIN (the kernel's Bluetooth "
                                    "management interface); collectd runs as root by default");
-}
-
-int AdvScanner::adapter_index(const std::string& name) {
-  if (name.empty()) {
-    const int id = ::hci_get_route(nullptr);
-    return id < 0 ? 0 : id;  // none up yet: the usual only adapter, watched until it is
-  }
-  if (name.size() < 4 || name.size() > 7 || name.rfind("hci", 0) != 0 ||
-      name.find_first_not_of("0123456789", 3) != std::string::npos)
-    return -1;
-  return std::stoi(name.substr(3));
 }
 
 void AdvScanner::start() {
@@ -93,7 +82,7 @@ void AdvScanner::remove_stale_registrations() {
 }
 
 // Into the record before Add Device goes out, out of it after Remove Device did.
-void AdvScanner::record(const LeAddress& address, bool random_address, bool registered) {
+void AdvScanner::record(const BdAddr& address, bool random_address, bool registered) {
   if (record_path_.empty()) return;
   const bool changed = registered ? recorded_.insert({address, random_address}).second
                                   : recorded_.erase({address, random_address}) > 0;
@@ -108,7 +97,7 @@ void AdvScanner::save_record() {
                ": if collectd is killed, its registered addresses stay with the kernel");
 }
 
-AdvScanner::SubscriptionId AdvScanner::subscribe(const LeAddress& address, bool random_address,
+AdvScanner::SubscriptionId AdvScanner::subscribe(const BdAddr& address, bool random_address,
                                                  ReportHandler on_report) {
   const SubscriptionId id = next_id_++;
   auto [it, fresh] = entries_.try_emplace(address);
@@ -126,7 +115,7 @@ AdvScanner::SubscriptionId AdvScanner::subscribe(const LeAddress& address, bool 
 void AdvScanner::unsubscribe(SubscriptionId id) {
   const auto found = by_id_.find(id);
   if (found == by_id_.end()) return;
-  const LeAddress address = found->second;
+  const BdAddr address = found->second;
   by_id_.erase(found);
   auto it = entries_.find(address);
   if (it == entries_.end()) return;
@@ -152,11 +141,11 @@ bool AdvScanner::send(const std::vector<std::uint8_t>& packet) {
   return false;
 }
 
-void AdvScanner::add_device(const LeAddress& address, bool random_address) {
+void AdvScanner::add_device(const BdAddr& address, bool random_address) {
   send(mgmt::encode_add_device(index_, address, random_address, mgmt::kActionBackgroundScan));
 }
 
-bool AdvScanner::remove_device(const LeAddress& address, bool random_address) {
+bool AdvScanner::remove_device(const BdAddr& address, bool random_address) {
   return send(mgmt::encode_remove_device(index_, address, random_address));
 }
 

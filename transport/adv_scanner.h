@@ -42,6 +42,7 @@
 #include <string>
 #include <vector>
 
+#include "transport/address.h"
 #include "transport/event_loop.h"
 #include "transport/link_error.h"
 #include "transport/mgmt_codec.h"
@@ -51,10 +52,8 @@
 
 namespace bm6 {
 
-using LeAddress = std::array<std::uint8_t, 6>;  // most significant byte first, as written
-
 struct AdvReport {
-  LeAddress address{};
+  BdAddr address{};
   bool random_address = false;
   std::optional<int> rssi_dbm;         // nullopt when the controller has none (127)
   std::span<const std::uint8_t> data;  // the AD (EIR) bytes: valid during the callback only
@@ -95,13 +94,13 @@ class AdvScanner {
   // Opens the socket and asks for the adapter's state; registration follows its answer.
   void start();
   // `on_report` runs on the loop for each advertisement from `address`, until unsubscribe().
-  SubscriptionId subscribe(const LeAddress& address, bool random_address, ReportHandler on_report);
+  SubscriptionId subscribe(const BdAddr& address, bool random_address, ReportHandler on_report);
   void unsubscribe(SubscriptionId id);
   // `on_heard` runs on the loop for every LE advertisement reported on this adapter, from any
   // address, subscribed or not (with the monitor registered the kernel reports every device
   // its scans hear, its own passive scans for pending connects among them). It must not
   // destroy the scanner.
-  using HeardHandler = std::function<void(const LeAddress&)>;
+  using HeardHandler = std::function<void(const BdAddr&)>;
   void set_heard_handler(HeardHandler on_heard) { on_heard_ = std::move(on_heard); }
 
   int adapter_index() const { return index_; }
@@ -111,8 +110,6 @@ class AdvScanner {
 
   // The real one: HCI_CHANNEL_CONTROL, all controllers (events are filtered by index).
   static UniqueFd open_mgmt_socket(LinkError& error);
-  // "hci1" -> 1; "" -> the first adapter that is up, else 0; -1 for a malformed name.
-  static int adapter_index(const std::string& name);
 
  private:
   struct Subscriber {
@@ -134,11 +131,11 @@ class AdvScanner {
   void on_device_found(const std::optional<mgmt::DeviceFound>& found);
   void set_up(bool up, const std::string& why_down);
   void register_all();
-  void add_device(const LeAddress& address, bool random_address);
-  bool remove_device(const LeAddress& address, bool random_address);  // false: not sent
+  void add_device(const BdAddr& address, bool random_address);
+  bool remove_device(const BdAddr& address, bool random_address);  // false: not sent
   void add_monitor();
   void remove_stale_registrations();
-  void record(const LeAddress& address, bool random_address, bool registered);
+  void record(const BdAddr& address, bool random_address, bool registered);
   void save_record();
   bool send(const std::vector<std::uint8_t>& packet);  // a command (transport/mgmt_codec.h)
   void error_once(const std::string& message);
@@ -149,8 +146,8 @@ class AdvScanner {
   OpenSocket open_;
   UniqueFd fd_;
   std::unique_ptr<Batch> batch_;  // receive buffers, made on the first event
-  std::map<LeAddress, Entry> entries_;
-  std::map<SubscriptionId, LeAddress> by_id_;
+  std::map<BdAddr, Entry> entries_;
+  std::map<SubscriptionId, BdAddr> by_id_;
   SubscriptionId next_id_ = 1;
   bool up_ = false;
   bool state_known_ = false;  // the first answer about the adapter came

@@ -137,8 +137,8 @@ LinkError describe_unix_errno(const std::string& path, int err) {
 class UnixConnector final : public Connector {
  public:
   UnixConnector(EventLoop& loop, const ConnectorOptions& options)
-      : address_(options.address),
-        path_(options.address.substr(5)),
+      : address_(options.address.text()),
+        path_(options.address.path()),
         timeout_(options.timeout),
         connect_(loop) {}
 
@@ -165,38 +165,13 @@ class UnixConnector final : public Connector {
 
 }  // namespace
 
-bool is_bluetooth_address(const std::string& s) {
-  if (s.size() != 17) return false;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (i % 3 == 2) {
-      if (s[i] != ':') return false;
-    } else if (!std::isxdigit(static_cast<unsigned char>(s[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
-
-std::string validate_address(const std::string& address) {
-  if (address.rfind("unix:", 0) == 0) {
-    const std::string path = address.substr(5);
-    if (path.empty()) return "\"unix:\" needs a socket path after it";
-    if (path.size() >= sizeof(sockaddr_un::sun_path))
-      return "socket path is longer than " + std::to_string(sizeof(sockaddr_un::sun_path) - 1) +
-             " bytes";
-    if (path.find('\0') != std::string::npos) return "socket path contains a NUL byte";
-    return "";
-  }
-  if (is_bluetooth_address(address)) return "";
-  return "\"" + address +
-         "\" is neither a Bluetooth address (AA:BB:CC:DD:EE:FF) nor unix:/path/to/socket";
-}
-
 std::unique_ptr<Connector> make_connector(EventLoop& loop, const ConnectorOptions& options,
                                           Adapters* adapters, std::string& error) {
-  error = validate_address(options.address);
-  if (!error.empty()) return nullptr;
-  if (options.address.rfind("unix:", 0) == 0) return std::make_unique<UnixConnector>(loop, options);
+  if (options.address.is_unix()) return std::make_unique<UnixConnector>(loop, options);
+  if (!options.address.is_bluetooth()) {
+    error = "bug: a connector needs an address";
+    return nullptr;
+  }
   if (!adapters) {
     error = "bug: a Bluetooth connector needs the loop's adapters";
     return nullptr;

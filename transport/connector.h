@@ -7,10 +7,12 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "transport/adapter.h"
+#include "transport/address.h"
 #include "transport/event_loop.h"
 #include "transport/lifetime.h"
 #include "transport/link_error.h"
@@ -27,7 +29,7 @@ class Connector {
   virtual void connect(Done done) = 0;
   // Abandons the attempt in progress, closing its socket; `done` does not run.
   virtual void cancel() = 0;
-  // The address as the user wrote it.
+  // The address in its text form (transport/address.h).
   virtual std::string address() const = 0;
   // Asks for the signal strength of the link on `fd` (one this connector made); `done`
   // runs later from the loop with dBm, or never. False where there is no radio (unix:).
@@ -38,15 +40,9 @@ class Connector {
   }
 };
 
-// Parses an address as written in the config: "unix:/path" or a Bluetooth address
-// "AA:BB:CC:DD:EE:FF". Returns an error message naming what is wrong, or "".
-std::string validate_address(const std::string& address);
-bool is_bluetooth_address(const std::string& address);
-
 struct ConnectorOptions {
-  std::string address;                       // "unix:/path" or "AA:BB:CC:DD:EE:FF"
-  std::string adapter{};                     // "hci0"; empty: the first adapter that is up
-  bool random_address = false;               // LE address type of the device: public unless set
+  DeviceAddress address;                     // a socket, or a Bluetooth LE address and its type
+  std::optional<AdapterId> adapter{};        // unset: the first Bluetooth adapter that is up
   std::chrono::milliseconds timeout{10000};  // one attempt, from when it starts
 };
 

@@ -6,6 +6,7 @@
 #include <bluetooth/l2cap.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -100,10 +101,14 @@ LinkError describe_bluetooth_errno(int err, const std::string& adapter,
   return link_error(bluetooth_errno_kind(err), bluetooth_errno_text(err, adapter, address), err);
 }
 
-int resolve_adapter(const std::string& name, LinkError& error) {
+int resolve_adapter(const std::optional<AdapterId>& adapter, LinkError& error) {
   errno = 0;
-  const int id = name.empty() ? ::hci_get_route(nullptr) : ::hci_devid(name.c_str());
+  bdaddr_t local{};
+  const int id = !adapter                                     ? ::hci_get_route(nullptr)
+                 : ::hci_devba(adapter->index(), &local) == 0 ? adapter->index()
+                                                              : -1;
   if (id >= 0) return id;
+  const std::string name = adapter ? adapter->text() : "";
   if (errno == EAFNOSUPPORT || errno == EPROTONOSUPPORT) {
     error = describe_bluetooth_errno(errno, name.empty() ? "hci0" : name, "");
   } else if (name.empty()) {
@@ -123,7 +128,9 @@ class L2capConnector final : public Connector {
  public:
   L2capConnector(EventLoop& loop, const ConnectorOptions& options, Adapters& adapters)
       : options_(options), adapters_(adapters), connect_(loop) {
-    ::str2ba(options_.address.c_str(), &remote_);
+    // bdaddr_t is least significant byte first.
+    const BdAddr& a = options_.address.bdaddr();
+    std::reverse_copy(a.begin(), a.end(), remote_.b);
   }
   ~L2capConnector() override { L2capConnector::cancel(); }
 
@@ -144,7 +151,7 @@ class L2capConnector final : public Connector {
     done_ = nullptr;
   }
 
-  std::string address() const override { return options_.address; }
+  std::string address() const override { return options_.address.text(); }
 
   bool read_rssi(int fd, std::function<void(int)> done) override {
     l2cap_conninfo info{};
@@ -157,7 +164,7 @@ class L2capConnector final : public Connector {
   void start() {
     const int adapter_id = adapter_->id();
     const std::string adapter = "hci" + std::to_string(adapter_id);
-    const std::string address = options_.address;
+    const std::string address = options_.address.text();
     auto finish = [this](UniqueFd fd, const LinkError& error) {
       adapter_->release_connect(ticket_);
       ticket_ = 0;
@@ -189,7 +196,7 @@ class L2capConnector final : public Connector {
     sockaddr_l2 theirs{};  // connect() copies it
     theirs.l2_family = AF_BLUETOOTH;
     theirs.l2_cid = htobs(kAttCid);
-    theirs.l2_bdaddr_type = options_.random_address ? BDADDR_LE_RANDOM : BDADDR_LE_PUBLIC;
+    theirs.l2_bdaddr_type = options_.address.random() ? BDADDR_LE_RANDOM : BDADDR_LE_PUBLIC;
     bacpy(&theirs.l2_bdaddr, &remote_);
     connect_.start(
         std::move(fd), &theirs, sizeof theirs, options_.timeout,

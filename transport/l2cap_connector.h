@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "transport/connector.h"
@@ -16,8 +17,8 @@ std::unique_ptr<Connector> make_l2cap_connector(EventLoop& loop, const Connector
 // user can do about it.
 LinkError describe_bluetooth_errno(int err, const std::string& adapter, const std::string& address);
 
-// The adapter to use: `name` ("hci1"), or the first that is up when empty. Returns its
-// device id, or -1 with `error` set.
-int resolve_adapter(const std::string& name, LinkError& error);
+// The adapter to use: `adapter` if it is there, or the first that is up when unset.
+// Returns its device id, or -1 with `error` set.
+int resolve_adapter(const std::optional<AdapterId>& adapter, LinkError& error);
 
 }  // namespace bm6

@@ -127,13 +127,13 @@ Row run(Attack attack, unsigned guard, double seconds) {
 
   bm6::DeviceOptions o;
   o.name = "hostile";
-  o.address = "unix:" + path;
+  o.address = bm6::DeviceAddress::unix_socket(path);
   o.reconnect_min = 1000ms;  // the defaults
   o.reconnect_max = 60000ms;
   o.peer_pdu_limit = guard;
   Row row;
   unsigned losses = 0, failures = 0;
-  bm6::Bm6Engine engine({o}, [&](const bm6::DeviceOptions&, const bm6::DeviceReport& r) {
+  bm6::Bm6Engine engine({o}, {}, [&](const bm6::DeviceOptions&, const bm6::DeviceReport& r) {
     losses += r.event == bm6::DeviceEvent::kLinkLost;
     failures += r.event == bm6::DeviceEvent::kConnectFailed;
   });

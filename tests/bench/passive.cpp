@@ -69,7 +69,7 @@ struct Bench {
     for (int i = 0; i < n; ++i) {
       bm6::DeviceOptions o;
       o.name = "d" + std::to_string(i);
-      o.address = bm6::to_string(address_of(i));
+      o.address = bm6::DeviceAddress::bluetooth(address_of(i));
       o.passive = true;
       o.model = bm6::Family::kBm6;
       o.read_interval = 1000ms;

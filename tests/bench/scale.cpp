@@ -102,7 +102,7 @@ Result run(int n, bool half_dead, int seconds) {
     o.name = "d" + std::to_string(i);
     // Dead devices never accept: nothing listens at their path.
     const std::string path = dir + (i < alive ? "/d" : "/dead") + std::to_string(i) + ".sock";
-    o.address = "unix:" + path;
+    o.address = bm6::DeviceAddress::unix_socket(path);
     if (i < alive) alive_sockets.push_back(path);
     devices.push_back(o);
   }
@@ -116,7 +116,7 @@ Result run(int n, bool half_dead, int seconds) {
   const long baseline_kb = status_kb("VmRSS:");
 
   std::atomic<int> streaming{0};
-  bm6::Bm6Engine engine(devices, [&](const bm6::DeviceOptions&, const bm6::DeviceReport& r) {
+  bm6::Bm6Engine engine(devices, {}, [&](const bm6::DeviceOptions&, const bm6::DeviceReport& r) {
     if (r.event == bm6::DeviceEvent::kFirstReading) streaming.fetch_add(1);
   });
   std::vector<std::shared_ptr<bm6::ReadingSlot>> slots;
@@ -210,9 +210,8 @@ PerReadResult run_per_read(int n, unsigned max_links, std::chrono::milliseconds 
     bm6::DeviceOptions o;
     o.name = "d" + std::to_string(i);
     sockets.push_back(dir + "/d" + std::to_string(i) + ".sock");
-    o.address = "unix:" + sockets.back();
+    o.address = bm6::DeviceAddress::unix_socket(sockets.back());
     o.link = bm6::LinkMode::kPerRead;
-    o.max_links = max_links;
     o.read_interval = interval;
     o.model = bm6::Family::kBm6;
     devices.push_back(o);
@@ -227,12 +226,15 @@ PerReadResult run_per_read(int n, unsigned max_links, std::chrono::milliseconds 
     std::this_thread::sleep_for(10ms);
   }
   std::atomic<bool> overbooked{false};
-  bm6::Bm6Engine engine(devices, [&](const bm6::DeviceOptions&, const bm6::DeviceReport& r) {
-    if (r.event == bm6::DeviceEvent::kAdapterOverbooked) {
-      overbooked = true;
-      std::printf("  (said: %s)\n", r.detail.c_str());
-    }
-  });
+  bm6::LinkLimits limits;
+  limits.all = max_links;
+  bm6::Bm6Engine engine(devices, limits,
+                        [&](const bm6::DeviceOptions&, const bm6::DeviceReport& r) {
+                          if (r.event == bm6::DeviceEvent::kAdapterOverbooked) {
+                            overbooked = true;
+                            std::printf("  (said: %s)\n", r.detail.c_str());
+                          }
+                        });
   std::vector<std::shared_ptr<bm6::ReadingSlot>> slots;
   for (const auto& d : devices) slots.push_back(engine.slot(d.name));
   const auto t0 = Clock::now();
@@ -271,7 +273,7 @@ PerReadResult run_per_read(int n, unsigned max_links, std::chrono::milliseconds 
   res.readings_per_interval =
       static_cast<double>(dispatched) / (static_cast<double>(n) * intervals);
   res.cpu_us_per_reading = cpu * 1e6 / static_cast<double>(readings);
-  const bm6::LinkBudget* budget = engine.budget("unix");
+  const bm6::LinkBudget* budget = engine.budget(bm6::AdapterId::simulated());
   res.connects_per_s = budget ? static_cast<double>(budget->grants()) / elapsed : 0;
   res.peak_links = budget ? budget->peak_shared_in_use() : 0;
   std::chrono::nanoseconds air{};

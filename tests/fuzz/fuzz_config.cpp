@@ -5,9 +5,11 @@
 #include <cstring>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "plugin/bm6_config.h"
+#include "transport/address.h"
 
 namespace {
 
@@ -87,9 +89,21 @@ void release(oconfig_item_t& item) {
   ::free(item.key);
 }
 
+// The address parser on the raw bytes: what it accepts reads back the same from its text.
+void check_address_round_trip(const std::uint8_t* data, std::size_t size) {
+  std::string error;
+  const auto parsed =
+      bm6::DeviceAddress::parse(std::string_view(reinterpret_cast<const char*>(data), size), error);
+  if (!parsed) return;
+  std::string again_error;
+  const auto again = bm6::DeviceAddress::parse(parsed->text(), again_error);
+  if (!again || *again != *parsed) __builtin_trap();
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  check_address_round_trip(data, size);
   Reader r{data, size};
   oconfig_item_t root{};
   build(r, root, 0);
@@ -102,7 +116,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (const auto& d : config.devices) {
     if (d.options.name.empty() || d.options.address.empty()) __builtin_trap();
     // No two devices on one monitor, however the address is spelled.
-    if (!addresses.insert(bm6::plugin::address_key(d.options.address)).second) __builtin_trap();
+    if (!addresses.insert(d.options.address.identity()).second) __builtin_trap();
   }
   release(root);
   return 0;

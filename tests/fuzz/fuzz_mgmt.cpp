@@ -22,7 +22,8 @@ struct Rig {
   Rig() {
     bm6::DeviceOptions o;
     o.name = "fuzz";
-    o.address = "50:54:7B:80:2C:3C";  // the address a Device Found's first bytes reverse to
+    o.address = bm6::DeviceAddress::bluetooth(*bm6::parse_bdaddr(
+        "50:54:7B:80:2C:3C"));  // the address a Device Found's first bytes reverse to
     o.passive = true;
     o.passive_timeout = std::chrono::hours(1);
     device = std::make_unique<bm6::PassiveDevice>(loop, o, scanner, slot, nullptr);

@@ -54,7 +54,7 @@ int main(int argc, char** argv) {
   for (int i = 0; i < kDevices; ++i) {
     DeviceOptions o;
     o.name = "d" + std::to_string(i);
-    o.address = "unix:" + dir + "/" + o.name + ".sock";
+    o.address = DeviceAddress::unix_socket(dir + "/" + o.name + ".sock");
     o.connect_timeout = 500ms;
     o.reconnect_min = 10ms;
     o.reconnect_max = 50ms;
@@ -80,9 +80,9 @@ int main(int argc, char** argv) {
   };
   for (int i = 0; i < kDevices; ++i)
     servers[i] =
-        std::make_unique<sim::Bm6SimServer>(sim_loop, options[i].address.substr(5), sim_device(i));
+        std::make_unique<sim::Bm6SimServer>(sim_loop, options[i].address.path(), sim_device(i));
 
-  Bm6Engine engine(options, [&](const DeviceOptions&, const DeviceReport& r) {
+  Bm6Engine engine(options, {}, [&](const DeviceOptions&, const DeviceReport& r) {
     if (r.event == DeviceEvent::kFirstReading) cycles.fetch_add(1);
   });
   std::vector<std::shared_ptr<ReadingSlot>> slots;
@@ -109,7 +109,7 @@ int main(int argc, char** argv) {
       sim::SimDevice d;
       d.reading = {volts[i], 20, 50, State::kNormal};
       d.period = 20ms;
-      servers[i] = std::make_unique<sim::Bm6SimServer>(sim_loop, options[i].address.substr(5), d);
+      servers[i] = std::make_unique<sim::Bm6SimServer>(sim_loop, options[i].address.path(), d);
     }
     // Until every device has its central again (a loaded machine may take seconds), then
     // a quiet moment: a fixed wait counted half-reconnected devices as leaks gone missing.
@@ -137,8 +137,8 @@ int main(int argc, char** argv) {
     servers[i]->set_device(sim_device(i));
     if (rng() % 8 == 0) {
       servers[i].reset();
-      servers[i] = std::make_unique<sim::Bm6SimServer>(sim_loop, options[i].address.substr(5),
-                                                       sim_device(i));
+      servers[i] =
+          std::make_unique<sim::Bm6SimServer>(sim_loop, options[i].address.path(), sim_device(i));
     }
   }
   // Everyone healthy again, then quiet: what is open beyond the start is what leaked.

@@ -175,11 +175,9 @@ std::chrono::milliseconds phase_length(const Command& cmd) {
 // Every advertisement of cmd.address for --seconds; no failure (kind kNone) or (said) why
 // nothing can be heard.
 DeviceFailure capture_advertisements(CaptureRun& run, EventLoop& loop) {
-  const int index = AdvScanner::adapter_index(run.cmd.adapter);
-  if (index < 0) {
-    print_error("advertisements: " + run.cmd.adapter + " is not an adapter name (hciN)");
-    return {FailureKind::kOther, {}, "not an adapter name"};
-  }
+  // Checked by the parser; none given: the first adapter that is up.
+  const auto adapter = AdapterId::parse(run.cmd.adapter);
+  const int index = AdapterId::of(DeviceAddress(), adapter).index();
   DeviceFailure problem{FailureKind::kNone};
   LinkError open_error;  // the mgmt socket's, when it cannot be opened (said as kError)
   const auto open = [&](LinkError& error) {
@@ -246,7 +244,7 @@ int run_capture(const Command& cmd) {
   EventLoop loop;
   Adapters adapters(loop);
   run.header();
-  const bool radio = cmd.address.rfind("unix:", 0) != 0;
+  const bool radio = !DeviceAddress::names_socket(cmd.address);
   const DeviceFailure ad_problem =
       radio ? capture_advertisements(run, loop) : DeviceFailure{FailureKind::kNone};
   const DeviceFailure error = capture_link(run, loop, adapters);

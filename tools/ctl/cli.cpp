@@ -9,6 +9,7 @@
 #include <set>
 
 #include "tools/ctl/decode.h"
+#include "transport/address.h"
 #include "transport/connector.h"
 
 #ifndef BM6_VERSION
@@ -133,10 +134,15 @@ std::string bad_seconds(const std::string& value) {
 
 std::string apply_adapter(Command& cmd, const std::string& value) {
   if (value.empty()) return "give an adapter such as hci0";
-  if (cmd.verb != Verb::kScan && value.rfind("unix:", 0) == 0)
+  if (const auto adapter = AdapterId::parse(value)) {
+    cmd.adapter = adapter->text();  // "hci00" is hci0
+    return "";
+  }
+  if (!DeviceAddress::names_socket(value)) return quoted(value) + " is not an adapter such as hci0";
+  if (cmd.verb != Verb::kScan)
     return std::string(spec_of(*cmd.verb).name) +
            " takes a Bluetooth adapter (hciN); a unix: ADDRESS needs none";
-  cmd.adapter = value;
+  cmd.adapter = value;  // scan's unix:DIR, checked with the operands
   return "";
 }
 
@@ -191,10 +197,10 @@ std::string apply_model(Command& cmd, const std::string& value) {
 }
 
 std::string apply_address(Command& cmd, const std::string& value) {
-  const auto bdaddr = normalise_bluetooth_address(value);
+  const auto bdaddr = parse_bdaddr(value);
   if (!bdaddr)
     return quoted(value) + " is not a Bluetooth address (AA:BB:CC:DD:EE:FF or AA-BB-CC-DD-EE-FF)";
-  cmd.address = *bdaddr;
+  cmd.address = bm6::to_string(*bdaddr);
   return "";
 }
 
@@ -527,11 +533,8 @@ std::optional<UsageError> apply_options(const std::vector<Given>& given, Command
 
 // ADDRESS: a Bluetooth address, normalised, or unix:/path; "" and `error` set when neither.
 std::string device_address(const std::string& text, std::string& error) {
-  if (text.rfind("unix:", 0) == 0) {
-    error = validate_address(text);
-    return error.empty() ? text : "";
-  }
-  if (const auto bdaddr = normalise_bluetooth_address(text)) return *bdaddr;
+  if (const auto address = DeviceAddress::parse(text, error)) return address->text();
+  if (DeviceAddress::names_socket(text)) return "";  // `error` says what is wrong with it
   error = quoted(text) +
           " is neither a Bluetooth address (AA:BB:CC:DD:EE:FF or AA-BB-CC-DD-EE-FF) nor "
           "unix:/path/to/socket";
@@ -543,7 +546,8 @@ std::optional<UsageError> read_operands(const std::vector<std::string>& operands
   const std::string name = spec_of(verb).name;
   if (verb == Verb::kScan) {
     if (!operands.empty()) return UsageError{"scan takes no " + quoted(operands[0]), verb};
-    if (cmd.adapter == "unix:")
+    if (std::string e;
+        DeviceAddress::names_socket(cmd.adapter) && !DeviceAddress::parse(cmd.adapter, e))
       return UsageError{"--adapter unix: needs a directory after it", verb};
     return std::nullopt;
   }
@@ -631,24 +635,6 @@ constexpr const char* kToolHead =
 
 std::chrono::milliseconds Command::timeout() const {
   return std::chrono::milliseconds(std::llround(timeout_s * 1000));
-}
-
-std::optional<std::string> normalise_bluetooth_address(const std::string& s) {
-  if (s.size() != 17) return std::nullopt;
-  const char separator = s[2];
-  if (separator != ':' && separator != '-') return std::nullopt;
-  std::string out = s;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (i % 3 == 2) {
-      if (s[i] != separator) return std::nullopt;
-      out[i] = ':';
-    } else if (!std::isxdigit(static_cast<unsigned char>(s[i]))) {
-      return std::nullopt;
-    } else {
-      out[i] = static_cast<char>(std::toupper(static_cast<unsigned char>(s[i])));
-    }
-  }
-  return out;
 }
 
 Parsed parse(const std::vector<std::string>& args) {

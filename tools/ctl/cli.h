@@ -29,6 +29,7 @@ struct Command {
   Action action = Action::kRun;
   // kRun: what to run. kHelp: whose help (none: the tool's).
   std::optional<Verb> verb;
+  // Text forms of transport/address.h's types, which parsed them.
   std::string adapter;          // "hciN"; empty: the first adapter that is up; scan: "unix:DIR"
   std::string address;          // read, history: "AA:BB:CC:DD:EE:FF" (normalised) or "unix:/path";
                                 // decode: --address, normalised
@@ -55,10 +56,6 @@ using Parsed = std::variant<Command, UsageError>;
 
 // `args` without the program name.
 Parsed parse(const std::vector<std::string>& args);
-
-// "AA:BB:CC:DD:EE:FF" from a Bluetooth address written with ':' or '-' separators in either
-// case; nullopt when `s` is not one.
-std::optional<std::string> normalise_bluetooth_address(const std::string& s);
 
 std::string help_text(std::optional<Verb> verb);
 std::string version_text();

@@ -19,6 +19,7 @@
 #include "tools/ctl/decode.h"
 #include "tools/ctl/format.h"
 #include "tools/ctl/text.h"
+#include "transport/address.h"
 #include "transport/connector.h"
 #include "transport/l2cap_connector.h"
 #include "transport/mgmt_scan.h"
@@ -103,7 +104,7 @@ int scan_unix(const Command& cmd, const std::string& dir) {
         continue;  // a socket left behind, or not a simulator's
     }
     ++shown;
-    print_line(scan_socket_row("unix:" + path, cmd.json));
+    print_line(scan_socket_row(DeviceAddress::unix_socket(path).text(), cmd.json));
   }
   if (shown == 0) print_error("no socket in " + dir + " that something listens on");
   return shown > 0 ? kExitOk : kExitFailed;
@@ -121,9 +122,17 @@ void print_error(const std::string& message) {
 }
 
 int run_scan(const Command& cmd) {
-  if (cmd.adapter.rfind("unix:", 0) == 0) return scan_unix(cmd, cmd.adapter.substr(5));
   LinkError error;
-  const int id = resolve_adapter(cmd.adapter, error);
+  if (DeviceAddress::names_socket(cmd.adapter)) {  // unix:DIR, which the parser checked
+    std::string why;
+    const auto dir = DeviceAddress::parse(cmd.adapter, why);
+    if (!dir) {
+      print_error("--adapter " + why);
+      return kExitUsage;
+    }
+    return scan_unix(cmd, dir->path());
+  }
+  const int id = resolve_adapter(AdapterId::parse(cmd.adapter), error);
   if (id < 0) {
     print_error(error.detail);
     return failed_exit(failure_kind(error));
@@ -148,12 +157,17 @@ int run_scan(const Command& cmd) {
 }
 
 std::unique_ptr<Connector> connector_for(const Command& cmd, EventLoop& loop, Adapters& adapters) {
-  ConnectorOptions options;
-  options.address = cmd.address;
-  options.adapter = cmd.adapter;
-  options.random_address = cmd.random_address;
-  options.timeout = cmd.timeout();
   std::string error;
+  const auto address = DeviceAddress::parse(cmd.address, error);  // as the parser checked it
+  if (!address) {
+    print_error(error);
+    return nullptr;
+  }
+  ConnectorOptions options;
+  options.address =
+      address->with_type(cmd.random_address ? LeAddressType::kRandom : LeAddressType::kPublic);
+  options.adapter = AdapterId::parse(cmd.adapter);
+  options.timeout = cmd.timeout();
   auto connector = make_connector(loop, options, &adapters, error);
   if (!connector) print_error(cmd.address + ": " + error);
   return connector;
@@ -190,7 +204,7 @@ int run_read(const Command& cmd) {
             rssi = dbm;
             finished = true;
           })) {
-        if (cmd.address.rfind("unix:", 0) != 0)
+        if (!DeviceAddress::names_socket(cmd.address))
           print_error(std::string("reading the RSSI failed: ") + std::strerror(errno));
         finished = true;
       } else {

@@ -1,5 +1,7 @@
 #include "tools/ctl/decode.h"
 
+#include "transport/address.h"
+
 #include <cctype>
 #include <cstdio>
 
