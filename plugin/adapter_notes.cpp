@@ -27,8 +27,8 @@ std::string evidence(const AdapterWatch::Note& note) {
   return out;
 }
 
-void say_stuck(const std::string& adapter, const AdapterWatch::Note& note, bool reset) {
-  const std::string index = adapter.substr(3);
+void say_stuck(const AdapterId& id, const AdapterWatch::Note& note, bool reset) {
+  const std::string adapter = id.text(), index = std::to_string(id.index());
   plugin_log(LOG_ERR,
              "bm6 plugin: adapter %s looks stuck: every connect through it went unanswered for "
              "%s (%llu attempts, by %s), although %s; %s",
@@ -42,9 +42,10 @@ void say_stuck(const std::string& adapter, const AdapterWatch::Note& note, bool 
 }
 
 // Runs on the I/O thread: what an adapter's stuck watch says. Each line once per event.
-void on_adapter_note(const std::string& adapter, const AdapterWatch::Note& note,
+void on_adapter_note(const AdapterId& adapter, const AdapterWatch::Note& note,
                      const AdapterWatch::Options& options) {
-  const char* name = adapter.c_str();
+  const std::string text = adapter.text();
+  const char* name = text.c_str();
   switch (note.kind) {
     case AdapterWatch::Note::Kind::kStuck:
       return say_stuck(adapter, note, options.reset);
@@ -104,8 +105,7 @@ void watch_adapters(Bm6Engine& engine, const PluginConfig& config) {
   engine.set_adapter_handler([options](const AdapterId& adapter, const AdapterWatch::Note& note) {
     const auto it = options.find(adapter);
     try {  // a log line that cannot be made must not stop the I/O thread
-      on_adapter_note(adapter.text(), note,
-                      it != options.end() ? it->second : AdapterWatch::Options{});
+      on_adapter_note(adapter, note, it != options.end() ? it->second : AdapterWatch::Options{});
     } catch (...) {
     }
   });

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <system_error>
 
+#include "transport/address.h"
 #include "transport/advertising_data.h"
 
 namespace bm6::sim {
@@ -48,7 +49,8 @@ std::vector<mgmt::AdvertisingInstance> advertising_instances(FamilyCodec& codec,
 }
 
 AdapterIdentity adapter_identity(const std::string& adapter) {
-  const int id = ::hci_devid(adapter.c_str());
+  const auto parsed = AdapterId::parse(adapter);
+  const int id = parsed ? parsed->index() : -1;
   if (id < 0) throw std::system_error(ENODEV, std::generic_category(), "no adapter " + adapter);
   bdaddr_t local{};
   if (::hci_devba(id, &local) != 0)

@@ -15,6 +15,8 @@
 #include <cstring>
 #include <system_error>
 
+#include "transport/address.h"
+
 namespace bm6::sim {
 
 namespace {
@@ -432,7 +434,8 @@ Bm6SimServer::~Bm6SimServer() {
 }
 
 UniqueFd listen_l2cap(const std::string& adapter) {
-  const int id = ::hci_devid(adapter.c_str());
+  const auto parsed = AdapterId::parse(adapter);
+  const int id = parsed ? parsed->index() : -1;
   if (id < 0) throw std::system_error(ENODEV, std::generic_category(), "no adapter " + adapter);
   bdaddr_t local{};
   if (::hci_devba(id, &local) != 0)
