@@ -95,9 +95,10 @@ void Bm6Engine::feed_heard() {
     for (const auto& d : devices_)
       if (link_adapter(d->options()) == key && d->options().address.is_bluetooth())
         names[d->options().address.bdaddr()] = d->options().name;
-    scanner->set_heard_handler([this, key, names](const BdAddr& address) {
+    // A copy: clang before 16 cannot capture a structured binding.
+    scanner->set_heard_handler([this, adapter = key, names](const BdAddr& address) {
       if (const auto it = names.find(address); it != names.end())
-        watched_.at(key).watch.on_heard(AdapterWatch::Clock::now(), it->second);
+        watched_.at(adapter).watch.on_heard(AdapterWatch::Clock::now(), it->second);
     });
   }
 }
