@@ -994,8 +994,8 @@ static void adapter_block_inside_device_and_misplaced_options_are_refused(void *
   assert_int_not_equal(config_cb(block), 0);
   free_item(block, 1);
   const char *want[] = {
-      "device \"d\": <Adapter> is a block, and <Device> takes none here: an <Adapter> block "
-      "goes in <Plugin bm6>; in <Device> write Adapter \"hci0\"",
+      ("device \"d\": <Adapter> is a block, and <Device> takes none here: an <Adapter> block "
+       "goes in <Plugin bm6>; in <Device> write Adapter \"hci0\""),
       "device \"d\": option \"MaxLinks\" belongs in <Plugin bm6> or <Adapter>, not in <Device>",
       "bm6 plugin: option \"Adapter\" belongs in <Device>, not in <Plugin bm6>",
       "bm6 plugin: option \"Interval\" belongs in <Device>, not in <Plugin bm6>",

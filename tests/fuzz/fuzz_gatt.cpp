@@ -16,7 +16,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   bool closed = false;
   auto link = std::make_unique<bm6::Bm6Link>(
       loop, bm6::UniqueFd(fds[0]), bm6::Bm6Link::Options{},
-      bm6::Bm6Link::Handlers{nullptr, nullptr, [&](const std::string&) { closed = true; },
+      bm6::Bm6Link::Handlers{nullptr, nullptr, [&](const bm6::DeviceFailure&) { closed = true; },
                              nullptr});
   std::size_t i = 0;
   while (i < size && !closed) {
