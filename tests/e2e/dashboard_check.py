@@ -64,8 +64,9 @@ EXPECTED = {
     # Healthy links: no reconnect, no frame dropped (a count or an increase of 0).
     "derive-reconnects": {d: between(0, 0) for d in DEVICES},
     "derive-frames_dropped": {d: between(0, 0) for d in DEVICES},
-    # The simulator's first frame comes 100 ms after the command.
-    "duration-time_on_air": {"house": between(0.01, 1.0)},
+    # The simulator's first frame comes 100 ms after the command; a read that no link
+    # came up for since the previous one counts 0.
+    "duration-time_on_air": {"house": between(0, 1.0)},
 }
 
 
