@@ -6,10 +6,14 @@ import json
 import os
 import re
 import sys
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "dashboards"))
-import grafana_queries  # noqa: E402,F401  (re-exported for the tests)
+import grafana_queries  # noqa: E402  (the tests take it from here)
+
+__all__ = ["grafana_queries", "DEVICES", "EXPECTED", "fleet_block", "with_shim", "check",
+           "longer_for_pictures", "keep"]
 
 CAPTURE = os.path.join(HERE, "..", "captures", "rafciq-bm6-16.jsonl")
 CAPTURE_ADDRESS = "3C:AB:72:CB:13:F4"
@@ -95,6 +99,13 @@ def check(case, query, series):
         case.assertTrue(points, f"{where}: no point for {device}")
         bad = [v for _, v in points if not expected[device](v)]
         case.assertEqual(bad, [], f"{where}: {device}")
+
+
+def longer_for_pictures():
+    """When the data is kept for pictures, a minute of it (two of house's charge cycles);
+    the test alone needs a few seconds."""
+    if os.environ.get("BM6_DASHBOARD_DATA"):
+        time.sleep(float(os.environ.get("BM6_DASHBOARD_SECONDS", "60")))
 
 
 def keep(dashboard, results):

@@ -129,6 +129,7 @@ bind-address = "127.0.0.1:{rpc}"
         self.assertTrue(wait_for(lambda: len(counts()) == 3 and min(counts().values()) >= 30,
                                  40), (counts(), c.log_lines("bm6")))
         time.sleep(3)
+        dashboard_check.longer_for_pictures()
         rc, _, err = c.stop()
         self.assertEqual(rc, 0, err)
         values = {"device": dashboard_check.DEVICES, "timeFilter": "time >= now() - 10m",

@@ -26,12 +26,14 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dashboard_check  # noqa: E402
 from dashboard_check import DEVICES, grafana_queries  # noqa: E402
+from forwarding_e2e import example_section  # noqa: E402
 from harness import HOST, Collectd, E2ECase, free_port, require_built, wait_for  # noqa: E402
 
 SHIM = os.path.abspath(sys.argv.pop(1)) if len(sys.argv) > 1 else None
 PERIOD = 2  # the backfilling simulator's record period, s
-WRITE_PROMETHEUS = "LoadPlugin write_prometheus\n<Plugin write_prometheus>\n" \
-    '  Host "127.0.0.1"\n  Port "{port}"\n</Plugin>\n'
+# collectd.conf.example's section as written, on a free port of loopback.
+WRITE_PROMETHEUS = example_section("Prometheus").replace('  Port "9103"\n',
+                                                         '  Host "127.0.0.1"\n  Port "{port}"\n')
 
 
 class Prometheus:
@@ -93,16 +95,19 @@ scrape_configs:
 class PrometheusE2E(E2ECase):
     def start(self, block):
         port = free_port()
+        self.assertIn('{port}', WRITE_PROMETHEUS)
         start = lambda: Collectd(self.workdir, block, plugins=("write_prometheus",),
                                  extra_conf=WRITE_PROMETHEUS.format(port=port))
         self.collectd = dashboard_check.with_shim(SHIM, start) if "passive" in block else start()
+        self.port = port  # write_prometheus'
         return self.collectd, Prometheus(self, port)
 
     def test_series_and_every_dashboard_query(self):
         c, prom = self.start(dashboard_check.fleet_block(self, self.workdir))
         started = time.time()
+        ours = {"match[]": '{__name__=~"collectd_bm6_.*"}'}
         names = lambda: {(s["__name__"], s["bm6"], s.get("type", ""))
-                         for s in prom.api("series", **{"match[]": '{__name__=~"collectd_bm6_.*"}'})}
+                         for s in prom.api("series", **ours)}
         expected = {
             ("collectd_bm6_voltage", d, "") for d in DEVICES} | {
             ("collectd_bm6_temperature", d, "") for d in ("van", "house")} | {
@@ -116,6 +121,7 @@ class PrometheusE2E(E2ECase):
         self.assertTrue(wait_for(lambda: names() == expected, 30),
                         f"{sorted(names() ^ expected)}\n{c.log_lines('bm6')}")
         time.sleep(4)
+        dashboard_check.longer_for_pictures()
         # The exact values, and the labels: the device as "bm6", collectd's host as instance.
         for name, device, value in (("voltage", "van", 12.74), ("temperature", "van", -4),
                                     ("percent", "van", 81), ("gauge", "van", 2),
@@ -169,7 +175,18 @@ class PrometheusE2E(E2ECase):
         sim.proc.send_signal(signal.SIGUSR1)  # out of range
         time.sleep(1.5)
         before = len(c.rows("van", "voltage"))
+        last_before = c.rows("van", "voltage")[-1]
         time.sleep(8)
+        # Away: the series has left /metrics (collectd's Timeout, 2 intervals), but its
+        # samples carried their own times, so Prometheus marks nothing stale: an instant
+        # query still gives the last value, for its lookback of 5 minutes.
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as r:
+            self.assertNotIn('collectd_bm6_voltage{bm6="van"', r.read().decode())
+        now = prom.api("query", query=series)["result"]
+        self.assertEqual(len(now), 1, now)
+        self.assertAlmostEqual(float(now[0]["value"][1]), last_before[1], places=6)
+        age = prom.query(f"time() - timestamp({series})")
+        self.assertGreater(float(age[0]["value"][1]), 8, age)
         sim.proc.send_signal(signal.SIGUSR2)  # back
         self.assertTrue(wait_for(lambda: c.log_lines('device "van": backfill: '), 20),
                         c.log_lines("van"))
