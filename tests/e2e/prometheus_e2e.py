@@ -88,8 +88,11 @@ scrape_configs:
         """A figure from Prometheus' own /metrics (summed over its labels)."""
         with urllib.request.urlopen(self.url + "/metrics", timeout=5) as r:
             text = r.read().decode()
-        return sum(float(m.group(1)) for m in
-                   re.finditer(rf"^{name}(?:{{[^}}]*}})? (\S+)$", text, re.M))
+        found = [float(m.group(1)) for m in
+                 re.finditer(rf"^{name}(?:{{[^}}]*}})? (\S+)$", text, re.M)]
+        if not found:
+            raise AssertionError(f"Prometheus does not count {name}")
+        return sum(found)
 
 
 class PrometheusE2E(E2ECase):
@@ -99,7 +102,7 @@ class PrometheusE2E(E2ECase):
         start = lambda: Collectd(self.workdir, block, plugins=("write_prometheus",),
                                  extra_conf=WRITE_PROMETHEUS.format(port=port))
         self.collectd = dashboard_check.with_shim(SHIM, start) if "passive" in block else start()
-        self.port = port  # write_prometheus'
+        self.exporter_port = port
         return self.collectd, Prometheus(self, port)
 
     def test_series_and_every_dashboard_query(self):
@@ -180,7 +183,8 @@ class PrometheusE2E(E2ECase):
         # Away: the series has left /metrics (collectd's Timeout, 2 intervals), but its
         # samples carried their own times, so Prometheus marks nothing stale: an instant
         # query still gives the last value, for its lookback of 5 minutes.
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as r:
+        exporter = f"http://127.0.0.1:{self.exporter_port}/metrics"
+        with urllib.request.urlopen(exporter, timeout=5) as r:
             self.assertNotIn('collectd_bm6_voltage{bm6="van"', r.read().decode())
         now = prom.api("query", query=series)["result"]
         self.assertEqual(len(now), 1, now)
