@@ -16,6 +16,8 @@ import urllib.parse
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import dashboard_check  # noqa: E402
+from dashboard_check import grafana_queries  # noqa: E402
 from harness import HOST, TYPES_DB, Collectd, E2ECase, free_port, require_built, wait_for  # noqa: E402
 
 VAN = ("--period", "0.5", "--voltage", "12.74", "--temperature", "-4", "--soc", "81",
@@ -29,7 +31,9 @@ class Forwarding(E2ECase):
         self.servers.append(p)
         return p
 
-    def test_influxdb_through_the_network_plugin(self):
+    def start_influxdb(self):
+        """influxd with its collectd input on loopback: (the input's UDP port, a query
+        function)."""
         influxd = shutil.which("influxd")
         if not influxd:
             self.fail("influxd not installed (apt-get install influxdb)")
@@ -62,8 +66,9 @@ bind-address = "127.0.0.1:{rpc}"
 """)
         self.start_server([influxd, "-config", conf], "influxd.log")
 
-        def query(q):
-            url = f"http://127.0.0.1:{http}/query?" + urllib.parse.urlencode({"db": "collectd", "q": q})
+        def query(q, **params):  # epoch="ms": times as numbers
+            url = f"http://127.0.0.1:{http}/query?" + urllib.parse.urlencode(
+                {"db": "collectd", "q": q, **params})
             with urllib.request.urlopen(url, timeout=5) as r:
                 return json.load(r)
 
@@ -75,6 +80,10 @@ bind-address = "127.0.0.1:{rpc}"
                 return False
 
         self.assertTrue(wait_for(influx_up, 30), "influxd did not start")
+        return udp, query
+
+    def test_influxdb_through_the_network_plugin(self):
+        udp, query = self.start_influxdb()
         van = self.sim("van", *VAN)
         self.collectd = c = Collectd(
             self.workdir, self.device("van", van), plugins=("network",),
@@ -102,6 +111,48 @@ bind-address = "127.0.0.1:{rpc}"
         self.assertIn(("instance", "van"), pairs)
         rc, _, err = c.stop()
         self.assertEqual(rc, 0, err)
+
+    def test_every_influxdb_dashboard_query(self):
+        # dashboards/bm6-influxdb.json against what the collectd input stored: every query,
+        # Grafana's variables filled in, returns each device that has the value.
+        shim = os.environ.get("BM6_MGMT_SHIM")
+        self.assertTrue(shim and os.path.exists(shim), "BM6_MGMT_SHIM: the built mgmt shim")
+        udp, query = self.start_influxdb()
+        block = dashboard_check.fleet_block(self, self.workdir)
+        extra = f'LoadPlugin network\n<Plugin network>\n  Server "127.0.0.1" "{udp}"\n</Plugin>\n'
+        self.collectd = c = dashboard_check.with_shim(shim, lambda: Collectd(
+            self.workdir, block, plugins=("network",), extra_conf=extra))
+        # Every value of every device stored, a few times over (differences need two).
+        counts = lambda: {tuple(s["tags"].values())[0]: s["values"][0][1] for s in query(
+            'SELECT count("value") FROM "bm6_value" GROUP BY "instance"')["results"][0].get(
+                "series", [])}
+        self.assertTrue(wait_for(lambda: len(counts()) == 3 and min(counts().values()) >= 30,
+                                 40), (counts(), c.log_lines("bm6")))
+        time.sleep(3)
+        dashboard_check.longer_for_pictures()
+        rc, _, err = c.stop()
+        self.assertEqual(rc, 0, err)
+        values = {"device": dashboard_check.DEVICES, "timeFilter": "time >= now() - 10m",
+                  "__interval": "1s"}
+        results = []
+        for q in grafana_queries.queries(grafana_queries.load("influxdb")):
+            text = grafana_queries.fill(q.text, values)
+            r = query(text, epoch="ms")["results"][0]
+            self.assertNotIn("error", r, text)
+            if q.kind == "variable":
+                got = sorted(v[1] for v in r["series"][0]["values"])
+                self.assertEqual(got, dashboard_check.DEVICES, text)
+                continue
+            series = {}
+            for s in r.get("series", []):
+                series[s["tags"]["instance"]] = [(t / 1000, v) for t, v in s["values"]
+                                                 if v is not None]
+            dashboard_check.check(self, q, series)
+            results.append((q, series))
+        self.assertGreaterEqual(len(results), 8)
+        dashboard_check.keep("influxdb", results)
+        print(f"\ninfluxdb dashboard: {len(results)} queries, each with its devices",
+              file=sys.stderr)
 
     def test_graphite_through_write_graphite(self):
         carbon = shutil.which("carbon-cache")
