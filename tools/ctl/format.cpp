@@ -1,5 +1,6 @@
 #include "tools/ctl/format.h"
 
+#include <cmath>
 #include <cstdio>
 #include <ctime>
 
@@ -117,6 +118,13 @@ std::string number(double v) {
   std::snprintf(text, sizeof text, "%.6g", v);
   return text;
 }
+// A voltage as read prints it (12.40 V), with the millivolt an offset may add (12.405 V).
+std::string volts_text(double v) {
+  char text[32];
+  const bool centivolts = std::fabs(v * 100 - std::round(v * 100)) < 1e-6;
+  std::snprintf(text, sizeof text, centivolts ? "%.2f" : "%.3f", v);
+  return text;
+}
 }  // namespace
 
 std::string corrected_reading_line(const std::string& address, Family model, const Reading& r,
@@ -143,7 +151,7 @@ std::string corrected_reading_line(const std::string& address, Family model, con
            ",\"temperature_offset\":" + number(corrections.temperature_offset) + "}";
   }
   std::string out =
-      terminal_safe(address) + ": " + to_string(model) + ", " + number(volts) + " V, " +
+      terminal_safe(address) + ": " + to_string(model) + ", " + volts_text(volts) + " V, " +
       (has_temperature ? number(temperature) + " C, " : "") + std::to_string(r.soc_percent) +
       " %, " + to_string(r.state) + (rssi ? ", " + std::to_string(*rssi) + " dBm" : "") + "; " +
       terminal_safe("\"" + device + "\"") + ": offsets " + number(corrections.voltage_offset) +
