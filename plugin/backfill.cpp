@@ -59,9 +59,12 @@ int write_now(const value_list_t* vl) { return plugin_write(nullptr, nullptr, vl
 // series' values out of order, and the value cache then refuses the older ones ("Value too
 // old") while writers get them out of order. Records so bypass the cache and filter
 // chains, as the "write" target does.
-void write_record(const std::string& device, const TimedHistoryRecord& r, cdtime_t interval) {
+// Records skip the filter chains, so a target_scale calibration never reaches them; the
+// plugin's own corrections do, as they do the live readings.
+void write_record(const std::string& device, const Corrections& corrections,
+                  const TimedHistoryRecord& r, cdtime_t interval) {
   deliver_gauges(device, hostname_g != nullptr ? hostname_g : "", as_reading(r), interval,
-                 write_now);
+                 write_now, corrections);
 }
 
 // StateDir as configured, or "bm6" under collectd's BaseDir.
@@ -131,7 +134,8 @@ void tell_gap_start(ReadingSlot& slot, SysTime at) {
 // Times only go up, also in the whole seconds rrdtool files them under (records are
 // stamped at whole seconds; none goes out in the second of the last value dispatched, nor
 // a live reading within a second of a record).
-void dispatch_backfilled(const std::string& device, ReadingSlot& slot, BackfillState& st,
+void dispatch_backfilled(const std::string& device, const Corrections& corrections,
+                         ReadingSlot& slot, BackfillState& st,
                          const std::function<std::optional<TimedReading>()>& take_live,
                          cdtime_t interval) {
   std::lock_guard lock(st.mutex);
@@ -151,12 +155,12 @@ void dispatch_backfilled(const std::string& device, ReadingSlot& slot, BackfillS
   // (The live reading, if any, is later than every record.)
   if (live || !records.empty()) save_ahead(device, st, live ? live->received : records.back().at);
   for (const auto& record : records) {
-    write_record(device, record, to_cdtime(st.record_period));
+    write_record(device, corrections, record, to_cdtime(st.record_period));
     st.newest_record = record.at;
     note_dispatched(slot, st, record.at);
   }
   if (live) {
-    dispatch_reading(device, *live, interval);
+    dispatch_reading(device, *live, interval, corrections);
     note_dispatched(slot, st, live->received);
   }
 }

@@ -50,7 +50,9 @@ void tell_gap_start(ReadingSlot& slot, SysTime at);
 // One read of a Backfill device: the slot's stored records first, oldest first, then the
 // live reading `take_live` gives (called after the records are taken). Records are written
 // at once (plugin_write); the state file is written before anything goes out.
-void dispatch_backfilled(const std::string& device, ReadingSlot& slot, BackfillState& st,
+// The device's corrections apply to records and live readings alike.
+void dispatch_backfilled(const std::string& device, const Corrections& corrections,
+                         ReadingSlot& slot, BackfillState& st,
                          const std::function<std::optional<TimedReading>()>& take_live,
                          cdtime_t interval);
 

@@ -167,6 +167,7 @@ struct Target {
   PluginConfig& config;
   DeviceOptions* options = nullptr;
   DeviceConfig* device = nullptr;
+  Corrections* corrections = nullptr;  // the plugin-level defaults or the device's
   std::optional<AdapterId> adapter{};
   std::string written_address{};                // <Device>: Address as written, for messages
   std::optional<LeAddressType> address_type{};  // <Device>: AddressType, applied at the end
@@ -345,6 +346,45 @@ void parse_state_dir(const oconfig_item_t& opt, Target& t) {
     t.errors.push_back(t.where.prefix(opt) + ": \"" + dir + "\" is not an absolute path");
 }
 
+// A number within what `problem` accepts (device/corrections.h says why the bounds).
+void get_offset(const oconfig_item_t& opt, const Where& where, const char* unit,
+                std::string (*problem)(double), double& out, Errors& errors) {
+  if (opt.values_num != 1 || opt.values[0].type != OCONFIG_TYPE_NUMBER) {
+    errors.push_back(where.prefix(opt) + " needs one number of " + unit + not_type(opt));
+    return;
+  }
+  const double v = opt.values[0].value.number;
+  if (const std::string why = problem(v); !why.empty()) {
+    errors.push_back(where.prefix(opt) + " " + why);
+    return;
+  }
+  out = v;
+}
+
+// VoltageOffset VOLTS: added to every voltage of the device, live and backfilled.
+void parse_voltage_offset(const oconfig_item_t& opt, Target& t) {
+  get_offset(opt, t.where, "volts", voltage_offset_problem, t.corrections->voltage_offset,
+             t.errors);
+}
+
+// TemperatureOffset DEGREES: added to every temperature (the BM6 reports its chip's).
+void parse_temperature_offset(const oconfig_item_t& opt, Target& t) {
+  get_offset(opt, t.where, "degrees C", temperature_offset_problem,
+             t.corrections->temperature_offset, t.errors);
+}
+
+// Chemistry "lead-acid" | "agm" | "lifepo4": a rest-voltage state of charge beside the
+// monitor's own.
+void parse_chemistry_option(const oconfig_item_t& opt, Target& t) {
+  std::string name;
+  if (!get_string(opt, t.where, name, t.errors)) return;
+  if (const auto chemistry = parse_chemistry(name))
+    t.corrections->chemistry = chemistry;
+  else
+    t.errors.push_back(t.where.prefix(opt) + ": \"" + name + "\" is not a battery chemistry " +
+                       "(known: " + chemistry_names() + ")");
+}
+
 constexpr unsigned kDefaultOrDevice = kPluginLevel | kInDevice;
 
 // Every option, in the order the "known:" lists give them. Blocks (<Device>, <Adapter>)
@@ -369,6 +409,11 @@ const Option kOptions[] = {
     {"Backfill", kDefaultOrDevice, parse_backfill, "download the stored history after a gap"},
     {"BackfillMax", kDefaultOrDevice, parse_backfill_max, "the longest gap filled"},
     {"RecordPeriod", kDefaultOrDevice, parse_record_period, "seconds between stored records"},
+    {"VoltageOffset", kDefaultOrDevice, parse_voltage_offset, "volts added to the voltage"},
+    {"TemperatureOffset", kDefaultOrDevice, parse_temperature_offset,
+     "degrees C added to the temperature"},
+    {"Chemistry", kDefaultOrDevice, parse_chemistry_option,
+     "lead-acid, agm or lifepo4: a rest-voltage charge estimate"},
     {"ResetAdapter", kInAdapter, parse_reset_adapter, "power-cycle the adapter when stuck"},
     {"StuckAfter", kInAdapter, parse_stuck_after, "seconds of failures that mean stuck"},
     {"StateDir", kPluginLevel, parse_state_dir, "where the backfill state files go"},
@@ -550,14 +595,14 @@ std::set<std::string> names_of(const std::set<const Option*>& seen) {
 
 // One <Device "name"> block: its options on top of the plugin-level defaults. Returns false
 // (with errors) if the device cannot be used.
-bool parse_device(const oconfig_item_t& dev, const DeviceOptions& defaults, Taken& taken,
+bool parse_device(const oconfig_item_t& dev, const DeviceConfig& defaults, Taken& taken,
                   PluginConfig& config, DeviceConfig& device, Errors& errors, Errors& warnings) {
   const std::size_t errors_before = errors.size();
   if (dev.values_num != 1 || dev.values[0].type != OCONFIG_TYPE_STRING) {
     errors.push_back("<Device> needs one quoted name, as in <Device \"van\">");
     return false;
   }
-  device.options = defaults;
+  device = defaults;
   DeviceOptions& o = device.options;
   o.name = dev.values[0].value.string;
   if (const std::string problem = name_problem(o.name); !problem.empty()) {
@@ -568,7 +613,8 @@ bool parse_device(const oconfig_item_t& dev, const DeviceOptions& defaults, Take
     errors.push_back("device \"" + o.name + "\" is configured twice");
     return false;
   }
-  Target t{{"device \"" + o.name + "\": ", &warnings}, errors, config, &o, &device};
+  Target t{
+      {"device \"" + o.name + "\": ", &warnings}, errors, config, &o, &device, &device.corrections};
   std::set<const Option*> seen;
   for (int j = 0; j < dev.children_num; ++j) parse_option(dev.children[j], kInDevice, t, seen);
   if (t.address_type) o.address = o.address.with_type(*t.address_type);
@@ -585,9 +631,9 @@ bool parse_device(const oconfig_item_t& dev, const DeviceOptions& defaults, Take
 
 // Plugin-level options: the defaults for every <Device>, wherever they stand in the block;
 // <Adapter> blocks.
-void parse_defaults(const oconfig_item_t& block, DeviceOptions& defaults, PluginConfig& config,
+void parse_defaults(const oconfig_item_t& block, DeviceConfig& defaults, PluginConfig& config,
                     Errors& errors, Errors& warnings) {
-  Target t{{"", &warnings}, errors, config, &defaults};
+  Target t{{"", &warnings}, errors, config, &defaults.options, nullptr, &defaults.corrections};
   std::set<const Option*> seen;
   for (int i = 0; i < block.children_num; ++i) {
     const auto& child = block.children[i];
@@ -609,7 +655,7 @@ void parse_plugin_block(const oconfig_item_t& block, PluginConfig& config, Error
 void parse_plugin_block(const oconfig_item_t& block, PluginConfig& config, Errors& errors,
                         Errors& warnings) {
   const std::size_t errors_before = errors.size();
-  DeviceOptions defaults;
+  DeviceConfig defaults;  // its interval stays 0: Interval is a <Device> option
   parse_defaults(block, defaults, config, errors, warnings);
 
   Taken taken;

@@ -9,6 +9,7 @@
 
 #include "device/adapter_watch.h"
 #include "device/bm6_device.h"
+#include "device/corrections.h"
 #include "device/link_limits.h"
 #include "plugin/collectd_api.h"
 #include "transport/address.h"
@@ -18,6 +19,9 @@ namespace bm6::plugin {
 struct DeviceConfig {
   DeviceOptions options;
   std::chrono::milliseconds interval{0};  // 0: collectd's interval for the plugin
+  // VoltageOffset, TemperatureOffset, Chemistry: applied to live readings and backfilled
+  // records alike (plugin/bm6_values).
+  Corrections corrections;
 };
 
 struct PluginConfig {

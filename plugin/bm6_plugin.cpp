@@ -56,6 +56,7 @@ struct ReadContext {
   // files it (rounded; two readings 0.5 s apart, from a late read then a prompt one, would
   // share a second and the second be refused).
   std::optional<SysTime> last_live;
+  Corrections corrections;  // VoltageOffset, TemperatureOffset, Chemistry
 };
 
 // The slot's reading, if it files after the last one dispatched (else the next read has a
@@ -94,10 +95,10 @@ int bm6_read(user_data_t* ud) noexcept {
     const auto not_before = std::chrono::system_clock::now() - from_cdtime(interval);
     if (ctx->backfill) {
       dispatch_backfilled(
-          ctx->name, *ctx->slot, *ctx->backfill, [&] { return take_live(*ctx, not_before); },
-          interval);
+          ctx->name, ctx->corrections, *ctx->slot, *ctx->backfill,
+          [&] { return take_live(*ctx, not_before); }, interval);
     } else if (const auto r = take_live(*ctx, not_before)) {
-      dispatch_reading(ctx->name, *r, interval);
+      dispatch_reading(ctx->name, *r, interval, ctx->corrections);
     }
     dispatch_counters(ctx->name, *ctx->slot, interval);
     if (ctx->per_read) {
@@ -279,7 +280,8 @@ bool register_reads(const PluginState& s, const DeviceLogs& logs, const Backfill
                                 st,
                                 d.options.link == LinkMode::kPerRead,
                                 0,
-                                std::nullopt};
+                                std::nullopt,
+                                d.corrections};
     // Where a gap starts, for the I/O thread, before it runs.
     if (st && st->last) tell_gap_start(*ctx->slot, *st->last);
     user_data_t ud{};

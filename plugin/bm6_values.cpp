@@ -1,6 +1,7 @@
 #include "plugin/bm6_values.h"
 
 #include <cstring>
+#include <optional>
 
 namespace bm6::plugin {
 
@@ -30,17 +31,24 @@ std::chrono::system_clock::duration from_cdtime(cdtime_t t) {
       std::chrono::nanoseconds(ns));
 }
 
-Gauges gauges(const TimedReading& r) {
+Gauges gauges(const TimedReading& r, const Corrections& corrections) {
   Gauges out;
   auto add = [&out](const char* type, const char* type_instance, double value) {
     out.values[out.count++] = {type, type_instance, value};
   };
   // Passive mode: a BM2's advertisement has no state, an iBeacon only the charge.
-  if (r.voltage_known) add("voltage", "", r.reading.volts());
+  const std::optional<double> volts =
+      r.voltage_known ? std::optional(corrected_volts(corrections, r.reading.volts()))
+                      : std::nullopt;
+  if (volts) add("voltage", "", *volts);
   // A BM2 has no temperature sensor: no temperature value, rather than a made-up one.
   if (r.reading.temperature_c)
-    add("temperature", "", static_cast<double>(*r.reading.temperature_c));
+    add("temperature", "",
+        corrected_temperature(corrections, static_cast<double>(*r.reading.temperature_c)));
   add("percent", "charged", static_cast<double>(r.reading.soc_percent));
+  // The monitor's own charge stays as it is; the estimate goes beside it, never for it.
+  if (const auto estimate = volts ? estimated_soc(corrections, *volts) : std::nullopt)
+    add("percent", "charged_estimated", *estimate);
   // 0 normal, 1 low, 2 charging, 3 critical, 4 floating (the last two: BM2 only).
   if (r.state_known) add("gauge", "state", static_cast<double>(static_cast<int>(r.reading.state)));
   if (r.rssi_dbm) add("signal_power", "", static_cast<double>(*r.rssi_dbm));  // no radio, none
@@ -58,8 +66,9 @@ TimedReading as_reading(const TimedHistoryRecord& r) {
 }
 
 void deliver_gauges(const std::string& device, const char* host, const TimedReading& r,
-                    cdtime_t interval, int (*deliver)(const value_list_t*)) {
-  const Gauges g = gauges(r);
+                    cdtime_t interval, int (*deliver)(const value_list_t*),
+                    const Corrections& corrections) {
+  const Gauges g = gauges(r, corrections);
   value_t value;
   value_list_t vl{};
   vl.values = &value;
@@ -77,8 +86,9 @@ void deliver_gauges(const std::string& device, const char* host, const TimedRead
   }
 }
 
-void dispatch_reading(const std::string& device, const TimedReading& r, cdtime_t interval) {
-  deliver_gauges(device, "", r, interval, plugin_dispatch_values);
+void dispatch_reading(const std::string& device, const TimedReading& r, cdtime_t interval,
+                      const Corrections& corrections) {
+  deliver_gauges(device, "", r, interval, plugin_dispatch_values, corrections);
 }
 
 void dispatch_counters(const std::string& device, const ReadingSlot& slot, cdtime_t interval) {

@@ -198,6 +198,53 @@ class Bm6ctlCli(unittest.TestCase):
         self.assertEqual(r.returncode, 2)
         self.assertIn("'bm9' is not auto, bm6, bm7 or bm2", err(r))
 
+    def test_read_with_config_shows_the_corrected_values(self):
+        """read --config: the <Device>'s offsets added (a plugin-level default too, from a
+        file the configuration Includes) and the rest-voltage estimate, as the plugin
+        dispatches them; by device name or by address."""
+        path = self.sim("van.sock")
+        conf_d = os.path.join(self.dir, "collectd.conf.d")
+        os.mkdir(conf_d)
+        conf = os.path.join(self.dir, "collectd.conf")
+        with open(conf, "w") as f:
+            f.write('Hostname "test"\n# a comment <Plugin bm6>\nLoadPlugin bm6\n'
+                    f'<Include "{conf_d}">\n  Filter "*.conf"\n</Include>\n')
+        with open(os.path.join(conf_d, "bm6.conf"), "w") as f:
+            f.write('<Plugin "bm6">\n  TemperatureOffset -4.5  # every device\n'
+                    '  <Device "house">\n    Address "unix:/nonexistent.sock"\n  </Device>\n'
+                    f'  <Device "van">\n    Address "unix:{path}"\n    VoltageOffset -0.2\n'
+                    '    Chemistry "lead-acid"\n  </Device>\n</Plugin>\n')
+        with open(os.path.join(conf_d, "bm6.conf.disabled"), "w") as f:
+            f.write("this is no configuration <\n")  # not matched by the Filter
+        want = (f'unix:{path}: BM6, 12.54 V, 4.5 C, 81 %, normal; "van": offsets -0.2 V, '
+                "-4.5 C; at rest (lead-acid) 86.25 %\n")  # BCI: 12.45 V 75 %, 12.65 V 100 %
+        for args in (["read", "van", "--config", conf], ["read", "-c", conf, "unix:" + path]):
+            r = bm6ctl(*args)
+            self.assertEqual(r.returncode, 0, f"{args}: {err(r)}")
+            self.assertEqual(out(r), want)
+        r = bm6ctl("read", "van", "--config=" + conf, "--json")
+        self.assertEqual(r.returncode, 0, err(r))
+        self.assertEqual(json.loads(out(r)), {
+            "address": "unix:" + path, "device": "van", "model": "BM6", "voltage": 12.54,
+            "temperature": 4.5, "soc": 81, "soc_estimated": 86.25, "chemistry": "lead-acid",
+            "state": "normal", "voltage_offset": -0.2, "temperature_offset": -4.5})
+        # Mistakes: exit 1, with the reason and where.
+        r = bm6ctl("read", "boat", "--config", conf)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn('no <Device> named "boat" in <Plugin bm6>', err(r))
+        r = bm6ctl("read", "van", "--config", os.path.join(self.dir, "missing.conf"))
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("missing.conf: cannot be read", err(r))
+        with open(os.path.join(conf_d, "bm6.conf"), "a") as f:
+            f.write('<Plugin bm6>\n  <Device "bad">\n    VoltageOffset 12.8\n  </Device>\n'
+                    '</Plugin>\n')
+        r = bm6ctl("read", "van", "--config", conf)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn('bm6.conf:14: device "bad": option "VoltageOffset" must be from -2 to 2 V',
+                      err(r))
+        # Without --config a name is no address: a usage error, as before.
+        self.assertUsage(bm6ctl("read", "van"), "'van' is neither a Bluetooth address")
+
     # --- history: the stored records, oldest first, at estimated times ----------------
 
     def test_history_prints_the_simulators_records(self):

@@ -4,6 +4,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -1278,6 +1279,97 @@ static void dead_device_logs_once_and_reads_succeed_empty(void **state) {
   assert_non_null(strstr(notified[0].message, "unreachable"));
 }
 
+/* VoltageOffset, TemperatureOffset and Chemistry: hostile values (NaN, infinities, out of
+ * range, the wrong type, given twice, an unknown chemistry) are errors naming the device and
+ * the option, at plugin level too; the bounds themselves are accepted. */
+static void correction_mistakes_name_device_and_option(void **state) {
+  (void)state;
+  oconfig_item_t *block = item("Plugin");
+  add_child(block, with_number(item("TemperatureOffset"), 31)); /* 1 */
+  add_child(block, with_string(item("Chemistry"), "lithium"));  /* 2 */
+  oconfig_item_t *nan_v = device("nan", "unix:/tmp/corr-nan.sock");
+  add_child(nan_v, with_number(item("VoltageOffset"), NAN));           /* 3 */
+  add_child(nan_v, with_number(item("TemperatureOffset"), -INFINITY)); /* 4 */
+  add_child(block, nan_v);
+  oconfig_item_t *big = device("big", "unix:/tmp/corr-big.sock");
+  add_child(big, with_number(item("VoltageOffset"), 12.8));         /* 5 */
+  add_child(big, with_number(item("TemperatureOffset"), INFINITY)); /* 6 */
+  add_child(block, big);
+  oconfig_item_t *word = device("word", "unix:/tmp/corr-word.sock");
+  add_child(word, with_string(item("VoltageOffset"), "0.1")); /* 7 */
+  add_child(word, with_number(item("Chemistry"), 4));         /* 8 */
+  add_child(block, word);
+  oconfig_item_t *twice = device("twice", "unix:/tmp/corr-twice.sock");
+  add_child(twice, with_number(item("VoltageOffset"), 0.1));
+  add_child(twice, with_number(item("voltageoffset"), 0.2)); /* 9 */
+  add_child(twice, with_string(item("Chemistry"), "agm"));
+  add_child(twice, with_string(item("Chemistry"), "agm")); /* 10 */
+  add_child(block, twice);
+  oconfig_item_t *edge = device("edge", "unix:/tmp/corr-edge.sock"); /* the bounds: fine */
+  add_child(edge, with_number(item("VoltageOffset"), -2));
+  add_child(edge, with_number(item("TemperatureOffset"), 30));
+  add_child(edge, with_string(item("Chemistry"), "LiFePO4"));
+  add_child(block, edge);
+  assert_int_not_equal(config_cb(block), 0);
+  free_item(block, 1);
+  const char *want[] = {
+      "bm6 plugin: option \"TemperatureOffset\" must be from -30 to 30 degrees C",
+      ("bm6 plugin: option \"Chemistry\": \"lithium\" is not a battery chemistry (known: "
+       "\"lead-acid\", \"agm\", \"lifepo4\")"),
+      "device \"nan\": option \"VoltageOffset\" must be from -2 to 2 V",
+      "device \"nan\": option \"TemperatureOffset\" must be from -30 to 30 degrees C",
+      "device \"big\": option \"VoltageOffset\" must be from -2 to 2 V",
+      "device \"big\": option \"TemperatureOffset\" must be from -30 to 30 degrees C",
+      "device \"word\": option \"VoltageOffset\" needs one number of volts, not a string",
+      "device \"word\": option \"Chemistry\" needs exactly one quoted string, not a number",
+      "device \"twice\": option \"voltageoffset\" is given twice",
+      "device \"twice\": option \"Chemistry\" is given twice",
+  };
+  expect_each_once(LOG_ERR, want, (int)(sizeof want / sizeof want[0]));
+  assert_int_not_equal(init_cb(), 0);
+  assert_int_equal(reads_num, 0);
+}
+
+/* A plugin-level TemperatureOffset and Chemistry are every device's defaults; a device's
+ * own VoltageOffset adds to its voltage; the monitor's charge stays as it is and the
+ * estimate goes beside it, from the corrected voltage. */
+static void corrections_apply_to_dispatched_values(void **state) {
+  (void)state;
+  char path[64];
+  snprintf(path, sizeof path, "/tmp/bm6-plugin-corr-%d.sock", (int)getpid());
+  char *extra[] = {"--voltage", "12.34",    "--temperature", "25", "--soc",
+                   "55",        "--period", "0.1",           NULL};
+  pid_t sim = start_sim(path, extra);
+  char address[80];
+  snprintf(address, sizeof address, "unix:%s", path);
+  oconfig_item_t *block = item("Plugin");
+  add_child(block, with_number(item("TemperatureOffset"), -18.5));
+  add_child(block, with_string(item("Chemistry"), "lead-acid"));
+  oconfig_item_t *van = device("van", address);
+  add_child(van, with_number(item("VoltageOffset"), 0.11));
+  add_child(block, van);
+  assert_int_equal(config_cb(block), 0);
+  free_item(block, 1);
+  expect_read("bm6/van", 0);
+  assert_int_equal(init_cb(), 0);
+  for (int i = 0; i < 100 && reading_values() == 0; i++) {
+    assert_int_equal(reads[0].cb(&reads[0].ud), 0);
+    if (reading_values() == 0) sleep_ms(50);
+  }
+  if (reading_values() != 5) print_logs();
+  assert_int_equal(reading_values(), 5);
+  double v;
+  assert_true(find_value("voltage", "", &v) >= 0);
+  assert_float_equal(v, 12.45, 1e-9);
+  assert_true(find_value("temperature", "", &v) >= 0);
+  assert_float_equal(v, 6.5, 1e-9);
+  assert_true(find_value("percent", "charged", &v) >= 0);
+  assert_float_equal(v, 55, 0);
+  assert_true(find_value("percent", "charged_estimated", &v) >= 0);
+  assert_float_equal(v, 75, 1e-9); /* BCI: 12.45 V at rest is 75 % */
+  stop_sim(sim);
+}
+
 /* Configures one device "name" at unix:path with the given reconnect backoff, and starts
  * the plugin: its read must be registered. */
 static void start_one_device(const char *name, const char *path, double reconnect_min,
@@ -1714,6 +1806,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(limits_print_as_written_and_names_count_bytes, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(dispatches_readings_once_and_nothing_stale, setup, teardown),
+      cmocka_unit_test_setup_teardown(correction_mistakes_name_device_and_option, setup, teardown),
+      cmocka_unit_test_setup_teardown(corrections_apply_to_dispatched_values, setup, teardown),
       cmocka_unit_test_setup_teardown(dead_device_logs_once_and_reads_succeed_empty, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(device_that_comes_back_is_logged_once_each_way, setup,

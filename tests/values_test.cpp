@@ -110,3 +110,70 @@ TEST(DispatchReading, GoesThroughCollectdsQueueWhichFillsInTheHost) {
 
 }  // namespace
 }  // namespace bm6::plugin
+
+namespace bm6::plugin {
+namespace {
+
+Corrections van_corrections() {
+  Corrections c;
+  c.voltage_offset = -0.2;
+  c.temperature_offset = -18;
+  c.chemistry = Chemistry::kLeadAcid;
+  return c;
+}
+
+TEST(Corrections, LiveReadingGetsOffsetsAndTheEstimateBesideTheMonitorsCharge) {
+  const Gauges g = gauges(live(), van_corrections());
+  EXPECT_EQ(names(g), (std::vector<std::string>{"voltage-", "temperature-", "percent-charged",
+                                                "percent-charged_estimated", "gauge-state",
+                                                "signal_power-"}));
+  EXPECT_DOUBLE_EQ(g.values[0].value, 12.54);  // 12.74 - 0.2
+  EXPECT_DOUBLE_EQ(g.values[1].value, 3);      // 21 - 18
+  EXPECT_DOUBLE_EQ(g.values[2].value, 87);     // the monitor's own, as it is
+  // BCI: 12.45 V is 75 %, 12.65 V 100 %; 12.54 V is 45 % of the way.
+  EXPECT_NEAR(g.values[3].value, 86.25, 1e-9);
+  EXPECT_DOUBLE_EQ(g.values[4].value, 2);
+}
+
+TEST(Corrections, RecordsGetTheSameCorrections) {
+  TimedHistoryRecord rec;
+  rec.record.centivolts = 1265;
+  rec.record.soc_percent = 64;
+  rec.record.temperature_c = 30;
+  const Gauges g = gauges(as_reading(rec), van_corrections());
+  EXPECT_EQ(names(g), (std::vector<std::string>{"voltage-", "temperature-", "percent-charged",
+                                                "percent-charged_estimated"}));
+  EXPECT_DOUBLE_EQ(g.values[0].value, 12.45);
+  EXPECT_DOUBLE_EQ(g.values[1].value, 12);
+  EXPECT_DOUBLE_EQ(g.values[2].value, 64);
+  EXPECT_NEAR(g.values[3].value, 75, 1e-9);  // BCI's 12.45 V, from the corrected voltage
+}
+
+TEST(Corrections, NoVoltageNoEstimateAndNoChemistryNoEstimate) {
+  TimedReading r = live();
+  r.voltage_known = false;  // an iBeacon's
+  EXPECT_EQ(names(gauges(r, van_corrections())),
+            (std::vector<std::string>{"temperature-", "percent-charged", "gauge-state",
+                                      "signal_power-"}));
+  Corrections offsets_only = van_corrections();
+  offsets_only.chemistry.reset();
+  EXPECT_EQ(names(gauges(live(), offsets_only)),
+            (std::vector<std::string>{"voltage-", "temperature-", "percent-charged", "gauge-state",
+                                      "signal_power-"}));
+}
+
+TEST(Corrections, DispatchAndDeliverCarryThem) {
+  g_handed.clear();
+  dispatch_reading("van", live(), 1u << 30, van_corrections());
+  ASSERT_EQ(g_handed.size(), 6u);
+  EXPECT_DOUBLE_EQ(g_handed[0].value, 12.54);
+  EXPECT_EQ(g_handed[3].type, "percent");
+  EXPECT_EQ(g_handed[3].type_instance, "charged_estimated");
+  g_handed.clear();
+  deliver_gauges("van", "pi", live(), 1u << 30, record, van_corrections());
+  ASSERT_EQ(g_handed.size(), 6u);
+  EXPECT_DOUBLE_EQ(g_handed[1].value, 3);
+}
+
+}  // namespace
+}  // namespace bm6::plugin

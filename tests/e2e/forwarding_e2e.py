@@ -85,12 +85,17 @@ bind-address = "127.0.0.1:{rpc}"
     def test_influxdb_through_the_network_plugin(self):
         udp, query = self.start_influxdb()
         van = self.sim("van", *VAN)
+        # The same monitor with the owner's corrections: offsets and an AGM estimate.
+        house = self.sim("house", *VAN)
+        corrected = self.device("house", house, "    VoltageOffset -0.2\n"
+                                "    TemperatureOffset 2.5\n" '    Chemistry "agm"\n')
         self.collectd = c = Collectd(
-            self.workdir, self.device("van", van), plugins=("network",),
+            self.workdir, self.device("van", van) + corrected, plugins=("network",),
             extra_conf=f'LoadPlugin network\n<Plugin network>\n  Server "127.0.0.1" "{udp}"\n</Plugin>\n')
 
-        def last(type_name, type_instance=""):
-            where = f"\"type\" = '{type_name}' AND \"instance\" = 'van' AND \"host\" = '{HOST}'"
+        def last(type_name, type_instance="", device="van"):
+            where = (f"\"type\" = '{type_name}' AND \"instance\" = '{device}' AND "
+                     f"\"host\" = '{HOST}'")
             if type_instance:
                 where += f" AND \"type_instance\" = '{type_instance}'"
             r = query(f"SELECT last(value) FROM bm6_value WHERE {where}")
@@ -104,6 +109,16 @@ bind-address = "127.0.0.1:{rpc}"
         self.assertEqual(last("temperature"), -4)
         self.assertEqual(last("percent", "charged"), 81)
         self.assertEqual(last("gauge", "state"), 2)
+        # The corrected device: 12.74 - 0.2 V, -4 + 2.5 C, the monitor's own 81 %, and AGM's
+        # estimate at 12.54 V (Lifeline: 12.20 V 50 %, 12.55 V 75 %).
+        self.assertTrue(wait_for(lambda: last("percent", "charged_estimated", "house")
+                                 is not None, 10), json.dumps(query("SHOW SERIES")))
+        self.assertAlmostEqual(last("voltage", device="house"), 12.54, places=6)
+        self.assertEqual(last("temperature", device="house"), -1.5)
+        self.assertEqual(last("percent", "charged", "house"), 81)
+        self.assertAlmostEqual(last("percent", "charged_estimated", "house"),
+                               50 + 0.34 / 0.35 * 25, places=6)
+        self.assertIsNone(last("percent", "charged_estimated"))  # van has no Chemistry
         # The tags say where each value came from.
         tags = query("SHOW TAG VALUES FROM bm6_value WITH KEY IN (\"host\", \"instance\")")
         pairs = {tuple(v) for v in tags["results"][0]["series"][0]["values"]}

@@ -53,7 +53,8 @@ const VerbSpec kVerbs[] = {
      "with control characters shown as \\xNN. Needs CAP_NET_ADMIN.\n"},
     {Verb::kRead, "read", 20,
      "Usage: bm6ctl read ADDRESS [--adapter hciN] [--address-type public|random]\n"
-     "                         [--model M] [--timeout S] [--json]\n",
+     "                         [--model M] [--timeout S] [--json]\n"
+     "       bm6ctl read DEVICE|ADDRESS --config FILE [OPTIONS]\n",
      "Connect to one BM6 battery monitor, print one reading (voltage, temperature,\n"
      "state of charge, state, RSSI), disconnect. A monitor holds one central at a\n"
      "time: while the phone app is connected, it turns others away.\n"},
@@ -210,6 +211,12 @@ std::string apply_file(Command& cmd, const std::string& value) {
   return "";
 }
 
+std::string apply_config(Command& cmd, const std::string& value) {
+  if (value.empty()) return "give collectd's configuration file";
+  cmd.config = value;
+  return "";
+}
+
 std::string set_all(Command& cmd, const std::string&) {
   cmd.all = true;
   return "";
@@ -249,9 +256,13 @@ const std::vector<OptionSpec> kOptions = {
      nullptr,
      kLinkVerbs,
      nullptr,
-     {{kRead | kHistory,
+     {{kHistory,
        "AA:BB:CC:DD:EE:FF (or with '-' separators, any case), or\n"
        "unix:/path/to/bm6-sim.sock"},
+      {kRead,
+       "AA:BB:CC:DD:EE:FF (or with '-' separators, any case), or\n"
+       "unix:/path/to/bm6-sim.sock; with --config also the name of\n"
+       "a <Device> there, whose Address is read"},
       {kCapture,
        "AA:BB:CC:DD:EE:FF (or with '-' separators, any case), or\n"
        "unix:/path/to/bm6-sim.sock (a link only: nothing advertises)"}}},
@@ -346,6 +357,17 @@ const std::vector<OptionSpec> kOptions = {
        "field: line, type, model, plaintext and reading (voltage,\n"
        "temperature, soc, state) or reason; the model is --model,\n"
        "else the capture's, else detected from its notifications"}}},
+    {"config",
+     'c',
+     "FILE",
+     kRead,
+     apply_config,
+     {{kRead,
+       "collectd's configuration (Include followed): print the values\n"
+       "as the plugin dispatches them for the <Device> with this\n"
+       "name or Address: with its VoltageOffset and TemperatureOffset\n"
+       "added, and with a Chemistry the rest-voltage estimate\n"
+       "(soc_estimated) beside the monitor's own soc"}}},
     {"all",
      0,
      nullptr,
@@ -571,6 +593,11 @@ std::optional<UsageError> read_operands(const std::vector<std::string>& operands
                       verb};
   std::string error;
   cmd.address = device_address(operands[0], error);
+  // With --config, a word that is no address may name a <Device> there (run_read looks).
+  if (!error.empty() && verb == Verb::kRead && !cmd.config.empty()) {
+    cmd.device = operands[0];
+    return std::nullopt;
+  }
   if (!error.empty()) return UsageError{error, verb};
   return std::nullopt;
 }
@@ -620,7 +647,7 @@ constexpr const char* kToolHead =
     "  scan [--adapter hciN|unix:DIR] [--timeout S] [--all] [--json]\n"
     "                       list nearby BM6 monitors\n"
     "  read ADDRESS [--adapter hciN] [--address-type public|random] [--model M]\n"
-    "       [--timeout S] [--json]\n"
+    "       [--timeout S] [--json] [--config FILE]\n"
     "                       connect, print one reading, disconnect\n"
     "  decode --address MAC [--model M] HEX\n"
     "                       decode advertised data or a notification\n"

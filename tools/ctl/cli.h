@@ -43,6 +43,8 @@ struct Command {
   std::chrono::seconds record_period{120};  // history --record-period: the estimates' step
   double timeout_s = 0;                     // the verb's default unless --timeout
   std::string file;                         // decode --file: a capture to decode again
+  std::string config;                       // read --config: collectd's configuration file
+  std::string device;                       // read --config: a <Device>'s name, not an address
   double seconds = 30;                      // capture --seconds: each phase's length
   std::chrono::milliseconds timeout() const;
 };

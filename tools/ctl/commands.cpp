@@ -12,10 +12,12 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <variant>
 #include <vector>
 
 #include "device/bm6_link.h"
 #include "device/history_download.h"
+#include "tools/ctl/collectd_conf.h"
 #include "tools/ctl/decode.h"
 #include "tools/ctl/format.h"
 #include "tools/ctl/text.h"
@@ -173,7 +175,50 @@ std::unique_ptr<Connector> connector_for(const Command& cmd, EventLoop& loop, Ad
   return connector;
 }
 
-int run_read(const Command& cmd) {
+namespace {
+
+// read --config: the <Device> named cmd.device, or with cmd.address; its Address normalised
+// into `address`. An error says what is wrong, naming the file.
+std::variant<ConfDevice, std::string> configured_device(const Command& cmd, std::string& address) {
+  std::string error;
+  const auto conf = read_collectd_conf(cmd.config, error);
+  if (!conf) return error;
+  auto devices = bm6_devices(*conf);
+  if (auto* problem = std::get_if<std::string>(&devices)) return *problem;
+  std::string ignored;
+  const auto wanted = DeviceAddress::parse(cmd.address, ignored);
+  for (auto& d : std::get<std::vector<ConfDevice>>(devices)) {
+    const auto has = DeviceAddress::parse(d.address, ignored);
+    const bool match = cmd.device.empty() ? (has && wanted && has->identity() == wanted->identity())
+                                          : d.name == cmd.device;
+    if (!match) continue;
+    if (!has) return cmd.config + ": device \"" + d.name + "\" has no usable Address";
+    address = has->text();
+    return std::move(d);
+  }
+  return cmd.config + ": no <Device> " +
+         (cmd.device.empty() ? "with Address " + cmd.address : "named \"" + cmd.device + "\"") +
+         " in <Plugin bm6>";
+}
+
+int read_and_print(const Command& cmd, const std::optional<ConfDevice>& configured);
+
+}  // namespace
+
+int run_read(const Command& given) {
+  if (given.config.empty()) return read_and_print(given, std::nullopt);
+  Command cmd = given;
+  auto found = configured_device(given, cmd.address);
+  if (const auto* error = std::get_if<std::string>(&found)) {
+    print_error(*error);
+    return kExitFailed;
+  }
+  return read_and_print(cmd, std::get<ConfDevice>(found));
+}
+
+namespace {
+
+int read_and_print(const Command& cmd, const std::optional<ConfDevice>& configured) {
   // --timeout bounds everything: the connect, the set-up, the reading and the RSSI.
   const auto limit = cmd.timeout();
   EventLoop loop;
@@ -227,9 +272,13 @@ int run_read(const Command& cmd) {
     print_error(cmd.address + ": " + error.detail);
     return failed_exit(error.kind);
   }
-  print_line(reading_line(cmd.address, *model, *reading, rssi, cmd.json));
+  print_line(configured ? corrected_reading_line(cmd.address, *model, *reading, rssi, cmd.json,
+                                                 configured->name, configured->corrections)
+                        : reading_line(cmd.address, *model, *reading, rssi, cmd.json));
   return kExitOk;
 }
+
+}  // namespace
 
 int run_decode(const Command& cmd) {
   const auto advertiser = parse_bdaddr(cmd.address);  // normalised by the parser

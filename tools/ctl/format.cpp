@@ -1,5 +1,6 @@
 #include "tools/ctl/format.h"
 
+#include <cmath>
 #include <cstdio>
 #include <ctime>
 
@@ -108,6 +109,55 @@ std::string reading_line(const std::string& address, Family model, const Reading
                 temperature.c_str(), r.soc_percent, to_string(r.state));
   return terminal_safe(address) + ": " + values +
          (rssi ? ", " + std::to_string(*rssi) + " dBm" : "");
+}
+
+namespace {
+// A corrected value as short as it is exact: 12.45, 6.5, 75, 86.25.
+std::string number(double v) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.6g", v);
+  return text;
+}
+// A voltage as read prints it (12.40 V), with the millivolt an offset may add (12.405 V).
+std::string volts_text(double v) {
+  char text[32];
+  const bool centivolts = std::fabs(v * 100 - std::round(v * 100)) < 1e-6;
+  std::snprintf(text, sizeof text, centivolts ? "%.2f" : "%.3f", v);
+  return text;
+}
+}  // namespace
+
+std::string corrected_reading_line(const std::string& address, Family model, const Reading& r,
+                                   std::optional<int> rssi, bool json, const std::string& device,
+                                   const Corrections& corrections) {
+  const double volts = corrected_volts(corrections, r.volts());
+  // A BM2 has no sensor: no temperature (and no "C" field), as in reading_line.
+  const bool has_temperature = r.temperature_c.has_value();
+  const double temperature =
+      corrected_temperature(corrections, static_cast<double>(r.temperature_c.value_or(0)));
+  const std::optional<double> estimate = estimated_soc(corrections, volts);
+  const char* chemistry = corrections.chemistry ? to_string(*corrections.chemistry) : "";
+  if (json) {
+    std::string out = "{\"address\":" + json_string(address) +
+                      ",\"device\":" + json_string(device) + ",\"model\":\"" + to_string(model) +
+                      "\",\"voltage\":" + number(volts);
+    if (has_temperature) out += ",\"temperature\":" + number(temperature);
+    out += ",\"soc\":" + std::to_string(r.soc_percent);
+    if (estimate)
+      out += ",\"soc_estimated\":" + number(*estimate) + ",\"chemistry\":\"" + chemistry + "\"";
+    out += std::string(",\"state\":\"") + to_string(r.state) + "\"";
+    if (rssi) out += ",\"rssi\":" + std::to_string(*rssi);
+    return out + ",\"voltage_offset\":" + number(corrections.voltage_offset) +
+           ",\"temperature_offset\":" + number(corrections.temperature_offset) + "}";
+  }
+  std::string out =
+      terminal_safe(address) + ": " + to_string(model) + ", " + volts_text(volts) + " V, " +
+      (has_temperature ? number(temperature) + " C, " : "") + std::to_string(r.soc_percent) +
+      " %, " + to_string(r.state) + (rssi ? ", " + std::to_string(*rssi) + " dBm" : "") + "; " +
+      terminal_safe("\"" + device + "\"") + ": offsets " + number(corrections.voltage_offset) +
+      " V, " + number(corrections.temperature_offset) + " C";
+  if (estimate) out += std::string("; at rest (") + chemistry + ") " + number(*estimate) + " %";
+  return out;
 }
 
 namespace {

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "device/corrections.h"
 #include "protocol/family.h"
 #include "protocol/history.h"
 #include "tools/ctl/decode.h"
@@ -25,6 +26,14 @@ std::string scan_socket_row(const std::string& address, bool json);
 // before "voltage"; a reading without temperature (a BM2) has none in either.
 std::string reading_line(const std::string& address, Family model, const Reading& r,
                          std::optional<int> rssi, bool json);
+// read --config: the reading as the plugin dispatches it for the <Device> `device`, its
+// voltage and temperature with the offsets added and, with a Chemistry, the rest-voltage
+// estimate: text "ADDR: BM6, 12.45 V, 7 C, 60 %, normal, -71 dBm; \"van\": offsets -0.2 V,
+// -18 C; at rest (lead-acid) 75 %"; JSON with "device", "voltage_offset",
+// "temperature_offset", and "chemistry" and "soc_estimated" when a Chemistry is set.
+std::string corrected_reading_line(const std::string& address, Family model, const Reading& r,
+                                   std::optional<int> rssi, bool json, const std::string& device,
+                                   const Corrections& corrections);
 // decode's answer: one JSON object with the keys of read --json that the input carries
 // (address, model, voltage, temperature, soc, state), an advertisement's raw
 // "byte10_unconfirmed", and "source".
