@@ -4,6 +4,7 @@ second by a real Prometheus server (Debian's prometheus, a plain process on loop
 own storage), read back through Prometheus' HTTP query API. (a) Every series has the name and
 labels the README gives and carries the simulators' values; every query of
 dashboards/bm6-prometheus.json returns each device that has the value, with its values.
+The owner's corrections (offsets, the chemistry's estimate) reach the exported series.
 (b) Backfill: a monitor out of range and back has its gap filled in collectd's writers;
 Prometheus refuses no sample (no time goes back), holds only values collectd wrote, at
 their times, and gets at most a few of the gap's records (write_prometheus keeps the
@@ -165,6 +166,32 @@ class PrometheusE2E(E2ECase):
         dashboard_check.keep("prometheus", results)
         print(f"\nprometheus dashboard: {len(results)} queries, each with its devices",
               file=sys.stderr)
+
+    def test_corrections_reach_the_exported_series(self):
+        """VoltageOffset, TemperatureOffset and Chemistry as Prometheus gets them: the
+        corrected values, and the estimate as its own series beside the monitor's charge."""
+        sim = self.sim("cal", "--period", "0.5", "--voltage", "12.65", "--temperature", "25",
+                       "--soc", "60")
+        options = ('    VoltageOffset -0.2\n    TemperatureOffset -18\n'
+                   '    Chemistry "lead-acid"\n')
+        c, prom = self.start(self.device("cal", sim, options))
+        expected = {("voltage", ""): 12.45, ("temperature", ""): 7,
+                    ("percent", "charged"): 60, ("percent", "charged_estimated"): 75}
+
+        def exported():
+            got = {}
+            for (name, type_name) in expected:
+                selector = f'collectd_bm6_{name}{{bm6="cal",type="{type_name}"}}'
+                result = prom.query(selector)
+                if len(result) == 1:
+                    got[(name, type_name)] = float(result[0]["value"][1])
+            return got
+        self.assertTrue(wait_for(lambda: len(exported()) == len(expected), 30),
+                        f"{exported()}\n{c.log_lines('bm6')}")
+        for key, value in exported().items():
+            self.assertAlmostEqual(value, expected[key], places=6, msg=key)
+        rc, _, err = c.stop()
+        self.assertEqual(rc, 0, err)
 
     def test_backfill_does_not_move_a_series_back(self):
         sim = self.sim("van", "--period", "0.5", "--record-period", str(PERIOD), "--cycle", "37",
