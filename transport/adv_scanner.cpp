@@ -216,6 +216,7 @@ void AdvScanner::on_readable() {
       return;
     }
     if (n > 0) {
+      ++stats_.receives;
       batch_received_ = std::chrono::system_clock::now();
       batch_received_steady_ = std::chrono::steady_clock::now();
     }

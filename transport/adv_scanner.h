@@ -79,6 +79,7 @@ class AdvScanner {
   using SubscriptionId = std::uint64_t;
 
   struct Stats {
+    std::uint64_t receives = 0;   // receive calls that took packets (one per batch)
     std::uint64_t events = 0;     // mgmt packets read
     std::uint64_t reports = 0;    // Device Found / Adv Monitor Device Found for this adapter
     std::uint64_t delivered = 0;  // reports handed to a subscriber
