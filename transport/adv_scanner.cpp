@@ -36,9 +36,8 @@ AdvScanner::AdvScanner(EventLoop& loop, int adapter_index, StatusHandler on_stat
 AdvScanner::~AdvScanner() {
   if (!fd_) return;
   // Entries outlive the process that added them: leave the kernel as we found it.
-  for (const auto& [address, entry] : entries_) {
-    if (remove_device(address, entry.random_address))
-      recorded_.erase({address, entry.random_address});
+  for (const auto& [address, random_address] : entries_in_address_order()) {
+    if (remove_device(address, random_address)) recorded_.erase({address, random_address});
   }
   save_record();
   if (monitor_handle_ != 0) send(mgmt::encode_remove_monitor(index_, monitor_handle_));
@@ -162,8 +161,19 @@ void AdvScanner::register_all() {
     for (const auto& [address, entry] : entries_) recorded_.insert({address, entry.random_address});
     if (recorded_.size() != before) save_record();
   }
-  for (const auto& [address, entry] : entries_) add_device(address, entry.random_address);
+  for (const auto& [address, random_address] : entries_in_address_order())
+    add_device(address, random_address);
   add_monitor();
+}
+
+// The table is hashed for the reports' look-ups; the kernel is told in address order, the
+// same on every run.
+std::vector<std::pair<BdAddr, bool>> AdvScanner::entries_in_address_order() const {
+  std::vector<std::pair<BdAddr, bool>> out;
+  out.reserve(entries_.size());
+  for (const auto& [address, entry] : entries_) out.emplace_back(address, entry.random_address);
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 void AdvScanner::set_up(bool up, const std::string& why_down) {

@@ -145,6 +145,7 @@ class AdvScanner {
   std::string hci() const { return "hci" + std::to_string(index_); }
   void set_up(bool up, const std::string& why_down);
   void register_all();
+  std::vector<std::pair<BdAddr, bool>> entries_in_address_order() const;  // (address, random)
   void add_device(const BdAddr& address, bool random_address);
   bool remove_device(const BdAddr& address, bool random_address);  // false: not sent
   void add_monitor();
