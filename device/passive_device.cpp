@@ -58,12 +58,13 @@ void PassiveDevice::silent(FailureKind kind, const std::string& detail) {
 
 void PassiveDevice::on_advertisement(const AdvReport& report) {
   ++counters_.advertisements;
-  const auto fields = ad::manufacturer_data(report.data);
+  ad::manufacturer_data_views(report.data, fields_);
+  const std::span<const std::span<const std::uint8_t>> fields = fields_;
   if (fields.empty()) return;  // flags, a name, service UUIDs: alive, but no reading in it
   std::optional<BeaconReading> beacon;
   std::optional<AdRejection> rejection;
   for (std::size_t i = 0; i < codecs_.size(); ++i) {
-    const PassiveDecode d = decode_manufacturer_fields(*codecs_[i], address_, fields);
+    const PassiveDecode d = decode_manufacturer_views(*codecs_[i], address_, fields);
     if (const auto* r = std::get_if<AdvertisedReading>(&d)) {
       const Family family = codecs_[i]->family();
       if (!options_.model && detected_ != family) {
@@ -77,7 +78,7 @@ void PassiveDevice::on_advertisement(const AdvReport& report) {
           emit(DeviceEvent::kModelChanged,
                std::string(to_string(*before)) + ", now " + to_string(family));
       }
-      last_encrypted_ = std::chrono::steady_clock::now();
+      last_encrypted_ = report.received_steady;
       ++counters_.readings;
       const auto temperature =
           options_.passive_temperature ? unconfirmed_temperature_c(*r) : std::nullopt;
@@ -105,7 +106,7 @@ void PassiveDevice::on_advertisement(const AdvReport& report) {
   // The iBeacon carries the charge only: used when the encrypted data is absent (none
   // decoded for the passive timeout), never in turn with the full readings of a monitor that
   // alternates the two advertisements.
-  if (beacon && std::chrono::steady_clock::now() - last_encrypted_ >= timeout()) {
+  if (beacon && report.received_steady - last_encrypted_ >= timeout()) {
     ++counters_.beacon_readings;
     store(Reading{0, std::nullopt, beacon->soc_percent, State::kNormal}, report, false, false);
   }
@@ -117,11 +118,11 @@ void PassiveDevice::store(const Reading& r, const AdvReport& report, bool voltag
   t.voltage_known = voltage_known;
   t.state_known = state_known;
   slot_->store(t);
-  heard_reading();
+  heard_reading(report.received_steady);
 }
 
-void PassiveDevice::heard_reading() {
-  last_reading_ = std::chrono::steady_clock::now();
+void PassiveDevice::heard_reading(std::chrono::steady_clock::time_point at) {
+  last_reading_ = at;
   dropped_since_reading_ = 0;
   last_rejection_.reset();
   if (!heard_) {

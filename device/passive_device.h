@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -59,7 +60,7 @@ class PassiveDevice {
 
  private:
   void store(const Reading& r, const AdvReport& report, bool voltage_known, bool state_known);
-  void heard_reading();
+  void heard_reading(std::chrono::steady_clock::time_point at);
   void check_silence();
   void emit(DeviceEvent event, const std::string& detail);
   void silent(FailureKind kind, const std::string& detail);  // a kSilent event
@@ -70,8 +71,9 @@ class PassiveDevice {
   std::shared_ptr<ReadingSlot> slot_;
   Bm6Device::EventHandler on_event_;
   AdvScanner::SubscriptionId subscription_ = 0;
-  std::vector<std::unique_ptr<FamilyCodec>> codecs_;  // the families tried, likeliest first
-  std::optional<Family> detected_;                    // Model "auto": the family whose key decoded
+  std::vector<std::unique_ptr<FamilyCodec>> codecs_;   // the families tried, likeliest first
+  std::vector<std::span<const std::uint8_t>> fields_;  // kept: no allocation per advertisement
+  std::optional<Family> detected_;                     // Model "auto": the family whose key decoded
   Timer silence_timer_;
   std::chrono::steady_clock::time_point last_reading_{};
   std::chrono::steady_clock::time_point last_encrypted_{};

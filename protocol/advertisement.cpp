@@ -80,9 +80,9 @@ AdDecode decode_advertisement_plaintext(Family family, const BdAddr& advertiser,
 AdDecode decode_advertisement(FamilyCodec& codec, const BdAddr& advertiser,
                               std::span<const std::uint8_t> manufacturer_data) {
   if (manufacturer_data.size() != kEncryptedLength) return AdRejection::kWrongLength;
-  const auto plain = codec.decrypt(manufacturer_data);
-  if (!plain) return AdRejection::kWrongLength;
-  return decode_advertisement_plaintext(codec.family(), advertiser, *plain);
+  Block plain;  // on the stack: one advertisement per device per second, no allocation each
+  if (!codec.decrypt(manufacturer_data, plain)) return AdRejection::kWrongLength;
+  return decode_advertisement_plaintext(codec.family(), advertiser, plain);
 }
 
 std::optional<Block> encode_advertisement(FamilyCodec& codec, const AdvertisedReading& r,
@@ -136,6 +136,12 @@ std::vector<std::uint8_t> encode_ibeacon(std::uint8_t soc_percent, std::uint16_t
 
 PassiveDecode decode_manufacturer_fields(FamilyCodec& codec, const BdAddr& advertiser,
                                          std::span<const std::vector<std::uint8_t>> fields) {
+  std::vector<std::span<const std::uint8_t>> views(fields.begin(), fields.end());
+  return decode_manufacturer_views(codec, advertiser, views);
+}
+
+PassiveDecode decode_manufacturer_views(FamilyCodec& codec, const BdAddr& advertiser,
+                                        std::span<const std::span<const std::uint8_t>> fields) {
   std::optional<AdRejection> encrypted_rejection;
   std::optional<BeaconDecode> beacon;
   for (const auto& field : fields) {

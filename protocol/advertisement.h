@@ -118,5 +118,9 @@ std::vector<std::uint8_t> encode_ibeacon(std::uint8_t soc_percent, std::uint16_t
 using PassiveDecode = std::variant<AdvertisedReading, BeaconReading, AdRejection>;
 PassiveDecode decode_manufacturer_fields(FamilyCodec& codec, const BdAddr& advertiser,
                                          std::span<const std::vector<std::uint8_t>> fields);
+// The same over views of the fields (ad::manufacturer_data_views): nothing copied, for the
+// receive path, where every advertisement of every monitor passes.
+PassiveDecode decode_manufacturer_views(FamilyCodec& codec, const BdAddr& advertiser,
+                                        std::span<const std::span<const std::uint8_t>> fields);
 
 }  // namespace bm6

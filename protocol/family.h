@@ -177,6 +177,10 @@ class FamilyCodec {
   // Block by block; nullopt unless the size is a non-zero multiple of 16.
   std::optional<std::vector<std::uint8_t>> decrypt(std::span<const std::uint8_t> ciphertext);
   std::optional<std::vector<std::uint8_t>> encrypt(std::span<const std::uint8_t> plaintext);
+  // Into `plaintext` (same size), allocating nothing; false as Bm6Cipher::decrypt says.
+  bool decrypt(std::span<const std::uint8_t> ciphertext, std::span<std::uint8_t> plaintext) {
+    return cipher_.decrypt(ciphertext, plaintext);
+  }
 
  private:
   Family family_;

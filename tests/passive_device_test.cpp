@@ -143,6 +143,51 @@ TEST(PassiveDevice, AnotherDevicesAdvertisementNeverReachesIt) {
   EXPECT_EQ(f.device->counters().advertisements, 0u);
 }
 
+TEST(PassiveDevice, AdvertisementsQueuedTogetherAreTakenWithOneReceiveCallAndAllStored) {
+  Fixture f;
+  // Seven more monitors on the same scanner, each with its own slot.
+  std::vector<BdAddr> addresses = {kAddr};
+  std::vector<std::shared_ptr<ReadingSlot>> slots = {f.slot};
+  std::vector<std::unique_ptr<PassiveDevice>> more;
+  for (std::uint8_t i = 1; i < 8; ++i) {
+    DeviceOptions o;
+    o.name = "van" + std::to_string(i);
+    addresses.push_back({0x50, 0x54, 0x7b, 0x80, 0x2d, i});
+    o.address = DeviceAddress::bluetooth(addresses.back());
+    o.passive = true;
+    o.read_interval = 1000ms;
+    slots.push_back(std::make_shared<ReadingSlot>());
+    more.push_back(std::make_unique<PassiveDevice>(f.loop, o, f.scanner, slots.back(), nullptr));
+    more.back()->start();
+  }
+  spin(f.loop);
+  f.kernel.commands();
+  const auto stats = f.scanner.stats();
+  // Nine events queued before the scanner looks: eight readings and, among them, one Device
+  // Found larger than a receive buffer (4096 bytes), which arrives cut.
+  for (std::size_t i = 0; i < addresses.size(); ++i) {
+    const AdvertisedReading r{static_cast<std::uint16_t>(1200 + i), 80, State::kNormal, 20};
+    const std::int8_t rssi = static_cast<std::int8_t>(-60 - static_cast<int>(i));
+    f.kernel.device_found(
+        kIndex, addresses[i], rssi,
+        concat({kFlags, ad_field(0xff, encrypted(Family::kBm6, r, addresses[i]))}));
+    if (i == 3) f.kernel.device_found(kIndex, addresses[0], -50, Bytes(5000, 0x02));
+  }
+  f.loop.run_once(5ms);  // one wake-up
+  EXPECT_EQ(f.scanner.stats().receives - stats.receives, 1u);
+  EXPECT_EQ(f.scanner.stats().events - stats.events, 9u);
+  EXPECT_EQ(f.scanner.stats().malformed - stats.malformed, 1u);  // the cut one, not parsed
+  EXPECT_EQ(f.scanner.stats().delivered - stats.delivered, 8u);
+  for (std::size_t i = 0; i < slots.size(); ++i) {
+    const auto r = slots[i]->take(std::chrono::system_clock::now() - 1h);
+    ASSERT_TRUE(r) << i;
+    EXPECT_EQ(r->reading.centivolts, 1200 + i);
+    EXPECT_EQ(r->rssi_dbm, -60 - static_cast<int>(i));
+    EXPECT_EQ(slots[i]->frames_dropped.load(), 0u);
+  }
+  EXPECT_EQ(f.device->counters().advertisements, 1u);  // the cut one never reached it
+}
+
 TEST(PassiveDevice, DataInAScanResponseAfterOtherFieldsIsRead) {
   Fixture f;
   const Bytes name = ad_field(0x09, {'B', 'M', '6'});

@@ -36,9 +36,8 @@ AdvScanner::AdvScanner(EventLoop& loop, int adapter_index, StatusHandler on_stat
 AdvScanner::~AdvScanner() {
   if (!fd_) return;
   // Entries outlive the process that added them: leave the kernel as we found it.
-  for (const auto& [address, entry] : entries_) {
-    if (remove_device(address, entry.random_address))
-      recorded_.erase({address, entry.random_address});
+  for (const auto& [address, random_address] : entries_in_address_order()) {
+    if (remove_device(address, random_address)) recorded_.erase({address, random_address});
   }
   save_record();
   if (monitor_handle_ != 0) send(mgmt::encode_remove_monitor(index_, monitor_handle_));
@@ -162,8 +161,19 @@ void AdvScanner::register_all() {
     for (const auto& [address, entry] : entries_) recorded_.insert({address, entry.random_address});
     if (recorded_.size() != before) save_record();
   }
-  for (const auto& [address, entry] : entries_) add_device(address, entry.random_address);
+  for (const auto& [address, random_address] : entries_in_address_order())
+    add_device(address, random_address);
   add_monitor();
+}
+
+// The table is hashed for the reports' look-ups; the kernel is told in address order, the
+// same on every run.
+std::vector<std::pair<BdAddr, bool>> AdvScanner::entries_in_address_order() const {
+  std::vector<std::pair<BdAddr, bool>> out;
+  out.reserve(entries_.size());
+  for (const auto& [address, entry] : entries_) out.emplace_back(address, entry.random_address);
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 void AdvScanner::set_up(bool up, const std::string& why_down) {
@@ -215,6 +225,11 @@ void AdvScanner::on_readable() {
         error_once(std::string("reading the mgmt socket: ") + std::strerror(errno));
       return;
     }
+    if (n > 0) {
+      ++stats_.receives;
+      batch_received_ = std::chrono::system_clock::now();
+      batch_received_steady_ = std::chrono::steady_clock::now();
+    }
     for (int i = 0; i < n; ++i) {
       const auto event = (*batch_)[i];
       ++stats_.events;
@@ -237,7 +252,6 @@ void AdvScanner::handle(std::span<const std::uint8_t> packet) {
   }
   if (event->index != index_) return;  // another adapter's, or the no-index ones
   const auto p = event->params;
-  const std::string hci = "hci" + std::to_string(index_);
   switch (event->code) {
     case mgmt::kEvCommandComplete:
     case mgmt::kEvCommandStatus: {
@@ -255,11 +269,11 @@ void AdvScanner::handle(std::span<const std::uint8_t> packet) {
       return;
     case mgmt::kEvIndexRemoved:
       monitor_handle_ = 0;  // gone with the adapter, like the entries
-      return set_up(false, hci + " was removed");
+      return set_up(false, hci() + " was removed");
     case mgmt::kEvNewSettings: {
       if (p.size() < 4) break;
       const bool powered = mgmt::le32(&p[0]) & mgmt::kSettingPowered;
-      if (powered != up_) set_up(powered, hci + " was powered off");
+      if (powered != up_) set_up(powered, hci() + " was powered off");
       return;
     }
     case mgmt::kEvDeviceDisconnected:
@@ -352,22 +366,33 @@ void AdvScanner::on_device_found(const std::optional<mgmt::DeviceFound>& found) 
   ++stats_.reports;
   if (!found->le()) return;  // BR/EDR inquiry results
   if (on_heard_) on_heard_(found->address);
-  const auto it = entries_.find(found->address);
+  auto it = entries_.find(found->address);
   if (it == entries_.end()) return;
-  AdvReport report;
-  report.address = it->first;
-  report.random_address = found->random();
-  report.rssi_dbm = found->rssi_dbm();
-  report.data = found->data;
-  report.received = std::chrono::system_clock::now();
-  // A handler may unsubscribe (itself or another): walk a copy of the ids.
-  std::vector<SubscriptionId> ids;
-  for (const auto& s : it->second.subscribers) ids.push_back(s.id);
-  for (const auto id : ids) {
-    const auto e = entries_.find(report.address);
-    if (e == entries_.end()) return;
-    for (auto& s : e->second.subscribers)
-      if (s.id == id) {
+  const AdvReport report{.address = it->first,
+                         .random_address = found->random(),
+                         .rssi_dbm = found->rssi_dbm(),
+                         .data = found->data,
+                         .received = batch_received_,
+                         .received_steady = batch_received_steady_};
+  // A handler may unsubscribe (itself or another) or subscribe (the table may rehash): walk
+  // a copy of the ids, on the stack for the usual one or few, and look the entry up again
+  // after each handler.
+  constexpr std::size_t kOnStack = 4;
+  const auto& subscribers = it->second.subscribers;
+  std::array<SubscriptionId, kOnStack> few{};
+  std::vector<SubscriptionId> many;
+  std::span<const SubscriptionId> ids;
+  if (subscribers.size() <= kOnStack) {
+    for (std::size_t i = 0; i < subscribers.size(); ++i) few[i] = subscribers[i].id;
+    ids = std::span<const SubscriptionId>(few.data(), subscribers.size());
+  } else {
+    for (const auto& s : subscribers) many.push_back(s.id);
+    ids = many;
+  }
+  for (std::size_t k = 0; k < ids.size(); ++k) {
+    if (k > 0 && (it = entries_.find(report.address)) == entries_.end()) return;
+    for (auto& s : it->second.subscribers)
+      if (s.id == ids[k]) {
         ++stats_.delivered;
         auto handler = s.on_report;  // survives its own unsubscribe
         handler(report);

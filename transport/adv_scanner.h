@@ -40,6 +40,7 @@
 #include <set>
 #include <span>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "transport/address.h"
@@ -57,7 +58,10 @@ struct AdvReport {
   bool random_address = false;
   std::optional<int> rssi_dbm;         // nullopt when the controller has none (127)
   std::span<const std::uint8_t> data;  // the AD (EIR) bytes: valid during the callback only
+  // When the batch that carried it was read (one clock read per receive call, not per
+  // report: the reports of one batch arrived within microseconds of each other).
   std::chrono::system_clock::time_point received;
+  std::chrono::steady_clock::time_point received_steady;  // the same moment, for intervals
 };
 
 class AdvScanner {
@@ -75,6 +79,7 @@ class AdvScanner {
   using SubscriptionId = std::uint64_t;
 
   struct Stats {
+    std::uint64_t receives = 0;   // receive calls that took packets (one per batch)
     std::uint64_t events = 0;     // mgmt packets read
     std::uint64_t reports = 0;    // Device Found / Adv Monitor Device Found for this adapter
     std::uint64_t delivered = 0;  // reports handed to a subscriber
@@ -120,6 +125,14 @@ class AdvScanner {
     bool random_address = false;
     std::vector<Subscriber> subscribers;
   };
+  // Every report looks its address up: hashed, not a walk down a tree of 1,000 memcmp()s.
+  struct AddressHash {
+    std::size_t operator()(const BdAddr& a) const noexcept {
+      std::uint64_t v = 0;
+      for (const std::uint8_t b : a) v = v << 8 | b;
+      return static_cast<std::size_t>((v * 0x9e3779b97f4a7c15ull) >> 16);
+    }
+  };
 
   // Up to 16 events per recvmmsg(), 4096 bytes each (an extended report fits); a busy
   // socket is served kBatchesPerWakeup batches at a time. Made on the first event.
@@ -129,8 +142,10 @@ class AdvScanner {
   void on_command_done(std::uint16_t opcode, std::uint8_t status,
                        std::span<const std::uint8_t> reply);
   void on_device_found(const std::optional<mgmt::DeviceFound>& found);
+  std::string hci() const { return "hci" + std::to_string(index_); }
   void set_up(bool up, const std::string& why_down);
   void register_all();
+  std::vector<std::pair<BdAddr, bool>> entries_in_address_order() const;  // (address, random)
   void add_device(const BdAddr& address, bool random_address);
   bool remove_device(const BdAddr& address, bool random_address);  // false: not sent
   void add_monitor();
@@ -146,7 +161,9 @@ class AdvScanner {
   OpenSocket open_;
   UniqueFd fd_;
   std::unique_ptr<Batch> batch_;  // receive buffers, made on the first event
-  std::map<BdAddr, Entry> entries_;
+  std::chrono::system_clock::time_point batch_received_;  // when the current batch was read
+  std::chrono::steady_clock::time_point batch_received_steady_;
+  std::unordered_map<BdAddr, Entry, AddressHash> entries_;
   std::map<SubscriptionId, BdAddr> by_id_;
   SubscriptionId next_id_ = 1;
   bool up_ = false;

@@ -13,11 +13,18 @@ void Fields::iterator::load(std::size_t at) {
   next_ = at + 1 + length;
 }
 
-std::vector<std::vector<std::uint8_t>> manufacturer_data(std::span<const std::uint8_t> bytes) {
-  std::vector<std::vector<std::uint8_t>> fields;
+void manufacturer_data_views(std::span<const std::uint8_t> bytes,
+                             std::vector<std::span<const std::uint8_t>>& out) {
+  out.clear();
   for (const Field f : Fields(bytes))
-    if (f.type == kManufacturerData && f.data.size() >= 2)
-      fields.emplace_back(f.data.begin(), f.data.end());
+    if (f.type == kManufacturerData && f.data.size() >= 2) out.push_back(f.data);
+}
+
+std::vector<std::vector<std::uint8_t>> manufacturer_data(std::span<const std::uint8_t> bytes) {
+  std::vector<std::span<const std::uint8_t>> views;
+  manufacturer_data_views(bytes, views);
+  std::vector<std::vector<std::uint8_t>> fields;
+  for (const auto v : views) fields.emplace_back(v.begin(), v.end());
   return fields;
 }
 

@@ -75,6 +75,10 @@ class Fields {
 // company id (2 bytes, little-endian) first, then the payload. Fields shorter than the
 // company id are left out.
 std::vector<std::vector<std::uint8_t>> manufacturer_data(std::span<const std::uint8_t> bytes);
+// The same as views into `bytes`, into `out` (cleared first): a caller that keeps `out`
+// allocates nothing per advertisement.
+void manufacturer_data_views(std::span<const std::uint8_t> bytes,
+                             std::vector<std::span<const std::uint8_t>>& out);
 
 // What a scan shows of an advertiser: its name and services, and its manufacturer data.
 struct Advertisement {
