@@ -234,6 +234,11 @@ void Bm6Device::on_connected(UniqueFd fd, const LinkError& error) {
   link_options.detection_window = options_.detection_window;
   link_options.cache = &cache_;
   link_options.poll = &poll_;
+  if (per_read()) {
+    // One round trip on a known monitor (device/bm6_link.h); the MTU only for a download.
+    link_options.pipeline = true;
+    link_options.exchange_mtu = backfill_ && backfill_->may_download(options_.per_read_setup);
+  }
   Bm6Link::Handlers handlers;
   handlers.on_family = [this](Family family) {
     // Remembered for later links, whose detection tries it first; a change is news.

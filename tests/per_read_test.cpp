@@ -177,6 +177,7 @@ class CacheTest : public ::testing::Test {
   EventLoop loop;
   std::string dir = temp_dir();
   void TearDown() override { std::filesystem::remove_all(dir); }
+  sim::Bm6Peripheral::Stats sim_stats;  // the simulator's, of one_link's link
 
   // One link to `server` with `cache`, until its first reading; the simulator's count of
   // the ATT requests up to the command, and the link's stats.
@@ -190,8 +191,8 @@ class CacheTest : public ::testing::Test {
     EXPECT_TRUE(loop.run_until([&] { return !probe.readings.empty() || probe.closed; }, 5s));
     EXPECT_FALSE(probe.closed) << probe.reason;
     EXPECT_NE(server.peripheral(), nullptr);
-    const std::uint64_t setup =
-        server.peripheral() ? server.peripheral()->stats().setup_requests : 0;
+    sim_stats = server.peripheral() ? server.peripheral()->stats() : sim::Bm6Peripheral::Stats{};
+    const std::uint64_t setup = sim_stats.setup_requests;
     const Bm6LinkStats stats = link->stats();
     link.reset();
     loop.run_until([&] { return server.peripheral() == nullptr; }, 2s);
@@ -217,6 +218,64 @@ TEST_F(CacheTest, AReconnectCostsTheCccdWriteAndTheCommandAfterTheMtuExchange) {
   EXPECT_EQ(cache.stats().hits, 3u);
   EXPECT_EQ(cache.stats().misses, 1u);
   EXPECT_EQ(cache.stats().dropped, 0u);
+}
+
+// Issue #25: a per-read link (pipelined, no MTU exchange) costs one round trip once the
+// handles are known: the CCCD Write Request with the command as a Write Command behind it.
+TEST_F(CacheTest, APipelinedCachedLinkCostsOneRoundTrip) {
+  sim::SimDevice device;
+  device.period = 30ms;
+  sim::Bm6SimServer server(loop, dir + "/pipe.sock", device);
+  HandleCache cache;
+  Bm6Link::Options options;
+  options.pipeline = true;
+  options.exchange_mtu = false;
+  const auto [first, first_stats] = one_link(server, cache, options);
+  EXPECT_EQ(first, 5u);  // FFF0 by UUID, 2 x characteristics, descriptors, CCCD
+  EXPECT_EQ(first_stats.requests_to_first_reading, 5u);
+  EXPECT_EQ(first_stats.pdus_to_first_reading, 6u);  // and the command, riding along
+  EXPECT_FALSE(first_stats.mtu_exchanged);
+  EXPECT_TRUE(first_stats.pipelined);
+  ASSERT_TRUE(cache.handles());
+  EXPECT_TRUE(cache.handles()->pipelined);
+  EXPECT_TRUE(cache.handles()->command_without_response);
+  for (int i = 0; i < 3; ++i) {
+    const auto [again, stats] = one_link(server, cache, options);
+    EXPECT_EQ(again, 1u);  // the CCCD write; the command came with it
+    EXPECT_TRUE(stats.from_cache);
+    EXPECT_EQ(stats.requests_to_first_reading, 1u);
+    EXPECT_EQ(stats.pdus_to_first_reading, 2u);
+    EXPECT_EQ(stats.pipeline_fallbacks, 0u);
+  }
+  std::fprintf(stderr, "ATT round trips before the first reading: first link %llu, cached %u\n",
+               static_cast<unsigned long long>(first_stats.requests_to_first_reading), 1u);
+}
+
+// A unit that ignores a command behind an unanswered request (bm6-sim --fault no-pipelining)
+// still delivers on the same link, one step at a time, and its later links go that way.
+TEST_F(CacheTest, AUnitIgnoringThePipelinedFormFallsBackAndItIsRemembered) {
+  sim::SimDevice device;
+  device.period = 30ms;
+  device.fault = sim::Fault::kNoPipelining;
+  sim::Bm6SimServer server(loop, dir + "/nopipe.sock", device);
+  HandleCache cache;
+  Bm6Link::Options options;
+  options.pipeline = true;
+  options.exchange_mtu = false;
+  options.pipeline_window = 300ms;
+  const auto [first, first_stats] = one_link(server, cache, options);
+  EXPECT_EQ(first_stats.pipeline_fallbacks, 1u);
+  EXPECT_EQ(first, 7u);  // discovery (4), the pipelined CCCD write, then CCCD and command
+  ASSERT_TRUE(cache.handles());
+  EXPECT_FALSE(cache.handles()->pipelined);   // remembered
+  EXPECT_EQ(sim_stats.ignored_commands, 1u);  // the command came before the CCCD's answer
+  const auto [again, stats] = one_link(server, cache, options);
+  EXPECT_TRUE(stats.from_cache);
+  EXPECT_FALSE(stats.pipelined);
+  EXPECT_EQ(stats.pipeline_fallbacks, 0u);
+  EXPECT_EQ(again, 2u);  // CCCD, then the command as a Write Request
+  EXPECT_EQ(stats.requests_to_first_reading, 2u);
+  EXPECT_EQ(sim_stats.ignored_commands, 0u);
 }
 
 TEST_F(CacheTest, HandlesThatMovedAreDroppedAndDiscoveredOnTheSameLink) {
@@ -306,7 +365,11 @@ TEST(PerRead, OneReadingPerLinkThenTheMonitorIsFree) {
   EXPECT_EQ(device.counters().readings, device.counters().per_read_links);  // one each
   EXPECT_EQ(events.count(DeviceEvent::kLinkLost), 0);                       // closing is not a loss
   EXPECT_EQ(slot->reconnects.load(), 0u);                                   // nor a reconnect
-  EXPECT_EQ(device.last_link_stats().pdus_to_first_reading, 3u);            // from the cache
+  // From the cache, pipelined, no MTU exchange: one round trip (issue #25).
+  EXPECT_TRUE(device.last_link_stats().from_cache);
+  EXPECT_EQ(device.last_link_stats().requests_to_first_reading, 1u);
+  EXPECT_EQ(device.last_link_stats().pdus_to_first_reading, 2u);
+  EXPECT_FALSE(device.last_link_stats().mtu_exchanged);
   EXPECT_GT(device.counters().air, 0ns);
   EXPECT_LT(device.counters().air / device.counters().per_read_links, 500ms);
   device.stop();
