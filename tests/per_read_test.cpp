@@ -418,6 +418,67 @@ TEST(PerRead, TwelveDevicesOnABudgetOfThreeAllDeliverAndNeverExceedIt) {
   std::filesystem::remove_all(dir);
 }
 
+// A connector that ends its links as a Bluetooth one with the management capability does
+// (transport/mgmt_links.h): end_link() keeps `gone` for the test to call as the kernel would.
+class EndingConnector final : public Connector {
+ public:
+  EndingConnector(std::unique_ptr<Connector> inner, std::vector<std::function<void()>>& gone)
+      : inner_(std::move(inner)), gone_(gone) {}
+  void connect(Done done) override { inner_->connect(std::move(done)); }
+  void cancel() override { inner_->cancel(); }
+  std::string address() const override { return inner_->address(); }
+  bool end_link(std::function<void()> gone) override {
+    gone_.push_back(std::move(gone));
+    return true;
+  }
+
+ private:
+  std::unique_ptr<Connector> inner_;
+  std::vector<std::function<void()>>& gone_;
+};
+
+// Issue #25: the link ends when the reading is in, and its slot is free when the kernel
+// says it is gone, not after the 2 s linger (here 10 s, which no step waits for).
+TEST(PerRead, ALinkEndedAfterItsReadingFreesItsSlotWhenItIsGone) {
+  EventLoop loop;
+  const std::string dir = temp_dir();
+  sim::SimDevice sim_device;
+  sim_device.period = 50ms;
+  sim::Bm6SimServer a_server(loop, dir + "/a.sock", sim_device);
+  sim::Bm6SimServer b_server(loop, dir + "/b.sock", sim_device);
+  LinkBudget budget(loop, "hci9", 1, 10s);
+  std::vector<std::function<void()>> gone;
+  std::vector<std::unique_ptr<Bm6Device>> devices;
+  for (const char* name : {"a", "b"}) {
+    DeviceOptions o{.name = name,
+                    .address = DeviceAddress::unix_socket(dir + "/" + name + ".sock")};
+    o.link = LinkMode::kPerRead;
+    o.read_interval = 4000ms;
+    std::string err;
+    auto connector = std::make_unique<EndingConnector>(
+        make_connector(loop, {.address = o.address}, nullptr, err), gone);
+    devices.push_back(std::make_unique<Bm6Device>(loop, o, std::move(connector),
+                                                  std::make_shared<ReadingSlot>(), nullptr));
+    budget.add_per_read(o.read_interval);
+    devices.back()->set_budget(&budget);
+    devices.back()->start();
+  }
+  const auto links = [&] {
+    return devices[0]->counters().per_read_links + devices[1]->counters().per_read_links;
+  };
+  ASSERT_TRUE(loop.run_until([&] { return links() == 1; }, 3s));
+  ASSERT_TRUE(loop.run_until([&] { return gone.size() == 1; }, 1s));  // ended after its reading
+  loop.run_until([] { return false; }, 300ms);
+  EXPECT_EQ(links(), 1u);  // the other waits: the link is still the controller's
+  EXPECT_EQ(budget.in_use(), 1u);
+  gone[0]();  // the kernel says it is gone
+  ASSERT_TRUE(loop.run_until([&] { return links() == 2; }, 2s));
+  EXPECT_EQ(devices[0]->counters().per_read_links, 1u);
+  EXPECT_EQ(devices[1]->counters().per_read_links, 1u);
+  for (auto& d : devices) d->stop();
+  std::filesystem::remove_all(dir);
+}
+
 TEST(PerRead, MorePersistentDevicesThanMaxLinksIsRefusedNamingTheAdapter) {
   std::vector<DeviceOptions> devices;
   for (int i = 0; i < 3; ++i) {
