@@ -138,6 +138,21 @@ TEST_F(MgmtLinksTest, ALostAnswerHoldsNothingLongerThanTheBound) {
   EXPECT_EQ(gone, 1);
 }
 
+TEST_F(MgmtLinksTest, AnUnansweredQuestionLetsTheConnectGoOnAsNotOurs) {
+  MgmtLinks bounded(loop, kernel.opener(), 150ms);
+  std::optional<bool> first, second;
+  bounded.before_connect(peer(), [&](bool o) { first = o; });
+  ASSERT_TRUE(loop.run_until([&] { return first.has_value(); }, 2s));  // the bound
+  EXPECT_FALSE(*first);
+  bounded.before_connect(peer(kOther), [&](bool o) { second = o; });
+  // The late answer to the first lists nobody: it must not be taken for the second's.
+  kernel.complete(kIndex, kGetConnections, 0, connections({}));
+  kernel.complete(kIndex, kGetConnections, 0, connections({kOther}));
+  ASSERT_TRUE(loop.run_until([&] { return second.has_value(); }, 2s));
+  EXPECT_FALSE(*second);  // kOther's link was there
+  EXPECT_FALSE(bounded.end(peer(), [] {}));
+}
+
 TEST(MgmtLinks, WithoutTheCapabilityLinksLingerAndItIsSaidOnce) {
   EventLoop loop;
   MgmtLinks links(loop, [](LinkError& error) {

@@ -44,14 +44,23 @@ bool MgmtLinks::send(const std::vector<std::uint8_t>& packet) {
 
 void MgmtLinks::before_connect(const Peer& peer, std::function<void(bool)> done) {
   ours_.erase(peer);
-  if (!available() || !send(mgmt::encode_get_connections(peer.index))) {
+  // A kernel that stopped answering: no more questions piling up (each connect goes on).
+  constexpr std::size_t kMaxUnanswered = 64;
+  if (!available() || queries_.size() >= kMaxUnanswered ||
+      !send(mgmt::encode_get_connections(peer.index))) {
     loop_.post([self = self_.ref(), done = std::move(done)] {
       if (self.alive()) done(false);
     });
     return;
   }
   ++stats_.queries;
-  queries_.emplace_back(peer, std::move(done));
+  auto query = std::make_unique<Query>(loop_);
+  query->peer = peer;
+  query->done = std::move(done);
+  query->bound.start(bound_, [q = query.get()] {
+    if (auto late = std::move(q->done)) late(false);
+  });
+  queries_.push_back(std::move(query));
 }
 
 bool MgmtLinks::end(const Peer& peer, std::function<void()> gone) {
@@ -78,8 +87,11 @@ void MgmtLinks::gone(const Peer& peer, bool by_kernel) {
 void MgmtLinks::on_reply(const mgmt::CommandReply& reply) {
   if (reply.opcode == mgmt::kOpGetConnections) {
     if (queries_.empty()) return;
-    auto [peer, done] = std::move(queries_.front());
+    const std::unique_ptr<Query> query = std::move(queries_.front());
     queries_.pop_front();
+    if (!query->done) return;  // told "not ours" at its bound already
+    const Peer peer = query->peer;
+    auto done = std::move(query->done);
     const auto links =
         reply.status == mgmt::kStatusSuccess ? mgmt::decode_connections(reply.data) : std::nullopt;
     bool there = !links;  // not known: take it for another's

@@ -71,7 +71,8 @@ class MgmtLinks {
 
   // Before connecting to `peer`: asks the kernel whether a link is there already; the link
   // the connect makes is ours only if not. `done` runs from the loop (never inside this
-  // call), with whether it will be ours (false too when the question fails).
+  // call), with whether it will be ours (false too when the question fails or is not
+  // answered within `bound`).
   void before_connect(const Peer& peer, std::function<void(bool ours)> done);
   // The socket on our link to `peer` closed: ends the link. False (nothing sent, `gone`
   // never runs) when the link is not ours or links cannot be ended; else `gone` runs once
@@ -92,8 +93,16 @@ class MgmtLinks {
   bool tried_ = false;
   bool said_ = false;
   LinkError open_error_;
-  // Get Connections asked, in order (the kernel answers a socket's commands in order).
-  std::deque<std::pair<Peer, std::function<void(bool)>>> queries_;
+  // Get Connections asked, in order (the kernel answers a socket's commands in order); one
+  // unanswered for `bound` is told "not ours" (the connect must not wait for ever), and its
+  // late answer is dropped.
+  struct Query {
+    explicit Query(EventLoop& loop) : bound(loop) {}
+    Peer peer;
+    std::function<void(bool)> done;
+    Timer bound;
+  };
+  std::deque<std::unique_ptr<Query>> queries_;
   std::set<Peer> ours_;  // links our connects made, until ended
   struct Ending {
     explicit Ending(EventLoop& loop) : bound(loop) {}
