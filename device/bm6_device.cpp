@@ -219,6 +219,24 @@ void Bm6Device::connect() {
       [this](UniqueFd fd, const LinkError& error) { on_connected(std::move(fd), error); });
 }
 
+Bm6Link::Options Bm6Device::make_link_options() {
+  Bm6Link::Options link_options;
+  link_options.att.transaction_timeout = options_.response_timeout;
+  link_options.att.max_peer_pdus_per_second = options_.peer_pdu_limit;
+  link_options.stream_timeout = options_.stream_timeout;
+  link_options.family = options_.model;
+  link_options.likely_family = detected_;
+  link_options.detection_window = options_.detection_window;
+  link_options.cache = &cache_;
+  link_options.poll = &poll_;
+  if (per_read()) {
+    // One round trip on a known monitor (device/bm6_link.h); the MTU only for a download.
+    link_options.pipeline = true;
+    link_options.exchange_mtu = backfill_ && backfill_->may_download(options_.per_read_setup);
+  }
+  return link_options;
+}
+
 void Bm6Device::on_connected(UniqueFd fd, const LinkError& error) {
   if (stopped_) return;
   if (!fd) {
@@ -238,20 +256,7 @@ void Bm6Device::on_connected(UniqueFd fd, const LinkError& error) {
   taken_ = false;
   got_reading_ = false;
   rssi_.reset();
-  Bm6Link::Options link_options;
-  link_options.att.transaction_timeout = options_.response_timeout;
-  link_options.att.max_peer_pdus_per_second = options_.peer_pdu_limit;
-  link_options.stream_timeout = options_.stream_timeout;
-  link_options.family = options_.model;
-  link_options.likely_family = detected_;
-  link_options.detection_window = options_.detection_window;
-  link_options.cache = &cache_;
-  link_options.poll = &poll_;
-  if (per_read()) {
-    // One round trip on a known monitor (device/bm6_link.h); the MTU only for a download.
-    link_options.pipeline = true;
-    link_options.exchange_mtu = backfill_ && backfill_->may_download(options_.per_read_setup);
-  }
+  Bm6Link::Options link_options = make_link_options();
   Bm6Link::Handlers handlers;
   handlers.on_family = [this](Family family) {
     // Remembered for later links, whose detection tries it first; a change is news.

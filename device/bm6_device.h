@@ -221,6 +221,7 @@ class Bm6Device {
  private:
   void connect();
   void on_connected(UniqueFd fd, const LinkError& error);
+  Bm6Link::Options make_link_options();  // for the next link
   void on_link_closed(const DeviceFailure& why);
   void on_reading(const Reading& r, std::chrono::system_clock::time_point at);
   void retry_later();
