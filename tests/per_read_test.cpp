@@ -13,6 +13,7 @@
 #include "device/history_download.h"
 #include "device/link_budget.h"
 #include "tests/device_test_support.h"
+#include "tests/scripted_bm6.h"
 #include "tools/sim/bm6_peripheral.h"
 #include "transport/connector.h"
 
@@ -276,6 +277,65 @@ TEST_F(CacheTest, AUnitIgnoringThePipelinedFormFallsBackAndItIsRemembered) {
   EXPECT_EQ(again, 2u);  // CCCD, then the command as a Write Request
   EXPECT_EQ(stats.requests_to_first_reading, 2u);
   EXPECT_EQ(sim_stats.ignored_commands, 0u);
+}
+
+// The PDUs a pipelined link with `cached` handles sends to a scripted peer that never answers
+// the CCCD's Write Request (nor anything but discovery): what follows was not waited for.
+std::vector<test::Bytes> pipelined_setup(const CachedHandles& cached) {
+  EventLoop loop;
+  HandleCache cache;
+  cache.remember(cached);
+  auto pair = test::seqpacket_pair();
+  test::ScriptedPeer peer(loop, std::move(pair.theirs), [](const test::Bytes& pdu) {
+    if (pdu[0] == att::kWriteReq) return std::vector<test::Bytes>{};  // never answered
+    return test::minimal_bm6(pdu, att::kPropWrite);
+  });
+  Bm6Link::Options options;
+  options.family = Family::kBm6;
+  options.cache = &cache;
+  options.pipeline = true;
+  options.exchange_mtu = false;
+  Bm6Link link(loop, std::move(pair.ours), options, {});
+  loop.run_until([&] { return peer.received().size() >= 2; }, 1s);
+  loop.run_until([] { return false; }, 50ms);  // nothing more comes
+  return peer.received();
+}
+
+TEST(Pipelining, TheCommandFollowsTheCccdWriteWithoutWaitingForItsAnswer) {
+  // FFF3 takes Write Commands: the CCCD Write Request, and the command right behind it.
+  const auto sent = pipelined_setup({.command = 3,
+                                     .command_with_response = true,
+                                     .data = 5,
+                                     .cccd = 7,
+                                     .command_without_response = true});
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_EQ(sent[0], (test::Bytes{att::kWriteReq, 7, 0, 0x01, 0x00}));
+  EXPECT_EQ(sent[1][0], att::kWriteCmd);
+  EXPECT_EQ(att::get_le16(&sent[1][1]), 3);
+  EXPECT_EQ(sent[1].size(), 3u + 16u);
+}
+
+TEST(Pipelining, WhereTheCommandMustBeAcknowledgedTheCccdWriteRidesAlong) {
+  // FFF3 takes Write Requests only: the CCCD as a Write Command, then the command's request.
+  const auto sent =
+      pipelined_setup({.command = 3, .command_with_response = true, .data = 5, .cccd = 7});
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_EQ(sent[0], (test::Bytes{att::kWriteCmd, 7, 0, 0x01, 0x00}));
+  EXPECT_EQ(sent[1][0], att::kWriteReq);
+  EXPECT_EQ(att::get_le16(&sent[1][1]), 3);
+  EXPECT_EQ(sent[1].size(), 3u + 16u);
+}
+
+TEST(Pipelining, AUnitThatRemembersRefusingItIsWrittenOneStepAtATime) {
+  CachedHandles cached{.command = 3,
+                       .command_with_response = true,
+                       .data = 5,
+                       .cccd = 7,
+                       .command_without_response = true,
+                       .pipelined = false};
+  const auto sent = pipelined_setup(cached);
+  ASSERT_EQ(sent.size(), 1u);  // the CCCD write, unanswered: the command waits for it
+  EXPECT_EQ(sent[0], (test::Bytes{att::kWriteReq, 7, 0, 0x01, 0x00}));
 }
 
 TEST_F(CacheTest, HandlesThatMovedAreDroppedAndDiscoveredOnTheSameLink) {
