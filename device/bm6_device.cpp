@@ -56,11 +56,22 @@ void Bm6Device::on_turn() {
   connect();
 }
 
-void Bm6Device::give_back_turn(bool delivered) {
-  if (!per_read() || !budget_ || ticket_ == 0) return;
+void Bm6Device::give_back_turn(bool delivered, bool linked) {
+  if (!per_read()) return;
+  // The link ends now rather than idling ~2 s in the kernel: the phone gets the monitor
+  // sooner, and the slot is free once the kernel says the link is gone.
+  auto slot_free = std::make_shared<std::function<void()>>();
+  const bool ending = linked && connector_->end_link([slot_free] {
+    if (*slot_free) (*slot_free)();
+  });
+  if (!budget_ || ticket_ == 0) return;
   // A failed turn held the link as long as a good one would have: the others waited for it
   // all the same, so it counts in the budget's estimate (and says so in its warning).
-  budget_->release(ticket_, std::chrono::steady_clock::now() - turn_at_, !delivered);
+  const auto held = std::chrono::steady_clock::now() - turn_at_;
+  if (ending)
+    *slot_free = budget_->release_until_gone(ticket_, held, !delivered);
+  else
+    budget_->release(ticket_, held, !delivered);
   ticket_ = 0;
 }
 
@@ -208,6 +219,24 @@ void Bm6Device::connect() {
       [this](UniqueFd fd, const LinkError& error) { on_connected(std::move(fd), error); });
 }
 
+Bm6Link::Options Bm6Device::make_link_options() {
+  Bm6Link::Options link_options;
+  link_options.att.transaction_timeout = options_.response_timeout;
+  link_options.att.max_peer_pdus_per_second = options_.peer_pdu_limit;
+  link_options.stream_timeout = options_.stream_timeout;
+  link_options.family = options_.model;
+  link_options.likely_family = detected_;
+  link_options.detection_window = options_.detection_window;
+  link_options.cache = &cache_;
+  link_options.poll = &poll_;
+  if (per_read()) {
+    // One round trip on a known monitor (device/bm6_link.h); the MTU only for a download.
+    link_options.pipeline = true;
+    link_options.exchange_mtu = backfill_ && backfill_->may_download(options_.per_read_setup);
+  }
+  return link_options;
+}
+
 void Bm6Device::on_connected(UniqueFd fd, const LinkError& error) {
   if (stopped_) return;
   if (!fd) {
@@ -222,18 +251,12 @@ void Bm6Device::on_connected(UniqueFd fd, const LinkError& error) {
   ++counters_.connects;
   if (reconnect) slot_->reconnects.fetch_add(1, std::memory_order_relaxed);
   link_up_ = std::chrono::steady_clock::now();
+  if (per_read())
+    if (auto note = connector_->links_linger_note()) emit(DeviceEvent::kLinksLinger, *note);
   taken_ = false;
   got_reading_ = false;
   rssi_.reset();
-  Bm6Link::Options link_options;
-  link_options.att.transaction_timeout = options_.response_timeout;
-  link_options.att.max_peer_pdus_per_second = options_.peer_pdu_limit;
-  link_options.stream_timeout = options_.stream_timeout;
-  link_options.family = options_.model;
-  link_options.likely_family = detected_;
-  link_options.detection_window = options_.detection_window;
-  link_options.cache = &cache_;
-  link_options.poll = &poll_;
+  Bm6Link::Options link_options = make_link_options();
   Bm6Link::Handlers handlers;
   handlers.on_family = [this](Family family) {
     // Remembered for later links, whose detection tries it first; a change is news.
@@ -320,12 +343,12 @@ void Bm6Device::on_link_closed(const DeviceFailure& why) {
   if (taken_) {
     // Per-read, closed by us after its reading: not a loss, nothing to say.
     link_.reset();
-    give_back_turn(true);
+    give_back_turn(true, true);
     return schedule_next_turn();
   }
   link_.reset();
   release_held();  // a download the link took with it: its live readings go out
-  give_back_turn(false);
+  give_back_turn(false, true);
   if (was_streaming) {
     if (std::chrono::steady_clock::now() - first_reading_ >= kStableLink) failures_ = 0;
     ++counters_.link_losses;

@@ -165,6 +165,9 @@ enum class DeviceEvent {
   // The device's adapter cannot give every per-read device a reading every interval;
   // `detail` says so and what it can do. Once per adapter, through one of its devices.
   kAdapterOverbooked,
+  // Per-read links cannot be ended at once (no management interface capability): each
+  // lingers about 2 s after its reading; `detail` says so and why. Once per plugin.
+  kLinksLinger,
 };
 
 // What a device says: the event, a detail for people (for a failure, the failure's), and
@@ -218,6 +221,7 @@ class Bm6Device {
  private:
   void connect();
   void on_connected(UniqueFd fd, const LinkError& error);
+  Bm6Link::Options make_link_options();  // for the next link
   void on_link_closed(const DeviceFailure& why);
   void on_reading(const Reading& r, std::chrono::system_clock::time_point at);
   void retry_later();
@@ -228,7 +232,9 @@ class Bm6Device {
   // Per-read: ask for a turn (the budget's, if any), then connect.
   void want_link();
   void on_turn();
-  void give_back_turn(bool delivered);
+  // `linked`: a link came up on the turn, and is ended through the connector where it can
+  // be (its slot then free once it is gone, not after the kernel's linger).
+  void give_back_turn(bool delivered, bool linked = false);
   void per_read_done();       // the reading is in: close, give the turn back, plan the next
   void schedule_next_turn();  // ahead of the next read that a new reading would serve
   // Per-read: no first reading `after` from now (`total` since the link came up) closes it.

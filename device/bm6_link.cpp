@@ -27,6 +27,7 @@ Bm6Link::Bm6Link(EventLoop& loop, UniqueFd fd, Options options, Handlers handler
       handlers_(std::move(handlers)),
       bearer_(loop, std::move(fd), options.att),
       gatt_(bearer_),
+      pipeline_check_(loop),
       watchdog_(loop),
       own_poll_(PollPolicy::Options{options.stream_timeout, options.max_silent_commands}),
       poll_(options.poll ? *options.poll : own_poll_) {
@@ -40,17 +41,27 @@ Bm6Link::Bm6Link(EventLoop& loop, UniqueFd fd, Options options, Handlers handler
   bearer_.set_closed_handler([this](const LinkError& why) {
     phase_ = Phase::kClosed;
     watchdog_.cancel();
+    pipeline_check_.cancel();
     if (!handlers_.on_closed) return;
     handlers_.on_closed(failure_ ? *failure_ : link_closed(why, bearer_.stats().pdus_in));
   });
+  if (!options_.exchange_mtu) {
+    begin();
+    return;
+  }
+  stats_.mtu_exchanged = true;
   const auto gen = generation_;
   gatt_.exchange_mtu([this, gen](const LinkError& err) {
     if (!current(gen)) return;
     if (err) return fail(err);
-    if (options_.cache)
-      if (const auto cached = options_.cache->take_for_link()) return use_cached(*cached);
-    discover();
+    begin();
   });
+}
+
+void Bm6Link::begin() {
+  if (options_.cache)
+    if (const auto cached = options_.cache->take_for_link()) return use_cached(*cached);
+  discover();
 }
 
 void Bm6Link::use_cached(const CachedHandles& handles) {
@@ -58,6 +69,8 @@ void Bm6Link::use_cached(const CachedHandles& handles) {
   stats_.from_cache = true;
   command_handle_ = handles.command;
   command_with_response_ = handles.command_with_response;
+  command_without_response_ = handles.command_without_response;
+  pipeline_ok_ = pipeline_ok_ && handles.pipelined;
   data_handle_ = handles.data;
   enable_notifications(handles.cccd);
 }
@@ -72,7 +85,9 @@ bool Bm6Link::abandon_cache() {
   data_handle_ = 0;
   command_handle_ = 0;
   command_unanswered_ = false;
+  command_as_write_command_ = false;
   watchdog_.cancel();
+  pipeline_check_.cancel();
   discover();
   return true;
 }
@@ -174,6 +189,7 @@ void Bm6Link::on_bm6_characteristics(std::vector<GattCharacteristic> chars) {
     return fail(FailureKind::kProtocol, "the data characteristic (FFF4) does not notify");
   command_handle_ = command->value_handle;
   command_with_response_ = (command->properties & att::kPropWrite) != 0;
+  command_without_response_ = (command->properties & att::kPropWriteWithoutResponse) != 0;
   data_handle_ = data->value_handle;
   const auto gen = generation_;
   gatt_.discover_descriptors(
@@ -187,8 +203,8 @@ void Bm6Link::on_bm6_characteristics(std::vector<GattCharacteristic> chars) {
         if (cccd == descriptors.end())
           return fail(FailureKind::kProtocol,
                       "the data characteristic (FFF4) has no notification switch (CCCD 2902)");
-        discovered_ =
-            CachedHandles{command_handle_, command_with_response_, data_handle_, cccd->handle};
+        discovered_ = CachedHandles{command_handle_, command_with_response_,    data_handle_,
+                                    cccd->handle,    command_without_response_, pipeline_ok_};
         enable_notifications(cccd->handle);
       },
       att::kClientCharacteristicConfig);
@@ -196,6 +212,8 @@ void Bm6Link::on_bm6_characteristics(std::vector<GattCharacteristic> chars) {
 
 void Bm6Link::enable_notifications(std::uint16_t cccd) {
   phase_ = Phase::kEnable;
+  cccd_handle_ = cccd;
+  if (options_.pipeline && pipeline_ok_) return enable_pipelined(cccd);
   const auto gen = generation_;
   gatt_.write(cccd, {0x01, 0x00}, [this, gen](const LinkError& err) {
     if (!current(gen)) return;
@@ -205,6 +223,49 @@ void Bm6Link::enable_notifications(std::uint16_t cccd) {
     }
     start_stream();
   });
+}
+
+// One round trip (see the top of bm6_link.h). The frames that prove the form worked are
+// awaited for pipeline_window; none, and the same link tries one step at a time.
+void Bm6Link::enable_pipelined(std::uint16_t cccd) {
+  stats_.pipelined = true;
+  const auto gen = generation_;
+  if (command_without_response_) {
+    // The Write Request first: the command behind it reaches the server after it.
+    gatt_.write(cccd, {0x01, 0x00}, [this, gen](const LinkError& err) {
+      if (!current(gen) || !err) return;
+      if (abandon_cache()) return;
+      fail(FailureKind::kProtocol, "enabling notifications: " + err.detail, err);
+    });
+    command_as_write_command_ = true;
+  } else {
+    // FFF3 wants its write acknowledged: the CCCD write is the one that rides along.
+    gatt_.write_without_response(cccd, {0x01, 0x00});
+  }
+  pipeline_check_.start(options_.pipeline_window, [this] { pipeline_ignored(); });
+  start_stream();
+}
+
+void Bm6Link::pipeline_ignored() {
+  if (!bearer_.is_open()) return;
+  ++stats_.pipeline_fallbacks;
+  pipeline_ok_ = false;
+  fell_back_ = true;
+  command_as_write_command_ = false;
+  // Whatever the pipelined set-up still awaits belongs to it.
+  ++generation_;
+  command_unanswered_ = false;
+  watchdog_.cancel();
+  enable_notifications(cccd_handle_);
+}
+
+void Bm6Link::pipeline_answered() {
+  pipeline_check_.cancel();
+  if (!fell_back_) return;
+  // The one-step form brought what the pipelined one did not: later links use it.
+  fell_back_ = false;
+  if (using_cache_) options_.cache->refuse_pipelining();
+  if (discovered_) discovered_->pipelined = false;
 }
 
 void Bm6Link::start_stream() {
@@ -268,7 +329,7 @@ void Bm6Link::write_command(const Block& ciphertext) {
   std::vector<std::uint8_t> value(ciphertext.begin(), ciphertext.end());
   ++stats_.commands_sent;
   const auto gen = generation_;
-  if (!command_with_response_) {
+  if (!command_with_response_ || command_as_write_command_) {
     gatt_.write_without_response(command_handle_, std::move(value));
     if (bearer_.is_open() && codec_) streaming();
     return;
@@ -389,6 +450,7 @@ void Bm6Link::on_notification(std::uint16_t handle, std::span<const std::uint8_t
     return;
   }
   if (using_cache_) cache_confirmed_ = true;
+  if (pipeline_check_.armed() || fell_back_) pipeline_answered();
   if (!codec_) return on_detection_frame(value);
   if (tap_) {
     const NotificationTap tap = tap_;  // the tap may remove itself
@@ -429,6 +491,7 @@ void Bm6Link::take_live_frame(std::span<const std::uint8_t> value) {
   }
   if (++stats_.readings == 1) {
     stats_.pdus_to_first_reading = bearer_.stats().pdus_out;
+    stats_.requests_to_first_reading = bearer_.stats().requests_out;
     // A discovery whose link delivers: its handles serve the next links.
     if (discovered_ && options_.cache) options_.cache->remember(*discovered_);
     discovered_.reset();
@@ -455,7 +518,9 @@ void Bm6Link::on_indication(std::uint16_t handle, std::span<const std::uint8_t> 
   data_handle_ = 0;
   command_handle_ = 0;
   command_unanswered_ = false;  // its answer, if any, belongs to the superseded set-up
+  command_as_write_command_ = false;
   watchdog_.cancel();
+  pipeline_check_.cancel();
   discover();
 }
 

@@ -5,6 +5,16 @@
 // With a HandleCache (Options::cache), a later link skips discovery and writes the cached
 // CCCD and command handles (see device/handle_cache.h for the checks).
 //
+// A per-read link sets Options::pipeline and, unless a history download may be due, clears
+// Options::exchange_mtu (every frame fits the default MTU of 23; only a history answer puts
+// several 16-byte blocks in one notification): a cached link then costs one round trip.
+// Pipelined, the CCCD Write Request and the command as a Write Command go together (ATT
+// lets a command follow a request still in flight, and the server handles them in order);
+// where FFF3 takes only Write Requests, the CCCD goes as a Write Command ahead of the
+// command's Write Request. A unit that ignores the pipelined form (no notification within
+// Options::pipeline_window) gets the one-step-at-a-time form on the same link, and once that
+// brings a notification, the handle cache remembers it (CachedHandles::pipelined).
+//
 // The family is configured (Options::family) or detected on the link: notifications on (a
 // BM2 then streams by itself), the BM6 request, and after a detection window without a frame
 // the BM7 request, in turn until one family's frame arrives (FamilyDetector; a family only
@@ -46,6 +56,11 @@ struct Bm6LinkStats {
   bool from_cache = false;                  // set up from the device's handle cache
   std::uint64_t cache_abandoned = 0;        // the cached handles failed a check: discovered
   std::uint64_t pdus_to_first_reading = 0;  // ATT PDUs sent before the first reading
+  // ATT requests sent before the first reading: the link's round trips (one in flight).
+  std::uint64_t requests_to_first_reading = 0;
+  bool mtu_exchanged = false;
+  bool pipelined = false;                // notifications on and command in one round trip
+  std::uint64_t pipeline_fallbacks = 0;  // the unit ignored it: one step at a time instead
   std::uint64_t rejected_total() const;
 };
 
@@ -77,6 +92,12 @@ class Bm6Link {
     // The device's handles from earlier links (used, checked, dropped or filled here);
     // nullptr: every link discovers. Must outlive the link.
     HandleCache* cache = nullptr;
+    // Exchange MTU first (see the top of this file).
+    bool exchange_mtu = true;
+    // The CCCD write and the command in one round trip, and how long to wait for a
+    // notification before taking the unit for one that ignores that form.
+    bool pipeline = false;
+    std::chrono::milliseconds pipeline_window{1500};
   };
   struct Handlers {
     std::function<void()> on_streaming{};  // set-up done, command written: the link streams
@@ -129,6 +150,7 @@ class Bm6Link {
   }
 
  private:
+  void begin();  // after the MTU exchange, or at once: the cache, else discovery
   void discover();
   void use_cached(const CachedHandles& handles);
   // Cached handles failed a check: drop them and discover on this link. False if the link
@@ -137,7 +159,10 @@ class Bm6Link {
   void on_services(std::vector<GattService> services);
   void on_bm6_characteristics(std::vector<GattCharacteristic> chars);
   void enable_notifications(std::uint16_t cccd);
-  void start_stream();  // notifications are on: detect the family, or send the command
+  void enable_pipelined(std::uint16_t cccd);
+  void pipeline_ignored();   // no notification within the window: one step at a time
+  void pipeline_answered();  // the first notification on the data handle
+  void start_stream();       // notifications are on: detect the family, or send the command
   void send_command();
   void write_command(const Block& ciphertext);
   void streaming();
@@ -171,6 +196,12 @@ class Bm6Link {
   std::uint64_t generation_ = 0;
   std::uint16_t command_handle_ = 0;
   bool command_with_response_ = true;
+  bool command_without_response_ = false;  // FFF3 takes Write Commands too
+  bool pipeline_ok_ = true;                // try the pipelined set-up (until it is ignored)
+  bool command_as_write_command_ = false;  // pipelined: commands go as Write Commands
+  bool fell_back_ = false;                 // pipeline ignored: confirm the step-wise form
+  std::uint16_t cccd_handle_ = 0;
+  Timer pipeline_check_;
   bool command_unanswered_ = false;  // a Write Request of the command awaits its response
   std::uint16_t data_handle_ = 0;
   Timer watchdog_;

@@ -1,7 +1,7 @@
 // The handles a monitor's earlier link discovered, remembered for its next links as
-// bluetoothd's GATT cache does: a reconnect then costs the MTU exchange, the CCCD write and
-// the command (3 ATT requests), not the 7 of a discovery. Owned by the device, outlives its
-// links; loop thread only.
+// bluetoothd's GATT cache does: a reconnect then costs the CCCD write and the command (one
+// round trip when they are pipelined: device/bm6_link.h), not the 6 requests of a discovery. Owned
+// by the device, outlives its links; loop thread only.
 //
 // Cheap checks instead of asking again: a cached link that gets an ATT error on a cached
 // handle, a notification on another handle before its first reading, or no frame at all in
@@ -18,8 +18,12 @@ namespace bm6 {
 struct CachedHandles {
   std::uint16_t command = 0;  // FFF3's value
   bool command_with_response = true;
-  std::uint16_t data = 0;  // FFF4's value
-  std::uint16_t cccd = 0;  // FFF4's CCCD
+  std::uint16_t data = 0;                 // FFF4's value
+  std::uint16_t cccd = 0;                 // FFF4's CCCD
+  bool command_without_response = false;  // FFF3 takes a Write Command too
+  // The unit took the pipelined set-up (CCCD write and command in one round trip); false
+  // once a link saw it ignore that form and answer the one-at-a-time form.
+  bool pipelined = true;
   bool operator==(const CachedHandles&) const = default;
 };
 
@@ -38,6 +42,10 @@ class HandleCache {
   }
   const std::optional<CachedHandles>& handles() const { return handles_; }
   void remember(const CachedHandles& handles) { handles_ = handles; }
+  // The unit ignored the pipelined set-up: later links write one step at a time.
+  void refuse_pipelining() {
+    if (handles_) handles_->pipelined = false;
+  }
   void drop() {
     if (handles_) ++stats_.dropped;
     handles_.reset();

@@ -182,6 +182,14 @@ Backfill::Backfill(EventLoop& loop, Options options, Hooks hooks)
 
 Backfill::~Backfill() = default;
 
+bool Backfill::may_download(std::chrono::milliseconds within) const {
+  if (download_) return true;
+  const auto last = hooks_.last_dispatched ? hooks_.last_dispatched() : std::nullopt;
+  if (!last) return false;
+  if (SysClock::now() + within - *last <= options_.period + options_.spacing) return false;
+  return !(tried_since_ && *tried_since_ == *last);
+}
+
 bool Backfill::on_reading(Bm6Link& link) {
   if (download_) return false;
   if (link_seen_) return true;

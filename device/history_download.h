@@ -127,6 +127,10 @@ class Backfill {
   // A live reading on `link`: false while a download runs (the reading is held back: it is
   // newer than the records to come). The link's first reading starts one if there is a gap.
   bool on_reading(Bm6Link& link);
+  // Whether a link whose first reading comes within `within` may start a download: its
+  // answer packs several blocks per notification given a larger ATT MTU, so such a link
+  // exchanges one (a per-read link otherwise skips the exchange).
+  bool may_download(std::chrono::milliseconds within) const;
   // The link is going (call before destroying it): a download on it is abandoned.
   void on_link_gone();
   bool downloading() const { return download_ != nullptr; }

@@ -34,12 +34,13 @@ LinkBudget::Ticket LinkBudget::acquire(std::function<void()> granted) {
   return ticket;
 }
 
-void LinkBudget::release(Ticket ticket, Clock::duration held, bool failed) {
-  if (!turns_.release(ticket)) return;  // it was waiting: no slot to give back
+bool LinkBudget::give_back(Ticket ticket, Clock::duration held, Clock::duration linger,
+                           bool failed) {
+  if (!turns_.release(ticket)) return false;  // it was waiting: no slot to give back
   if (held > Clock::duration::zero()) {
     // A running mean that settles on the recent holds after the first few dozen.
     ++holds_;
-    const double held_s = std::chrono::duration<double>(held + linger_).count();
+    const double held_s = std::chrono::duration<double>(held + linger).count();
     failed_hold_s_ *= 0.98;
     if (failed) {
       ++failed_;
@@ -49,6 +50,11 @@ void LinkBudget::release(Ticket ticket, Clock::duration held, bool failed) {
     mean_hold_s_ += alpha * (held_s - mean_hold_s_);
     check_overbooked();
   }
+  return true;
+}
+
+void LinkBudget::release(Ticket ticket, Clock::duration held, bool failed) {
+  if (!give_back(ticket, held, linger_, failed)) return;
   if (linger_ > Clock::duration::zero()) {
     // The slot is the kernel's until its idle link goes. A timer per slot given back: it
     // runs only while its budget lives (the loop's timers die with the loop; the Ref
@@ -61,6 +67,32 @@ void LinkBudget::release(Ticket ticket, Clock::duration held, bool failed) {
     });
     return;
   }
+  grant_next();
+}
+
+std::function<void()> LinkBudget::release_until_gone(Ticket ticket, Clock::duration held,
+                                                     bool failed) {
+  // The hold counts without the linger it no longer has.
+  if (!give_back(ticket, held, Clock::duration::zero(), failed)) return [] {};
+  if (linger_ == Clock::duration::zero()) {
+    grant_next();
+    return [] {};
+  }
+  // Whichever comes first, the link gone or the bound, frees the slot; the other is a no-op.
+  ++lingering_;
+  auto lingering = std::make_shared<bool>(true);
+  loop_.add_timer(linger_, [this, self = self_.ref(), lingering] {
+    if (self.alive()) end_linger(lingering);
+  });
+  return [this, self = self_.ref(), lingering] {
+    if (self.alive()) end_linger(lingering);
+  };
+}
+
+void LinkBudget::end_linger(const std::shared_ptr<bool>& lingering) {
+  if (!*lingering) return;
+  *lingering = false;
+  --lingering_;
   grant_next();
 }
 

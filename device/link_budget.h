@@ -14,7 +14,9 @@
 //
 // A Bluetooth link outlives its socket: the kernel keeps it up, idle, for about 2 s after
 // the last socket on it closes (`linger`), and the controller counts it until then; so a
-// slot given back is free for the next device only after that.
+// slot given back is free for the next device only after that, or as soon as the link is
+// gone when the device ended it (release()'s `gone`: transport/mgmt_links.h), `linger`
+// being then the bound.
 //
 // Loop thread only.
 #pragma once
@@ -22,6 +24,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "transport/event_loop.h"
@@ -53,6 +56,12 @@ class LinkBudget {
   // for the overbooking check; zero if it never got one; `failed`: the turn gave no
   // reading); the next in line gets its turn.
   void release(Ticket ticket, Clock::duration held = {}, bool failed = false);
+  // As release(), for a link its device is ending: its slot is free when the returned
+  // function is called (the link is gone), or after `linger` at the latest. Call it at most
+  // once; it does nothing once the budget is gone.
+  std::function<void()> release_until_gone(Ticket ticket, Clock::duration held = {},
+                                           bool failed = false);
+  Clock::duration linger() const { return linger_; }
 
   // Sentence for the log when the per-read devices cannot all have a reading every interval.
   void set_overbooked_handler(std::function<void(const std::string&)> handler) {
@@ -86,6 +95,9 @@ class LinkBudget {
  private:
   void grant_next();
   void check_overbooked();
+  // The turn's hold counted; false if the ticket was only waiting (no slot to give back).
+  bool give_back(Ticket ticket, Clock::duration held, Clock::duration linger, bool failed);
+  void end_linger(const std::shared_ptr<bool>& lingering);
 
   EventLoop& loop_;
   std::string adapter_;

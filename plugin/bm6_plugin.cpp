@@ -163,6 +163,10 @@ void on_device_event(DeviceLog& log, const DeviceReport& report) {
     plugin_log(LOG_WARNING, "bm6 plugin: %s", detail.c_str());  // once per adapter
     return;
   }
+  if (event == DeviceEvent::kLinksLinger) {
+    plugin_log(LOG_NOTICE, "bm6 plugin: %s", detail.c_str());  // once
+    return;
+  }
   if (event == DeviceEvent::kModelChanged) {
     plugin_log(LOG_WARNING,
                "bm6 plugin: device \"%s\" answers as another model than before (%s): "

@@ -13,6 +13,7 @@
 #include "device/history_download.h"
 #include "device/link_budget.h"
 #include "tests/device_test_support.h"
+#include "tests/scripted_bm6.h"
 #include "tools/sim/bm6_peripheral.h"
 #include "transport/connector.h"
 
@@ -177,6 +178,7 @@ class CacheTest : public ::testing::Test {
   EventLoop loop;
   std::string dir = temp_dir();
   void TearDown() override { std::filesystem::remove_all(dir); }
+  sim::Bm6Peripheral::Stats sim_stats;  // the simulator's, of one_link's link
 
   // One link to `server` with `cache`, until its first reading; the simulator's count of
   // the ATT requests up to the command, and the link's stats.
@@ -190,8 +192,8 @@ class CacheTest : public ::testing::Test {
     EXPECT_TRUE(loop.run_until([&] { return !probe.readings.empty() || probe.closed; }, 5s));
     EXPECT_FALSE(probe.closed) << probe.reason;
     EXPECT_NE(server.peripheral(), nullptr);
-    const std::uint64_t setup =
-        server.peripheral() ? server.peripheral()->stats().setup_requests : 0;
+    sim_stats = server.peripheral() ? server.peripheral()->stats() : sim::Bm6Peripheral::Stats{};
+    const std::uint64_t setup = sim_stats.setup_requests;
     const Bm6LinkStats stats = link->stats();
     link.reset();
     loop.run_until([&] { return server.peripheral() == nullptr; }, 2s);
@@ -217,6 +219,123 @@ TEST_F(CacheTest, AReconnectCostsTheCccdWriteAndTheCommandAfterTheMtuExchange) {
   EXPECT_EQ(cache.stats().hits, 3u);
   EXPECT_EQ(cache.stats().misses, 1u);
   EXPECT_EQ(cache.stats().dropped, 0u);
+}
+
+// Issue #25: a per-read link (pipelined, no MTU exchange) costs one round trip once the
+// handles are known: the CCCD Write Request with the command as a Write Command behind it.
+TEST_F(CacheTest, APipelinedCachedLinkCostsOneRoundTrip) {
+  sim::SimDevice device;
+  device.period = 30ms;
+  sim::Bm6SimServer server(loop, dir + "/pipe.sock", device);
+  HandleCache cache;
+  Bm6Link::Options options;
+  options.pipeline = true;
+  options.exchange_mtu = false;
+  const auto [first, first_stats] = one_link(server, cache, options);
+  EXPECT_EQ(first, 5u);  // FFF0 by UUID, 2 x characteristics, descriptors, CCCD
+  EXPECT_EQ(first_stats.requests_to_first_reading, 5u);
+  EXPECT_EQ(first_stats.pdus_to_first_reading, 6u);  // and the command, riding along
+  EXPECT_FALSE(first_stats.mtu_exchanged);
+  EXPECT_TRUE(first_stats.pipelined);
+  ASSERT_TRUE(cache.handles());
+  EXPECT_TRUE(cache.handles()->pipelined);
+  EXPECT_TRUE(cache.handles()->command_without_response);
+  for (int i = 0; i < 3; ++i) {
+    const auto [again, stats] = one_link(server, cache, options);
+    EXPECT_EQ(again, 1u);  // the CCCD write; the command came with it
+    EXPECT_TRUE(stats.from_cache);
+    EXPECT_EQ(stats.requests_to_first_reading, 1u);
+    EXPECT_EQ(stats.pdus_to_first_reading, 2u);
+    EXPECT_EQ(stats.pipeline_fallbacks, 0u);
+  }
+  std::fprintf(stderr, "ATT round trips before the first reading: first link %llu, cached %u\n",
+               static_cast<unsigned long long>(first_stats.requests_to_first_reading), 1u);
+}
+
+// A unit that ignores a command behind an unanswered request (bm6-sim --fault no-pipelining)
+// still delivers on the same link, one step at a time, and its later links go that way.
+TEST_F(CacheTest, AUnitIgnoringThePipelinedFormFallsBackAndItIsRemembered) {
+  sim::SimDevice device;
+  device.period = 30ms;
+  device.fault = sim::Fault::kNoPipelining;
+  sim::Bm6SimServer server(loop, dir + "/nopipe.sock", device);
+  HandleCache cache;
+  Bm6Link::Options options;
+  options.pipeline = true;
+  options.exchange_mtu = false;
+  options.pipeline_window = 300ms;
+  const auto [first, first_stats] = one_link(server, cache, options);
+  EXPECT_EQ(first_stats.pipeline_fallbacks, 1u);
+  EXPECT_EQ(first, 7u);  // discovery (4), the pipelined CCCD write, then CCCD and command
+  ASSERT_TRUE(cache.handles());
+  EXPECT_FALSE(cache.handles()->pipelined);   // remembered
+  EXPECT_EQ(sim_stats.ignored_commands, 1u);  // the command came before the CCCD's answer
+  const auto [again, stats] = one_link(server, cache, options);
+  EXPECT_TRUE(stats.from_cache);
+  EXPECT_FALSE(stats.pipelined);
+  EXPECT_EQ(stats.pipeline_fallbacks, 0u);
+  EXPECT_EQ(again, 2u);  // CCCD, then the command as a Write Request
+  EXPECT_EQ(stats.requests_to_first_reading, 2u);
+  EXPECT_EQ(sim_stats.ignored_commands, 0u);
+}
+
+// The PDUs a pipelined link with `cached` handles sends to a scripted peer that never answers
+// the CCCD's Write Request (nor anything but discovery): what follows was not waited for.
+std::vector<test::Bytes> pipelined_setup(const CachedHandles& cached) {
+  EventLoop loop;
+  HandleCache cache;
+  cache.remember(cached);
+  auto pair = test::seqpacket_pair();
+  test::ScriptedPeer peer(loop, std::move(pair.theirs), [](const test::Bytes& pdu) {
+    if (pdu[0] == att::kWriteReq) return std::vector<test::Bytes>{};  // never answered
+    return test::minimal_bm6(pdu, att::kPropWrite);
+  });
+  Bm6Link::Options options;
+  options.family = Family::kBm6;
+  options.cache = &cache;
+  options.pipeline = true;
+  options.exchange_mtu = false;
+  Bm6Link link(loop, std::move(pair.ours), options, {});
+  loop.run_until([&] { return peer.received().size() >= 2; }, 1s);
+  loop.run_until([] { return false; }, 50ms);  // nothing more comes
+  return peer.received();
+}
+
+TEST(Pipelining, TheCommandFollowsTheCccdWriteWithoutWaitingForItsAnswer) {
+  // FFF3 takes Write Commands: the CCCD Write Request, and the command right behind it.
+  const auto sent = pipelined_setup({.command = 3,
+                                     .command_with_response = true,
+                                     .data = 5,
+                                     .cccd = 7,
+                                     .command_without_response = true});
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_EQ(sent[0], (test::Bytes{att::kWriteReq, 7, 0, 0x01, 0x00}));
+  EXPECT_EQ(sent[1][0], att::kWriteCmd);
+  EXPECT_EQ(att::get_le16(&sent[1][1]), 3);
+  EXPECT_EQ(sent[1].size(), 3u + 16u);
+}
+
+TEST(Pipelining, WhereTheCommandMustBeAcknowledgedTheCccdWriteRidesAlong) {
+  // FFF3 takes Write Requests only: the CCCD as a Write Command, then the command's request.
+  const auto sent =
+      pipelined_setup({.command = 3, .command_with_response = true, .data = 5, .cccd = 7});
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_EQ(sent[0], (test::Bytes{att::kWriteCmd, 7, 0, 0x01, 0x00}));
+  EXPECT_EQ(sent[1][0], att::kWriteReq);
+  EXPECT_EQ(att::get_le16(&sent[1][1]), 3);
+  EXPECT_EQ(sent[1].size(), 3u + 16u);
+}
+
+TEST(Pipelining, AUnitThatRemembersRefusingItIsWrittenOneStepAtATime) {
+  CachedHandles cached{.command = 3,
+                       .command_with_response = true,
+                       .data = 5,
+                       .cccd = 7,
+                       .command_without_response = true,
+                       .pipelined = false};
+  const auto sent = pipelined_setup(cached);
+  ASSERT_EQ(sent.size(), 1u);  // the CCCD write, unanswered: the command waits for it
+  EXPECT_EQ(sent[0], (test::Bytes{att::kWriteReq, 7, 0, 0x01, 0x00}));
 }
 
 TEST_F(CacheTest, HandlesThatMovedAreDroppedAndDiscoveredOnTheSameLink) {
@@ -306,7 +425,11 @@ TEST(PerRead, OneReadingPerLinkThenTheMonitorIsFree) {
   EXPECT_EQ(device.counters().readings, device.counters().per_read_links);  // one each
   EXPECT_EQ(events.count(DeviceEvent::kLinkLost), 0);                       // closing is not a loss
   EXPECT_EQ(slot->reconnects.load(), 0u);                                   // nor a reconnect
-  EXPECT_EQ(device.last_link_stats().pdus_to_first_reading, 3u);            // from the cache
+  // From the cache, pipelined, no MTU exchange: one round trip (issue #25).
+  EXPECT_TRUE(device.last_link_stats().from_cache);
+  EXPECT_EQ(device.last_link_stats().requests_to_first_reading, 1u);
+  EXPECT_EQ(device.last_link_stats().pdus_to_first_reading, 2u);
+  EXPECT_FALSE(device.last_link_stats().mtu_exchanged);
   EXPECT_GT(device.counters().air, 0ns);
   EXPECT_LT(device.counters().air / device.counters().per_read_links, 500ms);
   device.stop();
@@ -352,6 +475,67 @@ TEST(PerRead, TwelveDevicesOnABudgetOfThreeAllDeliverAndNeverExceedIt) {
   ASSERT_NE(budget, nullptr);
   EXPECT_LE(budget->peak_shared_in_use(), 3u);
   servers.clear();
+  std::filesystem::remove_all(dir);
+}
+
+// A connector that ends its links as a Bluetooth one with the management capability does
+// (transport/mgmt_links.h): end_link() keeps `gone` for the test to call as the kernel would.
+class EndingConnector final : public Connector {
+ public:
+  EndingConnector(std::unique_ptr<Connector> inner, std::vector<std::function<void()>>& gone)
+      : inner_(std::move(inner)), gone_(gone) {}
+  void connect(Done done) override { inner_->connect(std::move(done)); }
+  void cancel() override { inner_->cancel(); }
+  std::string address() const override { return inner_->address(); }
+  bool end_link(std::function<void()> gone) override {
+    gone_.push_back(std::move(gone));
+    return true;
+  }
+
+ private:
+  std::unique_ptr<Connector> inner_;
+  std::vector<std::function<void()>>& gone_;
+};
+
+// Issue #25: the link ends when the reading is in, and its slot is free when the kernel
+// says it is gone, not after the 2 s linger (here 10 s, which no step waits for).
+TEST(PerRead, ALinkEndedAfterItsReadingFreesItsSlotWhenItIsGone) {
+  EventLoop loop;
+  const std::string dir = temp_dir();
+  sim::SimDevice sim_device;
+  sim_device.period = 50ms;
+  sim::Bm6SimServer a_server(loop, dir + "/a.sock", sim_device);
+  sim::Bm6SimServer b_server(loop, dir + "/b.sock", sim_device);
+  LinkBudget budget(loop, "hci9", 1, 10s);
+  std::vector<std::function<void()>> gone;
+  std::vector<std::unique_ptr<Bm6Device>> devices;
+  for (const char* name : {"a", "b"}) {
+    DeviceOptions o{.name = name,
+                    .address = DeviceAddress::unix_socket(dir + "/" + name + ".sock")};
+    o.link = LinkMode::kPerRead;
+    o.read_interval = 4000ms;
+    std::string err;
+    auto connector = std::make_unique<EndingConnector>(
+        make_connector(loop, {.address = o.address}, nullptr, err), gone);
+    devices.push_back(std::make_unique<Bm6Device>(loop, o, std::move(connector),
+                                                  std::make_shared<ReadingSlot>(), nullptr));
+    budget.add_per_read(o.read_interval);
+    devices.back()->set_budget(&budget);
+    devices.back()->start();
+  }
+  const auto links = [&] {
+    return devices[0]->counters().per_read_links + devices[1]->counters().per_read_links;
+  };
+  ASSERT_TRUE(loop.run_until([&] { return links() == 1; }, 3s));
+  ASSERT_TRUE(loop.run_until([&] { return gone.size() == 1; }, 1s));  // ended after its reading
+  loop.run_until([] { return false; }, 300ms);
+  EXPECT_EQ(links(), 1u);  // the other waits: the link is still the controller's
+  EXPECT_EQ(budget.in_use(), 1u);
+  gone[0]();  // the kernel says it is gone
+  ASSERT_TRUE(loop.run_until([&] { return links() == 2; }, 2s));
+  EXPECT_EQ(devices[0]->counters().per_read_links, 1u);
+  EXPECT_EQ(devices[1]->counters().per_read_links, 1u);
+  for (auto& d : devices) d->stop();
   std::filesystem::remove_all(dir);
 }
 

@@ -339,7 +339,7 @@ TEST(SimCommandLine, HistoryOptions) {
   EXPECT_EQ(r.config->endpoints[0].device.fault, Fault::kHistoryTruncated);
   EXPECT_EQ(r.config->endpoints[0].device.fault_connections, 1u);
   for (const char* name : {"history-interleaved", "history-ff-start", "history-end-mid-block",
-                           "history-pause", "history-empty", "history-long"}) {
+                           "history-pause", "history-empty", "history-long", "no-pipelining"}) {
     r = parse({"--fault", name, "--socket", "a"});
     ASSERT_TRUE(r.ok()) << r.error;
     EXPECT_STREQ(to_string(r.config->endpoints[0].device.fault), name);

@@ -39,13 +39,14 @@ void print_link(const std::string& name, const sim::Bm6Peripheral::Stats& link) 
   std::printf(
       "bm6-sim: %s: link: %llu ATT requests, %llu of them up to the first command; "
       "%llu frames sent; connected %.3f s; %llu history requests answered in %llu "
-      "notifications; %llu live-data requests\n",
+      "notifications; %llu pipelined commands ignored; %llu live-data requests\n",
       name.c_str(), static_cast<unsigned long long>(link.requests),
       static_cast<unsigned long long>(link.setup_requests),
       static_cast<unsigned long long>(link.frames_sent),
       std::chrono::duration<double>(link.connected).count(),
       static_cast<unsigned long long>(link.history_requests),
       static_cast<unsigned long long>(link.history_notifications),
+      static_cast<unsigned long long>(link.ignored_commands),
       static_cast<unsigned long long>(link.live_requests));
 }
 

@@ -1,5 +1,7 @@
 #include "transport/adapter.h"
 
+#include "transport/mgmt_socket.h"
+
 namespace bm6 {
 
 Adapter::Ticket Adapter::acquire_connect(std::function<void()> granted) {
@@ -10,6 +12,17 @@ Adapter::Ticket Adapter::acquire_connect(std::function<void()> granted) {
 
 void Adapter::release_connect(Ticket ticket) {
   if (connects_.release(ticket)) connects_.grant(1);
+}
+
+MgmtLinks& Adapters::links() {
+  if (!links_) {
+    auto open = open_links_ ? open_links_ : [](LinkError& error) {
+      return mgmt::open_control_socket(
+          error, "ending per-read links at once needs CAP_NET_ADMIN (as passive mode)");
+    };
+    links_ = std::make_unique<MgmtLinks>(loop_, std::move(open));
+  }
+  return *links_;
 }
 
 Adapter& Adapters::get(int id) {

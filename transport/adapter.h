@@ -11,6 +11,7 @@
 
 #include "transport/event_loop.h"
 #include "transport/hci_rssi.h"
+#include "transport/mgmt_links.h"
 #include "transport/turn_queue.h"
 
 namespace bm6 {
@@ -41,9 +42,15 @@ class Adapters {
  public:
   explicit Adapters(EventLoop& loop) : loop_(loop) {}
   Adapter& get(int id);
+  // Ending the links the loop's connects made (transport/mgmt_links.h), made on first use;
+  // `open` replaces the kernel's control socket (tests).
+  MgmtLinks& links();
+  void set_links_socket(MgmtLinks::OpenSocket open) { open_links_ = std::move(open); }
 
  private:
   EventLoop& loop_;
+  MgmtLinks::OpenSocket open_links_;
+  std::unique_ptr<MgmtLinks> links_;
   std::map<int, std::unique_ptr<Adapter>> adapters_;
 };
 

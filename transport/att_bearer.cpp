@@ -129,8 +129,10 @@ void AttBearer::flush() {
   if (!is_open()) return;
   // Requests and indications wait for the write queue to drain.
   if (!write_queue_.empty()) return update_interest();
-  if (const Request* r = requests_.next_to_send(); r && send_pdu(r->pdu))
+  if (const Request* r = requests_.next_to_send(); r && send_pdu(r->pdu)) {
+    ++stats_.requests_out;
     requests_.sent(options_.transaction_timeout, [this] { on_timeout(); });
+  }
   if (!is_open()) return;
   if (const Indication* i = indications_.next_to_send(); i && send_pdu(i->pdu)) {
     ++stats_.indications_sent;

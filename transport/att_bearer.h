@@ -58,6 +58,9 @@ class AttBearer {
   struct Stats {
     std::uint64_t pdus_in = 0;
     std::uint64_t pdus_out = 0;
+    // Our requests sent: each is a round trip, as one at a time is in flight (commands
+    // sent behind one ride along).
+    std::uint64_t requests_out = 0;
     std::uint64_t peer_requests_answered = 0;
     std::uint64_t notifications = 0;
     std::uint64_t indications = 0;

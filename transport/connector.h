@@ -38,6 +38,17 @@ class Connector {
     (void)done;
     return false;
   }
+  // The socket of the link this connector made last has closed: ends the link at once
+  // (transport/mgmt_links.h). False when it cannot (no radio, no capability, or a link it did
+  // not make: another program's, which our connect shared); else `gone` runs once from the
+  // loop when the link is down, or after a bound.
+  virtual bool end_link(std::function<void()> gone) {
+    (void)gone;
+    return false;
+  }
+  // When end_link() cannot work here for want of a capability: a sentence saying so, once
+  // per loop (the first connector to ask gets it); nullopt otherwise.
+  virtual std::optional<std::string> links_linger_note() { return std::nullopt; }
 };
 
 struct ConnectorOptions {

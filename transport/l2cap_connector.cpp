@@ -141,10 +141,19 @@ class L2capConnector final : public Connector {
     if (id < 0) return connect_.fail(error, std::move(done));
     adapter_ = &adapters_.get(id);
     done_ = std::move(done);
-    ticket_ = adapter_->acquire_connect([this] { start(); });
+    ticket_ = adapter_->acquire_connect([this] { check_then_start(); });
+  }
+
+  bool end_link(std::function<void()> gone) override {
+    return ours_ && adapter_ && adapters_.links().end(peer(), std::move(gone));
+  }
+
+  std::optional<std::string> links_linger_note() override {
+    return adapters_.links().take_unavailable_note();
   }
 
   void cancel() override {
+    ++attempt_;  // a Get Connections answer still to come is for nobody
     connect_.cancel();
     if (ticket_ != 0) adapter_->release_connect(ticket_);
     ticket_ = 0;
@@ -161,6 +170,29 @@ class L2capConnector final : public Connector {
   }
 
  private:
+  MgmtLinks::Peer peer() const {
+    MgmtLinks::Peer p;
+    p.index = static_cast<std::uint16_t>(adapter_->id());
+    const BdAddr& a = options_.address.bdaddr();
+    std::copy(a.begin(), a.end(), p.address.address.begin());
+    p.address.type = options_.address.random() ? mgmt::kAddrLeRandom : mgmt::kAddrLePublic;
+    return p;
+  }
+
+  // Whether the link this connect makes will be ours to end: not if the adapter has one to
+  // the peer already (mgmt_links.h). Without the management interface: never ours.
+  void check_then_start() {
+    ours_ = false;
+    if (!adapters_.links().available()) return start();
+    adapters_.links().before_connect(peer(),
+                                     [this, self = self_.ref(), attempt = attempt_](bool ours) {
+                                       if (!self.alive() || attempt != attempt_)
+                                         return;  // gone or cancelled since
+                                       ours_ = ours;
+                                       start();
+                                     });
+  }
+
   void start() {
     const int adapter_id = adapter_->id();
     const std::string adapter = "hci" + std::to_string(adapter_id);
@@ -220,6 +252,9 @@ class L2capConnector final : public Connector {
   Adapter* adapter_ = nullptr;  // of the current or last attempt
   Adapter::Ticket ticket_ = 0;
   Done done_;
+  bool ours_ = false;          // the link the last connect made is ours to end
+  std::uint64_t attempt_ = 0;  // bumped by cancel()
+  WeakSelf self_;
 };
 
 }  // namespace

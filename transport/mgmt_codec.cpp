@@ -41,6 +41,10 @@ std::string op_name(std::uint16_t opcode) {
       return "Read Controller Information";
     case kOpSetPowered:
       return "Set Powered";
+    case kOpDisconnect:
+      return "Disconnect";
+    case kOpGetConnections:
+      return "Get Connections";
     case kOpStartDiscovery:
       return "Start Discovery";
     case kOpStopDiscovery:
@@ -134,6 +138,34 @@ std::vector<std::uint8_t> encode_add_device(std::uint16_t index, const Address& 
 std::vector<std::uint8_t> encode_remove_device(std::uint16_t index, const Address& address,
                                                bool random) {
   return device_command(kOpRemoveDevice, index, address, random, std::nullopt);
+}
+
+std::vector<std::uint8_t> encode_disconnect(std::uint16_t index, const Address& address,
+                                            std::uint8_t address_type) {
+  std::uint8_t p[7];
+  address_to_wire(address, std::span<std::uint8_t, 6>(p, 6));
+  p[6] = address_type;
+  return encode_command(kOpDisconnect, index, p);
+}
+
+std::vector<std::uint8_t> encode_get_connections(std::uint16_t index) {
+  return encode_command(kOpGetConnections, index);
+}
+
+std::optional<DeviceAddressType> decode_address_type(std::span<const std::uint8_t> params) {
+  if (params.size() < 7) return std::nullopt;
+  return DeviceAddressType{address_from_wire(params.first<6>()), params[6]};
+}
+
+std::optional<std::vector<DeviceAddressType>> decode_connections(
+    std::span<const std::uint8_t> data) {
+  if (data.size() < 2) return std::nullopt;
+  const std::size_t count = le16(data.data());
+  if (data.size() != 2 + 7 * count) return std::nullopt;
+  std::vector<DeviceAddressType> out;
+  for (std::size_t i = 0; i < count; ++i)
+    out.push_back(*decode_address_type(data.subspan(2 + 7 * i, 7)));
+  return out;
 }
 
 std::vector<std::uint8_t> encode_remove_monitor(std::uint16_t index, std::uint16_t handle) {

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <array>
+#include <compare>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -21,6 +22,8 @@ namespace bm6::mgmt {
 // Commands.
 inline constexpr std::uint16_t kOpReadInfo = 0x0004;  // Read Controller Information
 inline constexpr std::uint16_t kOpSetPowered = 0x0005;
+inline constexpr std::uint16_t kOpDisconnect = 0x0014;
+inline constexpr std::uint16_t kOpGetConnections = 0x0015;
 inline constexpr std::uint16_t kOpStartDiscovery = 0x0023;
 inline constexpr std::uint16_t kOpStopDiscovery = 0x0024;
 inline constexpr std::uint16_t kOpAddDevice = 0x0033;
@@ -39,6 +42,7 @@ inline constexpr std::uint16_t kEvCommandStatus = 0x0002;
 inline constexpr std::uint16_t kEvIndexAdded = 0x0004;
 inline constexpr std::uint16_t kEvIndexRemoved = 0x0005;
 inline constexpr std::uint16_t kEvNewSettings = 0x0006;
+inline constexpr std::uint16_t kEvDeviceConnected = 0x000b;
 inline constexpr std::uint16_t kEvDeviceDisconnected = 0x000c;
 inline constexpr std::uint16_t kEvDeviceFound = 0x0012;
 inline constexpr std::uint16_t kEvDeviceRemoved = 0x001b;
@@ -92,6 +96,10 @@ std::vector<std::uint8_t> encode_add_device(std::uint16_t index, const Address& 
                                             bool random, std::uint8_t action);
 std::vector<std::uint8_t> encode_remove_device(std::uint16_t index, const Address& address,
                                                bool random);
+// Disconnect (Address, Address_Type) and Get Connections (no parameters).
+std::vector<std::uint8_t> encode_disconnect(std::uint16_t index, const Address& address,
+                                            std::uint8_t address_type);
+std::vector<std::uint8_t> encode_get_connections(std::uint16_t index);
 std::vector<std::uint8_t> encode_remove_monitor(std::uint16_t index, std::uint16_t handle);
 // Add Advertisement Patterns Monitor with one pattern: AD type `ad_type` at `offset`,
 // `value` (at most 31 bytes; more is cut).
@@ -135,6 +143,20 @@ struct CommandReply {
 };
 std::optional<CommandReply> decode_command_reply(const Event& event);
 std::optional<CommandReply> decode_command_reply(std::span<const std::uint8_t> packet);
+
+// An address and its type: Disconnect's return parameters, a Get Connections entry, the
+// start of Device Connected and Device Disconnected (whose Reason follows).
+struct DeviceAddressType {
+  Address address{};
+  std::uint8_t type = 0;
+  auto operator<=>(const DeviceAddressType&) const = default;
+};
+// nullopt when shorter than 7 bytes.
+std::optional<DeviceAddressType> decode_address_type(std::span<const std::uint8_t> params);
+// Get Connections' return parameters: Connection_Count, then that many addresses and types;
+// nullopt when the count does not match the length.
+std::optional<std::vector<DeviceAddressType>> decode_connections(
+    std::span<const std::uint8_t> data);
 
 // Device Found's parameters (Adv Monitor Device Found's after its monitor handle).
 struct DeviceFound {

@@ -141,7 +141,12 @@ Bm6Peripheral::Bm6Peripheral(EventLoop& loop, UniqueFd conn, const SimDevice& de
     on_request(opcode, params);
   });
   bearer_.set_command_handler([this](std::uint8_t opcode, std::span<const std::uint8_t> params) {
-    if (!plan_.answers_nothing()) server_.command(opcode, params);
+    if (plan_.answers_nothing()) return;
+    if (plan_.ignores_pipelined() && pipelined(opcode, params)) {
+      ++stats_.ignored_commands;
+      return;
+    }
+    server_.command(opcode, params);
   });
   // Runs from the loop, never for a destroyed peripheral (the bearer goes with it).
   bearer_.set_closed_handler([this](const LinkError&) {
@@ -150,6 +155,12 @@ Bm6Peripheral::Bm6Peripheral(EventLoop& loop, UniqueFd conn, const SimDevice& de
     history_pause_.cancel();
     if (auto closed = std::move(on_closed_)) closed();  // may destroy this peripheral
   });
+}
+
+bool Bm6Peripheral::pipelined(std::uint8_t opcode, std::span<const std::uint8_t> params) const {
+  if (opcode != att::kWriteCmd) return false;
+  return late_answer_.armed() ||
+         (params.size() >= 2 && att::get_le16(params.data()) == db_.data_cccd);
 }
 
 void Bm6Peripheral::close(const std::string& why) {

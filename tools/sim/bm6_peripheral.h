@@ -138,6 +138,9 @@ class Bm6Peripheral {
     std::chrono::steady_clock::duration connected{};  // from accept to the link's end
     std::uint64_t history_requests = 0;
     std::uint64_t history_notifications = 0;  // of the answers
+    // --fault no-pipelining: Write Commands ignored for coming behind an unanswered request
+    // or on the CCCD.
+    std::uint64_t ignored_commands = 0;
   };
   // `on_closed` runs from the loop once the link is gone; it may destroy the peripheral.
   // `history`: the monitor's records (none: the history request is not answered).
@@ -162,6 +165,8 @@ class Bm6Peripheral {
 
  private:
   void on_request(std::uint8_t opcode, std::span<const std::uint8_t> params);
+  // A Write Command a unit that takes one step at a time ignores (FaultPlan::ignores_pipelined).
+  bool pipelined(std::uint8_t opcode, std::span<const std::uint8_t> params) const;
   void answer(std::uint8_t opcode, std::span<const std::uint8_t> params);
   std::uint8_t on_write(const GattAttribute& attribute, std::span<const std::uint8_t> value);
   void on_command(const Block& plaintext);

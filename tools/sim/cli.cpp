@@ -219,7 +219,9 @@ const SimOption kOptions[] = {
      "in their block), history-pause (3.5 s of silence\n"
      "half-way), history-empty (fe fe fe, ff fe fe: no\n"
      "records), history-long (3,709 records whatever was\n"
-     "asked, fe fe fe end on a bm7)",
+     "asked, fe fe fe end on a bm7); no-pipelining (answers\n"
+     "20 ms late and ignores a Write Command behind an\n"
+     "unanswered request or on the CCCD)",
      K::kValue, apply_fault},
     {"--busy", "PERIOD:DURATION",
      "for DURATION seconds of every PERIOD (from the start) the\n"

@@ -52,6 +52,8 @@ const char* to_string(Fault fault) {
       return "history-empty";
     case Fault::kHistoryLong:
       return "history-long";
+    case Fault::kNoPipelining:
+      return "no-pipelining";
   }
   return "?";
 }
@@ -90,7 +92,10 @@ FaultPlan::HistoryAnswer FaultPlan::history_answer() const {
 }
 
 std::chrono::milliseconds FaultPlan::answer_delay() const {
-  return fault_ == Fault::kLate ? std::chrono::milliseconds(1500) : std::chrono::milliseconds(0);
+  if (fault_ == Fault::kLate) return std::chrono::milliseconds(1500);
+  // Long enough that a command sent right behind a request arrives before its answer.
+  if (fault_ == Fault::kNoPipelining) return std::chrono::milliseconds(20);
+  return std::chrono::milliseconds(0);
 }
 
 bool FaultPlan::drops_at(Step step) const {

@@ -39,8 +39,11 @@ enum class Fault {
   kHistoryPause,
   kHistoryEmpty,
   kHistoryLong,
+  // Takes one step at a time: answers every request 20 ms late and ignores a Write Command
+  // that comes while a request is unanswered, or on the CCCD (a pipelined set-up).
+  kNoPipelining,
 };
-inline constexpr Fault kLastFault = Fault::kHistoryLong;
+inline constexpr Fault kLastFault = Fault::kNoPipelining;
 const char* to_string(Fault fault);
 bool parse_fault(const std::string& name, Fault& fault);
 
@@ -85,6 +88,9 @@ class FaultPlan {
   bool drops_at(Step step) const;
   // The ATT error code the request of `step` is answered with, or 0.
   std::uint8_t error_at(Step step) const;
+  // kNoPipelining: a Write Command is ignored while a request awaits its answer, and on a
+  // CCCD.
+  bool ignores_pipelined() const { return fault_ == Fault::kNoPipelining; }
   // kPeerRequests: once notifications are on, the peripheral asks things of the central.
   bool sends_peer_requests() const { return fault_ == Fault::kPeerRequests; }
   // How the history request is answered (tools/sim/history_answer.h).
