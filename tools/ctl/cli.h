@@ -18,11 +18,12 @@ namespace bm6::ctl {
 // Exit status, as --help documents it.
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailed = 1;  // nothing found, unreachable, busy, no reading in time,
-                                       // decode: not a reading
+                                       // decode: not a reading; ha-discovery: no device in the
+                                       // configuration, the broker unreachable
 inline constexpr int kExitUsage = 2;
 inline constexpr int kExitNotPermitted = 3;
 
-enum class Verb { kScan, kRead, kDecode, kHistory, kCapture };
+enum class Verb { kScan, kRead, kDecode, kHistory, kCapture, kHaDiscovery };
 
 struct Command {
   enum class Action { kRun, kHelp, kVersion };
@@ -44,6 +45,13 @@ struct Command {
   double timeout_s = 0;                     // the verb's default unless --timeout
   std::string file;                         // decode --file: a capture to decode again
   double seconds = 30;                      // capture --seconds: each phase's length
+  // ha-discovery (tools/ctl/ha_discovery.h). Unset: from collectd's configuration.
+  std::string config = "/etc/collectd/collectd.conf";
+  std::optional<std::string> broker, hostname, topic_prefix, client_id;
+  std::optional<unsigned> port, expire_after;
+  std::string discovery_prefix = "homeassistant";
+  std::string credentials;  // a file; empty: the environment, else the configuration's
+  bool dry_run = false, remove = false;
   std::chrono::milliseconds timeout() const;
 };
 
