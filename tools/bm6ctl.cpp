@@ -31,9 +31,9 @@ int main(int argc, char** argv) {
       break;
   }
   try {
-    const int status = *cmd.verb == Verb::kScan      ? run_scan(cmd)
-                       : *cmd.verb == Verb::kRead    ? run_read(cmd)
-                       : *cmd.verb == Verb::kCapture ? run_capture(cmd)
+    const int status = *cmd.verb == Verb::kScan          ? run_scan(cmd)
+                       : *cmd.verb == Verb::kRead        ? run_read(cmd)
+                       : *cmd.verb == Verb::kCapture     ? run_capture(cmd)
                        : *cmd.verb == Verb::kHaDiscovery ? run_ha_discovery(cmd)
                        : *cmd.verb == Verb::kDecode
                            ? (cmd.file.empty() ? run_decode(cmd) : run_decode_file(cmd))

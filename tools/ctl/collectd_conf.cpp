@@ -216,7 +216,8 @@ bool Reader::include(const ConfItem& item, int depth, std::vector<ConfItem>& out
     return false;
   }
   if (depth >= kMaxIncludeDepth) {
-    error = item.origin + ": Includes nested more than " + std::to_string(kMaxIncludeDepth) + " deep";
+    error =
+        item.origin + ": Includes nested more than " + std::to_string(kMaxIncludeDepth) + " deep";
     return false;
   }
   std::string filter;

@@ -22,8 +22,8 @@ struct ConfValue {
 struct ConfItem {
   std::string key;
   std::vector<ConfValue> values;
-  std::vector<ConfItem> children;  // a block's contents
-  std::string origin;              // "FILE:LINE", for messages
+  std::vector<ConfItem> children;   // a block's contents
+  std::string origin;               // "FILE:LINE", for messages
   bool is(const char* name) const;  // the key, case-insensitive as collectd compares them
   // The single string value, when there is exactly one.
   std::optional<std::string> string() const;

@@ -75,7 +75,7 @@ bool credentials(const Command& cmd, const CollectdSetup& setup, Credentials& ou
 HaTopics topics_for(const Command& cmd, const CollectdSetup& setup) {
   HaTopics t;
   t.hostname = cmd.hostname ? *cmd.hostname : collectd_hostname(setup);
-  t.state_prefix = cmd.topic_prefix   ? *cmd.topic_prefix
+  t.state_prefix = cmd.topic_prefix    ? *cmd.topic_prefix
                    : setup.mqtt_prefix ? *setup.mqtt_prefix
                                        : "collectd";
   t.discovery_prefix = cmd.discovery_prefix;

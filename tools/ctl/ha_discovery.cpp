@@ -86,8 +86,8 @@ bool read_device(const ConfItem& block, const DeviceDefaults& defaults, double i
   std::string why;
   const auto address = DeviceAddress::parse(out.address, why);
   if (!address) {
-    error = block.origin + ": " + who + "option \"Address\": " +
-            (out.address.empty() ? "missing" : why);
+    error = block.origin + ": " + who +
+            "option \"Address\": " + (out.address.empty() ? "missing" : why);
     return false;
   }
   out.bluetooth = address->is_bluetooth();
@@ -152,8 +152,7 @@ std::optional<CollectdSetup> collectd_setup(const std::vector<ConfItem>& items,
   const double interval = plugin_interval(items);
   for (const auto& i : items) {
     if (i.is("Hostname") && i.string()) setup.hostname = i.string();
-    if (i.is("FQDNLookup") && i.values.size() == 1 &&
-        i.values[0].kind == ConfValue::Kind::kBoolean)
+    if (i.is("FQDNLookup") && i.values.size() == 1 && i.values[0].kind == ConfValue::Kind::kBoolean)
       setup.fqdn_lookup = i.values[0].boolean;
     if (is_plugin(i, "bm6") && !read_bm6_block(i, interval, setup, error)) return std::nullopt;
     if (is_plugin(i, "mqtt")) read_mqtt_block(i, setup);

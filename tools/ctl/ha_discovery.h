@@ -17,13 +17,13 @@ struct Command;
 
 // One <Device> of <Plugin bm6>, as far as discovery needs it.
 struct HaDevice {
-  std::string name;                 // the plugin instance: bm6-NAME
-  std::string address;              // as written: AA:BB:CC:DD:EE:FF or unix:/path
-  bool bluetooth = false;           // false: a simulator's socket (no radio, no RSSI)
-  std::optional<Family> model;      // unset: "auto"
-  bool passive = false;             // Mode "passive"
+  std::string name;             // the plugin instance: bm6-NAME
+  std::string address;          // as written: AA:BB:CC:DD:EE:FF or unix:/path
+  bool bluetooth = false;       // false: a simulator's socket (no radio, no RSSI)
+  std::optional<Family> model;  // unset: "auto"
+  bool passive = false;         // Mode "passive"
   bool passive_temperature = false;
-  double interval_s = 10;           // the device's, else the plugin's, else collectd's
+  double interval_s = 10;  // the device's, else the plugin's, else collectd's
 };
 
 // What the collectd configuration says: the devices, the host name in the value topics,
@@ -45,7 +45,7 @@ std::string collectd_hostname(const CollectdSetup& setup);
 
 struct HaTopics {
   std::string hostname;
-  std::string state_prefix = "collectd";        // collectd's mqtt Prefix
+  std::string state_prefix = "collectd";  // collectd's mqtt Prefix
   std::string discovery_prefix = "homeassistant";
   std::optional<unsigned> expire_after;  // unset: 3 of the device's intervals; 0: never
 };

@@ -170,7 +170,7 @@ std::string connack_reason(unsigned code) {
 std::optional<std::string> mqtt_connect_packet(const MqttOptions& o) {
   std::string body;
   put_string(body, "MQTT");
-  body += '\x04';  // protocol level: 3.1.1
+  body += '\x04';             // protocol level: 3.1.1
   std::uint8_t flags = 0x02;  // clean session
   if (o.username) flags |= 0x80;
   if (o.username && o.password) flags |= 0x40;
@@ -208,10 +208,12 @@ MqttOutcome mqtt_publish(const MqttOptions& o, const std::vector<MqttMessage>& m
   std::uint8_t first = 0;
   std::string body;
   if (!s.read_packet(first, body)) return failed();
-  if (first != kConnack || body.size() != 2) return s.fail("answered CONNECT with no CONNACK"), failed();
+  if (first != kConnack || body.size() != 2)
+    return s.fail("answered CONNECT with no CONNACK"), failed();
   if (const unsigned code = static_cast<std::uint8_t>(body[1]); code != 0) {
     s.fail("the broker refused the connection: " + connack_reason(code));
-    return failed(code == 4 || code == 5 ? MqttOutcome::Kind::kRefused : MqttOutcome::Kind::kFailed);
+    return failed(code == 4 || code == 5 ? MqttOutcome::Kind::kRefused
+                                         : MqttOutcome::Kind::kFailed);
   }
   std::uint16_t id = 0;
   for (const auto& m : messages) {

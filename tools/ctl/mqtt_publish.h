@@ -30,8 +30,8 @@ struct MqttMessage {
 struct MqttOutcome {
   enum class Kind { kOk, kFailed, kRefused };  // kRefused: CONNACK 4 or 5 (credentials)
   Kind kind = Kind::kOk;
-  std::string error;       // what failed, with the broker's host:port
-  std::size_t acked = 0;   // messages the broker acknowledged
+  std::string error;      // what failed, with the broker's host:port
+  std::size_t acked = 0;  // messages the broker acknowledged
 };
 
 MqttOutcome mqtt_publish(const MqttOptions& options, const std::vector<MqttMessage>& messages);
