@@ -101,7 +101,8 @@ def subscribe(case, broker, topics, count, seconds, retained_only=False, credent
     with subprocess.Popen(argv, env=env, stdout=subprocess.PIPE,
                           stderr=subprocess.DEVNULL) as sub:
         for line in sub.stdout:
-            payload, topic = line.decode().rstrip("\n").split(" ", 1)  # hex first: topics hold spaces
+            # Hex first: a topic may hold spaces.
+            payload, topic = line.decode().rstrip("\n").split(" ", 1)
             out[topic] = bytes.fromhex(payload)
             if len(out) >= count:
                 break
