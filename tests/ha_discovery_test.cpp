@@ -13,6 +13,7 @@
 #include <fstream>
 #include <string>
 
+#include "tools/ctl/cli.h"
 #include "tools/ctl/collectd_conf.h"
 #include "tools/ctl/ha_discovery.h"
 #include "tools/ctl/mqtt_publish.h"
@@ -232,6 +233,76 @@ TEST(MqttPackets, ABrokerThatNeverAnswersTimesOut) {
   EXPECT_EQ(out.kind, MqttOutcome::Kind::kFailed);
   EXPECT_EQ(out.error, "127.0.0.1:" + std::to_string(o.port) + ": no answer in time");
   EXPECT_EQ(out.acked, 0u);
+}
+
+Command ha_command(const std::vector<std::string>& args) {
+  const Parsed p = parse(args);
+  if (const auto* e = std::get_if<UsageError>(&p)) ADD_FAILURE() << e->message;
+  return std::holds_alternative<Command>(p) ? std::get<Command>(p) : Command{};
+}
+
+std::string ha_usage_error(const std::vector<std::string>& args) {
+  const Parsed p = parse(args);
+  EXPECT_TRUE(std::holds_alternative<UsageError>(p));
+  return std::holds_alternative<UsageError>(p) ? std::get<UsageError>(p).message : "";
+}
+
+TEST(HaDiscoveryCommandLine, OptionsAnywhereDefaultsAndRefusals) {
+  const Command d = ha_command({"ha-discovery"});
+  EXPECT_EQ(d.verb, Verb::kHaDiscovery);
+  EXPECT_EQ(d.config, "/etc/collectd/collectd.conf");
+  EXPECT_EQ(d.timeout_s, 10);
+  EXPECT_FALSE(d.broker || d.port || d.hostname || d.topic_prefix || d.client_id ||
+               d.expire_after || d.dry_run || d.remove);
+  const Command c = ha_command({"-n",
+                                "--config=/c",
+                                "ha-discovery",
+                                "-b",
+                                "broker",
+                                "-p",
+                                "8883",
+                                "--topic-prefix=",
+                                "--discovery-prefix",
+                                "ha",
+                                "--hostname",
+                                "pi",
+                                "--client-id",
+                                "me",
+                                "--expire-after",
+                                "0",
+                                "--credentials",
+                                "/cred",
+                                "-t",
+                                "2.5"});
+  EXPECT_TRUE(c.dry_run);
+  EXPECT_EQ(c.config, "/c");
+  EXPECT_EQ(c.broker, "broker");
+  EXPECT_EQ(c.port, 8883u);
+  EXPECT_EQ(c.topic_prefix, "");  // collectd's Prefix may be empty
+  EXPECT_EQ(c.discovery_prefix, "ha");
+  EXPECT_EQ(c.hostname, "pi");
+  EXPECT_EQ(c.client_id, "me");
+  EXPECT_EQ(c.expire_after, 0u);
+  EXPECT_EQ(c.credentials, "/cred");
+  EXPECT_EQ(c.timeout_s, 2.5);
+  EXPECT_NE(ha_usage_error({"ha-discovery", "--port", "65536"}).find("port from 1 to 65535"),
+            std::string::npos);
+  EXPECT_NE(ha_usage_error({"ha-discovery", "--dry-run", "--remove"}).find("not both"),
+            std::string::npos);
+  EXPECT_NE(ha_usage_error({"ha-discovery", "van"}).find("takes no 'van'"), std::string::npos);
+  EXPECT_NE(ha_usage_error({"ha-discovery", "--json"}).find("has no option '--json'"),
+            std::string::npos);
+  EXPECT_NE(ha_usage_error({"read", "unix:/x", "--broker", "b"}).find("has no option"),
+            std::string::npos);
+  // No password option: credentials never come from the command line.
+  EXPECT_NE(ha_usage_error({"ha-discovery", "--password", "x"}).find("unknown option"),
+            std::string::npos);
+  const std::string help = help_text(Verb::kHaDiscovery);
+  for (const char* o :
+       {"--config=FILE", "--broker=HOST", "--port=N", "--credentials=FILE", "--client-id=ID",
+        "--hostname=NAME", "--topic-prefix=PREFIX", "--discovery-prefix=PREFIX", "--expire-after=S",
+        "--dry-run", "--remove", "--timeout=S", "BM6_MQTT_PASSWORD", "Exit status"})
+    EXPECT_NE(help.find(o), std::string::npos) << o;
 }
 
 }  // namespace
