@@ -382,11 +382,11 @@ const std::vector<OptionSpec> kOptions = {
      kRead | kHa,
      apply_config,
      {{kRead,
-       "collectd's configuration (Include followed): print the values\n"
-       "as the plugin dispatches them for the <Device> with this\n"
-       "name or Address: with its VoltageOffset and TemperatureOffset\n"
-       "added, and with a Chemistry the rest-voltage estimate\n"
-       "(soc_estimated) beside the monitor's own soc"},
+       "collectd's configuration, its Includes followed: print the\n"
+       "values as the plugin dispatches them for the <Device> with\n"
+       "this name or Address: with its VoltageOffset and\n"
+       "TemperatureOffset added, and with a Chemistry the rest-voltage\n"
+       "estimate (soc_estimated) beside the monitor's own soc"},
       {kHa,
        "collectd's configuration, its Includes followed (default\n"
        "/etc/collectd/collectd.conf)"}}},
