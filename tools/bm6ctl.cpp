@@ -8,6 +8,7 @@
 #include "tools/ctl/capture.h"
 #include "tools/ctl/cli.h"
 #include "tools/ctl/commands.h"
+#include "tools/ctl/ha_discovery.h"
 
 int main(int argc, char** argv) {
   using namespace bm6::ctl;
@@ -30,9 +31,10 @@ int main(int argc, char** argv) {
       break;
   }
   try {
-    const int status = *cmd.verb == Verb::kScan      ? run_scan(cmd)
-                       : *cmd.verb == Verb::kRead    ? run_read(cmd)
-                       : *cmd.verb == Verb::kCapture ? run_capture(cmd)
+    const int status = *cmd.verb == Verb::kScan          ? run_scan(cmd)
+                       : *cmd.verb == Verb::kRead        ? run_read(cmd)
+                       : *cmd.verb == Verb::kCapture     ? run_capture(cmd)
+                       : *cmd.verb == Verb::kHaDiscovery ? run_ha_discovery(cmd)
                        : *cmd.verb == Verb::kDecode
                            ? (cmd.file.empty() ? run_decode(cmd) : run_decode_file(cmd))
                            : run_history(cmd);

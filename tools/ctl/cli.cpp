@@ -26,9 +26,10 @@ constexpr double kMaxTimeout = 3600;
 using Verbs = unsigned;
 constexpr Verbs bit(Verb v) { return 1u << static_cast<unsigned>(v); }
 constexpr Verbs kScan = bit(Verb::kScan), kRead = bit(Verb::kRead), kDecode = bit(Verb::kDecode),
-                kHistory = bit(Verb::kHistory), kCapture = bit(Verb::kCapture);
+                kHistory = bit(Verb::kHistory), kCapture = bit(Verb::kCapture),
+                kHa = bit(Verb::kHaDiscovery);
 constexpr Verbs kLinkVerbs = kRead | kHistory | kCapture;
-constexpr Verbs kEveryVerb = kScan | kLinkVerbs | kDecode;
+constexpr Verbs kEveryVerb = kScan | kLinkVerbs | kDecode | kHa;
 constexpr Verbs kTool = 1u << 8;
 
 // Each verb once: its name, its --timeout default and its help's head.
@@ -90,6 +91,17 @@ const VerbSpec kVerbs[] = {
      "plaintext and the reading or the reason it is not one); and an end line with\n"
      "the model detected and the counts. 'bm6ctl decode --file' decodes it again,\n"
      "'bm6-sim --replay' sends its notifications. Exits 0 if anything was heard.\n"},
+    {Verb::kHaDiscovery, "ha-discovery", 10,
+     "Usage: bm6ctl ha-discovery [--config FILE] [--broker HOST] [--port N]\n"
+     "                           [--credentials FILE] [--dry-run|--remove] [OPTIONS]\n",
+     "Publish Home Assistant MQTT discovery messages, retained, for each monitor in\n"
+     "<Plugin bm6> of collectd's configuration: voltage, temperature, charge, state\n"
+     "and RSSI sensors of one Home Assistant device per monitor, reading the topics\n"
+     "collectd's mqtt plugin publishes (PREFIX/HOST/bm6-DEVICE/TYPE). Broker, port,\n"
+     "prefix, user name and password default to the configuration's first\n"
+     "<Plugin mqtt> <Publish> block. A user name and password come from --credentials,\n"
+     "else from BM6_MQTT_USERNAME and BM6_MQTT_PASSWORD in the environment, else from\n"
+     "that block; never from the command line. MQTT 3.1.1 over plain TCP, QoS 1.\n"},
 };
 
 const VerbSpec& spec_of(Verb v) { return kVerbs[static_cast<unsigned>(v)]; }
@@ -217,6 +229,59 @@ std::string apply_config(Command& cmd, const std::string& value) {
   return "";
 }
 
+// Host names, prefixes and ids: any text but empty (MQTT takes UTF-8).
+std::string apply_text(std::optional<std::string>& out, const std::string& value) {
+  if (value.empty()) return "give a value";
+  out = value;
+  return "";
+}
+std::string apply_broker(Command& cmd, const std::string& v) { return apply_text(cmd.broker, v); }
+std::string apply_hostname(Command& cmd, const std::string& v) {
+  return apply_text(cmd.hostname, v);
+}
+std::string apply_client_id(Command& cmd, const std::string& v) {
+  return apply_text(cmd.client_id, v);
+}
+// collectd's Prefix may be empty (topics then start with the host).
+std::string apply_topic_prefix(Command& cmd, const std::string& v) {
+  cmd.topic_prefix = v;
+  return "";
+}
+std::string apply_discovery_prefix(Command& cmd, const std::string& v) {
+  if (v.empty()) return "give a prefix such as homeassistant";
+  cmd.discovery_prefix = v;
+  return "";
+}
+
+std::string apply_port(Command& cmd, const std::string& value) {
+  const auto n = whole(value, 1, 65535);
+  if (!n) return quoted(value) + " is not a port from 1 to 65535";
+  cmd.port = n;
+  return "";
+}
+
+std::string apply_expire_after(Command& cmd, const std::string& value) {
+  const auto n = whole(value, 0, 86400 * 7);
+  if (!n) return quoted(value) + " is not a whole number of seconds from 0 to 604800";
+  cmd.expire_after = n;
+  return "";
+}
+
+std::string apply_credentials(Command& cmd, const std::string& value) {
+  if (value.empty()) return "give a file";
+  cmd.credentials = value;
+  return "";
+}
+
+std::string set_dry_run(Command& cmd, const std::string&) {
+  cmd.dry_run = true;
+  return "";
+}
+std::string set_remove(Command& cmd, const std::string&) {
+  cmd.remove = true;
+  return "";
+}
+
 std::string set_all(Command& cmd, const std::string&) {
   cmd.all = true;
   return "";
@@ -311,10 +376,96 @@ const std::vector<OptionSpec> kOptions = {
      kLinkVerbs,
      apply_address_type,
      {{kLinkVerbs, "the monitor's LE address type (default public)"}}},
+    {"config",
+     'c',
+     "FILE",
+     kRead | kHa,
+     apply_config,
+     {{kRead,
+       "collectd's configuration, its Includes followed: print the\n"
+       "values as the plugin dispatches them for the <Device> with\n"
+       "this name or Address: with its VoltageOffset and\n"
+       "TemperatureOffset added, and with a Chemistry the rest-voltage\n"
+       "estimate (soc_estimated) beside the monitor's own soc"},
+      {kHa,
+       "collectd's configuration, its Includes followed (default\n"
+       "/etc/collectd/collectd.conf)"}}},
+    {"broker",
+     'b',
+     "HOST",
+     kHa,
+     apply_broker,
+     {{kHa, "the MQTT broker (default: the <Publish> block's Host, else\nlocalhost)"}}},
+    {"port",
+     'p',
+     "N",
+     kHa,
+     apply_port,
+     {{kHa, "the broker's port (default: the <Publish> block's, else 1883)"}}},
+    {"credentials",
+     0,
+     "FILE",
+     kHa,
+     apply_credentials,
+     {{kHa,
+       "the user name and password, as lines username=NAME and\n"
+       "password=SECRET (keep it readable by its owner only)"}}},
+    {"client-id",
+     0,
+     "ID",
+     kHa,
+     apply_client_id,
+     {{kHa, "the MQTT client id (default bm6ctl-PID)"}}},
+    {"hostname",
+     0,
+     "NAME",
+     kHa,
+     apply_hostname,
+     {{kHa,
+       "collectd's host name in the value topics (default: its\n"
+       "Hostname, else the system's, made fully qualified unless\n"
+       "FQDNLookup is false, as collectd does)"}}},
+    {"topic-prefix",
+     0,
+     "PREFIX",
+     kHa,
+     apply_topic_prefix,
+     {{kHa,
+       "the value topics' prefix, collectd's mqtt Prefix (default:\n"
+       "the <Publish> block's, else collectd)"}}},
+    {"discovery-prefix",
+     0,
+     "PREFIX",
+     kHa,
+     apply_discovery_prefix,
+     {{kHa, "Home Assistant's discovery prefix (default homeassistant)"}}},
+    {"expire-after",
+     0,
+     "S",
+     kHa,
+     apply_expire_after,
+     {{kHa,
+       "seconds without a value after which Home Assistant shows a\n"
+       "sensor unavailable; 0: never (default: 3 of the device's\n"
+       "intervals)"}}},
+    {"dry-run",
+     'n',
+     nullptr,
+     kHa,
+     set_dry_run,
+     {{kHa, "print each topic and payload, one per line; publish nothing"}}},
+    {"remove",
+     0,
+     nullptr,
+     kHa,
+     set_remove,
+     {{kHa,
+       "publish empty retained messages on the same topics instead:\n"
+       "Home Assistant then removes the sensors"}}},
     {"timeout",
      't',
      "S",
-     kScan | kRead | kHistory,
+     kScan | kRead | kHistory | kHa,
      apply_timeout,
      {{kScan, "scan for S seconds, more than 0 and at most 3600 (default 10)"},
       {kRead,
@@ -322,7 +473,10 @@ const std::vector<OptionSpec> kOptions = {
        "(default 20)"},
       {kHistory,
        "give up after S seconds in all, more than 0 and at most 3600\n"
-       "(default 60)"}}},
+       "(default 60)"},
+      {kHa,
+       "give up on the broker after S seconds in all, more than 0 and\n"
+       "at most 3600 (default 10)"}}},
     {"model",
      0,
      "auto|bm6|bm7|bm2",
@@ -357,17 +511,6 @@ const std::vector<OptionSpec> kOptions = {
        "field: line, type, model, plaintext and reading (voltage,\n"
        "temperature, soc, state) or reason; the model is --model,\n"
        "else the capture's, else detected from its notifications"}}},
-    {"config",
-     'c',
-     "FILE",
-     kRead,
-     apply_config,
-     {{kRead,
-       "collectd's configuration (Include followed): print the values\n"
-       "as the plugin dispatches them for the <Device> with this\n"
-       "name or Address: with its VoltageOffset and TemperatureOffset\n"
-       "added, and with a Chemistry the rest-voltage estimate\n"
-       "(soc_estimated) beside the monitor's own soc"}}},
     {"all",
      0,
      nullptr,
@@ -377,8 +520,8 @@ const std::vector<OptionSpec> kOptions = {
     {"json",
      'j',
      nullptr,
-     kEveryVerb & ~kCapture,
-     set_json,  // a capture is JSON Lines
+     kEveryVerb & ~kCapture & ~kHa,
+     set_json,  // a capture is JSON Lines; discovery payloads are JSON
      {{kScan,
        "one JSON object per device and line: address, address_type,\n"
        "name, rssi (null when unknown), the reading's keys as\n"
@@ -550,6 +693,7 @@ std::optional<UsageError> apply_options(const std::vector<Given>& given, Command
       return UsageError{g.written + ": " + problem, verb};
   }
   if (cmd.json && cmd.csv) return UsageError{"give --json or --csv, not both", verb};
+  if (cmd.dry_run && cmd.remove) return UsageError{"give --dry-run or --remove, not both", verb};
   return std::nullopt;
 }
 
@@ -566,6 +710,12 @@ std::string device_address(const std::string& text, std::string& error) {
 std::optional<UsageError> read_operands(const std::vector<std::string>& operands, Command& cmd) {
   const Verb verb = *cmd.verb;
   const std::string name = spec_of(verb).name;
+  if (verb == Verb::kHaDiscovery) {
+    if (!operands.empty()) return UsageError{"ha-discovery takes no " + quoted(operands[0]), verb};
+    // read has no default: without --config it reads the monitor alone.
+    if (cmd.config.empty()) cmd.config = "/etc/collectd/collectd.conf";
+    return std::nullopt;
+  }
   if (verb == Verb::kScan) {
     if (!operands.empty()) return UsageError{"scan takes no " + quoted(operands[0]), verb};
     if (std::string e;
@@ -636,9 +786,11 @@ constexpr const char* kExitStatus =
     "  0  success\n"
     "  1  failed: nothing found, device unreachable or busy, no reading in time, a history\n"
     "     answer truncated or corrupt; decode: the bytes are not a reading (the reason is\n"
-    "     printed)\n"
+    "     printed); ha-discovery: the configuration unreadable or without a device, the\n"
+    "     broker unreachable or not acknowledging in time\n"
     "  2  usage error\n"
-    "  3  not permitted (scanning needs CAP_NET_ADMIN; no permission on a socket)\n";
+    "  3  not permitted (scanning needs CAP_NET_ADMIN; no permission on a socket; the\n"
+    "     broker refused the user name or password; a file not readable)\n";
 
 constexpr const char* kToolHead =
     "Usage: bm6ctl [--help] [--version] COMMAND [ARGUMENTS] [OPTIONS]\n"
@@ -655,6 +807,8 @@ constexpr const char* kToolHead =
     "                       print the readings the monitor stored, oldest first\n"
     "  capture ADDRESS [--seconds N] [OPTIONS]\n"
     "                       record advertisements and notifications as JSON Lines\n"
+    "  ha-discovery [--config FILE] [--broker HOST] [--dry-run] [OPTIONS]\n"
+    "                       publish Home Assistant MQTT discovery for collectd's monitors\n"
     "  help [COMMAND]       show the help of bm6ctl or of COMMAND\n\n"
     "Options:\n";
 
@@ -679,7 +833,8 @@ Parsed parse(const std::vector<std::string>& args) {
     return cmd;
   }
   if (!cmd.verb)
-    return UsageError{"give a command: scan, read, decode, history or capture", std::nullopt};
+    return UsageError{"give a command: scan, read, decode, history, capture or ha-discovery",
+                      std::nullopt};
   cmd.timeout_s = spec_of(*cmd.verb).timeout_s;
   if (auto e = apply_options(s.given, cmd)) return *e;
   const std::vector<std::string> operands(s.positional.begin() + 1, s.positional.end());

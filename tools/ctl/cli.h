@@ -18,11 +18,12 @@ namespace bm6::ctl {
 // Exit status, as --help documents it.
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailed = 1;  // nothing found, unreachable, busy, no reading in time,
-                                       // decode: not a reading
+                                       // decode: not a reading; ha-discovery: no device in the
+                                       // configuration, the broker unreachable
 inline constexpr int kExitUsage = 2;
 inline constexpr int kExitNotPermitted = 3;
 
-enum class Verb { kScan, kRead, kDecode, kHistory, kCapture };
+enum class Verb { kScan, kRead, kDecode, kHistory, kCapture, kHaDiscovery };
 
 struct Command {
   enum class Action { kRun, kHelp, kVersion };
@@ -43,9 +44,15 @@ struct Command {
   std::chrono::seconds record_period{120};  // history --record-period: the estimates' step
   double timeout_s = 0;                     // the verb's default unless --timeout
   std::string file;                         // decode --file: a capture to decode again
-  std::string config;                       // read --config: collectd's configuration file
+  std::string config;                       // --config: collectd's configuration file
   std::string device;                       // read --config: a <Device>'s name, not an address
   double seconds = 30;                      // capture --seconds: each phase's length
+  // ha-discovery (tools/ctl/ha_discovery.h). Unset: from collectd's configuration.
+  std::optional<std::string> broker, hostname, topic_prefix, client_id;
+  std::optional<unsigned> port, expire_after;
+  std::string discovery_prefix = "homeassistant";
+  std::string credentials;  // a file; empty: the environment, else the configuration's
+  bool dry_run = false, remove = false;
   std::chrono::milliseconds timeout() const;
 };
 

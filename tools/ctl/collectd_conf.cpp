@@ -8,14 +8,32 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <set>
 #include <sstream>
-#include <string_view>
 
 namespace bm6::ctl {
+
+bool ConfItem::is(const char* name) const { return ::strcasecmp(key.c_str(), name) == 0; }
+
+std::optional<std::string> ConfItem::string() const {
+  if (values.size() != 1 || !std::holds_alternative<std::string>(values[0])) return std::nullopt;
+  return std::get<std::string>(values[0]);
+}
+
+std::optional<double> ConfItem::number() const {
+  if (values.size() != 1 || !std::holds_alternative<double>(values[0])) return std::nullopt;
+  return std::get<double>(values[0]);
+}
+
+std::optional<bool> ConfItem::boolean() const {
+  if (values.size() != 1 || !std::holds_alternative<bool>(values[0])) return std::nullopt;
+  return std::get<bool>(values[0]);
+}
 
 namespace {
 
@@ -23,6 +41,11 @@ namespace {
 constexpr int kMaxIncludeDepth = 8;
 
 bool is(const std::string& a, const char* b) { return ::strcasecmp(a.c_str(), b) == 0; }
+
+// What collectd's scanner takes unquoted: a key is letters, digits and '_'; a value also
+// numbers and IPv4 addresses with a port, hence '.', ':', '+' and '-'.
+bool key_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
+bool bare_char(char c) { return key_char(c) || c == '.' || c == ':' || c == '+' || c == '-'; }
 
 // A bare word as oconfig types it: a number, a boolean word, or a string.
 ConfItem::Value bare_value(const std::string& word) {
@@ -39,7 +62,7 @@ ConfItem::Value bare_value(const std::string& word) {
 // One file's text read token by token, one logical line at a time.
 class Lexer {
  public:
-  Lexer(std::string text, std::string file) : text_(std::move(text)), file_(std::move(file)) {}
+  Lexer(const std::string& text, const std::string& file) : text_(text), file_(file) {}
 
   // Where the last line read starts.
   std::string where() const { return file_ + ":" + std::to_string(start_line_); }
@@ -60,10 +83,10 @@ class Lexer {
         ++at_;
         ++line_;
         if (!words.empty()) return true;
-      } else if (c == '\\' && at_ + 1 < text_.size() && text_[at_ + 1] == '\n') {
-        at_ += 2;  // continued on the next line
+      } else if (const std::size_t n = continuation(); n != 0) {
+        at_ += n;  // continued on the next line
         ++line_;
-      } else if (c == ' ' || c == '\t' || c == '\r') {
+      } else if (c == ' ' || c == '\t' || c == '\r' || c == '\b') {
         ++at_;
       } else if (c == '#') {
         while (!done() && text_[at_] != '\n') ++at_;
@@ -75,10 +98,12 @@ class Lexer {
         const bool closing = c == '<' && at_ + 1 < text_.size() && text_[at_ + 1] == '/';
         words.push_back({closing ? "</" : std::string(1, c)});
         at_ += closing ? 2 : 1;
+      } else if (!bare_char(c)) {
+        error = file_ + ":" + std::to_string(line_) + ": unexpected '" + c + "'";
+        return false;
       } else {
         const std::size_t start = at_;
-        while (!done() && std::string_view(" \t\r\n\"<>#").find(text_[at_]) == std::string::npos)
-          ++at_;
+        while (!done() && bare_char(text_[at_])) ++at_;
         words.push_back({text_.substr(start, at_ - start)});
       }
     }
@@ -86,6 +111,13 @@ class Lexer {
   }
 
  private:
+  // The length of a backslash ending the line ("\\\n" or "\\\r\n") at the cursor, else 0.
+  std::size_t continuation() const {
+    if (text_.compare(at_, 2, "\\\n") == 0) return 2;
+    return text_.compare(at_, 3, "\\\r\n") == 0 ? 3 : 0;
+  }
+
+  // A quoted string, unescaped as collectd does it: a backslash keeps the next character.
   bool quoted(std::string& out, std::string& error) {
     for (++at_; !done() && text_[at_] != '"'; ++at_) {
       if (text_[at_] == '\n') break;
@@ -100,29 +132,51 @@ class Lexer {
     return true;
   }
 
-  std::string text_;
-  std::string file_;
+  const std::string& text_;
+  const std::string& file_;
   std::size_t at_ = 0;
   int line_ = 1;
   int start_line_ = 1;
 };
 
-std::optional<std::vector<ConfItem>> read_file(const std::string& path, int depth,
-                                               std::string& error);
+bool is_word(const Lexer::Word& w, const char* text) { return !w.quoted && w.text == text; }
 
 // "KEY VALUE..." into an item; the words must be a key then values.
 bool make_item(const std::vector<Lexer::Word>& words, std::size_t from, std::size_t to,
                const std::string& where, ConfItem& item, std::string& error) {
-  if (from >= to || words[from].quoted) {
+  if (from >= to || words[from].quoted ||
+      !std::all_of(words[from].text.begin(), words[from].text.end(), key_char) ||
+      words[from].text.empty()) {
     error = where + ": an option or block name is missing";
     return false;
   }
   item.key = words[from].text;
   item.where = where;
-  for (std::size_t i = from + 1; i < to; ++i)
-    item.values.push_back(words[i].quoted ? ConfItem::Value(words[i].text)
-                                          : bare_value(words[i].text));
+  for (std::size_t i = from + 1; i < to; ++i) {
+    const Lexer::Word& w = words[i];
+    if (is_word(w, "<") || is_word(w, "</") || is_word(w, ">")) {
+      error = where + ": unexpected '" + w.text + "' after " + item.key;
+      return false;
+    }
+    item.values.push_back(w.quoted ? ConfItem::Value(w.text) : bare_value(w.text));
+  }
   return true;
+}
+
+// "<KEY VALUE...>": the block's head into `item`.
+bool open_block(const std::vector<Lexer::Word>& w, const std::string& where, ConfItem& item,
+                std::string& error) {
+  const auto close = std::find_if(w.begin(), w.end(), [](auto& x) { return is_word(x, ">"); });
+  const std::string key = w.size() > 1 && !w[1].quoted ? w[1].text : "";
+  if (close == w.end()) {
+    error = where + ": <" + key + " has no closing '>'";
+    return false;
+  }
+  if (close + 1 != w.end()) {
+    error = where + ": unexpected text after <" + key + ">";
+    return false;
+  }
+  return make_item(w, 1, w.size() - 1, where, item, error);
 }
 
 // A file's items, blocks nested, Include not expanded yet.
@@ -134,15 +188,11 @@ std::optional<std::vector<ConfItem>> parse_text(Lexer& lexer, std::string& error
   while (lexer.next_line(w, error)) {
     const std::string where = lexer.where();
     ConfItem item;
-    if (w[0].text == "<" && !w[0].quoted) {
-      if (w.size() < 3 || w.back().text != ">" || w.back().quoted) {
-        error = where + ": a block opens with <Name ...>";
-        return std::nullopt;
-      }
-      if (!make_item(w, 1, w.size() - 1, where, item, error)) return std::nullopt;
+    if (is_word(w[0], "<")) {
+      if (!open_block(w, where, item, error)) return std::nullopt;
       open.push_back(std::move(item));
-    } else if (w[0].text == "</" && !w[0].quoted) {
-      if (w.size() != 3 || w[2].text != ">" || open.empty() ||
+    } else if (is_word(w[0], "</")) {
+      if (w.size() != 3 || !is_word(w[2], ">") || open.empty() ||
           !is(w[1].text, open.back().key.c_str())) {
         error = where + ": </" + (w.size() > 1 ? w[1].text : "") + "> closes no open block" +
                 (open.empty() ? "" : " (<" + open.back().key + "> is open)");
@@ -164,94 +214,120 @@ std::optional<std::vector<ConfItem>> parse_text(Lexer& lexer, std::string& error
   return top;
 }
 
-// The files an Include names, in collectd's order: a directory's files sorted by name (those
-// matching `filter`, when given), or what a glob matches, sorted.
-std::vector<std::string> included_files(const std::string& path, const std::string& filter) {
-  std::vector<std::string> out;
-  struct stat st {};
-  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
-    if (DIR* dir = ::opendir(path.c_str())) {
-      while (const dirent* e = ::readdir(dir)) {
-        const std::string name = e->d_name;
-        if (name.empty() || name[0] == '.') continue;
-        if (!filter.empty() && ::fnmatch(filter.c_str(), name.c_str(), 0) != 0) continue;
-        out.push_back(path + "/" + name);
-      }
-      ::closedir(dir);
+// Files read with their Includes followed; the first mistake, and whether it was a
+// permission refused, kept.
+struct Reader {
+  std::string error;
+  bool permission = false;
+
+  bool fail(const std::string& what, int err) {
+    error = what + ": " + std::strerror(err);
+    permission = err == EACCES || err == EPERM;
+    return false;
+  }
+
+  // A regular file's text, or nullopt with the reason.
+  std::optional<std::string> text_of(const std::string& path) {
+    struct stat st {};
+    int err = ::stat(path.c_str(), &st) == 0 ? 0 : errno;
+    if (err == 0 && !S_ISREG(st.st_mode)) err = S_ISDIR(st.st_mode) ? EISDIR : ENODEV;
+    std::ifstream in;
+    if (err == 0) in.open(path);
+    if (err == 0 && !in) err = errno;
+    if (err != 0) {
+      fail(path + ": cannot be read", err);
+      return std::nullopt;
     }
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+  }
+
+  std::optional<std::vector<ConfItem>> read_file(const std::string& path, int depth) {
+    const auto text = text_of(path);
+    if (!text) return std::nullopt;
+    auto items = parse_collectd_conf(*text, path, error);
+    if (!items || !expand(*items, depth)) return std::nullopt;
+    return items;
+  }
+
+  // The top-level items with each Include replaced by the items of what it names (collectd
+  // follows no Include inside a block).
+  bool expand(std::vector<ConfItem>& items, int depth) {
+    std::vector<ConfItem> out;
+    for (auto& item : items) {
+      if (!item.is("Include")) {
+        out.push_back(std::move(item));
+        continue;
+      }
+      const auto pattern = item.string();
+      if (!pattern) {
+        error = item.where + ": Include needs one quoted path";
+        return false;
+      }
+      if (depth + 1 >= kMaxIncludeDepth) {
+        error =
+            item.where + ": Include nested more than " + std::to_string(kMaxIncludeDepth) + " deep";
+        return false;
+      }
+      std::string filter;
+      for (const auto& c : item.children)
+        if (c.is("Filter") && c.string()) filter = *c.string();
+      for (const auto& path : glob_sorted(*pattern))
+        if (!include(path, filter, depth + 1, out)) return false;
+    }
+    items = std::move(out);
+    return true;
+  }
+
+  // What a glob matches, in name order (nothing when nothing does, as collectd skips it).
+  static std::vector<std::string> glob_sorted(const std::string& pattern) {
+    std::vector<std::string> out;
+    glob_t g{};
+    if (::glob(pattern.c_str(), 0, nullptr, &g) == 0)
+      for (std::size_t i = 0; i < g.gl_pathc; ++i) out.emplace_back(g.gl_pathv[i]);
+    ::globfree(&g);
     std::sort(out.begin(), out.end());
     return out;
   }
-  glob_t g{};
-  if (::glob(path.c_str(), 0, nullptr, &g) == 0)
-    for (std::size_t i = 0; i < g.gl_pathc; ++i) out.emplace_back(g.gl_pathv[i]);
-  ::globfree(&g);
-  return out;
-}
 
-// The items with each Include replaced by the items of what it names.
-bool expand(std::vector<ConfItem>& items, const std::string& dir, int depth, std::string& error) {
-  std::vector<ConfItem> out;
-  for (auto& item : items) {
-    if (!is(item.key, "Include")) {
-      if (!expand(item.children, dir, depth, error)) return false;
-      out.push_back(std::move(item));
-      continue;
+  // A file whose name matches `filter` (any, when empty), or a directory's entries (no dot
+  // files) in name order, subdirectories at the same depth; what is neither is skipped.
+  bool include(const std::string& path, const std::string& filter, int depth,
+               std::vector<ConfItem>& out) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) return true;
+    if (S_ISREG(st.st_mode)) {
+      const std::string name = path.substr(path.rfind('/') + 1);
+      if (!filter.empty() && ::fnmatch(filter.c_str(), name.c_str(), 0) != 0) return true;
+      auto items = read_file(path, depth);
+      if (!items) return false;
+      for (auto& i : *items) out.push_back(std::move(i));
+      return true;
     }
-    const auto* path =
-        item.values.size() == 1 ? std::get_if<std::string>(&item.values[0]) : nullptr;
-    if (path == nullptr) {
-      error = item.where + ": Include needs one quoted path";
-      return false;
-    }
-    std::string filter;
-    for (const auto& c : item.children)
-      if (is(c.key, "Filter") && c.values.size() == 1)
-        if (const auto* f = std::get_if<std::string>(&c.values[0])) filter = *f;
-    const std::string full = !path->empty() && (*path)[0] == '/' ? *path : dir + "/" + *path;
-    for (const auto& file : included_files(full, filter)) {
-      auto included = read_file(file, depth + 1, error);
-      if (!included) return false;
-      for (auto& i : *included) out.push_back(std::move(i));
-    }
+    if (!S_ISDIR(st.st_mode)) return true;
+    std::vector<std::string> names;
+    DIR* dir = ::opendir(path.c_str());
+    if (dir == nullptr) return fail(path + ": cannot be listed", errno);
+    while (const dirent* e = ::readdir(dir))
+      if (e->d_name[0] != '.') names.emplace_back(e->d_name);
+    ::closedir(dir);
+    std::sort(names.begin(), names.end());
+    for (const auto& n : names)
+      if (!include(path + "/" + n, filter, depth, out)) return false;
+    return true;
   }
-  items = std::move(out);
-  return true;
-}
-
-std::optional<std::vector<ConfItem>> read_file(const std::string& path, int depth,
-                                               std::string& error) {
-  if (depth > kMaxIncludeDepth) {
-    error = path + ": Include nested more than " + std::to_string(kMaxIncludeDepth) + " deep";
-    return std::nullopt;
-  }
-  std::ifstream in(path);
-  struct stat st {};
-  if (!in || ::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
-    error = path + ": cannot be read";
-    return std::nullopt;
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  Lexer lexer(text.str(), path);
-  auto items = parse_text(lexer, error);
-  if (!items) return std::nullopt;
-  const std::size_t slash = path.rfind('/');
-  const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash);
-  if (!expand(*items, dir.empty() ? "/" : dir, depth, error)) return std::nullopt;
-  return items;
-}
+};
 
 // The corrections an option of `item` sets (false: none of them), or a mistake.
 bool read_correction(const ConfItem& item, const std::string& who, Corrections& c,
                      std::string& error) {
   const std::string prefix = item.where + ": " + who + "option \"" + item.key + "\"";
-  const double* number = item.values.size() == 1 ? std::get_if<double>(&item.values[0]) : nullptr;
-  const std::string* word =
-      item.values.size() == 1 ? std::get_if<std::string>(&item.values[0]) : nullptr;
-  if (is(item.key, "VoltageOffset") || is(item.key, "TemperatureOffset")) {
-    const bool volts = is(item.key, "VoltageOffset");
-    if (number == nullptr) {
+  const auto number = item.number();
+  const auto word = item.string();
+  if (item.is("VoltageOffset") || item.is("TemperatureOffset")) {
+    const bool volts = item.is("VoltageOffset");
+    if (!number) {
       error = prefix + " needs one number of " + (volts ? "volts" : "degrees C");
       return true;
     }
@@ -261,8 +337,8 @@ bool read_correction(const ConfItem& item, const std::string& who, Corrections& 
     (volts ? c.voltage_offset : c.temperature_offset) = *number;
     return true;
   }
-  if (!is(item.key, "Chemistry")) return false;
-  if (word == nullptr) {
+  if (!item.is("Chemistry")) return false;
+  if (!word) {
     error = prefix + " needs exactly one quoted string";
   } else if (const auto chemistry = parse_chemistry(*word)) {
     c.chemistry = chemistry;
@@ -290,34 +366,42 @@ bool read_corrections(const std::vector<ConfItem>& items, const std::string& who
 
 }  // namespace
 
-std::optional<std::vector<ConfItem>> read_collectd_conf(const std::string& path,
-                                                        std::string& error) {
+std::optional<std::vector<ConfItem>> parse_collectd_conf(const std::string& text,
+                                                         const std::string& name,
+                                                         std::string& error) {
   error.clear();  // parse_text tells a mistake from the end of the text by it
-  return read_file(path, 0, error);
+  Lexer lexer(text, name);
+  return parse_text(lexer, error);
+}
+
+std::optional<std::vector<ConfItem>> read_collectd_conf(const std::string& path, std::string& error,
+                                                        bool& permission) {
+  Reader reader;
+  auto items = reader.read_file(path, 0);
+  error = reader.error;
+  permission = reader.permission;
+  return items;
 }
 
 std::variant<std::vector<ConfDevice>, std::string> bm6_devices(const std::vector<ConfItem>& conf) {
   std::vector<ConfDevice> out;
   std::string error;
   for (const auto& plugin : conf) {
-    const auto* name =
-        plugin.values.size() == 1 ? std::get_if<std::string>(&plugin.values[0]) : nullptr;
-    if (!is(plugin.key, "Plugin") || name == nullptr || !is(*name, "bm6")) continue;
+    const auto name = plugin.string();
+    if (!plugin.is("Plugin") || !name || !is(*name, "bm6")) continue;
     Corrections defaults;
     std::vector<ConfItem> plugin_level;
     for (const auto& item : plugin.children)
-      if (!is(item.key, "Device") && !is(item.key, "Adapter")) plugin_level.push_back(item);
+      if (!item.is("Device") && !item.is("Adapter")) plugin_level.push_back(item);
     if (!read_corrections(plugin_level, "", defaults, error)) return error;
     for (const auto& device : plugin.children) {
-      const auto* device_name =
-          device.values.size() == 1 ? std::get_if<std::string>(&device.values[0]) : nullptr;
-      if (!is(device.key, "Device") || device_name == nullptr) continue;
+      const auto device_name = device.string();
+      if (!device.is("Device") || !device_name) continue;
       ConfDevice d{*device_name, "", defaults};
       if (!read_corrections(device.children, "device \"" + d.name + "\": ", d.corrections, error))
         return error;
       for (const auto& option : device.children)
-        if (is(option.key, "Address") && option.values.size() == 1)
-          if (const auto* a = std::get_if<std::string>(&option.values[0])) d.address = *a;
+        if (option.is("Address") && option.string()) d.address = *option.string();
       out.push_back(std::move(d));
     }
   }

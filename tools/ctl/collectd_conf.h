@@ -2,7 +2,8 @@
 // with values, <Block> ... </Block>, "#" comments, "\" line continuation, Include of files,
 // directories and globs, with a Filter in an <Include> block), and the <Plugin bm6> devices'
 // addresses and corrections in it. bm6ctl cannot use collectd's own parser (only plugin/
-// may include collectd's headers), so this is a second reader of the same format.
+// may include collectd's headers), so this is a second reader of the same format; bm6ctl
+// read --config and ha-discovery both use it.
 #pragma once
 
 #include <optional>
@@ -22,12 +23,26 @@ struct ConfItem {
   std::vector<Value> values;
   std::vector<ConfItem> children;
   std::string where;
+
+  bool is(const char* name) const;  // the key, case-insensitive as collectd compares keys
+  // The single value when there is exactly one of that kind; nullopt otherwise.
+  std::optional<std::string> string() const;
+  std::optional<double> number() const;
+  std::optional<bool> boolean() const;
 };
 
-// The file's top-level items with every Include expanded in place; or the first mistake
-// ("FILE:LINE: unbalanced </Plugin>"), set in `error`.
-std::optional<std::vector<ConfItem>> read_collectd_conf(const std::string& path,
-                                                        std::string& error);
+// The file's top-level items with every Include expanded in place, as collectd does it: only
+// a file's top-level Include, a relative path taken from the working directory, a directory's
+// entries (no dot files, subdirectories too) in name order, Filter matched against each file's
+// name, at most 8 levels deep. Or the first mistake ("FILE:LINE: ...") in `error`, with
+// `permission` set when a file or directory could not be read for lack of permission.
+std::optional<std::vector<ConfItem>> read_collectd_conf(const std::string& path, std::string& error,
+                                                        bool& permission);
+
+// The items of `text` (the contents of the file `name`), Include not followed.
+std::optional<std::vector<ConfItem>> parse_collectd_conf(const std::string& text,
+                                                         const std::string& name,
+                                                         std::string& error);
 
 // One <Device> of <Plugin bm6>: its name, its Address as written, and its corrections (the
 // plugin-level ones where it has none of its own).

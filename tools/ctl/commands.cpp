@@ -178,10 +178,12 @@ std::unique_ptr<Connector> connector_for(const Command& cmd, EventLoop& loop, Ad
 namespace {
 
 // read --config: the <Device> named cmd.device, or with cmd.address; its Address normalised
-// into `address`. An error says what is wrong, naming the file.
-std::variant<ConfDevice, std::string> configured_device(const Command& cmd, std::string& address) {
+// into `address`. An error says what is wrong, naming the file; `permission` is set when a
+// file could not be read for lack of permission.
+std::variant<ConfDevice, std::string> configured_device(const Command& cmd, std::string& address,
+                                                        bool& permission) {
   std::string error;
-  const auto conf = read_collectd_conf(cmd.config, error);
+  const auto conf = read_collectd_conf(cmd.config, error, permission);
   if (!conf) return error;
   auto devices = bm6_devices(*conf);
   if (auto* problem = std::get_if<std::string>(&devices)) return *problem;
@@ -208,10 +210,11 @@ int read_and_print(const Command& cmd, const std::optional<ConfDevice>& configur
 int run_read(const Command& given) {
   if (given.config.empty()) return read_and_print(given, std::nullopt);
   Command cmd = given;
-  auto found = configured_device(given, cmd.address);
+  bool permission = false;
+  auto found = configured_device(given, cmd.address, permission);
   if (const auto* error = std::get_if<std::string>(&found)) {
     print_error(*error);
-    return kExitFailed;
+    return permission ? kExitNotPermitted : kExitFailed;
   }
   return read_and_print(cmd, std::get<ConfDevice>(found));
 }
