@@ -145,6 +145,8 @@ struct Simulation {
   }
 
   void set_in_range(bool in_range) {
+    // Advertisers first: a link the server drops must not start advertising again.
+    for (auto& advertiser : advertisers) advertiser->set_in_range(in_range);
     for (auto& server : servers) server->set_in_range(in_range);
     std::printf("bm6-sim: %s\n", in_range ? "back in range" : "out of range");
     std::fflush(stdout);

@@ -6,74 +6,23 @@
 # after the current round when the host creates OUT/stop.
 # usage: crash-loop-guest.sh BUILD_DIR ROUNDS
 set -u
-B=$1
 ROUNDS=$2
-OUT=/bm6out
-RUN=/run/bm6
-PERIPHERAL=00:AA:01:00:00:00
-mkdir -p "$RUN/plugins" "$RUN/csv"
-ulimit -c unlimited
-echo "$OUT/core.%e.%p" >/proc/sys/kernel/core_pattern
+. "$(dirname "$0")/guest-lib.sh"
 # Sanitizer reports stop the program (abort: a core, without the shadow memory).
 export ASAN_OPTIONS=abort_on_error=1:disable_coredump=0:use_madv_dontdump=1:detect_leaks=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:abort_on_error=1
 # collectd itself is not instrumented: the ASan runtime goes first, its own leaks are not ours.
 COLLECTD_PRELOAD=$(gcc -print-file-name=libasan.so)
 COLLECTD_ASAN=${ASAN_OPTIONS/detect_leaks=1/detect_leaks=0}
-say() { printf '[%s] %s\n' "$(date +%T)" "$*"; }
-fail() { say "FAIL: $*"; exit 1; }
-mkfifo "$RUN/no-input" && exec 9<>"$RUN/no-input"
-btmgmt_() { timeout 10 btmgmt "$@" <&9; }
-mgmt() { btmgmt_ "$@" >/dev/null 2>&1; }
-wait_for() {  # seconds, command...
-  local end=$(($(date +%s) + $1))
-  shift
-  until "$@"; do [ "$(date +%s)" -lt "$end" ] || return 1; sleep 0.2; done
-}
 
-modprobe bluetooth && modprobe hci_vhci || fail "no Bluetooth modules"
-ready() {
-  for i in 0 1; do mgmt --index $i power on; mgmt --index $i le on; done
-  [ "$(btmgmt_ info 2>/dev/null | grep -c 'current settings: powered.* le')" = 2 ]
-}
-up=0
-for attempt in 1 2 3; do
-  btvirt -l2 >"$OUT/btvirt.log" 2>&1 &
-  BTVIRT=$!
-  if wait_for 10 test -e /sys/class/bluetooth/hci1 && wait_for 25 ready; then
-    up=1
-    break
-  fi
-  say "controllers did not come up (attempt $attempt), restarting btvirt"
-  kill $BTVIRT
-  wait $BTVIRT 2>/dev/null
-  wait_for 10 test ! -e /sys/class/bluetooth/hci0
-done
-[ $up = 1 ] || fail "the controllers did not come up"
+controllers_up 2
 mgmt --index 0 connectable on
 mgmt --index 0 name BM6
 
-cp /usr/lib/collectd/csv.so /usr/lib/collectd/logfile.so "$B/plugin/bm6.so" "$RUN/plugins/"
-cat >"$RUN/collectd.conf" <<CONF
-Hostname "vm"
-FQDNLookup false
-Interval 1
-BaseDir "$RUN"
-PIDFile "$RUN/collectd.pid"
-PluginDir "$RUN/plugins"
-TypesDB "/usr/share/collectd/types.db"
-LoadPlugin logfile
-<Plugin logfile>
-  LogLevel info
-  File "$RUN/collectd.log"
-  Timestamp true
-</Plugin>
-LoadPlugin csv
-<Plugin csv>
-  DataDir "$RUN/csv"
-</Plugin>
-LoadPlugin bm6
-<Plugin bm6>
+install_plugins
+{
+  collectd_conf_head "$RUN/collectd.log"
+  cat <<CONF
   <Device "van">
     Address "$PERIPHERAL"
     Adapter "hci1"
@@ -85,6 +34,7 @@ LoadPlugin bm6
   </Device>
 </Plugin>
 CONF
+} >"$RUN/collectd.conf"
 
 # A sanitizer's report or a death by signal ends the hunt.
 # 143 is the SIGTERM this script sends; 134 a hang ended by timeout's SIGABRT (a core too).

@@ -1,7 +1,7 @@
 # shellcheck shell=bash
-# Sourced by guest scripts (so far perread-capacity-guest.sh; guest-test.sh and the others
-# still carry their own copies) inside the VM (see vm-run.sh). Sets B (the build, from the
-# first argument of the script), OUT (the host's folder), RUN (the guest's own) and
+# Sourced by the guest scripts (guest-test.sh, stuck-guest.sh, crash-loop-guest.sh,
+# soak-guest.sh, perread-capacity-guest.sh) inside the VM (see vm-run.sh): what they share.
+# Sets B (the build, from the first argument of the script), OUT (the host's folder), RUN (the guest's own) and
 # PERIPHERAL (hci0's address); a script may define on_fail, run by fail before it exits.
 B=$1
 OUT=/bm6out
@@ -9,7 +9,8 @@ RUN=/run/bm6
 PERIPHERAL=00:AA:01:00:00:00
 mkdir -p "$RUN/plugins" "$RUN/csv"
 # A program that crashes leaves its core in $OUT, for gdb on the host (run.sh prints the
-# backtrace). Seen once in CI: bm6ctl read of the BM2 (step 5) died of SIGSEGV, not reproduced.
+# backtrace). A process killed inside a system call by a kernel crash leaves none: run.sh
+# shows the guest kernel's own crash from the console.
 ulimit -c unlimited
 echo "$OUT/core.%e.%p" >/proc/sys/kernel/core_pattern 2>/dev/null
 

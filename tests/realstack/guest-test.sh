@@ -3,86 +3,23 @@
 # bm6-sim as a BM6 on hci0, and on hci1 bm6ctl and the real collectd with bm6.so.
 # usage: guest-test.sh BUILD_DIR
 set -u
-B=$1
-OUT=/bm6out
-# A program that crashes leaves its core in $OUT, for gdb on the host (run.sh prints the
-# backtrace). Seen once in CI: bm6ctl read of the BM2 (step 5) died of SIGSEGV, not reproduced.
-ulimit -c unlimited
-echo "$OUT/core.%e.%p" >/proc/sys/kernel/core_pattern 2>/dev/null
-PERIPHERAL=00:AA:01:00:00:00
-RUN=/run/bm6
-mkdir -p "$RUN/plugins" "$RUN/csv"
-now() { date +%s.%N; }
-T0=$(now)
-say() { printf '[%6.2f] %s\n' "$(echo "$(now) - $T0" | bc)" "$*"; }
-BTMON=
-stop_btmon() {  # btmon buffers: stop it before the trace is read
-  [ -n "$BTMON" ] || return 0
-  kill -INT "$BTMON" 2>/dev/null
-  wait "$BTMON" 2>/dev/null
-  cp "$RUN/hci.btsnoop" "$OUT/" 2>/dev/null
-  BTMON=
-}
-fail() {
-  say "FAIL: $*"
-  stop_btmon
+. "$(dirname "$0")/guest-lib.sh"
+on_fail() {
   [ -f "$RUN/collectd.log" ] && cp "$RUN/collectd.log" "$OUT/"
   find "$RUN/csv" -type f -exec sh -c 'echo "== $1"; tail -n 3 "$1"' _ {} \; >"$OUT/csv.txt" 2>&1
-  exit 1
 }
-# btmgmt's stdin must never reach EOF: its shell then quits before the command's reply
-# arrives, and its status (and output) depends on that race. A FIFO held open for reading
-# and writing gives no input and no EOF, whatever the VM's console is connected to.
-mkfifo "$RUN/no-input" && exec 9<>"$RUN/no-input"
-btmgmt_() { timeout 10 btmgmt "$@" <&9; }
-mgmt() { btmgmt_ "$@" >/dev/null 2>&1; }
 # The kernel keeps an idle LE link about 2 s after its last socket closed; a connect in that
 # time reuses it (and is reset if the peripheral's side went). True when hci1 has none left.
 no_links() { ! btmgmt_ --index 1 con 2>/dev/null | grep -q "$PERIPHERAL"; }
-wait_for() {  # seconds, command...
-  local limit=$1; shift
-  local end=$(( $(date +%s) + limit ))
-  until "$@"; do [ "$(date +%s)" -lt "$end" ] || return 1; sleep 0.2; done
-}
 
-modprobe bluetooth && modprobe hci_vhci || fail "no Bluetooth modules in this kernel"
-# A controller shows in sysfs before its initialisation ends (slowly under emulation on a
-# busy host); until then mgmt commands fail. Ask again until both are powered with LE on.
-# hci2 is a second monitor, read passively (from its advertisements) by collectd on hci1.
-all_ready() {
-  for i in 0 1 2; do mgmt --index $i power on; mgmt --index $i le on; done
-  [ "$(btmgmt_ info 2>/dev/null | grep -c 'current settings: powered.* le')" = 3 ]
-}
-up=0
-for attempt in 1 2 3; do
-  # Dual-mode 5.0 controllers: btvirt implements HCI Read RSSI only for controllers with
-  # BR/EDR. Advertising goes through mgmt so the kernel uses the extended commands its
-  # extended scanning expects. Under emulation a virtual controller's start-up sometimes
-  # never ends (hci0 missing from mgmt's index list): start btvirt again then.
-  btvirt -l3 >"$OUT/btvirt.log" 2>&1 &
-  BTVIRT=$!
-  # A reset that timed out (dmesg: "Opcode 0x0c03 failed") never recovers: restart at once.
-  resets_before=$(dmesg | grep -c 'Opcode 0x0c03 failed')
-  reset_failed() { [ "$(dmesg | grep -c 'Opcode 0x0c03 failed')" -gt "$resets_before" ]; }
-  ready_or_failed() { all_ready || reset_failed; }
-  if wait_for 10 test -e /sys/class/bluetooth/hci2 && wait_for 25 ready_or_failed && all_ready; then
-    up=1
-    break
-  fi
-  { btmgmt_ info; dmesg | tail -n 20; } >"$OUT/controllers-$attempt.txt" 2>&1
-  say "controllers did not come up (attempt $attempt), restarting btvirt"
-  kill $BTVIRT; wait $BTVIRT 2>/dev/null
-  wait_for 10 test ! -e /sys/class/bluetooth/hci0 -a ! -e /sys/class/bluetooth/hci2
-done
-[ $up = 1 ] || fail "the controllers did not come up powered with LE (see controllers-*.txt)"
+# hci0 serves the simulated BM6, hci1 reads; hci2 is a second monitor, read passively (from
+# its advertisements) by collectd on hci1.
+controllers_up 3
 mgmt --index 0 connectable on
 mgmt --index 0 name BM6
 # Advertise as a BM6 does: service FFF0 in the advertisement, the name in the scan response.
-# Under emulation on a busy host a mgmt command can time out: try again before giving up.
-retry3() { "$@" || { sleep 1; "$@"; } || { sleep 2; "$@"; }; }
 retry3 mgmt --index 0 add-adv -u FFF0 -c -g -n 1 || fail "btmgmt add-adv failed"
-btmon -w "$RUN/hci.btsnoop" >/dev/null 2>&1 &
-BTMON=$!
+start_btmon
 say "controllers up"
 
 start_sim() {
@@ -114,27 +51,10 @@ grep -q '"voltage":12.66,"temperature":14,"soc":77,"state":"charging","rssi":-\?
 say "bm6ctl read: $(cat "$OUT/read.json")"
 
 # 3. The real collectd with bm6.so reaches it by its Bluetooth address.
-cp /usr/lib/collectd/csv.so /usr/lib/collectd/logfile.so "$B/plugin/bm6.so" "$RUN/plugins/"
-cat >"$RUN/collectd.conf" <<CONF
-Hostname "vm"
-FQDNLookup false
-Interval 1
-BaseDir "$RUN"
-PIDFile "$RUN/collectd.pid"
-PluginDir "$RUN/plugins"
-TypesDB "/usr/share/collectd/types.db"
-LoadPlugin logfile
-<Plugin logfile>
-  LogLevel info
-  File "$RUN/collectd.log"
-  Timestamp true
-</Plugin>
-LoadPlugin csv
-<Plugin csv>
-  DataDir "$RUN/csv"
-</Plugin>
-LoadPlugin bm6
-<Plugin bm6>
+install_plugins
+{
+  collectd_conf_head "$RUN/collectd.log"
+  cat <<CONF
   <Device "van">
     Address "$PERIPHERAL"
     AddressType "public"
@@ -147,6 +67,7 @@ LoadPlugin bm6
   </Device>
 </Plugin>
 CONF
+} >"$RUN/collectd.conf"
 rows() { cat "$RUN/csv/vm/bm6-van/$1"-* 2>/dev/null | grep -v '^epoch' ; }
 count() { rows "$1" | wc -l; }
 has_rows() { [ -n "$(rows "$1")" ]; }
@@ -273,7 +194,7 @@ READ_BM7=$READ_S
 # manufacturer data and the iBeacon, in turn, as a BM6 does); collectd on hci1 reads it with
 # no link, beside a connected-mode device on the same adapter, while bluetoothd runs with a
 # scan of its own; the advertiser goes away and comes back; hci1 goes down and comes back.
-SOLAR=$(btmgmt_ --index 2 info | sed -n 's/.*addr \([0-9A-F:]*\) .*/\1/p' | head -n 1)
+SOLAR=$(address_of 2)
 [ -n "$SOLAR" ] || fail "no address for hci2"
 # bm6-sim advertises its reading (encrypted data, then the iBeacon) through mgmt Add
 # Advertising, re-added every 150 ms: btvirt reports an advertiser only when advertising
@@ -357,7 +278,7 @@ BLUETOOTHD=$!
 mkfifo "$RUN/btctl-in" && exec 8<>"$RUN/btctl-in"
 bluetoothctl <&8 >"$OUT/bluetoothctl.log" 2>&1 &
 BTCTL=$!
-HCI1=$(btmgmt_ --index 1 info | sed -n 's/.*addr \([0-9A-F:]*\) .*/\1/p' | head -n 1)
+HCI1=$(address_of 1)
 wait_for 30 grep -q "Controller $HCI1" "$OUT/bluetoothctl.log" || fail "bluetoothd did not register hci1"
 echo "select $HCI1" >&8
 echo "scan on" >&8

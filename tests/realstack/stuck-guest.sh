@@ -9,59 +9,11 @@
 # a reset) and the links come back. Without the option: said once, no reset.
 # usage: stuck-guest.sh BUILD_DIR
 set -u
-B=$1
-OUT=/bm6out
-ulimit -c unlimited
-echo "$OUT/core.%e.%p" >/proc/sys/kernel/core_pattern 2>/dev/null
-PERIPHERAL=00:AA:01:00:00:00
-RUN=/run/bm6
-mkdir -p "$RUN/plugins" "$RUN/csv"
-now() { date +%s.%N; }
-T0=$(now)
-say() { printf '[%6.2f] %s\n' "$(echo "$(now) - $T0" | bc)" "$*"; }
-BTMON=
-stop_btmon() {
-  [ -n "$BTMON" ] || return 0
-  kill -INT "$BTMON" 2>/dev/null
-  wait "$BTMON" 2>/dev/null
-  cp "$RUN/hci.btsnoop" "$OUT/" 2>/dev/null
-  BTMON=
-}
-fail() {
-  say "FAIL: $*"
-  stop_btmon
-  cp "$RUN"/collectd-*.log "$OUT/" 2>/dev/null
-  exit 1
-}
-mkfifo "$RUN/no-input" && exec 9<>"$RUN/no-input"
-btmgmt_() { timeout 10 btmgmt "$@" <&9; }
-mgmt() { btmgmt_ "$@" >/dev/null 2>&1; }
-wait_for() {  # seconds, command...
-  local limit=$1; shift
-  local end=$(( $(date +%s) + limit ))
-  until "$@"; do [ "$(date +%s)" -lt "$end" ] || return 1; sleep 0.2; done
-}
+. "$(dirname "$0")/guest-lib.sh"
+on_fail() { cp "$RUN"/collectd-*.log "$OUT/" 2>/dev/null; }
 
-modprobe bluetooth && modprobe hci_vhci || fail "no Bluetooth modules in this kernel"
-all_ready() {
-  for i in 0 1; do mgmt --index $i power on; mgmt --index $i le on; done
-  [ "$(btmgmt_ info 2>/dev/null | grep -c 'current settings: powered.* le')" = 2 ]
-}
-up=0
-for attempt in 1 2 3; do
-  btvirt -l2 >"$OUT/btvirt.log" 2>&1 &
-  BTVIRT=$!
-  if wait_for 10 test -e /sys/class/bluetooth/hci1 && wait_for 25 all_ready; then
-    up=1
-    break
-  fi
-  say "controllers did not come up (attempt $attempt), restarting btvirt"
-  kill $BTVIRT; wait $BTVIRT 2>/dev/null
-  wait_for 10 test ! -e /sys/class/bluetooth/hci0 -a ! -e /sys/class/bluetooth/hci1
-done
-[ $up = 1 ] || fail "the controllers did not come up powered with LE"
-btmon -w "$RUN/hci.btsnoop" >/dev/null 2>&1 &
-BTMON=$!
+controllers_up 2
+start_btmon
 say "controllers up"
 
 # The monitor, connectable (bm6-sim advertises through mgmt, connectable, every 150 ms).
@@ -81,7 +33,7 @@ unconnectable_monitor() {
     fail "non-connectable advertising refused"
 }
 
-cp /usr/lib/collectd/csv.so /usr/lib/collectd/logfile.so "$B/plugin/bm6.so" "$RUN/plugins/"
+install_plugins
 # A passive device on hci1 (an address nobody advertises) gives hci1 an advertisement
 # scanner, which tells the adapter's watch whether "van" is still heard.
 PASSIVE_DEVICE='  <Device "listener">
@@ -90,26 +42,9 @@ PASSIVE_DEVICE='  <Device "listener">
     Adapter "hci1"
   </Device>'
 write_conf() {  # NAME RESET(true|false) [EXTRA-DEVICE-BLOCK]
-  cat >"$RUN/$1.conf" <<CONF
-Hostname "vm"
-FQDNLookup false
-Interval 1
-BaseDir "$RUN"
-PIDFile "$RUN/collectd.pid"
-PluginDir "$RUN/plugins"
-TypesDB "/usr/share/collectd/types.db"
-LoadPlugin logfile
-<Plugin logfile>
-  LogLevel info
-  File "$RUN/collectd-$1.log"
-  Timestamp true
-</Plugin>
-LoadPlugin csv
-<Plugin csv>
-  DataDir "$RUN/csv"
-</Plugin>
-LoadPlugin bm6
-<Plugin bm6>
+  {
+    collectd_conf_head "$RUN/collectd-$1.log"
+    cat <<CONF
   <Adapter "hci1">
     ResetAdapter $2
     StuckAfter 10
@@ -126,6 +61,7 @@ LoadPlugin bm6
 ${3:-}
 </Plugin>
 CONF
+  } >"$RUN/$1.conf"
 }
 rows() { cat "$RUN/csv/vm/bm6-van/voltage"-* 2>/dev/null | grep -v '^epoch'; }
 value_after() { rows | awk -F, -v t="$1" '$1 > t' | grep -q ',12.66'; }

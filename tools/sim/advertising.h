@@ -46,16 +46,16 @@ struct AdapterIdentity {
 AdapterIdentity adapter_identity(const std::string& adapter);
 
 // Advertises `device` on an adapter from start() on while no central is connected: the
-// reading of the moment (reading_at) at every refresh; stopped by central_connected(),
-// resumed by central_disconnected().
+// reading of the moment (reading_at) at every refresh; stopped by central_connected() and
+// set_in_range(false), resumed by central_disconnected() and set_in_range(true).
 class SimAdvertiser {
  public:
   SimAdvertiser(EventLoop& loop, UniqueFd control, const AdapterIdentity& adapter,
                 const SimDevice& device, std::chrono::milliseconds refresh,
                 std::function<void(const std::string&)> on_problem);
-  // Starts advertising unless a central is connected.
+  // Starts advertising unless a central is connected or the device is out of range.
   void start() {
-    if (!connected_) advertiser_.start();
+    if (!connected_ && in_range_) advertiser_.start();
   }
   void central_connected() {
     connected_ = true;
@@ -63,7 +63,16 @@ class SimAdvertiser {
   }
   void central_disconnected() {
     connected_ = false;
-    advertiser_.start();
+    if (in_range_) advertiser_.start();
+  }
+  // A monitor out of range is not heard: nothing advertised, so no central connects (a
+  // connect waits until it gives up, as on a radio), until it is back.
+  void set_in_range(bool in_range) {
+    in_range_ = in_range;
+    if (!in_range_)
+      advertiser_.stop();
+    else if (!connected_)
+      advertiser_.start();
   }
   const MgmtAdvertiser& advertiser() const { return advertiser_; }
 
@@ -73,6 +82,7 @@ class SimAdvertiser {
   std::unique_ptr<FamilyCodec> codec_;  // the model's key, for the advertiser's source
   MgmtAdvertiser advertiser_;
   bool connected_ = false;
+  bool in_range_ = true;
 };
 
 }  // namespace bm6::sim

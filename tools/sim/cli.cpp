@@ -381,7 +381,8 @@ std::string usage_text() {
          rows +
          "\nSIGUSR1 takes every device out of range (its link drops; records are still stored;\n"
          "on a Unix socket nobody answers a connect, which waits until the central gives up,\n"
-         "as on a radio; on L2CAP centrals are turned away); SIGUSR2 brings it back.\n\n"
+         "as on a radio; on L2CAP it stops advertising, so no central connects, and one\n"
+         "that reaches it on a link still up is turned away); SIGUSR2 brings it back.\n\n"
          "Exit status: 0 when stopped by SIGINT or SIGTERM, 1 if a device cannot be served,\n"
          "2 for a usage error.\n";
 }
