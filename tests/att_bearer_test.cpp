@@ -7,6 +7,8 @@
 #include <cctype>
 #include <cerrno>
 
+#include <fcntl.h>
+
 #include "tests/seqpacket_peer.h"
 
 namespace bm6 {
@@ -188,6 +190,29 @@ TEST_F(AttBearerTest, PeerHangUpClosesOnceAndDestructorFiresNothing) {
   }
   settle();
   EXPECT_FALSE(fired);
+}
+
+// Linux 6.1 oopses when a socket is closed while the kernel still tears the link down (see
+// AttBearer::close): a link the peer ended is closed a moment later; one we end, at once.
+bool fd_open(int fd) { return ::fcntl(fd, F_GETFD) != -1; }
+
+TEST_F(AttBearerTest, ALinkThePeerEndedIsClosedAMomentLater) {
+  const int fd = bearer->fd();
+  peer->hang_up();
+  ASSERT_TRUE(loop.run_until([&] { return closed; }, 1s));
+  EXPECT_EQ(why.kind, LinkErrorKind::kClosedByPeer);
+  EXPECT_FALSE(bearer->is_open());
+  EXPECT_TRUE(fd_open(fd));
+  EXPECT_EQ(loop.watched_fds(), 0u);  // no longer watched (nor is the peer, hung up)
+  const auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(loop.run_until([&] { return !fd_open(fd); }, 2s));
+  EXPECT_GE(std::chrono::steady_clock::now() - start, AttBearer::kPeerGoneCloseDelay - 50ms);
+
+  auto pair = test::seqpacket_pair();
+  AttBearer ours(loop, std::move(pair.ours));
+  const int our_fd = ours.fd();
+  ours.close("done");
+  EXPECT_FALSE(fd_open(our_fd));
 }
 
 TEST_F(AttBearerTest, ResponseHandlerMayDestroyTheBearer) {

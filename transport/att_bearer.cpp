@@ -90,6 +90,13 @@ void AttBearer::close(LinkError why) {
   requests_.clear();
   indications_.clear();
   loop_.unwatch(fd_.get());
+  if (why.kind == LinkErrorKind::kClosedByPeer || why.kind == LinkErrorKind::kLinkLost) {
+    // The kernel woke us from the middle of its own teardown of the link: closing now races
+    // it, and Linux 6.1 (Debian 12's kernel) then deletes the link's HCI channel twice and
+    // oopses in hci_chan_del (upstream "Bluetooth: L2CAP: Fix corrupted list in
+    // hci_chan_del"), killing the thread inside close(). So the socket is closed a moment later.
+    loop_.add_timer(kPeerGoneCloseDelay, [fd = std::make_shared<UniqueFd>(std::move(fd_))] {});
+  }
   fd_.reset();
   write_queue_.clear();
   peer_request_.reset();

@@ -46,6 +46,9 @@ struct AttResult {
 
 class AttBearer {
  public:
+  // How long a socket whose link the peer or the kernel ended stays open after the bearer
+  // closed (see close()): the kernel's teardown of the link is over long before.
+  static constexpr std::chrono::milliseconds kPeerGoneCloseDelay{500};
   struct Options {
     std::chrono::milliseconds transaction_timeout{30000};  // Core spec: 30 s
     std::uint16_t rx_mtu = att::kMaxMtu;                   // the MTU we offer
