@@ -314,9 +314,9 @@ SOAK_S=$(printf '%.0f' "$(since "$SOAK_START")")
 sample "$SOAK_S end"
 
 # Descriptors and RSS flat after the warm-up (the samples of the first third of the soak).
-read -r BASE_FD BASE_RSS < <(awk -v w="$((DURATION / 3))" '$1 <= w { if ($3 > f) f = $3; if ($4 > r) r = $4 } END { print f, r }' "$RUN/samples")
-read -r MAX_FD MAX_RSS < <(awk -v w="$((DURATION / 3))" '$1 > w { if ($3 > f) f = $3; if ($4 > r) r = $4 } END { print f + 0, r + 0 }' "$RUN/samples")
-read -r _ _ END_FD END_RSS < <(tail -n 1 "$RUN/samples")
+read -r BASE_FD BASE_RSS <<<"$(awk -v w="$((DURATION / 3))" '$1 <= w { if ($3 > f) f = $3; if ($4 > r) r = $4 } END { print f, r }' "$RUN/samples")"
+read -r MAX_FD MAX_RSS <<<"$(awk -v w="$((DURATION / 3))" '$1 > w { if ($3 > f) f = $3; if ($4 > r) r = $4 } END { print f + 0, r + 0 }' "$RUN/samples")"
+read -r _ _ END_FD END_RSS <<<"$(tail -n 1 "$RUN/samples")"
 say "collectd: warm-up $BASE_FD fds, $BASE_RSS kB RSS; after it at most $MAX_FD fds, $MAX_RSS kB; at the end $END_FD fds, $END_RSS kB"
 [ "$MAX_FD" -le $((BASE_FD + FD_SLACK)) ] || fail "descriptors grew: $BASE_FD after the warm-up, $MAX_FD later (slack $FD_SLACK)"
 [ "$MAX_RSS" -le $((BASE_RSS + RSS_SLACK_KB)) ] || fail "RSS grew: $BASE_RSS kB after the warm-up, $MAX_RSS kB later (slack $RSS_SLACK_KB kB)"
