@@ -7,31 +7,8 @@
 #   tests/realstack/soak.sh build 180     # the short version
 #   tests/realstack/soak.sh build 1200    # the long run
 # usage: soak.sh BUILD_DIR [DURATION_SECONDS (180)] [OUT_DIR]
-set -uo pipefail
-HERE=$(cd "$(dirname "$0")" && pwd)
-BUILD=$(realpath "$1")
 DURATION=${2:-180}
-OUT=${3:-$BUILD/realstack-soak}
-rm -rf "$OUT"
-mkdir -p "$OUT"
-start=$(date +%s.%N)
 # Boot and set-up take two to eight minutes under TCG on a busy host (2 cores, 8 agents),
 # and a round of the six kinds of fault up to twelve minutes there.
-BM6_VM_TIMEOUT=$((DURATION + 1200)) "$HERE/vm-run.sh" "$OUT" "$HERE/soak-guest.sh" "$BUILD" "$DURATION" ${SOAK_FAULTS:-}
-status=$?
-cat "$OUT/guest.log" 2>/dev/null
-printf 'real-stack soak (%s s): %s in %.1f s wall time%s\n' "$DURATION" \
-  "$([ $status = 0 ] && echo passed || echo FAILED)" "$(echo "$(date +%s.%N) - $start" | bc)" \
-  "$([ $status = 0 ] || echo "; logs kept in $OUT")"
-for core in "$OUT"/core.*; do
-  [ -e "$core" ] || continue
-  prog=$(basename "$core" | cut -d. -f2)
-  bin=$(find "$BUILD/tools" "$BUILD/plugin" -maxdepth 1 -name "$prog*" -type f | head -n 1)
-  [ "$prog" = collectd ] && bin=$(command -v collectd)
-  echo "core dump: $core ($prog)"
-  if command -v gdb >/dev/null && [ -n "$bin" ]; then
-    gdb -batch -ex 'thread apply all bt' "$bin" "$core" 2>/dev/null | tail -n 60
-  fi
-done
-[ $status = 0 ] && rm -f "$OUT/initramfs.cpio.gz"
-exit $status
+exec "$(dirname "$0")/run.sh" --guest soak-guest.sh --name "real-stack soak ($DURATION s)" \
+  --out "${3:-$1/realstack-soak}" --timeout $((DURATION + 1200)) "$1" "$DURATION" ${SOAK_FAULTS:-}
