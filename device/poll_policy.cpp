@@ -5,6 +5,7 @@
 namespace bm6 {
 
 namespace {
+constexpr auto kShortestConnectionInterval = std::chrono::microseconds(7500);  // Core spec
 // A running mean that follows the unit within a few samples and shrugs off one odd one.
 PollPolicy::Clock::duration follow(const std::optional<PollPolicy::Clock::duration>& mean,
                                    PollPolicy::Clock::duration sample) {
@@ -88,7 +89,10 @@ void PollPolicy::observe_stop(unsigned readings) {
 
 void PollPolicy::on_reading(Clock::time_point now) {
   if (!started_) return;
-  if (last_reading_) learnt_.period = follow(learnt_.period, now - *last_reading_);
+  // Readings closer together than a connection interval can be (7.5 ms) came in one
+  // connection event: queued at the unit (a missed event, a busy radio), not its pace.
+  if (last_reading_ && now - *last_reading_ >= kShortestConnectionInterval)
+    learnt_.period = follow(learnt_.period, now - *last_reading_);
   if (asked_stopped_) learnt_.answer_time = follow(learnt_.answer_time, now - *asked_stopped_);
   asked_stopped_.reset();
   last_reading_ = now;

@@ -106,6 +106,24 @@ TEST(PollPolicy, AUnitThatStreamsForEverIsAskedOnce) {
   }
 }
 
+// Two notifications less than a connection interval (7.5 ms) apart came in one connection
+// event, queued at the unit: they say nothing of its pace, and the watchdog stays at 1.5 s.
+TEST(PollPolicy, ReadingsQueuedIntoOneConnectionEventTeachNoPeriod) {
+  PollPolicy policy;
+  Clock::time_point t{};
+  policy.start_link(t);
+  for (int second = 1; second <= 4; ++second) {
+    t += 1s;
+    policy.on_reading(t);
+    t += 1ms;  // its twin, sent late with it
+    policy.on_reading(t);
+  }
+  ASSERT_TRUE(policy.period());
+  EXPECT_EQ(*policy.period(), 1000ms);  // from each twin to the next reading
+  EXPECT_EQ(policy.overdue_after(), *policy.period() * 3 / 2);
+  EXPECT_GT(policy.overdue_after(), 1400ms);
+}
+
 TEST(PollPolicy, AStoppedUnitIsAskedAgainAtOneAndAHalfPeriods) {
   Unit unit;
   unit.stop_after = 5;

@@ -19,7 +19,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Collectd, E2ECase, require_built, wait_for  # noqa: E402
+from harness import Collectd, E2ECase, require_built, wait_for, with_mgmt_shim  # noqa: E402
 
 SHIM = os.path.abspath(sys.argv.pop(1)) if len(sys.argv) > 1 else None
 CAPTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "captures")
@@ -60,16 +60,7 @@ class CapturedAdvertisements(E2ECase):
         block = (f'  StateDir "{workdir}/state"\n  <Device "bat">\n'
                  f'    Address "{address}"\n    Mode "passive"\n    Model "auto"\n'
                  f'    Adapter "hci0"\n  </Device>\n')
-        saved = {k: os.environ.get(k) for k in ("LD_PRELOAD", "BM6_SHIM_CAPTURE")}
-        os.environ.update(LD_PRELOAD=SHIM, BM6_SHIM_CAPTURE=path)
-        try:
-            self.collectd = c = Collectd(workdir, block)
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k)
-                else:
-                    os.environ[k] = v
+        self.collectd = c = with_mgmt_shim(SHIM, path, lambda: Collectd(workdir, block))
 
         def written():
             got = {round(v, 2) for _, v in c.rows("bat", "voltage")}

@@ -11,6 +11,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "dashboards"))
 import grafana_queries  # noqa: E402  (the tests take it from here)
+import harness  # noqa: E402
 
 __all__ = ["grafana_queries", "DEVICES", "EXPECTED", "fleet_block", "with_shim", "check",
            "longer_for_pictures", "keep"]
@@ -39,16 +40,7 @@ def fleet_block(case, workdir):
 
 def with_shim(shim, start):
     """start() with the mgmt shim preloaded and replaying the capture (boat)."""
-    saved = {k: os.environ.get(k) for k in ("LD_PRELOAD", "BM6_SHIM_CAPTURE")}
-    os.environ.update(LD_PRELOAD=shim, BM6_SHIM_CAPTURE=CAPTURE)
-    try:
-        return start()
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k)
-            else:
-                os.environ[k] = v
+    return harness.with_mgmt_shim(shim, CAPTURE, start)
 
 
 def between(lo, hi):

@@ -130,6 +130,21 @@ LoadPlugin bm6
             return [line for line in f if needle in line]
 
 
+def with_mgmt_shim(shim, capture, start):
+    """start() (a Collectd, say) with tests/shim/mgmt_shim.cpp preloaded, replaying capture in
+    place of the kernel's management socket; the environment is as before afterwards."""
+    saved = {k: os.environ.get(k) for k in ("LD_PRELOAD", "BM6_SHIM_CAPTURE")}
+    os.environ.update(LD_PRELOAD=shim, BM6_SHIM_CAPTURE=capture)
+    try:
+        return start()
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k)
+            else:
+                os.environ[k] = v
+
+
 def wait_for(predicate, timeout, step=0.1):
     deadline = time.time() + timeout
     while time.time() < deadline:
