@@ -14,12 +14,11 @@
 # peripheral keeps it for good (seen with two bm6ctl reads at once through one controller:
 # the second never reads, and that monitor takes no link again). So hci2 has MaxLinks 1 here
 # (on a radio the soak would use 2), the phone has a controller of its own, and no reader
-# links twice at once. Even so the per-read monitors wedge now and then (a per-read link
-# "came up" with no reading in 3 s, then its monitor takes no connect): the kernel lets an
-# idle link go a little later than the 2 s the plugin waits before the next turn, so a turn
-# can still be a controller's second link (seen: pr3's link created 45 ms before pr2's had
-# ended at its monitor). Until btvirt is fixed (or patched in the VM), the
-# soak is run by hand.
+# links twice at once. Before the plugin ended its per-read links through mgmt (issue #25),
+# per-read monitors still wedged now and then: the kernel let an idle link go a little later
+# than the 2 s the plugin waited before the next turn, so a turn could be a controller's
+# second link (seen: pr3's link created 45 ms before pr2's had ended at its monitor). Now a
+# turn's slot is free only once the kernel reports the previous link gone.
 #
 # Faults, in turn, until DURATION seconds of soak have passed (every kind at least once):
 #   kill     a simulator killed (SIGKILL) and started again 5 s later (in turn: each device)

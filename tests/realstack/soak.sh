@@ -2,8 +2,7 @@
 # The real-stack soak (issue 23): boots the VM once and runs soak-guest.sh there: the real
 # collectd reads six simulated monitors (persistent, per-read on MaxLinks 1, passive) through
 # two controllers while faults hit it for DURATION seconds (every kind at least once).
-# By hand, not in ctest yet: in this VM the per-read links on one controller wedge now and
-# then (btvirt's handle fault, see soak-guest.sh), so it does not pass reliably.
+# The 3-minute version is ctest's realstack_soak (label vm); the long run is by hand.
 #   tests/realstack/soak.sh build 180     # the short version
 #   tests/realstack/soak.sh build 1200    # the long run
 # usage: soak.sh BUILD_DIR [DURATION_SECONDS (180)] [OUT_DIR]
