@@ -34,7 +34,7 @@ std::optional<std::string> MgmtLinks::take_unavailable_note() {
   said_ = true;
   return "per-read links are closed, but the kernel keeps each Bluetooth link up about 2 s "
          "more (the management interface is not available: " +
-         open_error_.detail + "); each link's slot in MaxLinks is held that long";
+         open_error_.detail + "); each link's slot in MaxLinks is held until then";
 }
 
 bool MgmtLinks::send(const std::vector<std::uint8_t>& packet) {
@@ -94,6 +94,15 @@ void MgmtLinks::on_reply(const mgmt::CommandReply& reply) {
     auto done = std::move(query->done);
     const auto links =
         reply.status == mgmt::kStatusSuccess ? mgmt::decode_connections(reply.data) : std::nullopt;
+    // Without CAP_NET_ADMIN the socket opens but is untrusted: the kernel refuses Get
+    // Connections and Disconnect alike. The links linger then, as if it had not opened.
+    if (reply.status == mgmt::kStatusPermissionDenied) {
+      open_error_ = link_error(LinkErrorKind::kPermission,
+                               "the kernel refused Get Connections: permission denied "
+                               "(ending links needs CAP_NET_ADMIN)");
+      loop_.unwatch(fd_.get());
+      fd_.reset();
+    }
     bool there = !links;  // not known: take it for another's
     if (links)
       for (const auto& l : *links) there = there || l == peer.address;

@@ -95,7 +95,7 @@ phase() {  # NAME COMMAND-PREFIX...
     sed -n 's/.*: link: .* connected \([0-9.]*\) s;.*/\1/p' |
     awk '{ s += $1; n++ } END { if (n) printf "%.3f %d", s / n, n; else print "? 0" }')
   local lingers=no
-  grep -q 'linger' "$log" && lingers=yes
+  grep -q 'keeps each Bluetooth link up' "$log" && lingers=yes
   say "phase $name: $(printf '%.2f' "$(echo "$rows / $intervals" | bc -l)") readings per ${INTERVAL} s interval (of $N); time on air $on_air s per reading (the plugin's); link life at the monitor ${life% *} s (${life#* } links); the log says links linger: $lingers; links wedged at their monitor: $held"
   printf '%s readings_per_interval=%.2f time_on_air_s=%s link_life_s=%s links=%s wedged=%s\n' "$name" \
     "$(echo "$rows / $intervals" | bc -l)" "$on_air" "${life% *}" "${life#* }" "$held" >>"$OUT/capacity-metrics"
