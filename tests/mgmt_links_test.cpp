@@ -163,6 +163,32 @@ TEST_F(MgmtLinksTest, ALostAnswerHoldsNothingLongerThanTheBound) {
   EXPECT_EQ(gone, 1);
 }
 
+// An untrusted socket whose kernel answers Get Connections but refuses Disconnect: the link
+// lingers, so it is not reported gone, not even at the bound (its slot waits for the link
+// budget's linger); later links are not asked about, and it is said once.
+TEST_F(MgmtLinksTest, ARefusedDisconnectIsNotAnEndedLink) {
+  MgmtLinks bounded(loop, kernel.opener(), 150ms);
+  std::optional<bool> ours;
+  bounded.before_connect(peer(), [&](bool o) { ours = o; });
+  kernel.complete(kIndex, kGetConnections, 0, connections({}));
+  ASSERT_TRUE(loop.run_until([&] { return ours.has_value(); }, 2s));
+  ASSERT_TRUE(*ours);
+  int gone = 0;
+  ASSERT_TRUE(bounded.end(peer(), [&] { ++gone; }));
+  kernel.commands();
+  kernel.complete(kIndex, kDisconnect, 0x14 /* permission denied */, {});
+  loop.run_until([] { return false; }, 400ms);
+  EXPECT_EQ(gone, 0);
+  EXPECT_FALSE(bounded.available());
+  const auto note = bounded.take_unavailable_note();
+  ASSERT_TRUE(note);
+  EXPECT_NE(note->find("refused Disconnect"), std::string::npos) << *note;
+  EXPECT_NE(note->find("CAP_NET_ADMIN"), std::string::npos) << *note;
+  EXPECT_FALSE(bounded.take_unavailable_note());
+  EXPECT_FALSE(bounded.end(peer(), [&] { ++gone; }));
+  EXPECT_TRUE(kernel.commands().empty());
+}
+
 TEST_F(MgmtLinksTest, AnUnansweredQuestionLetsTheConnectGoOnAsNotOurs) {
   MgmtLinks bounded(loop, kernel.opener(), 150ms);
   std::optional<bool> first, second;

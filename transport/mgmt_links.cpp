@@ -85,6 +85,7 @@ void MgmtLinks::gone(const Peer& peer, bool by_kernel) {
 }
 
 void MgmtLinks::on_reply(const mgmt::CommandReply& reply) {
+  if (reply.status == mgmt::kStatusPermissionDenied) return refused(reply.opcode);
   if (reply.opcode == mgmt::kOpGetConnections) {
     if (queries_.empty()) return;
     const std::unique_ptr<Query> query = std::move(queries_.front());
@@ -94,15 +95,6 @@ void MgmtLinks::on_reply(const mgmt::CommandReply& reply) {
     auto done = std::move(query->done);
     const auto links =
         reply.status == mgmt::kStatusSuccess ? mgmt::decode_connections(reply.data) : std::nullopt;
-    // Without CAP_NET_ADMIN the socket opens but is untrusted: the kernel refuses Get
-    // Connections and Disconnect alike. The links linger then, as if it had not opened.
-    if (reply.status == mgmt::kStatusPermissionDenied) {
-      open_error_ = link_error(LinkErrorKind::kPermission,
-                               "the kernel refused Get Connections: permission denied "
-                               "(ending links needs CAP_NET_ADMIN)");
-      loop_.unwatch(fd_.get());
-      fd_.reset();
-    }
     bool there = !links;  // not known: take it for another's
     if (links)
       for (const auto& l : *links) there = there || l == peer.address;
@@ -115,6 +107,24 @@ void MgmtLinks::on_reply(const mgmt::CommandReply& reply) {
   // Success once the link is down; a failure (not connected) means it is down already.
   if (const auto address = mgmt::decode_address_type(reply.data))
     gone(Peer{reply.index, *address}, true);
+}
+
+// Without CAP_NET_ADMIN the kernel opens the socket all the same, untrusted, and refuses
+// what it asks: then links linger as if it had not opened. A link whose Disconnect was
+// refused is not reported gone: its slot waits for the kernel to let it go (the link
+// budget's linger), not for this class's bound.
+void MgmtLinks::refused(std::uint16_t opcode) {
+  open_error_ = link_error(LinkErrorKind::kPermission,
+                           std::string("the kernel refused ") +
+                               (opcode == mgmt::kOpDisconnect ? "Disconnect" : "Get Connections") +
+                               ": permission denied (ending links needs CAP_NET_ADMIN)");
+  loop_.unwatch(fd_.get());
+  fd_.reset();
+  ending_.clear();
+  ours_.clear();
+  auto queries = std::move(queries_);
+  for (auto& query : queries)
+    if (auto done = std::move(query->done)) done(false);
 }
 
 void MgmtLinks::on_readable() {

@@ -57,8 +57,10 @@ class MgmtLinks {
   };
 
   // `open` makes the control socket on first use (mgmt::open_control_socket, or a test's).
+  // `bound`: how long an answer is waited for; a link whose end the kernel did not report
+  // by then is taken for gone (the kernel's own idle timeout, 2 s, has let it go by then).
   MgmtLinks(EventLoop& loop, OpenSocket open,
-            std::chrono::milliseconds bound = std::chrono::seconds(2));
+            std::chrono::milliseconds bound = std::chrono::milliseconds(2500));
   ~MgmtLinks();
   MgmtLinks(const MgmtLinks&) = delete;
   MgmtLinks& operator=(const MgmtLinks&) = delete;
@@ -84,6 +86,7 @@ class MgmtLinks {
   void on_readable();
   void on_reply(const mgmt::CommandReply& reply);
   void gone(const Peer& peer, bool by_kernel);
+  void refused(std::uint16_t opcode);
   bool send(const std::vector<std::uint8_t>& packet);
 
   EventLoop& loop_;
