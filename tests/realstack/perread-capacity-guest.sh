@@ -71,7 +71,9 @@ phase() {  # NAME COMMAND-PREFIX...
   sleep "$SECONDS_EACH"
   kill "$pid"
   wait "$pid"
-  # Links still up at a monitor once collectd is gone: ones btvirt wedged (carrying nothing).
+  # Links still up at a monitor once collectd is gone and the kernel has let its idle links
+  # go: ones btvirt wedged (carrying nothing).
+  sleep 4
   local held=0 since_mark
   for i in $(seq 1 "$N"); do
     since_mark=$(tail -n +"$(($(cat "$RUN/sim-$i.mark") + 1))" "$OUT/sim-$i.log")
