@@ -49,10 +49,11 @@ class MgmtLinksTest : public ::testing::Test {
   FakeMgmt kernel;
   MgmtLinks links{loop, kernel.opener(), 5s};
 
-  // before_connect() answered by the kernel with `present` as the adapter's links.
-  std::optional<bool> ask(const std::vector<BdAddr>& present) {
+  // before_connect() of `on` (the fixture's) answered by the kernel with `present` as the
+  // adapter's links.
+  std::optional<bool> ask(const std::vector<BdAddr>& present, MgmtLinks* on = nullptr) {
     std::optional<bool> ours;
-    links.before_connect(peer(), [&](bool o) { ours = o; });
+    (on ? *on : links).before_connect(peer(), [&](bool o) { ours = o; });
     const auto sent = kernel.commands();
     EXPECT_EQ(sent.size(), 1u);
     if (sent.size() == 1) {
@@ -149,11 +150,7 @@ TEST_F(MgmtLinksTest, GoneOnDeviceDisconnected) {
 
 TEST_F(MgmtLinksTest, ALostAnswerHoldsNothingLongerThanTheBound) {
   MgmtLinks bounded(loop, kernel.opener(), 150ms);
-  std::optional<bool> ours;
-  bounded.before_connect(peer(), [&](bool o) { ours = o; });
-  kernel.complete(kIndex, kGetConnections, 0, connections({}));
-  ASSERT_TRUE(loop.run_until([&] { return ours.has_value(); }, 2s));
-  ASSERT_TRUE(*ours);
+  ASSERT_EQ(ask({}, &bounded), true);
   int gone = 0;
   ASSERT_TRUE(bounded.end(peer(), [&] { ++gone; }));
   ASSERT_TRUE(loop.run_until([&] { return gone == 1; }, 2s));  // nothing from the kernel
@@ -168,11 +165,7 @@ TEST_F(MgmtLinksTest, ALostAnswerHoldsNothingLongerThanTheBound) {
 // budget's linger); later links are not asked about, and it is said once.
 TEST_F(MgmtLinksTest, ARefusedDisconnectIsNotAnEndedLink) {
   MgmtLinks bounded(loop, kernel.opener(), 150ms);
-  std::optional<bool> ours;
-  bounded.before_connect(peer(), [&](bool o) { ours = o; });
-  kernel.complete(kIndex, kGetConnections, 0, connections({}));
-  ASSERT_TRUE(loop.run_until([&] { return ours.has_value(); }, 2s));
-  ASSERT_TRUE(*ours);
+  ASSERT_EQ(ask({}, &bounded), true);
   int gone = 0;
   ASSERT_TRUE(bounded.end(peer(), [&] { ++gone; }));
   kernel.commands();
