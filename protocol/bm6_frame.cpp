@@ -12,8 +12,6 @@ constexpr std::uint8_t kPrefix1 = 0x55;
 constexpr std::uint8_t kLiveData = 0x07;
 constexpr std::uint8_t kVersion = 0x01;
 constexpr std::uint8_t kHistory = 0x05;
-// The sensor is specified for about -20..+60 degC; 99 leaves room and still rejects noise.
-constexpr int kMaxTemperatureMagnitude = 99;
 
 Block command(std::uint8_t code) {
   Block b{};

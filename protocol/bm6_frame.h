@@ -39,6 +39,9 @@ enum class FrameRejection : std::uint8_t {
   kBadStateOfCharge,    // byte 6 > 100
 };
 inline constexpr int kFrameRejectionCount = 8;
+// The largest temperature magnitude a monitor reports, in degC: the sensor is specified for
+// about -20..+60; 99 leaves room and still rejects noise (live frames and history records).
+inline constexpr int kMaxTemperatureMagnitude = 99;
 const char* to_string(FrameRejection rejection);
 
 using LiveFrameDecode = std::variant<Bm6Reading, FrameRejection>;

@@ -10,7 +10,6 @@ namespace bm6 {
 namespace {
 constexpr std::uint8_t kBm2Live = 0xf5;
 constexpr std::uint8_t kBm2HistoryCount = 0xe7;
-constexpr int kMaxTemperatureMagnitude = 99;  // as decode_live_frame
 
 // BM2 wire states: 0 critical, 1 low, 2 normal, 4 charging, 8 floating.
 std::optional<State> bm2_state(std::uint8_t wire) {
