@@ -105,14 +105,19 @@ bind-address = "127.0.0.1:{rpc}"
         self.assertTrue(wait_for(lambda: last("voltage") is not None, 30),
                         "no voltage in InfluxDB: " + json.dumps(query("SHOW SERIES")))
         self.assertAlmostEqual(last("voltage"), 12.74, places=4)
-        self.assertTrue(wait_for(lambda: last("percent", "charged") is not None, 10))
+        # Each value is its own UDP packet and InfluxDB write: all of them, waited for.
+        van_values = (("temperature",), ("percent", "charged"), ("gauge", "state"))
+        self.assertTrue(wait_for(lambda: all(last(*v) is not None for v in van_values), 10),
+                        json.dumps(query("SHOW SERIES")))
         self.assertEqual(last("temperature"), -4)
         self.assertEqual(last("percent", "charged"), 81)
         self.assertEqual(last("gauge", "state"), 2)
         # The corrected device: 12.74 - 0.2 V, -4 + 2.5 C, the monitor's own 81 %, and AGM's
         # estimate at 12.54 V (Lifeline: 12.20 V 50 %, 12.55 V 75 %).
-        self.assertTrue(wait_for(lambda: last("percent", "charged_estimated", "house")
-                                 is not None, 10), json.dumps(query("SHOW SERIES")))
+        house_values = (("voltage", "", "house"), ("temperature", "", "house"),
+                        ("percent", "charged", "house"), ("percent", "charged_estimated", "house"))
+        self.assertTrue(wait_for(lambda: all(last(*v) is not None for v in house_values), 10),
+                        json.dumps(query("SHOW SERIES")))
         self.assertAlmostEqual(last("voltage", device="house"), 12.54, places=6)
         self.assertEqual(last("temperature", device="house"), -1.5)
         self.assertEqual(last("percent", "charged", "house"), 81)
