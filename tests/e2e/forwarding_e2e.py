@@ -245,7 +245,8 @@ WHISPER_AUTOFLUSH = True
 
         self.assertTrue(wait_for(lambda: len(values("voltage")) >= 2, 30),
                         "no voltage in whisper: " + str(glob.glob(whisper + "/*")))
-        self.assertTrue(wait_for(lambda: values("percent-charged") and values("gauge-state"), 10))
+        self.assertTrue(wait_for(lambda: values("percent-charged") and values("gauge-state")
+                                 and values("temperature"), 10))
         self.assertTrue(all(abs(v - 12.74) < 1e-6 for v in values("voltage")))
         self.assertEqual(set(values("temperature")), {-4.0})
         self.assertEqual(set(values("percent-charged")), {81.0})
